@@ -1,0 +1,141 @@
+"""Configuration: environment variables first, then the embedded stack's state directory.
+
+The same code runs embedded (where `radiolake stack up` generated ports and secrets into the state
+directory) and under docker compose (where every value arrives as a `RADIOLAKE_*` variable). No secret is
+ever a literal in code: when neither source has one, the value is empty and the caller fails clearly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+#: Bumped when the layout of the state directory changes incompatibly.
+STATE_VERSION = 1
+
+DEFAULT_BUCKETS = {"raw": "raw", "catalogs": "catalogs", "xmatch": "xmatch", "reports": "reports"}
+
+#: Postgres databases and roles; the same names are declared in terraform/ and docker/postgres/.
+WAREHOUSE_DB = "warehouse"
+WAREHOUSE_ROLE = "radiolake"
+AIRFLOW_DB = "airflow"
+AIRFLOW_ROLE = "airflow"
+ANALYST_ROLE = "analyst"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def repo_root() -> Path:
+    """The checkout this package lives in (dags/, dbt/, spark_jobs/ sit beside `radiolake/`)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def state_home(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    raw = env.get("RADIOLAKE_HOME", "").strip()
+    return Path(raw).expanduser().resolve() if raw else repo_root() / ".radiolake"
+
+
+def parse_port(name: str, value: str | None) -> int | None:
+    """Parse a TCP port from an env var; None when unset. Port 0 is refused: pick one or leave unset."""
+    if value is None or value.strip() == "":
+        return None
+    try:
+        port = int(value.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a port number") from exc
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{name}={port} is outside 1..65535")
+    return port
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a task, a job or the CLI needs to reach the lake, the warehouse and Spark."""
+
+    home: Path
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    s3_region: str = "us-east-1"
+    buckets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BUCKETS))
+    warehouse_dsn: str = ""
+    spark_master: str = "local[*]"
+    airflow_url: str = ""
+
+    @property
+    def s3_secure(self) -> bool:
+        return self.s3_endpoint.startswith("https://")
+
+    @property
+    def s3_hostport(self) -> str:
+        """host:port, as the minio client wants it."""
+        return self.s3_endpoint.split("://", 1)[-1].rstrip("/")
+
+    def bucket(self, kind: str) -> str:
+        try:
+            return self.buckets[kind]
+        except KeyError as exc:
+            raise ConfigError(f"unknown bucket kind {kind!r}; known: {sorted(self.buckets)}") from exc
+
+    def require_s3(self) -> None:
+        if not (self.s3_endpoint and self.s3_access_key and self.s3_secret_key):
+            raise ConfigError(
+                "object store not configured: set RADIOLAKE_S3_ENDPOINT, RADIOLAKE_S3_ACCESS_KEY and "
+                "RADIOLAKE_S3_SECRET_KEY, or run `radiolake stack up`"
+            )
+
+    def require_warehouse(self) -> None:
+        if not self.warehouse_dsn:
+            raise ConfigError("warehouse not configured: set RADIOLAKE_WAREHOUSE_DSN or run `radiolake stack up`")
+
+
+def postgres_dsn(user: str, password: str, host: str, port: int, dbname: str) -> str:
+    return f"postgresql://{quote(user)}:{quote(password, safe='')}@{host}:{port}/{dbname}"
+
+
+def get_settings(env: dict[str, str] | None = None) -> Settings:
+    """Build Settings from `env` (default: os.environ), filling gaps from the embedded state directory."""
+    env = dict(os.environ if env is None else env)
+    home = state_home(env)
+    ports = _read_json(home / "ports.json")
+    secrets = _read_json(home / "secrets.json")
+
+    s3_port = parse_port("RADIOLAKE_S3_PORT", env.get("RADIOLAKE_S3_PORT")) or ports.get("s3")
+    s3_endpoint = env.get("RADIOLAKE_S3_ENDPOINT") or (f"http://127.0.0.1:{s3_port}" if s3_port else "")
+
+    warehouse_dsn = env.get("RADIOLAKE_WAREHOUSE_DSN", "")
+    pg_port = parse_port("RADIOLAKE_PG_PORT", env.get("RADIOLAKE_PG_PORT")) or ports.get("postgres")
+    if not warehouse_dsn and pg_port and secrets.get("warehouse_password"):
+        warehouse_dsn = postgres_dsn(
+            WAREHOUSE_ROLE, secrets["warehouse_password"], env.get("RADIOLAKE_PG_HOST", "127.0.0.1"),
+            pg_port, WAREHOUSE_DB,
+        )
+
+    airflow_port = parse_port("RADIOLAKE_AIRFLOW_PORT", env.get("RADIOLAKE_AIRFLOW_PORT")) or ports.get("airflow")
+    airflow_url = env.get("RADIOLAKE_AIRFLOW_URL") or (f"http://127.0.0.1:{airflow_port}" if airflow_port else "")
+
+    buckets = {k: env.get(f"RADIOLAKE_BUCKET_{k.upper()}", v) for k, v in DEFAULT_BUCKETS.items()}
+    return Settings(
+        home=home,
+        s3_endpoint=s3_endpoint.rstrip("/"),
+        s3_access_key=env.get("RADIOLAKE_S3_ACCESS_KEY") or secrets.get("s3_access_key", ""),
+        s3_secret_key=env.get("RADIOLAKE_S3_SECRET_KEY") or secrets.get("s3_secret_key", ""),
+        s3_region=env.get("RADIOLAKE_S3_REGION", "us-east-1"),
+        buckets=buckets,
+        warehouse_dsn=warehouse_dsn,
+        spark_master=env.get("RADIOLAKE_SPARK_MASTER", "local[*]"),
+        airflow_url=airflow_url,
+    )
