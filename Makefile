@@ -1,0 +1,38 @@
+# Radio Star Lakehouse — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv/bin
+
+.PHONY: setup demo test test-unit test-integration lint up down status bench clean-state
+
+setup:  ## install everything (idempotent)
+	@scripts/setup.sh
+
+demo: setup  ## bring the embedded stack up and run the pipeline through Airflow
+	$(VENV)/radiolake demo
+
+test: setup  ## the whole test suite (unit, static, integration on the real embedded stack)
+	$(VENV)/python -m pytest
+
+test-unit: setup
+	$(VENV)/python -m pytest tests/unit tests/static
+
+test-integration: setup
+	$(VENV)/python -m pytest tests/integration
+
+lint: setup
+	$(VENV)/ruff check .
+
+up: setup
+	$(VENV)/radiolake stack up
+
+down:
+	$(VENV)/radiolake stack down
+
+status:
+	$(VENV)/radiolake stack status
+
+bench: setup  ## benchmarks, each printing ratios against a reference measured in the same run
+	$(VENV)/python -m benchmarks
+
+clean-state: down  ## delete the embedded stack's data (asks no questions)
+	rm -rf .radiolake

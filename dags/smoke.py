@@ -1,0 +1,46 @@
+"""radiolake_smoke: one task per part of the stack (object store, warehouse, Spark). Wiring only."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task
+
+
+@dag(
+    dag_id="radiolake_smoke",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    tags=["radiolake", "smoke"],
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
+    doc_md=__doc__,
+)
+def radiolake_smoke():
+    @task
+    def object_store(run_id: str | None = None) -> dict:
+        from radiolake.smoke import object_store_round_trip
+
+        return object_store_round_trip(_key(run_id))
+
+    @task
+    def warehouse(run_id: str | None = None) -> dict:
+        from radiolake.smoke import warehouse_round_trip
+
+        return warehouse_round_trip(_key(run_id))
+
+    @task
+    def spark(run_id: str | None = None) -> dict:
+        from radiolake.smoke import spark_round_trip
+
+        return spark_round_trip(_key(run_id))
+
+    object_store() >> warehouse() >> spark()
+
+
+def _key(run_id: str | None) -> str:
+    """Object keys and table keys from the Airflow run id (safe characters only)."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in (run_id or "manual"))
+
+
+radiolake_smoke()

@@ -1,0 +1,130 @@
+"""The `radiolake` command line: run the embedded stack and the pipeline's steps."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from radiolake.stack import StackError
+
+app = typer.Typer(help="Radio Star Lakehouse: find radio stars by cross-matching radio surveys with Gaia.",
+                  no_args_is_help=True)
+stack_app = typer.Typer(help="The embedded stack: PostgreSQL, S3 object store, Airflow 3.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+console = Console()
+
+
+def _stack():
+    from radiolake.stack.stack import Stack
+
+    return Stack()
+
+
+def _quiet_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for noisy in ("httpx", "urllib3", "py4j"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error[/] {exc}")
+    raise typer.Exit(1)
+
+
+def print_endpoints(stack) -> None:
+    """Plain `name: value` lines, so a DSN or URL can be copied whole."""
+    console.rule("Radio Star Lakehouse")
+    width = max(len(name) for name in stack.endpoints())
+    for name, value in stack.endpoints().items():
+        console.print(f"[bold]{name:<{width}}[/]  {value}", soft_wrap=True, highlight=False)
+
+
+@stack_app.command("up")
+def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: only Postgres + S3).")) -> None:
+    """Start every service (idempotent: running ones are left alone)."""
+    _quiet_logging()
+    try:
+        stack = _stack()
+        t0 = time.monotonic()
+        with console.status("starting PostgreSQL, the object store and Airflow ..."):
+            stack.up(with_airflow=airflow)
+        console.print(f"[green]stack up[/] in {time.monotonic() - t0:.0f} s")
+        print_endpoints(stack)
+    except StackError as exc:
+        _fail(exc)
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop every service; data stays in the state directory."""
+    try:
+        strays = _stack().down()
+    except StackError as exc:
+        _fail(exc)
+    console.print("[green]stack down[/]" + (f" ({strays} stray processes killed)" if strays else ""))
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Health of each service, and every URL and DSN."""
+    try:
+        stack = _stack()
+    except StackError as exc:
+        _fail(exc)
+    table = Table("service", "health", "detail")
+    statuses = stack.status()
+    for s in statuses:
+        table.add_row(s.name, "[green]healthy[/]" if s.healthy else "[red]down[/]", s.detail)
+    console.print(table)
+    print_endpoints(stack)
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(3)
+
+
+@stack_app.command("logs")
+def stack_logs(service: str = typer.Argument(..., help="postgres, objectstore, airflow-api-server, "
+                                             "airflow-scheduler, airflow-dag-processor, airflow-triggerer, "
+                                             "airflow-migrate"),
+               lines: int = typer.Option(50, "-n", "--lines")) -> None:
+    """Print the end of a service's log file."""
+    from radiolake.stack.errors import tail
+    from radiolake.stack.state import StateDir
+
+    state = StateDir.from_env()
+    path = state.log_file(service)
+    if not path.exists():
+        known = sorted(p.stem for p in state.logs.glob("*.log")) if state.logs.exists() else []
+        _fail(ValueError(f"no log for {service!r} at {path}; known: {', '.join(known) or 'none yet'}"))
+    console.print(f"[dim]{path}[/]")
+    sys.stdout.write(tail(path, lines) + "\n")
+
+
+@app.command("demo")
+def demo(timeout: float = typer.Option(900, help="Seconds to wait for the pipeline run.")) -> None:
+    """Bring the stack up, run the smoke pipeline through Airflow's REST API, print where everything is."""
+    from radiolake.demo import run_demo
+
+    _quiet_logging()
+    try:
+        run_demo(console, timeout=timeout)
+    except (StackError, RuntimeError, TimeoutError) as exc:
+        _fail(exc)
+
+
+def _register_step_commands() -> None:
+    """Pipeline steps live in their own packages; the CLI only wires them in."""
+    from radiolake.ingest.cli import ingest
+
+    app.command("ingest")(ingest)
+
+
+_register_step_commands()
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

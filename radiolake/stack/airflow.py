@@ -1,0 +1,146 @@
+"""Airflow 3 for the embedded stack: api-server (with the UI), scheduler, dag-processor, triggerer.
+
+LocalExecutor, metadata in the stack's PostgreSQL, DAGs from this repository's `dags/`, the simple auth
+manager with an `admin` user whose password is generated into the state directory. Every component gets the
+same environment, which also carries the RADIOLAKE_* settings so tasks reach the lake and the warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from radiolake.config import AIRFLOW_DB, AIRFLOW_ROLE, WAREHOUSE_DB, WAREHOUSE_ROLE, repo_root
+from radiolake.stack.errors import StackError, tail
+from radiolake.stack.ports import HOST, is_port_free
+from radiolake.stack.postgres import Postgres
+from radiolake.stack.process import ManagedProcess
+from radiolake.stack.state import StateDir
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+ADMIN_USER = "admin"
+
+
+def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str], pg: Postgres) -> dict[str, str]:
+    """The environment every Airflow component (and in-process `dag.test()`) runs with."""
+    home = state.root / "airflow"
+    url = f"http://{HOST}:{ports['airflow']}"
+    venv_bin = str(Path(sys.executable).parent)
+    metadata = pg.dsn(AIRFLOW_ROLE, AIRFLOW_DB).replace("postgresql://", "postgresql+psycopg2://", 1)
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": os.environ.get("RADIOLAKE_DAGS_FOLDER", str(repo_root() / "dags")),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__FERNET_KEY": secrets["airflow_fernet_key"],
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+        "AIRFLOW__API__HOST": HOST,
+        "AIRFLOW__API__PORT": str(ports["airflow"]),
+        "AIRFLOW__API__BASE_URL": url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__SECRET_KEY": secrets["airflow_secret_key"],
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets["airflow_jwt_secret"],
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["airflow_worker_logs"]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["airflow_trigger_logs"]),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "15",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW_CONN_RADIOLAKE_WAREHOUSE": pg.dsn(WAREHOUSE_ROLE, WAREHOUSE_DB),
+        "RADIOLAKE_HOME": str(state.root),
+        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+        "PYTHONPATH": str(repo_root()),
+    }
+    return env
+
+
+@dataclass
+class Airflow:
+    state: StateDir
+    ports: dict[str, int]
+    secrets: dict[str, str]
+    pg: Postgres
+
+    @property
+    def home(self) -> Path:
+        return self.state.root / "airflow"
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.ports['airflow']}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return airflow_env(self.state, self.ports, self.secrets, self.pg)
+
+    def processes(self) -> list[ManagedProcess]:
+        airflow = str(Path(sys.executable).parent / "airflow")
+        return [ManagedProcess(f"airflow-{c}", [airflow, c], self.state, self.env, cwd=self.home)
+                for c in COMPONENTS]
+
+    def _write_passwords(self) -> None:
+        path = self.home / "passwords.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({ADMIN_USER: self.secrets["airflow_admin_password"]}, fh)
+
+    def migrate(self, timeout: float = 300.0) -> None:
+        log = self.state.log_file("airflow-migrate")
+        airflow = str(Path(sys.executable).parent / "airflow")
+        with open(log, "ab") as fh:
+            try:
+                result = subprocess.run([airflow, "db", "migrate"], stdout=fh, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **self.env}, cwd=self.home, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise StackError("airflow-migrate", f"`airflow db migrate` timed out after {timeout:.0f} s",
+                                 log, tail(log)) from exc
+        if result.returncode != 0:
+            raise StackError("airflow-migrate", "`airflow db migrate` failed", log, tail(log))
+
+    def start(self, timeout: float = 180.0) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._write_passwords()
+        procs = self.processes()
+        if all(p.pid() is None for p in procs):
+            for name in ("airflow", "airflow_worker_logs", "airflow_trigger_logs"):
+                if not is_port_free(self.ports[name]):
+                    raise StackError("airflow-api-server" if name == "airflow" else name,
+                                     f"port {self.ports[name]} on {HOST} is in use by another process "
+                                     "(set RADIOLAKE_AIRFLOW_PORT, or free it)",
+                                     self.state.log_file("airflow-api-server"))
+        self.migrate()
+        for proc in procs:
+            proc.start()
+        api = procs[0]
+        api.wait_ready(self._all_healthy, timeout, "api-server /api/v2/monitor/health with scheduler, "
+                       "dag-processor and triggerer heartbeats")
+
+    def health(self) -> dict:
+        resp = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5)
+        resp.raise_for_status()
+        return resp.json()
+
+    def _all_healthy(self) -> bool:
+        health = self.health()
+        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
+
+    def stop(self) -> None:
+        # Scheduler first, so it stops launching tasks, then the rest.
+        for proc in reversed(self.processes()):
+            proc.stop()
+
+    def token(self, username: str = ADMIN_USER) -> str:
+        resp = httpx.post(f"{self.url}/auth/token", timeout=10,
+                          json={"username": username, "password": self.secrets["airflow_admin_password"]})
+        resp.raise_for_status()
+        return resp.json()["access_token"]

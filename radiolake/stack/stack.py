@@ -1,0 +1,105 @@
+"""The whole embedded stack: bring it up in order, report on it, take it down leaving no process behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, WAREHOUSE_ROLE, Settings, get_settings
+from radiolake.stack.airflow import ADMIN_USER, Airflow
+from radiolake.stack.errors import StackError
+from radiolake.stack.objectstore import ObjectStore
+from radiolake.stack.postgres import Postgres
+from radiolake.stack.process import kill_strays, stack_processes
+from radiolake.stack.state import StateDir
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("postgres", "objectstore", "airflow")
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    healthy: bool
+    detail: str
+
+
+class Stack:
+    """Postgres → object store → Airflow, under one state directory."""
+
+    def __init__(self, state: StateDir | None = None, env: dict[str, str] | None = None) -> None:
+        self.state = state or StateDir.from_env(env)
+        self.state.prepare()
+        self.ports = self.state.ports(env)
+        self.secrets = self.state.secrets()
+        self.postgres = Postgres(self.state, self.ports["postgres"], self.secrets)
+        self.objectstore = ObjectStore(self.state, self.ports, self.secrets)
+        self.airflow = Airflow(self.state, self.ports, self.secrets, self.postgres)
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    def up(self, with_airflow: bool = True) -> None:
+        """Start what is not running. On any failure, stop everything again: never a half-started stack."""
+        steps = [("postgres", self.postgres.start), ("objectstore", self.objectstore.start)]
+        if with_airflow:
+            steps.append(("airflow", self.airflow.start))
+        try:
+            for name, start in steps:
+                log.info("starting %s", name)
+                start()
+        except BaseException:
+            self.down()
+            raise
+
+    def down(self) -> int:
+        """Stop every service; returns how many stray processes had to be killed afterwards."""
+        errors: list[str] = []
+        for stop in (self.airflow.stop, self.objectstore.stop, self.postgres.stop):
+            try:
+                stop()
+            except StackError as exc:
+                errors.append(str(exc))
+        strays = kill_strays(self.state.root)
+        if errors:
+            raise StackError("stack", "some services did not stop cleanly:\n" + "\n".join(errors))
+        return strays
+
+    # --- what a user needs to know ------------------------------------------------------------------------
+    def settings(self) -> Settings:
+        """Settings pointing at this stack, whatever RADIOLAKE_* the caller's environment has."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RADIOLAKE_")}
+        env["RADIOLAKE_HOME"] = str(self.state.root)
+        return get_settings(env)
+
+    def status(self) -> list[ServiceStatus]:
+        statuses = [ServiceStatus("postgres", self.postgres.healthy(),
+                                  f"port {self.ports['postgres']}, log {self.state.log_file('postgres')}"),
+                    ServiceStatus("objectstore", self.objectstore.healthy(),
+                                  f"{self.objectstore.kind} at {self.objectstore.endpoint}, "
+                                  f"log {self.state.log_file('objectstore')}")]
+        try:
+            health = self.airflow.health()
+            parts = {k: (v or {}).get("status") for k, v in health.items()}
+            ok = all(s == "healthy" for s in parts.values())
+            detail = ", ".join(f"{k}={v}" for k, v in parts.items())
+        except Exception as exc:  # noqa: BLE001 - status reports, it does not raise
+            ok, detail = False, f"not answering ({type(exc).__name__})"
+        statuses.append(ServiceStatus("airflow", ok, detail))
+        return statuses
+
+    def endpoints(self) -> dict[str, str]:
+        return {
+            "Airflow UI": f"{self.airflow.url}  (user {ADMIN_USER}, password in {self.state.secrets_file})",
+            "Airflow REST API": f"{self.airflow.url}/api/v2",
+            "Object store (S3 API)": self.objectstore.endpoint,
+            "Bucket browser": self.objectstore.browser_url,
+            "Warehouse DSN": self.postgres.dsn(WAREHOUSE_ROLE, WAREHOUSE_DB),
+            "Analyst DSN (marts, read-only)": self.postgres.dsn(ANALYST_ROLE, WAREHOUSE_DB),
+            "Airflow metadata DB": self.postgres.dsn("airflow", "airflow"),
+            "Spark master": self.settings().spark_master,
+            "State directory": str(self.state.root),
+        }
+
+    def running_processes(self) -> list[int]:
+        return [p.pid for p in stack_processes(self.state.root)]

