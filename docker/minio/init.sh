@@ -1,0 +1,60 @@
+#!/bin/sh
+# One-shot MinIO setup for the compose stack: the lake's buckets, the pipeline's user and a policy that
+# limits that user to those buckets. Safe to rerun: every step converges to the same state.
+# Runs in the minimal mc image (sh and coreutils only: no sed, no grep).
+#   init.sh                 configure the MinIO at http://minio:9000
+#   init.sh --print-policy  print the pipeline policy JSON and exit (used by tests/static)
+set -eu
+
+BUCKETS="${RADIOLAKE_BUCKET_RAW:-raw} ${RADIOLAKE_BUCKET_CATALOGS:-catalogs} ${RADIOLAKE_BUCKET_XMATCH:-xmatch} ${RADIOLAKE_BUCKET_REPORTS:-reports}"
+POLICY=radiolake-pipeline
+
+# The pipeline may list, read, write and delete inside the lake's buckets, and nothing else.
+render_policy() {
+  resources=""
+  for bucket in $BUCKETS; do
+    resources="$resources\"arn:aws:s3:::$bucket\", \"arn:aws:s3:::$bucket/*\", "
+  done
+  resources=${resources%, }
+  printf '{\n  "Version": "2012-10-17",\n  "Statement": [\n'
+  printf '    {"Sid": "ListLakeBuckets", "Effect": "Allow",\n'
+  printf '     "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],\n'
+  printf '     "Resource": [%s]},\n' "$resources"
+  printf '    {"Sid": "ReadWriteLakeObjects", "Effect": "Allow",\n'
+  printf '     "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",\n'
+  printf '                "s3:ListMultipartUploadParts"],\n'
+  printf '     "Resource": [%s]}\n  ]\n}\n' "$resources"
+}
+
+if [ "${1:-}" = "--print-policy" ]; then
+  render_policy
+  exit 0
+fi
+
+: "${MINIO_ROOT_USER:?set MINIO_ROOT_USER in .env}"
+: "${MINIO_ROOT_PASSWORD:?set MINIO_ROOT_PASSWORD in .env}"
+: "${RADIOLAKE_S3_ACCESS_KEY:?set RADIOLAKE_S3_ACCESS_KEY in .env}"
+: "${RADIOLAKE_S3_SECRET_KEY:?set RADIOLAKE_S3_SECRET_KEY in .env}"
+
+mc alias set radiolake http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"
+mc ready radiolake
+
+for bucket in $BUCKETS; do
+  mc mb --ignore-existing "radiolake/$bucket"
+done
+
+policy_file=$(mktemp)
+render_policy > "$policy_file"
+# `policy create` replaces a policy of that name; `user add` resets the user's secret to .env's value.
+mc admin policy create radiolake "$POLICY" "$policy_file"
+rm -f "$policy_file"
+mc admin user add radiolake "$RADIOLAKE_S3_ACCESS_KEY" "$RADIOLAKE_S3_SECRET_KEY"
+# Attaching an already attached policy is an error on a rerun: attach, then verify the end state instead.
+mc admin policy attach radiolake "$POLICY" --user "$RADIOLAKE_S3_ACCESS_KEY" \
+  || echo "minio-init: attach refused (already attached?); verifying"
+info=$(mc admin user info radiolake "$RADIOLAKE_S3_ACCESS_KEY")
+case "$info" in
+  *"$POLICY"*) ;;
+  *) echo "minio-init: ERROR user $RADIOLAKE_S3_ACCESS_KEY lacks policy $POLICY" >&2; exit 1 ;;
+esac
+echo "minio-init: buckets [$BUCKETS] and user $RADIOLAKE_S3_ACCESS_KEY (policy $POLICY) ready"
