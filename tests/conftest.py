@@ -41,9 +41,20 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     stack = config.stash.get(STACK_KEY, None)
     if stack is not None:
+        _close_airflow_connections()
         stack.down()
     if _HOME is not None and os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
         shutil.rmtree(_HOME, ignore_errors=True)
+
+
+def _close_airflow_connections() -> None:
+    """In-process `dag.test()` keeps pooled metadata-DB connections; close them before Postgres stops."""
+    import sys
+
+    if "airflow.settings" in sys.modules:
+        from airflow import settings
+
+        settings.dispose_orm()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,78 @@
+"""Ingest DAGs: one per survey definition (`ingest_<survey>`), each producing its catalogue's Asset.
+
+One DAG per survey rather than one parameterised DAG: an Airflow outlet is declared statically and every
+declared outlet gets an event when the task succeeds, so a single DAG with outlets for all catalogues would
+wake every downstream cross-match on each ingest. Per-survey DAGs emit exactly `s3://catalogs/<survey>`.
+Wiring only: the work is `radiolake.ingest.pipeline.ingest_survey`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Asset, Param, dag, task
+
+from radiolake.surveys import load_registry
+
+
+def make_ingest_dag(survey: str, description: str):
+    asset = Asset(f"s3://catalogs/{survey}")
+
+    @dag(
+        dag_id=f"ingest_{survey}",
+        schedule=None,
+        catchup=False,
+        max_active_runs=1,
+        description=description,
+        tags=["ingest", "radiolake"],
+        params={
+            "region": Param(
+                "all",
+                type="string",
+                title="Region",
+                description="all | cone:RA,DEC,RADIUS | box:RA1,RA2,DEC1,DEC2 | healpix:ORDER:PIX,...",
+            ),
+            "rows": Param(
+                None, type=["null", "integer"], minimum=1, title="Rows (synthetic: number of stars)"
+            ),
+            "seed": Param(None, type=["null", "integer"], title="Seed (synthetic)"),
+            "path": Param("", type="string", title="Local file (file surveys; else the survey's source)"),
+            "max_bad_fraction": Param(
+                None, type=["null", "number"], minimum=0, maximum=1, title="Max share of rejected rows"
+            ),
+        },
+        doc_md=__doc__,
+    )
+    def ingest_dag():
+        @task(
+            outlets=[asset],
+            retries=3,
+            retry_delay=timedelta(seconds=30),
+            retry_exponential_backoff=True,
+            max_retry_delay=timedelta(minutes=10),
+        )
+        def ingest(params=None, outlet_events=None) -> dict:
+            from radiolake.ingest.pipeline import ingest_survey
+
+            result = ingest_survey(
+                survey,
+                region=params["region"],
+                rows=params.get("rows"),
+                seed=params.get("seed"),
+                path=params.get("path") or None,
+                max_bad_fraction=params.get("max_bad_fraction"),
+            )
+            outlet_events[asset].extra = {
+                "version": result.version,
+                "rows": result.n_rows,
+                "path": result.catalog_path,
+            }
+            return result.summary()
+
+        ingest()
+
+    return ingest_dag()
+
+
+for _name, _definition in load_registry().items():
+    globals()[f"ingest_{_name}"] = make_ingest_dag(_name, _definition.title)

@@ -1,0 +1,235 @@
+"""HEALPix-partitioned Parquet writer with adaptive partition sizes and a commit marker.
+
+Rows stream in as canonical Arrow tables. Each batch is sorted by `healpix` and spilled to a local Parquet
+file while a histogram of counts at `hist_order` is kept. On `finish`, partitions are planned HATS-style
+(a pixel becomes a partition when it holds at most `max_rows` rows, otherwise it splits into its 4
+children, down to `hist_order`), and each partition is gathered from the spill files (row-group statistics
+skip the rest: nested HEALPix pixels are contiguous ranges of the fine index) and written once. Memory is
+bounded by one batch plus one partition, whatever the catalogue size.
+
+Layout and commit protocol: see `radiolake.ingest.catalog`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from radiolake.ingest import catalog as cat
+from radiolake.schema import HEALPIX_ORDER
+
+DEFAULT_MAX_ROWS = 1_000_000
+DEFAULT_HIST_ORDER = 7  # 196,608 counters; the finest partition is an order-7 pixel (0.21 deg^2)
+SPILL_ROW_GROUP = 16_384
+
+
+@dataclass(frozen=True)
+class Partition:
+    order: int
+    pixel: int
+    rows: int
+
+    def fine_range(self) -> tuple[int, int]:
+        """[lo, hi) of the order-29 index covered by this pixel."""
+        shift = 2 * (HEALPIX_ORDER - self.order)
+        return self.pixel << shift, (self.pixel + 1) << shift
+
+
+def plan_partitions(hist: np.ndarray, hist_order: int, max_rows: int) -> list[Partition]:
+    """Adaptive partitions from a count histogram at `hist_order`: largest pixels holding <= max_rows."""
+    cumulative = np.concatenate([[0], np.cumsum(hist, dtype=np.int64)])
+    out: list[Partition] = []
+
+    def visit(order: int, pixel: int) -> None:
+        span = 4 ** (hist_order - order)
+        count = int(cumulative[(pixel + 1) * span] - cumulative[pixel * span])
+        if count == 0:
+            return
+        if count <= max_rows or order == hist_order:
+            out.append(Partition(order, pixel, count))
+            return
+        for child in range(4 * pixel, 4 * pixel + 4):
+            visit(order + 1, child)
+
+    for base_pixel in range(12):
+        visit(0, base_pixel)
+    return out
+
+
+def cleanup_uncommitted(fs: pafs.FileSystem, base: str, keep: str | None = None) -> list[str]:
+    """Delete version folders without a commit marker (left by killed tasks). Returns what was removed."""
+    removed = []
+    for version, committed in cat.list_versions(fs, base).items():
+        if not committed and version != keep:
+            fs.delete_dir(cat.version_path(base, version))
+            removed.append(version)
+    return removed
+
+
+def prune_versions(fs: pafs.FileSystem, base: str, keep: int) -> list[str]:
+    """Keep the `keep` most recently committed versions (CURRENT always among them); delete the rest."""
+    current = cat.current_version(fs, base)
+    committed = []
+    for version, ok in cat.list_versions(fs, base).items():
+        if ok:
+            info = fs.get_file_info(f"{cat.version_path(base, version)}/{cat.COMMITTED}")
+            committed.append((info.mtime or dt.datetime.min, version))
+    ordered = [v for _, v in sorted(committed, reverse=True) if v != current]
+    doomed = ordered[max(keep - 1, 0) :]
+    for version in doomed:
+        fs.delete_dir(cat.version_path(base, version))
+    return doomed
+
+
+class PartitionedCatalogWriter:
+    """Write one catalogue version: `write(batch)` any number of times, then `finish(metadata)`."""
+
+    def __init__(
+        self,
+        fs: pafs.FileSystem,
+        base: str,
+        version: str,
+        schema: pa.Schema,
+        *,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        hist_order: int = DEFAULT_HIST_ORDER,
+        spill_dir: str | Path | None = None,
+    ):
+        self.fs, self.base, self.version, self.schema = fs, base.rstrip("/"), version, schema
+        self.max_rows, self.hist_order = max_rows, hist_order
+        self.hist = np.zeros(12 * 4**hist_order, np.int64)
+        self._tmp = Path(tempfile.mkdtemp(prefix="radiolake-spill-", dir=spill_dir))
+        self._spills: list[str] = []
+        self.rows = 0
+        # A killed earlier attempt at this very version left an incomplete folder: start clean.
+        if cat.exists(fs, cat.version_path(self.base, version)) and not cat.is_committed(
+            fs, self.base, version
+        ):
+            fs.delete_dir(cat.version_path(self.base, version))
+
+    @property
+    def path(self) -> str:
+        return cat.version_path(self.base, self.version)
+
+    def write(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        table = table.select(self.schema.names).cast(self.schema)
+        table = table.sort_by("healpix")
+        coarse = table.column("healpix").to_numpy() >> (2 * (HEALPIX_ORDER - self.hist_order))
+        self.hist += np.bincount(coarse, minlength=len(self.hist))
+        spill = str(self._tmp / f"spill-{len(self._spills):06d}.parquet")
+        pq.write_table(table, spill, row_group_size=SPILL_ROW_GROUP, compression="none")
+        self._spills.append(spill)
+        self.rows += table.num_rows
+
+    def finish(
+        self, metadata: dict[str, Any], extra_tables: dict[str, pa.Table] | None = None, progress: Any = None
+    ) -> dict[str, Any]:
+        """Write partitions, metadata, HATS files, then the commit marker. Returns the metadata written."""
+        try:
+            partitions = plan_partitions(self.hist, self.hist_order, self.max_rows)
+            spills = ds.dataset(self._spills, format="parquet", schema=self.schema) if self._spills else None
+            collector: list[pq.FileMetaData] = []
+            written = []
+            for part in partitions:
+                lo, hi = part.fine_range()
+                table = spills.to_table(filter=(pc.field("healpix") >= lo) & (pc.field("healpix") < hi))
+                table = table.sort_by([("healpix", "ascending"), ("source_id", "ascending")])
+                assert table.num_rows == part.rows, f"partition {part} gathered {table.num_rows} rows"
+                rel = cat.partition_path(part.order, part.pixel)
+                path = f"{self.path}/{rel}"
+                cat.ensure_parent(self.fs, path)
+                file_meta: list[pq.FileMetaData] = []
+                pq.write_table(
+                    table,
+                    path,
+                    filesystem=self.fs,
+                    metadata_collector=file_meta,
+                    row_group_size=128_000,
+                    compression="zstd",
+                )
+                file_meta[0].set_file_path(rel.removeprefix("dataset/"))
+                collector.extend(file_meta)
+                written.append({"order": part.order, "pixel": part.pixel, "rows": part.rows, "path": rel})
+                if progress is not None:
+                    progress(part.rows)
+            self._write_hats_files(collector, written)
+            for name, extra in (extra_tables or {}).items():
+                path = f"{self.path}/{name}.parquet"
+                cat.ensure_parent(self.fs, path)
+                pq.write_table(extra, path, filesystem=self.fs)
+            meta = dict(metadata)
+            meta.update(
+                {
+                    "version": self.version,
+                    "n_rows": self.rows,
+                    "n_partitions": len(written),
+                    "partitions": written,
+                    "healpix_order": HEALPIX_ORDER,
+                    "partitioning": {"max_rows": self.max_rows, "hist_order": self.hist_order},
+                    "schema": [
+                        {"name": f.name, "type": str(f.type), "nullable": f.nullable} for f in self.schema
+                    ],
+                    "extra_files": sorted(f"{n}.parquet" for n in (extra_tables or {})),
+                    "committed_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                }
+            )
+            cat.write_text(self.fs, f"{self.path}/{cat.METADATA}", json.dumps(meta, indent=1, default=str))
+            cat.write_text(self.fs, f"{self.path}/{cat.COMMITTED}", self.version)
+            return meta
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def _write_hats_files(self, collector: list[pq.FileMetaData], written: list[dict[str, Any]]) -> None:
+        lines = ["Norder,Npix"] + [f"{p['order']},{p['pixel']}" for p in written]
+        cat.write_text(self.fs, f"{self.path}/partition_info.csv", "\n".join(lines) + "\n")
+        cat.ensure_parent(self.fs, f"{self.path}/dataset/_common_metadata")
+        pq.write_metadata(self.schema, f"{self.path}/dataset/_common_metadata", filesystem=self.fs)
+        if collector:
+            pq.write_metadata(
+                self.schema,
+                f"{self.path}/dataset/_metadata",
+                metadata_collector=collector,
+                filesystem=self.fs,
+            )
+        max_order = max((p["order"] for p in written), default=0)
+        sky_fraction = sum(4.0 ** -p["order"] / 12 for p in written)
+        props = {
+            "obs_collection": self.base.rsplit("/", 1)[-1],
+            "dataproduct_type": "object",
+            "hats_nrows": self.rows,
+            "hats_col_ra": "ra",
+            "hats_col_dec": "dec",
+            "hats_col_healpix": "healpix",
+            "hats_col_healpix_order": HEALPIX_ORDER,
+            "hats_max_rows": self.max_rows,
+            "hats_order": max_order,
+            "moc_sky_fraction": f"{sky_fraction:.6f}",
+            "hats_builder": "radiolake",
+            "hats_version": "v0.1",
+            "hats_creation_date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M%Z"),
+        }
+        cat.write_text(self.fs, f"{self.path}/properties", "".join(f"{k}={v}\n" for k, v in props.items()))
+
+
+def point_current(fs: pafs.FileSystem, base: str, version: str) -> None:
+    """Move CURRENT to a committed version (the last write of an ingest)."""
+    if not cat.is_committed(fs, base, version):
+        raise RuntimeError(f"refusing to point {base}/CURRENT at uncommitted version {version}")
+    cat.write_text(fs, f"{base}/{cat.CURRENT}", json.dumps({"version": version}))

@@ -1,0 +1,260 @@
+"""Survey registry: one declarative YAML definition per survey, no code per survey.
+
+A definition says where a survey comes from (``source``), how its file is read (``format``), how its
+columns map onto the canonical schema in `radiolake.schema` (with units, converted with astropy.units),
+how each row's epoch is found (a fixed epoch, or per row from a date/MJD column), and how to cite it.
+
+Definitions ship in ``radiolake/surveys/definitions/*.yaml``. A user adds a survey by dropping one more
+YAML file into ``$RADIOLAKE_HOME/surveys/`` (the state directory); a user file with the same ``name`` as
+a shipped one overrides it. See ``definitions/README.md`` for the format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import astropy.units as u
+import yaml
+
+from radiolake.config import state_home
+
+DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
+
+KINDS = ("radio", "stellar")
+SOURCE_KINDS = ("file", "url", "tap", "pypi_wheel", "synthetic")
+FORMATS = ("csv", "fits", "votable", "parquet", "whitespace", "binary_records", "synthetic")
+EPOCH_FORMATS = ("jyear", "mjd", "jd", "isot", "decimalyear")
+
+#: Unit each canonical / standard column is stored in; a mapping's `unit` is converted to this.
+TARGET_UNITS: dict[str, str | None] = {
+    "source_id": None,
+    "ra": "deg",
+    "dec": "deg",
+    "ra_error": "arcsec",
+    "dec_error": "arcsec",
+    "pmra": "mas/yr",
+    "pmdec": "mas/yr",
+    "parallax": "mas",
+    "parallax_error": "mas",
+    "flux_peak_mjy": "mJy",
+    "flux_int_mjy": "mJy",
+    "flux_error_mjy": "mJy",
+    "freq_mhz": "MHz",
+    "phot_g_mean_mag": "mag",
+    "phot_bp_mean_mag": "mag",
+    "phot_rp_mean_mag": "mag",
+    "bp_rp": "mag",
+}
+REQUIRED_OUTPUTS = ("source_id", "ra", "dec")
+
+
+class SurveyDefinitionError(ValueError):
+    """A survey definition is malformed; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """How one output column is made: from a source column (with unit) or a constant value."""
+
+    output: str
+    source: str | None = None  # source column name
+    value: Any = None  # constant, when there is no source column
+    unit: str | None = None  # unit of the source values; converted to TARGET_UNITS[output]
+    null_if: tuple[float, ...] = ()  # sentinels meaning "unknown" (e.g. Aegean writes -1 for no error)
+    times_cos_dec: bool = False  # source RA error is in RA coordinate units, not on the sky
+
+    def factor(self) -> float:
+        """Multiplicative factor from the source unit to the stored unit (1 when either is unset)."""
+        target = TARGET_UNITS.get(self.output)
+        if not self.unit or not target or target == "mag":
+            return 1.0
+        try:
+            return float(u.Unit(self.unit).to(u.Unit(target)))
+        except (ValueError, u.UnitConversionError) as exc:
+            raise SurveyDefinitionError(
+                f"column {self.output}: cannot convert {self.unit!r} to {target}"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class EpochRule:
+    """A fixed epoch (Julian year) or a per-row epoch column in one of EPOCH_FORMATS."""
+
+    fixed: float | None = None
+    column: str | None = None
+    format: str = "jyear"
+
+    def describe(self) -> str:
+        return f"J{self.fixed}" if self.fixed is not None else f"per row from {self.column} ({self.format})"
+
+
+@dataclass(frozen=True)
+class SurveyDefinition:
+    name: str
+    kind: str
+    title: str
+    source: dict[str, Any]
+    format: str
+    columns: dict[str, ColumnMap]
+    epoch: EpochRule
+    citation: str
+    licence: str
+    id_prefix: str
+    read_options: dict[str, Any] = field(default_factory=dict)
+    keep: tuple[str, ...] = ()  # survey columns carried along unchanged
+    keep_units: dict[str, str] = field(default_factory=dict)
+    max_bad_fraction: float = 0.05
+    description: str = ""
+    path: str = ""
+
+    @property
+    def source_kind(self) -> str:
+        return self.source["kind"]
+
+    def fingerprint(self) -> str:
+        """Stable hash of everything that shapes the catalogue (not the file path or prose)."""
+        payload = {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "format": self.format,
+            "read_options": self.read_options,
+            "keep": list(self.keep),
+            "columns": {
+                k: [c.source, c.value, c.unit, list(c.null_if), c.times_cos_dec]
+                for k, c in sorted(self.columns.items())
+            },
+            "epoch": [self.epoch.fixed, self.epoch.column, self.epoch.format],
+            "id_prefix": self.id_prefix,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    def units(self) -> dict[str, str]:
+        """Units of every stored column, for the catalogue metadata."""
+        out = {k: TARGET_UNITS[k] for k in self.columns if TARGET_UNITS.get(k)}
+        out.update({"epoch": "yr (Julian)"})
+        out.update(self.keep_units)
+        return out
+
+
+def _parse_column(path: str, output: str, spec: Any) -> ColumnMap:
+    if isinstance(spec, str):
+        spec = {"from": spec}
+    if not isinstance(spec, dict):
+        raise SurveyDefinitionError(f"{path}: columns.{output} must be a column name or a mapping")
+    if output not in TARGET_UNITS:
+        raise SurveyDefinitionError(
+            f"{path}: columns.{output} is not a canonical or standard column; put survey columns in `keep`"
+        )
+    if ("from" in spec) == ("value" in spec):
+        raise SurveyDefinitionError(f"{path}: columns.{output} needs exactly one of `from` or `value`")
+    null_if = spec.get("null_if", [])
+    cm = ColumnMap(
+        output=output,
+        source=spec.get("from"),
+        value=spec.get("value"),
+        unit=spec.get("unit"),
+        null_if=tuple(float(x) for x in (null_if if isinstance(null_if, list) else [null_if])),
+        times_cos_dec=bool(spec.get("times_cos_dec", False)),
+    )
+    cm.factor()  # validate the unit now, not at ingest time
+    return cm
+
+
+def parse_definition(data: dict[str, Any], path: str = "<dict>") -> SurveyDefinition:
+    """Validate a definition dict (as loaded from YAML) into a SurveyDefinition."""
+
+    def need(key: str) -> Any:
+        if key not in data:
+            raise SurveyDefinitionError(f"{path}: missing required field `{key}`")
+        return data[key]
+
+    name = str(need("name"))
+    if not name.replace("_", "").isalnum() or not name.islower():
+        raise SurveyDefinitionError(f"{path}: name {name!r} must be lower-case letters, digits and _")
+    kind = need("kind")
+    if kind not in KINDS:
+        raise SurveyDefinitionError(f"{path}: kind must be one of {KINDS}, not {kind!r}")
+    source = dict(need("source"))
+    if source.get("kind") not in SOURCE_KINDS:
+        raise SurveyDefinitionError(f"{path}: source.kind must be one of {SOURCE_KINDS}")
+    fmt = need("format")
+    if fmt not in FORMATS:
+        raise SurveyDefinitionError(f"{path}: format must be one of {FORMATS}, not {fmt!r}")
+    columns = {out: _parse_column(path, out, spec) for out, spec in dict(need("columns")).items()}
+    for req in REQUIRED_OUTPUTS:
+        if req not in columns:
+            raise SurveyDefinitionError(f"{path}: columns must map `{req}`")
+    ep = dict(need("epoch"))
+    epoch = EpochRule(
+        fixed=float(ep["fixed"]) if "fixed" in ep else None,
+        column=ep.get("column"),
+        format=ep.get("format", "jyear"),
+    )
+    if (epoch.fixed is None) == (epoch.column is None):
+        raise SurveyDefinitionError(f"{path}: epoch needs exactly one of `fixed` or `column`")
+    if epoch.format not in EPOCH_FORMATS:
+        raise SurveyDefinitionError(f"{path}: epoch.format must be one of {EPOCH_FORMATS}")
+    keep = data.get("keep", []) or []
+    keep_names = tuple(k if isinstance(k, str) else next(iter(k)) for k in keep)
+    keep_units = {next(iter(k)): str(next(iter(k.values()))) for k in keep if isinstance(k, dict)}
+    return SurveyDefinition(
+        name=name,
+        kind=kind,
+        title=str(data.get("title", name)),
+        source=source,
+        format=fmt,
+        columns=columns,
+        epoch=epoch,
+        citation=str(need("citation")),
+        licence=str(need("licence")),
+        id_prefix=str(data.get("id_prefix", name)),
+        read_options=dict(data.get("read_options", {}) or {}),
+        keep=keep_names,
+        keep_units=keep_units,
+        max_bad_fraction=float(data.get("max_bad_fraction", 0.05)),
+        description=str(data.get("description", "")),
+        path=path,
+    )
+
+
+def load_definition_file(path: Path) -> SurveyDefinition:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SurveyDefinitionError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SurveyDefinitionError(f"{path}: expected a mapping at top level")
+    return parse_definition(data, str(path))
+
+
+def definition_dirs() -> list[Path]:
+    """Shipped definitions first, then the user's ($RADIOLAKE_HOME/surveys), which may override."""
+    return [DEFINITIONS_DIR, state_home() / "surveys"]
+
+
+def load_registry(dirs: list[Path] | None = None) -> dict[str, SurveyDefinition]:
+    """All survey definitions by name; later directories override earlier ones."""
+    registry: dict[str, SurveyDefinition] = {}
+    for d in dirs if dirs is not None else definition_dirs():
+        if d.is_dir():
+            for path in sorted(d.glob("*.yaml")):
+                definition = load_definition_file(path)
+                registry[definition.name] = definition
+    return registry
+
+
+def get_survey(name: str, dirs: list[Path] | None = None) -> SurveyDefinition:
+    registry = load_registry(dirs)
+    try:
+        return registry[name]
+    except KeyError as exc:
+        raise SurveyDefinitionError(f"unknown survey {name!r}; known: {', '.join(sorted(registry))}") from exc
+
+
+def survey_names(dirs: list[Path] | None = None) -> list[str]:
+    return sorted(load_registry(dirs))
