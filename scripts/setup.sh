@@ -34,8 +34,11 @@ ensure_venv() {  # dir stamp-text pip-args...
   fi
   log "installing into $dir (a few minutes the first time)"
   [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$dir/bin/python" -m pip install -q "$@"
+  "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  if ! "$dir/bin/python" -m pip install -q "$@" >"$dir/pip-install.log" 2>&1; then
+    grep -v '^WARNING: Location' "$dir/pip-install.log" >&2
+    log "pip install into $dir failed (full log: $dir/pip-install.log)"; exit 1
+  fi
   printf '%s' "$want" > "$dir/.radiolake-stamp"
 }
 

@@ -67,11 +67,15 @@ def test_spark_writes_and_reads_parquet_on_the_object_store(stack):
     spark = get_spark("radiolake-it", master="local[2]")
     path = f"s3://xmatch/it/{uuid.uuid4().hex}"
     rows = [(i, f"src{i}", i * 0.25) for i in range(5000)]
-    df = spark.createDataFrame(rows, "id long, name string, x double").repartition(4)
-    write_parquet_s3(df, path)
-    back = sorted(tuple(r) for r in read_parquet_s3(spark, path).collect())
+    try:
+        df = spark.createDataFrame(rows, "id long, name string, x double").repartition(4)
+        write_parquet_s3(df, path)
+        back = sorted(tuple(r) for r in read_parquet_s3(spark, path).collect())
+    finally:
+        spark.stop()
     assert back == rows
-    keys = list(lake.list_keys("xmatch", path.split("/", 3)[3] + "/", client=lake.minio_client(stack.settings)))
+    prefix = path.split("/", 3)[3] + "/"
+    keys = list(lake.list_keys("xmatch", prefix, client=lake.minio_client(stack.settings)))
     assert any(k.endswith("_SUCCESS") for k in keys)
     assert not any("_temporary/" in k and k.endswith(".parquet") for k in keys)
 
