@@ -119,8 +119,11 @@ def demo(timeout: float = typer.Option(900, help="Seconds to wait for the pipeli
 def _register_step_commands() -> None:
     """Pipeline steps live in their own packages; the CLI only wires them in."""
     from radiolake.ingest.cli import ingest
+    from radiolake.warehouse.cli import load, marts
 
     app.command("ingest")(ingest)
+    app.command("load")(load)
+    app.command("marts")(marts)
 
 
 _register_step_commands()

@@ -1,0 +1,48 @@
+{{ config(indexes=[{'columns': ['run_id']}, {'columns': ['star_id']}, {'columns': ['grade']}]) }}
+-- One row per radio source with a stellar counterpart (its best match), per run, with a reliability
+-- grade. The grade rule is documented in marts.yml and checked by tests/assert_candidate_grades_follow_cuts.
+select
+    m.run_id || '|' || m.radio_id as candidate_key,
+    m.run_id,
+    runs.is_latest_run,
+    m.survey,
+    m.radio_id,
+    m.star_id,
+    m.star_catalog,
+    m.radio_ra_deg,
+    m.radio_dec_deg,
+    m.radio_epoch_jyear,
+    m.separation_arcsec,
+    m.separation_sigma,
+    m.p_chance,
+    m.star_density_deg2,
+    m.dt_years,
+    m.pm_applied,
+    m.parallax_mas,
+    m.parallax_error_mas,
+    m.parallax_snr,
+    m.distance_pc,
+    m.phot_g_mag,
+    m.abs_g_mag,
+    m.bp_rp_mag,
+    m.pmra_mas_yr,
+    m.pmdec_mas_yr,
+    m.pm_total_mas_yr,
+    m.flux_mjy,
+    m.freq_mhz,
+    m.radio_luminosity_erg_s_hz,
+    m.region_key,
+    c.false_match_rate_per_source as region_false_match_rate,
+    case
+        when m.p_chance < {{ var('grade_a_max_p_chance') }}
+             and m.separation_sigma < {{ var('grade_a_max_sigma') }}
+             and m.parallax_snr >= {{ var('grade_a_min_parallax_snr') }}
+            then 'A'
+        when m.p_chance < {{ var('grade_b_max_p_chance') }}
+             and (m.separation_sigma is null or m.separation_sigma < {{ var('grade_b_max_sigma') }})
+            then 'B'
+        else 'C'
+    end as grade
+from {{ ref('int_best_matches') }} as m
+inner join {{ ref('stg_runs') }} as runs on runs.run_id = m.run_id
+left join {{ ref('int_chance_rates') }} as c on c.region_key = m.region_key

@@ -1,0 +1,51 @@
+-- Per run and radio survey: how many sources were read and matched, how many matches are expected to be
+-- chance (offset skies), and how many candidates reached each grade.
+with candidates as (
+    select
+        run_id,
+        survey,
+        count(*) as n_matched,
+        count(*) filter (where grade = 'A') as n_grade_a,
+        count(*) filter (where grade = 'B') as n_grade_b,
+        count(*) filter (where grade = 'C') as n_grade_c,
+        count(distance_pc) as n_with_distance,
+        percentile_cont(0.5) within group (order by separation_arcsec) as median_separation_arcsec
+    from {{ ref('radio_star_candidates') }}
+    group by run_id, survey
+),
+
+pairs as (
+    select p.run_id, r.survey, count(*) as n_pairs
+    from {{ ref('stg_pairs') }} as p
+    inner join {{ ref('stg_radio_sources') }} as r on r.radio_key = p.radio_key
+    group by p.run_id, r.survey
+),
+
+false_matches as (
+    select run_id, sum(expected_false_matches) as expected_false_matches
+    from {{ ref('int_chance_rates') }}
+    group by run_id
+)
+
+select
+    c.run_id || '|' || c.survey as summary_key,
+    c.run_id,
+    c.survey,
+    runs.star_catalog,
+    runs.created_at,
+    runs.is_latest_run,
+    runs.radius_arcsec,
+    runs.n_radio_read,
+    c.n_matched,
+    p.n_pairs,
+    coalesce(f.expected_false_matches, 0) as expected_false_matches,
+    coalesce(f.expected_false_matches, 0) / c.n_matched as expected_false_fraction,
+    c.n_grade_a,
+    c.n_grade_b,
+    c.n_grade_c,
+    c.n_with_distance,
+    c.median_separation_arcsec
+from candidates as c
+inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
+inner join pairs as p on p.run_id = c.run_id and p.survey = c.survey
+left join false_matches as f on f.run_id = c.run_id

@@ -1,0 +1,65 @@
+"""`radiolake load RUN` and `radiolake marts`: the CLI face of the warehouse (registered in radiolake/cli.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from radiolake.config import ConfigError, get_settings
+from radiolake.warehouse import dbt_runner
+from radiolake.warehouse.load import load_run
+from radiolake.warehouse.pipeline import results_uri
+from radiolake.warehouse.validate import ResultsValidationError
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console)
+
+
+def load(
+    run: Annotated[str, typer.Argument(help="Run id (read from s3://xmatch/<run>), s3:// URI or local folder.")],
+) -> None:
+    """Validate a cross-match results folder and load it into the warehouse (replacing that run if loaded)."""
+    console = Console()
+    settings = get_settings()
+    uri = run if ("/" in run or run.startswith(".")) else results_uri(run, None, settings)
+    try:
+        with _progress(console) as progress:
+            progress.add_task(f"loading {uri}", total=None)
+            report = load_run(uri, settings=settings)
+    except (ResultsValidationError, ConfigError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    table = Table(title=f"run {report.run_id} loaded in {report.seconds:.1f} s")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in report.rows.items():
+        table.add_row(f"load.{name}", f"{n:,}")
+    console.print(table)
+
+
+def marts(
+    docs: Annotated[bool, typer.Option(help="Also generate the dbt docs site.")] = False,
+    select: Annotated[str | None, typer.Option(help="dbt node selection (default: everything).")] = None,
+) -> None:
+    """Build and test the dbt marts (staging -> intermediate -> marts) on everything loaded."""
+    console = Console()
+    try:
+        with _progress(console) as progress:
+            progress.add_task("dbt build", total=None)
+            result = dbt_runner.build(select=select)
+            if docs:
+                progress.add_task("dbt docs generate", total=None)
+                target = dbt_runner.docs_generate()
+    except (dbt_runner.DbtError, ConfigError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    statuses = result.statuses()
+    n_ok = sum(s in ("success", "pass") for s in statuses.values())
+    console.print(f"[green]dbt build: {n_ok}/{len(statuses)} models and tests passed[/]")
+    if docs:
+        console.print(f"docs: {target / 'index.html'}")

@@ -1,0 +1,150 @@
+"""Run the dbt CLI (from its own virtual environment) against the warehouse, and say which node failed.
+
+dbt lives in `<repo>/.venv-dbt` because its dependencies conflict with Airflow's (protobuf); it is run as a
+subprocess, never imported. The connection comes from Settings.warehouse_dsn, split into the env vars that
+dbt/profiles.yml reads, the password under dbt's DBT_ENV_SECRET_ prefix so dbt scrubs it from its logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from radiolake.config import ANALYST_ROLE, ConfigError, Settings, get_settings, repo_root
+from radiolake.warehouse.grants import grant_analyst
+
+DBT_INSTALL_HINT = (
+    'python3 -m venv .venv-dbt && .venv-dbt/bin/pip install "dbt-core>=1.11,<1.12" "dbt-postgres>=1.11,<1.12"'
+)
+_FAILED = {"error", "fail", "runtime error"}
+
+
+class DbtError(RuntimeError):
+    """dbt failed; `failures` names each failing node (model/test) with its message."""
+
+    def __init__(self, command: str, failures: list[str], output_tail: str = ""):
+        self.command = command
+        self.failures = failures
+        detail = "\n  - ".join(failures) if failures else output_tail
+        super().__init__(f"dbt {command} failed:\n  - {detail}")
+
+
+@dataclass
+class DbtResult:
+    command: str
+    returncode: int
+    stdout: str
+    target_path: Path
+    results: list[dict] = field(default_factory=list)  # run_results.json "results"
+
+    def statuses(self) -> dict[str, str]:
+        """unique_id -> status (success, pass, error, fail, skipped, ...)."""
+        return {r["unique_id"]: r["status"] for r in self.results}
+
+
+def project_dir() -> Path:
+    return repo_root() / "dbt"
+
+
+def dbt_executable() -> Path:
+    """RADIOLAKE_DBT_BIN, else `<repo>/.venv-dbt/bin/dbt`."""
+    path = Path(os.environ.get("RADIOLAKE_DBT_BIN") or repo_root() / ".venv-dbt" / "bin" / "dbt")
+    if not path.exists():
+        raise ConfigError(f"dbt not found at {path}: set RADIOLAKE_DBT_BIN or, in {repo_root()}, run "
+                          f"{DBT_INSTALL_HINT}")
+    return path
+
+
+def dbt_env(dsn: str, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for the dbt subprocess: the profile's connection values from a libpq DSN."""
+    parts = conninfo_to_dict(dsn)
+    env = dict(os.environ if base is None else base)
+    env.update({
+        "RADIOLAKE_DBT_HOST": str(parts.get("host") or "127.0.0.1"),
+        "RADIOLAKE_DBT_PORT": str(parts.get("port") or "5432"),
+        "RADIOLAKE_DBT_USER": str(parts.get("user") or ""),
+        "RADIOLAKE_DBT_DBNAME": str(parts.get("dbname") or ""),
+        "DBT_ENV_SECRET_RADIOLAKE_PASSWORD": str(parts.get("password") or ""),
+        "RADIOLAKE_ANALYST_ROLE": env.get("RADIOLAKE_ANALYST_ROLE", ANALYST_ROLE),
+        # No internet here; and nothing about the user's warehouse should leave the machine anyway.
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_VERSION_CHECK": "false",
+    })
+    return env
+
+
+def run_dbt(command: list[str], *, settings: Settings | None = None, dsn: str | None = None,
+            vars: dict | None = None, work_dir: Path | None = None, timeout: float | None = None,
+            check: bool = True) -> DbtResult:
+    """Run `dbt <command>` on dbt/; target and logs go under `work_dir` (default: <state home>/dbt)."""
+    settings = settings or get_settings()
+    if not dsn:
+        settings.require_warehouse()
+        dsn = settings.warehouse_dsn
+    work_dir = Path(work_dir or settings.home / "dbt")
+    target_path = work_dir / "target"
+    args = [str(dbt_executable()), *command, "--project-dir", str(project_dir()),
+            "--profiles-dir", str(project_dir()), "--target-path", str(target_path),
+            "--log-path", str(work_dir / "logs")]
+    if vars:
+        args += ["--vars", json.dumps(vars)]
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (target_path / "run_results.json").unlink(missing_ok=True)  # never read a previous run's results
+    proc = subprocess.run(args, env=dbt_env(dsn), cwd=project_dir(), capture_output=True, text=True,
+                          timeout=timeout)
+    results = _read_results(target_path / "run_results.json")
+    result = DbtResult(" ".join(command), proc.returncode, proc.stdout + proc.stderr, target_path, results)
+    if check and proc.returncode != 0:
+        raise DbtError(result.command, failures(results), "\n".join(result.stdout.splitlines()[-15:]))
+    return result
+
+
+def _read_results(path: Path) -> list[dict]:
+    try:
+        return json.loads(path.read_text()).get("results", [])
+    except FileNotFoundError:
+        return []
+
+
+def failures(results: list[dict]) -> list[str]:
+    """'<resource>.<name>: <message>' for each failed node, e.g. 'model.radiolake.sky_summary: ...'."""
+    out = []
+    for r in results:
+        if r.get("status") in _FAILED:
+            message = " ".join(str(r.get("message") or "").split())
+            out.append(f"{r['unique_id']} ({r['status']}): {message}")
+    return out
+
+
+def build(*, settings: Settings | None = None, dsn: str | None = None, vars: dict | None = None,
+          select: str | None = None, work_dir: Path | None = None, timeout: float | None = None) -> DbtResult:
+    """`dbt build` (models + tests), with the analyst grants applied before (schema, defaults) and after.
+
+    `select` is a dbt node selection (e.g. "staging"); default: the whole project.
+    """
+    settings = settings or get_settings()
+    dsn = dsn or settings.warehouse_dsn
+    if not dsn:
+        settings.require_warehouse()
+    # One build at a time per warehouse (the DAG, the CLI and tests may overlap): two builds swapping the
+    # same mart tables would fail each other. A session advisory lock is released even if we are killed.
+    with psycopg.connect(dsn, autocommit=True, application_name="radiolake-dbt-lock") as lock:
+        lock.execute("SELECT pg_advisory_lock(hashtext('radiolake.warehouse.dbt'))")
+        grant_analyst(dsn)
+        command = ["build", "--select", select] if select else ["build"]
+        result = run_dbt(command, settings=settings, dsn=dsn, vars=vars, work_dir=work_dir, timeout=timeout)
+        grant_analyst(dsn)
+    return result
+
+
+def docs_generate(*, settings: Settings | None = None, dsn: str | None = None,
+                  work_dir: Path | None = None) -> Path:
+    """`dbt docs generate`; returns the target folder holding index.html and catalog.json."""
+    result = run_dbt(["docs", "generate"], settings=settings, dsn=dsn, work_dir=work_dir)
+    return result.target_path

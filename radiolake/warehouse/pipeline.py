@@ -1,0 +1,84 @@
+"""The warehouse steps as the Airflow tasks call them: which run to load, load it, build the marts.
+
+Kept out of dags/warehouse.py so the DAG file stays wiring only and this logic is unit-testable without
+Airflow. A run is named either by the `run_id` param (manual trigger) or by the `extra` of the cross-match
+Asset event that scheduled the DAG ({"run_id": ..., "prefix": ...}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from radiolake.config import Settings, get_settings
+from radiolake.warehouse import dbt_runner
+from radiolake.warehouse.load import load_run
+
+#: dbt vars a DAG run may override (candidate cuts); None means "use dbt_project.yml's value".
+CUT_PARAMS = ("parallax_snr_min", "grade_a_max_p_chance", "grade_a_max_sigma", "grade_a_min_parallax_snr",
+              "grade_b_max_p_chance", "grade_b_max_sigma")
+
+
+def results_uri(run_id: str | None, prefix: str | None, settings: Settings) -> str:
+    """s3:// URI of a run's results folder, from a run_id or a prefix (`s3://...`, `bucket/key` or `key`)."""
+    bucket = settings.bucket("xmatch")
+    if prefix:
+        prefix = prefix.rstrip("/")
+        if prefix.startswith("s3://"):
+            return prefix
+        if prefix.startswith(f"{bucket}/"):
+            return f"s3://{prefix}"
+        return f"s3://{bucket}/{prefix.lstrip('/')}"
+    if run_id:
+        return f"s3://{bucket}/{run_id}"
+    raise ValueError("no run to load: give a run_id or a prefix")
+
+
+def event_extras(triggering_asset_events: Mapping[Any, Iterable[Any]] | None) -> list[dict]:
+    """`extra` of every triggering Asset event, oldest first (events expose `.extra` and `.timestamp`)."""
+    if not triggering_asset_events:
+        return []
+    events = [e for evs in triggering_asset_events.values() for e in evs]
+    events.sort(key=lambda e: getattr(e, "timestamp", None) or 0)
+    return [dict(getattr(e, "extra", None) or {}) for e in events]
+
+
+def runs_to_load(params: Mapping[str, Any] | None, triggering_asset_events=None,
+                 settings: Settings | None = None) -> list[str]:
+    """Results URIs to load: the param's run, else every run announced by the triggering events."""
+    settings = settings or get_settings()
+    params = params or {}
+    if params.get("run_id"):
+        return [results_uri(str(params["run_id"]), None, settings)]
+    uris = []
+    for extra in event_extras(triggering_asset_events):
+        if extra.get("run_id") or extra.get("prefix"):
+            uri = results_uri(extra.get("run_id"), extra.get("prefix"), settings)
+            if uri not in uris:
+                uris.append(uri)
+    if not uris:
+        raise ValueError("no run to load: trigger with param run_id, or let a cross-match Asset event "
+                         "(extra {'run_id': ..., 'prefix': ...}) schedule it")
+    return uris
+
+
+def load_task(params: Mapping[str, Any] | None, triggering_asset_events=None) -> list[dict]:
+    """Load each run (idempotent: a retry replaces the run's rows); returns rows per table per run."""
+    settings = get_settings()
+    reports = []
+    for uri in runs_to_load(params, triggering_asset_events, settings):
+        report = load_run(uri, settings=settings)
+        reports.append({"run_id": report.run_id, "source_uri": uri, "rows": report.rows,
+                        "seconds": round(report.seconds, 3)})
+    return reports
+
+
+def dbt_vars(params: Mapping[str, Any] | None) -> dict:
+    return {k: params[k] for k in CUT_PARAMS if params and params.get(k) is not None}
+
+
+def dbt_build_task(params: Mapping[str, Any] | None) -> dict:
+    """dbt build (models + tests); raises DbtError naming the failing model or test."""
+    result = dbt_runner.build(settings=get_settings(), vars=dbt_vars(params))
+    statuses = result.statuses()
+    return {"nodes": len(statuses), "passed": sum(s in ("success", "pass") for s in statuses.values())}

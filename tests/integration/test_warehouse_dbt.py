@@ -1,0 +1,184 @@
+"""dbt build and docs on synthetic runs in the real warehouse; marts checked against independent Python;
+the analyst role reads the marts and nothing else."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pytest
+from astropy import units as u
+from psycopg import errors
+
+from radiolake.warehouse import dbt_runner
+from radiolake.warehouse.load import load_run
+from radiolake.warehouse.sample_run import make_sample_tables, write_results
+
+pytestmark = pytest.mark.integration
+
+SURVEY = "it_dbt_survey"  # a radio catalogue name of its own, so "latest run" is decided by these runs only
+RUNS = {"it-dbt-old": 31, "it-dbt-new": 32}
+CUTS = {"a_p": 0.001, "a_sigma": 3.0, "a_snr": 5.0, "b_p": 0.01, "b_sigma": 4.0, "snr_min": 5.0}
+
+
+@pytest.fixture(scope="module")
+def built(stack, tmp_path_factory):
+    """Two runs of the same catalogues loaded in order, then one full `dbt build` (models + all tests)."""
+    dsn = stack.settings.warehouse_dsn
+    samples = {}
+    for run_id, seed in RUNS.items():
+        tables, run = make_sample_tables(1200, seed=seed, run_id=run_id, survey=SURVEY)
+        path = tmp_path_factory.mktemp(run_id)
+        write_results(str(path), tables, run)
+        load_run(str(path), dsn=dsn)
+        samples[run_id] = (tables, run)
+    work = tmp_path_factory.mktemp("dbt")
+    result = dbt_runner.build(settings=stack.settings, work_dir=work)
+    return samples, result, work
+
+
+def query(dsn: str, sql: str, params=()) -> pd.DataFrame:
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def expected_candidates(tables: dict) -> pd.DataFrame:
+    """Grades, distances and luminosities computed here from the files, independently of the SQL."""
+    best = tables["best"].to_pandas()
+    stars = tables["stars"].to_pandas().rename(columns={"source_id": "star_id"})
+    radio = tables["radio_sources"].to_pandas().rename(columns={"source_id": "radio_id"})
+    df = best.merge(stars[["star_id", "parallax", "parallax_error", "phot_g_mean_mag"]], on="star_id")
+    df = df.merge(radio[["radio_id", "flux_int_mjy"]], on="radio_id")
+    snr = df["parallax"] / df["parallax_error"]
+    good = (df["parallax"] > 0) & (snr >= CUTS["snr_min"])
+    df["distance_pc"] = np.where(good, 1000.0 / df["parallax"], np.nan)
+    d = df["distance_pc"].to_numpy() * u.pc
+    lum = (4 * np.pi * d**2 * df["flux_int_mjy"].to_numpy() * u.mJy).to(u.erg / u.s / u.Hz)
+    df["lum"] = lum.value
+    with np.errstate(invalid="ignore", divide="ignore"):  # only rows with a distance are compared
+        df["abs_g"] = df["phot_g_mean_mag"] + 5 * np.log10(df["parallax"] / 100.0)
+    is_a = ((df["p_chance"] < CUTS["a_p"]) & (df["separation_sigma"] < CUTS["a_sigma"])
+            & (snr >= CUTS["a_snr"]))
+    is_b = (df["p_chance"] < CUTS["b_p"]) & (df["separation_sigma"] < CUTS["b_sigma"])
+    df["grade"] = np.where(is_a, "A", np.where(is_b, "B", "C"))
+    return df.set_index("radio_id")
+
+
+def test_dbt_build_passes_with_tests(built):
+    _, result, _ = built
+    statuses = result.statuses()
+    n_tests = sum(k.startswith("test.") for k in statuses)
+    assert n_tests >= 80
+    assert set(statuses.values()) <= {"success", "pass"}
+    for model in ("radio_star_candidates", "survey_summary", "sky_summary"):
+        assert statuses[f"model.radiolake.{model}"] == "success"
+    assert any("assert_candidate_grades_follow_cuts" in k for k in statuses)
+
+
+def test_candidates_match_independent_computation(stack, built):
+    samples, _, _ = built
+    for run_id, (tables, _) in samples.items():
+        expected = expected_candidates(tables)
+        got = query(stack.settings.warehouse_dsn,
+                    "SELECT * FROM marts.radio_star_candidates WHERE run_id = %s",
+                    (run_id,)).set_index("radio_id").loc[expected.index]
+        assert len(got) == len(expected) == tables["best"].num_rows
+        assert (got["grade"] == expected["grade"]).all()
+        assert set(expected["grade"]) == {"A", "B", "C"}  # the sample exercises every grade
+        has_d = expected["distance_pc"].notna()
+        assert (got["distance_pc"].notna() == has_d).all()
+        assert np.allclose(got.loc[has_d, "distance_pc"].astype(float), expected.loc[has_d, "distance_pc"])
+        assert np.allclose(got.loc[has_d, "radio_luminosity_erg_s_hz"].astype(float),
+                           expected.loc[has_d, "lum"], rtol=1e-9)
+        assert np.allclose(got.loc[has_d, "abs_g_mag"].astype(float), expected.loc[has_d, "abs_g"])
+
+
+def test_summaries_agree_with_run_metadata(stack, built):
+    samples, _, _ = built
+    dsn = stack.settings.warehouse_dsn
+    summary = query(dsn, "SELECT * FROM marts.survey_summary WHERE survey = %s",
+                    (SURVEY,)).set_index("run_id")
+    sky = query(dsn, "SELECT run_id, sum(n_matches) AS n_matches, sum(n_radio) AS n_radio, "
+                     "sum(n_grade_a + n_grade_b + n_grade_c) AS n_graded FROM marts.sky_summary "
+                     "WHERE run_id = ANY(%s) GROUP BY run_id", (list(RUNS),)).set_index("run_id")
+    for run_id, (tables, run) in samples.items():
+        row = summary.loc[run_id]
+        assert row["n_matched"] == run["n_best"]
+        assert row["n_pairs"] == run["n_pairs"]
+        assert row["n_radio_read"] == run["n_radio"]
+        assert float(row["expected_false_matches"]) == pytest.approx(run["expected_false_matches"])
+        grades = expected_candidates(tables)["grade"].value_counts()
+        got_grades = (row["n_grade_a"], row["n_grade_b"], row["n_grade_c"])
+        assert got_grades == (grades["A"], grades["B"], grades["C"])
+        assert sky.loc[run_id, "n_matches"] == sky.loc[run_id, "n_graded"] == run["n_best"]
+        assert sky.loc[run_id, "n_radio"] == run["n_radio"]
+    # Both runs stay queryable; only the newer one is flagged latest.
+    assert summary.loc["it-dbt-new", "is_latest_run"] and not summary.loc["it-dbt-old", "is_latest_run"]
+
+
+def test_docs_generate(stack, built):
+    _, _, work = built
+    target = dbt_runner.docs_generate(settings=stack.settings, work_dir=work)
+    assert (target / "index.html").is_file()
+    catalog = json.loads((target / "catalog.json").read_text())
+    columns = catalog["nodes"]["model.radiolake.radio_star_candidates"]["columns"]
+    assert {"grade", "p_chance", "radio_luminosity_erg_s_hz"} <= set(columns)
+    manifest = json.loads((target / "manifest.json").read_text())
+    grade_doc = manifest["nodes"]["model.radiolake.radio_star_candidates"]["columns"]["grade"]["description"]
+    assert "p_chance < 0.001" in grade_doc
+
+
+def test_grade_test_catches_cuts_that_disagree(stack, built):
+    """The custom test bites: checked with tighter A cuts than the mart was built with, it fails by name."""
+    _, _, work = built
+    with pytest.raises(dbt_runner.DbtError) as info:
+        dbt_runner.run_dbt(["test", "--select", "assert_candidate_grades_follow_cuts"],
+                           settings=stack.settings, vars={"grade_a_max_p_chance": 0.00001}, work_dir=work)
+    assert len(info.value.failures) == 1
+    assert "assert_candidate_grades_follow_cuts" in info.value.failures[0]
+
+
+def test_broken_relationship_fails_the_build_by_name(stack, built):
+    dsn = stack.settings.warehouse_dsn
+    _, _, work = built
+    with psycopg.connect(dsn) as conn:
+        conn.execute("INSERT INTO load.best SELECT 'it-dbt-new', 'ghost-radio', 'ghost-star', "
+                     "separation_arcsec, separation_sigma, dt_years, pm_applied, rank, star_density_deg2, "
+                     "p_chance, "
+                     "star_ra_at_epoch, star_dec_at_epoch FROM load.best WHERE run_id = 'it-dbt-new' LIMIT 1")
+    try:
+        with pytest.raises(dbt_runner.DbtError) as info:
+            dbt_runner.build(settings=stack.settings, select="stg_best", work_dir=work)
+        failed = " ".join(info.value.failures)
+        assert "relationships_stg_best_star_key" in failed and "relationships_stg_best_radio_key" in failed
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DELETE FROM load.best WHERE radio_id = 'ghost-radio'")
+
+
+def test_analyst_reads_marts_only(stack, built):
+    with psycopg.connect(stack.analyst_dsn, autocommit=True) as conn:
+        for mart in ("radio_star_candidates", "survey_summary", "sky_summary"):
+            n = conn.execute(f"SELECT count(*) FROM marts.{mart} WHERE run_id = 'it-dbt-new'").fetchone()[0]
+            assert n > 0
+        refused = [
+            "SELECT * FROM load.runs LIMIT 1",
+            "SELECT * FROM load.pairs LIMIT 1",
+            "SELECT * FROM staging.stg_runs LIMIT 1",
+            "SELECT * FROM intermediate.int_best_matches LIMIT 1",
+            "CREATE TABLE public.analyst_scratch (x int)",
+            "CREATE TABLE marts.analyst_scratch (x int)",
+            "CREATE TEMP TABLE analyst_scratch (x int)",
+            "INSERT INTO marts.survey_summary (summary_key) VALUES ('x')",
+            "UPDATE marts.radio_star_candidates SET grade = 'A'",
+            "DELETE FROM marts.sky_summary",
+            "TRUNCATE marts.sky_summary",
+            "DROP TABLE marts.sky_summary",
+            "CREATE SCHEMA analyst_schema",
+        ]
+        for statement in refused:
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement)

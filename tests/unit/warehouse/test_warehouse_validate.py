@@ -1,0 +1,178 @@
+"""Validation of cross-match results folders before they may reach the warehouse (no database needed)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import cdshealpix.nested as healpix_nested
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from astropy import units as u
+from astropy.coordinates import Latitude, Longitude
+
+from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
+from radiolake.warehouse.sample_run import make_sample_tables, write_results
+from radiolake.warehouse.tables import LOAD_TABLES
+from radiolake.warehouse.validate import ResultsValidationError, read_results, validate
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return make_sample_tables(300, seed=7, run_id="unit-run")
+
+
+def _replace(table: pa.Table, name: str, values) -> pa.Table:
+    i = table.schema.get_field_index(name)
+    return table.set_column(i, table.schema.field(name), pa.array(values, type=table.schema.field(name).type))
+
+
+def _problems(run, tables) -> list[str]:
+    with pytest.raises(ResultsValidationError) as info:
+        validate("mem://test", run, tables)
+    assert "nothing loaded" in str(info.value)
+    return info.value.problems
+
+
+def test_sample_run_validates_into_load_column_order(sample):
+    tables, run = sample
+    results = validate("mem://test", run, tables)
+    assert results.run_id == "unit-run"
+    for table in LOAD_TABLES:
+        got = results.tables[table.name]
+        assert got.column_names == table.column_names
+        assert got.num_rows == tables[table.name].num_rows
+        assert pc.all(pc.equal(got.column("run_id"), "unit-run")).as_py()
+    # radio rows carry no run_id in the files: the loader adds it from run.json.
+    assert "run_id" not in tables["radio_sources"].column_names
+
+
+def test_missing_column_is_named(sample):
+    tables, run = sample
+    broken = dict(tables, pairs=tables["pairs"].drop_columns(["p_chance"]))
+    problems = _problems(run, broken)
+    assert problems == ["pairs: missing column(s) p_chance"]
+
+
+def test_nan_and_null_keys_are_refused(sample):
+    tables, run = sample
+    sep = tables["best"].column("separation_arcsec").to_numpy().copy()
+    sep[3] = np.nan
+    radio_ids = tables["radio_sources"].column("source_id").to_pylist()
+    radio_ids[0] = None
+    broken = dict(tables, best=_replace(tables["best"], "separation_arcsec", sep),
+                  radio_sources=_replace(tables["radio_sources"], "source_id", radio_ids))
+    problems = _problems(run, broken)
+    assert "best.separation_arcsec: 1 NaN value(s) in a required column" in problems
+    assert "radio_sources.source_id: 1 null value(s) in a required column" in problems
+
+
+def test_nullable_separation_sigma_may_be_null(sample):
+    tables, run = sample
+    sigma = [None] * tables["pairs"].num_rows
+    pairs = _replace(tables["pairs"], "separation_sigma", sigma)
+    results = validate("mem://test", run, dict(tables, pairs=pairs))
+    assert results.tables["pairs"].column("separation_sigma").null_count == tables["pairs"].num_rows
+
+
+def test_run_id_must_agree_with_run_json(sample):
+    tables, run = sample
+    problems = _problems(dict(run, run_id="other-run"), tables)
+    assert any("differs from run.json run_id 'other-run'" in p for p in problems)
+    assert _problems(dict(run, run_id=""), tables) == ["run.json: run_id missing or empty"]
+
+
+def test_duplicate_keys_are_refused(sample):
+    tables, run = sample
+    best = tables["best"]
+    doubled = pa.concat_tables([best, best.slice(0, 1)])
+    assert _problems(run, dict(tables, best=doubled)) == ["best: duplicate key (radio_id) within the run"]
+
+
+def test_pairs_must_reference_shipped_sources(sample):
+    tables, run = sample
+    stars = tables["stars"]
+    missing_star = stars.column("source_id")[0].as_py()
+    problems = _problems(run, dict(tables, stars=stars.slice(1)))
+    assert any(p.startswith("pairs.star_id: 1 id(s) not in stars/") and missing_star in p for p in problems)
+
+
+def test_out_of_range_values_are_refused(sample):
+    tables, run = sample
+    dec = tables["stars"].column("dec").to_numpy().copy()
+    dec[:2] = 91.0
+    p_chance = tables["pairs"].column("p_chance").to_numpy().copy()
+    p_chance[0] = 1.5
+    broken = dict(tables, stars=_replace(tables["stars"], "dec", dec),
+                  pairs=_replace(tables["pairs"], "p_chance", p_chance))
+    problems = _problems(run, broken)
+    assert "stars.dec: 2 value(s) outside [-90.0, 90.0]" in problems
+    assert "pairs.p_chance: 1 value(s) outside [0.0, 1.0]" in problems
+
+
+def test_optional_survey_columns_may_be_absent(sample):
+    tables, run = sample
+    radio = tables["radio_sources"].drop_columns(["flux_peak_mjy", "freq_mhz"])
+    results = validate("mem://test", run, dict(tables, radio_sources=radio))
+    assert results.tables["radio_sources"].column("freq_mhz").null_count == radio.num_rows
+
+
+def test_region_centres_lie_in_their_pixels(sample):
+    tables, run = sample
+    stats = validate("mem://test", run, tables).tables["offset_stats"]
+    ra, dec = stats.column("region_ra").to_numpy(), stats.column("region_dec").to_numpy()
+    order = stats.column("region_order").to_numpy()
+    assert len(set(order)) == 1
+    back = healpix_nested.lonlat_to_healpix(Longitude(ra * u.deg), Latitude(dec * u.deg), int(order[0]))
+    assert np.array_equal(back.astype(np.int64), stats.column("region_pixel").to_numpy())
+
+
+def test_read_spark_style_folder(tmp_path, sample):
+    """Spark writes several part files plus _SUCCESS markers: all parts are read, markers ignored."""
+    tables, run = sample
+    base = tmp_path / "run"
+    write_results(str(base), tables, run)
+    pairs = tables["pairs"]
+    half = pairs.num_rows // 2
+    (base / "pairs" / "part-00000.parquet").unlink()
+    pq.write_table(pairs.slice(0, half), base / "pairs" / "part-00000-abc.snappy.parquet")
+    pq.write_table(pairs.slice(half), base / "pairs" / "part-00001-abc.snappy.parquet")
+    (base / "pairs" / "_SUCCESS").write_text("")
+    results = read_results(str(base))
+    assert results.tables["pairs"].num_rows == pairs.num_rows
+    assert results.run["n_pairs"] == pairs.num_rows
+
+
+def test_incomplete_folders_are_refused(tmp_path, sample):
+    tables, run = sample
+    base = tmp_path / "run"
+    write_results(str(base), tables, run)
+    (base / "run.json").unlink()
+    with pytest.raises(ResultsValidationError, match="no run.json"):
+        read_results(str(base))
+    (base / "run.json").write_text(json.dumps(run))
+    for part in (base / "offset_stats").iterdir():
+        part.unlink()
+    (base / "offset_stats").rmdir()
+    with pytest.raises(ResultsValidationError) as info:
+        read_results(str(base))
+    assert info.value.problems == ["offset_stats/: folder missing"]
+
+
+def test_sample_tables_follow_the_results_contract(sample):
+    tables, run = sample
+    assert tables["pairs"].schema.equals(PAIRS_SCHEMA)
+    assert tables["best"].schema.equals(PAIRS_SCHEMA)
+    assert tables["offset_stats"].schema.equals(OFFSET_STATS_SCHEMA)
+    pairs = tables["pairs"].to_pandas()
+    assert len(pairs) == run["n_pairs"] == 300
+    # Ranks order separations within each radio source; best is exactly the rank-1 pairs.
+    assert (pairs.groupby("radio_id")["separation_arcsec"].apply(lambda s: s.is_monotonic_increasing)).all()
+    assert set(tables["best"].column("radio_id").to_pylist()) == set(pairs["radio_id"])
+    assert pc.all(pc.equal(tables["best"].column("rank"), 1)).as_py()
+    r_deg = pairs["separation_arcsec"] / 3600.0
+    expected = 1.0 - np.exp(-math.pi * r_deg**2 * pairs["star_density_deg2"])
+    assert np.allclose(pairs["p_chance"], expected, rtol=1e-12)
