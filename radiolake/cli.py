@@ -118,10 +118,12 @@ def demo(timeout: float = typer.Option(900, help="Seconds to wait for the pipeli
 
 def _register_step_commands() -> None:
     """Pipeline steps live in their own packages; the CLI only wires them in."""
+    from radiolake.crossmatch.cli import crossmatch
     from radiolake.ingest.cli import ingest
     from radiolake.warehouse.cli import load, marts
 
     app.command("ingest")(ingest)
+    app.command("crossmatch")(crossmatch)
     app.command("load")(load)
     app.command("marts")(marts)
 

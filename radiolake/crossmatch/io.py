@@ -1,0 +1,140 @@
+"""Spark I/O of the cross-match, kept behind two functions so storage can change without touching the plan.
+
+Locations: a local file or folder of Parquet (searched recursively), `s3://bucket/prefix` (through the
+lead's radiolake.spark_io, imported lazily), or a bare lake catalogue name, resolved to
+`s3://<catalogs bucket>/<name>`. For HATS-like folders (`Norder=K/Dir=D/Npix=N.parquet`) only the files whose
+pixel overlaps the wanted sky are read.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from pyspark.sql import DataFrame, SparkSession
+
+from radiolake.config import get_settings
+
+HATS_FILE = re.compile(r"Norder=(\d+)/(?:Dir=\d+/)?Npix=(\d+)\.parquet$")
+
+
+def resolve_location(location: str) -> str:
+    """A local path, an s3:// URL, or a lake catalogue name (-> s3://catalogs/<name>)."""
+    if location.startswith("s3://") or Path(location).exists() or "/" in location or location.endswith(".parquet"):
+        return location
+    return f"s3://{get_settings().bucket('catalogs')}/{location}"
+
+
+def _overlaps(order: int, npix: int, cov_order: int, cov_pixels: np.ndarray) -> bool:
+    """Does pixel (order, npix) overlap any of the sorted `cov_pixels` at cov_order?"""
+    if order >= cov_order:
+        return bool(np.isin(npix >> (2 * (order - cov_order)), cov_pixels))
+    shift = 2 * (cov_order - order)
+    lo, hi = npix << shift, ((npix + 1) << shift) - 1
+    i = np.searchsorted(cov_pixels, lo)
+    return bool(i < cov_pixels.size and cov_pixels[i] <= hi)
+
+
+def _in_coverage(path: str, coverage: tuple[int, np.ndarray] | None) -> bool:
+    if coverage is None:
+        return True
+    m = HATS_FILE.search(path)
+    return m is None or _overlaps(int(m.group(1)), int(m.group(2)), coverage[0], coverage[1])
+
+
+def local_parquet_files(path: Path, coverage: tuple[int, np.ndarray] | None = None) -> list[str]:
+    """Parquet files under `path`, minus HATS pixel files that lie outside `coverage` (order, pixels)."""
+    if path.is_file():
+        return [str(path)]
+    files = sorted(
+        p for p in path.rglob("*.parquet") if not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+    )
+    if coverage is None:
+        return [str(p) for p in files]
+    cov_order, cov_pixels = coverage[0], np.unique(np.asarray(coverage[1], dtype=np.int64))
+    return [str(p) for p in files if _in_coverage(p.as_posix(), (cov_order, cov_pixels))]
+
+
+def committed_files(fs, base: str) -> list[str] | None:
+    """Partition files of the committed version of an ingested lake catalogue at `base`; None if `base` is
+    not one (a plain folder of Parquet). Never a listing: older versions, quarantine and truth tables
+    live under the same base and must not be read as catalogue rows."""
+    from radiolake.ingest import catalog as cat
+
+    if not cat.exists(fs, f"{base}/{cat.CURRENT}"):
+        return None
+    info = cat.open_catalog(fs, base)
+    return [f"{info.path}/{p['path']}" for p in info.partitions]
+
+
+def read_catalog(spark: SparkSession, location: str, coverage: tuple[int, np.ndarray] | None = None) -> DataFrame:
+    """A catalogue as a DataFrame; `coverage` (order, pixels) lets HATS folders skip far-away files."""
+    location = resolve_location(location)
+    if location.startswith("s3://"):
+        from radiolake.lake import arrow_fs  # the lead's S3 data source; needs the object store
+        from radiolake.spark_io import list_parquet, read_parquet_s3, strip_scheme
+
+        fs, base = arrow_fs(), strip_scheme(location).rstrip("/")
+        files = committed_files(fs, base)
+        if files is None:
+            files = list_parquet(fs, base)
+        if not files:
+            raise FileNotFoundError(f"catalogue {location!r}: no Parquet objects found")
+        kept = [f for f in files if _in_coverage(f, coverage)]
+        if not kept:  # nothing near the footprint: an empty frame with the catalogue's schema
+            return read_parquet_s3(spark, location, files=files[:1]).limit(0)
+        return read_parquet_s3(spark, location, files=kept)
+    path = Path(location)
+    if not path.exists():
+        raise FileNotFoundError(f"catalogue {location!r}: no such file or folder")
+    if path.is_dir():
+        import pyarrow.fs as pafs
+
+        committed = committed_files(pafs.LocalFileSystem(), str(path.resolve()))
+        if committed is not None:
+            kept = [f for f in committed if _in_coverage(f, coverage)] or committed[:1]
+            frame = spark.read.parquet(*kept)
+            return frame if any(_in_coverage(f, coverage) for f in committed) else frame.limit(0)
+    files = local_parquet_files(path, coverage)
+    if not files:
+        if coverage is not None and local_parquet_files(path):
+            return spark.read.parquet(*local_parquet_files(path)[:1]).limit(0)
+        raise FileNotFoundError(f"catalogue {location!r}: no Parquet files found")
+    return spark.read.parquet(*files)
+
+
+def write_table(df: DataFrame, location: str) -> None:
+    """Write a result table (replacing an earlier attempt of the same run, so reruns are idempotent)."""
+    if location.startswith("s3://"):
+        from radiolake.spark_io import write_parquet_s3
+
+        write_parquet_s3(df, location)
+        return
+    df.write.mode("overwrite").parquet(location)
+
+
+def remove_file(location: str) -> None:
+    """Delete a small object if present (run.json at the start of a rerun: the run is not whole until rewritten)."""
+    if location.startswith("s3://"):
+        from radiolake.lake import minio_client
+
+        bucket, key = location[5:].split("/", 1)
+        minio_client().remove_object(bucket, key)  # S3 delete is idempotent: no error when absent
+        return
+    Path(location).unlink(missing_ok=True)
+
+
+def write_text(text: str, location: str) -> None:
+    """Write a small text object (run.json): local file or s3://bucket/key."""
+    if location.startswith("s3://"):
+        from radiolake.lake import put_bytes
+
+        bucket, key = location[5:].split("/", 1)
+        put_bytes(bucket, key, text.encode(), content_type="application/json")
+        return
+    path = Path(location)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -1,0 +1,151 @@
+"""The partition-local pair search: all (radio, star) pairs closer than the radius, vectorised.
+
+One call handles one chunk of a partition (many join keys at once): a KD-tree on the stars' catalogue
+positions gives candidates within radius + the chunk's largest proper-motion displacement; candidates are
+kept only where the radio replica and the star share a join key (so each pair is found in exactly one
+partition); each candidate star is then moved to that radio row's own epoch and the exact separation and
+its significance decide. Fast movers get their own, wider, tree so they do not widen everyone's search.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from radiolake.crossmatch.epochs import has_proper_motion, propagate_xyz, star_error_at_epoch
+from radiolake.crossmatch.sky import (
+    ARCSEC_PER_RAD,
+    radec_to_xyz,
+    separation_rad,
+    tangent_offsets_arcsec,
+    xyz_to_radec,
+)
+
+#: Columns a radio chunk must carry (numpy arrays of one length).
+RADIO_COLUMNS = ("key", "ra", "dec", "epoch", "ra_error", "dec_error")
+#: Columns a star chunk must carry; pmra_error/pmdec_error may be all-NaN.
+STAR_COLUMNS = ("key", "ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error")
+
+
+@dataclass(frozen=True)
+class MatchCriteria:
+    """Which pairs count as matches.
+
+    radius_arcsec: fixed radius. n_sigma: separation within n sigma of the combined error (radio (+) star
+    propagated to the radio epoch). With both, a pair must satisfy both; a pair whose errors are unknown
+    (sigma null) is then judged on the radius alone. `search_arcsec` bounds the separation of any pair that
+    can pass (the radius, or n_sigma times the largest combined error in the data).
+    """
+
+    radius_arcsec: float | None
+    n_sigma: float | None
+    search_arcsec: float
+
+    def __post_init__(self) -> None:
+        if self.radius_arcsec is None and self.n_sigma is None:
+            raise ValueError("give a radius (arcsec), an n-sigma limit, or both")
+        for name in ("radius_arcsec", "n_sigma"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value}")
+        if not (math.isfinite(self.search_arcsec) and self.search_arcsec >= 0):
+            raise ValueError(f"search bound must be finite and >= 0, got {self.search_arcsec}")
+
+
+def chord(angle_arcsec: float) -> float:
+    """Chord length on the unit sphere for an angle, slightly padded against rounding."""
+    theta = min(angle_arcsec / ARCSEC_PER_RAD, math.pi)
+    return 2.0 * math.sin(theta / 2.0) * (1 + 1e-9) + 1e-15
+
+
+def _candidates(
+    radio_xyz: np.ndarray, star_xyz: np.ndarray, star_idx: np.ndarray, radius_arcsec: float
+) -> tuple[np.ndarray, np.ndarray]:
+    if star_idx.size == 0 or radio_xyz.shape[0] == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    stree = cKDTree(star_xyz[star_idx])
+    rtree = cKDTree(radio_xyz)
+    sdm = rtree.sparse_distance_matrix(stree, chord(radius_arcsec), output_type="ndarray")
+    return sdm["i"].astype(np.int64), star_idx[sdm["j"].astype(np.int64)]
+
+
+def empty_result() -> dict[str, np.ndarray]:
+    f = np.zeros(0, dtype=np.float64)
+    return {
+        "radio_idx": np.zeros(0, np.int64),
+        "star_idx": np.zeros(0, np.int64),
+        "separation_arcsec": f,
+        "separation_sigma": f,
+        "dt_years": f,
+        "pm_applied": np.zeros(0, bool),
+        "star_ra_at_epoch": f,
+        "star_dec_at_epoch": f,
+    }
+
+
+def match_chunk(
+    radio: dict[str, np.ndarray], stars: dict[str, np.ndarray], criteria: MatchCriteria
+) -> dict[str, np.ndarray]:
+    """All matching pairs between radio rows and stars sharing a join key; indices refer to the inputs."""
+    n_radio, n_star = len(radio["ra"]), len(stars["ra"])
+    if n_radio == 0 or n_star == 0:
+        return empty_result()
+    radio_xyz = radec_to_xyz(radio["ra"], radio["dec"])
+    star_xyz = radec_to_xyz(stars["ra"], stars["dec"])
+    moving = has_proper_motion(stars["pmra"], stars["pmdec"])
+    pm_total = np.where(moving, np.hypot(np.nan_to_num(stars["pmra"]), np.nan_to_num(stars["pmdec"])), 0.0)
+    r_epoch = radio["epoch"]
+    max_dt = np.maximum(np.abs(r_epoch.max() - stars["epoch"]), np.abs(stars["epoch"] - r_epoch.min()))
+    disp = pm_total * max_dt / 1000.0  # arcsec each star can move in this chunk
+    search = criteria.search_arcsec
+    slow = disp <= max(search, 1.0)
+    parts = [np.flatnonzero(slow), np.flatnonzero(~slow)]
+    cand_i, cand_j = [], []
+    for idx in parts:
+        if idx.size:
+            i, j = _candidates(radio_xyz, star_xyz, idx, search + float(disp[idx].max()))
+            cand_i.append(i)
+            cand_j.append(j)
+    if not cand_i:
+        return empty_result()
+    i = np.concatenate(cand_i)
+    j = np.concatenate(cand_j)
+    same_key = radio["key"][i] == stars["key"][j]
+    i, j = i[same_key], j[same_key]
+    if i.size == 0:
+        return empty_result()
+
+    dt = r_epoch[i] - stars["epoch"][j]
+    q = propagate_xyz(stars["ra"][j], stars["dec"][j], stars["pmra"][j], stars["pmdec"][j], dt)
+    sep = separation_rad(radio_xyz[i], q) * ARCSEC_PER_RAD
+    xi, eta = tangent_offsets_arcsec(radio_xyz[i], radio["ra"][i], radio["dec"][i], q)
+    s_ra = np.hypot(
+        np.nan_to_num(radio["ra_error"][i]), star_error_at_epoch(stars["ra_error"][j], stars["pmra_error"][j], dt)
+    )
+    s_dec = np.hypot(
+        np.nan_to_num(radio["dec_error"][i]), star_error_at_epoch(stars["dec_error"][j], stars["pmdec_error"][j], dt)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.where((s_ra > 0) & (s_dec > 0), np.hypot(xi / s_ra, eta / s_dec), np.nan)
+
+    keep = np.ones(i.size, dtype=bool)
+    if criteria.radius_arcsec is not None:
+        keep &= sep <= criteria.radius_arcsec
+    if criteria.n_sigma is not None:
+        known = np.isfinite(sigma)
+        sigma_ok = known & (sigma <= criteria.n_sigma)
+        keep &= sigma_ok | (~known & (criteria.radius_arcsec is not None))
+    ra_e, dec_e = xyz_to_radec(q[keep])
+    return {
+        "radio_idx": i[keep],
+        "star_idx": j[keep],
+        "separation_arcsec": sep[keep],
+        "separation_sigma": sigma[keep],
+        "dt_years": dt[keep],
+        "pm_applied": moving[j][keep],
+        "star_ra_at_epoch": ra_e,
+        "star_dec_at_epoch": dec_e,
+    }

@@ -1,0 +1,65 @@
+"""Run the cross-match as a user does: from the CLI, spark-submit or an Airflow task.
+
+Decides the run id and the output folder (the xmatch bucket unless told otherwise) and owns the session.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from radiolake.config import get_settings
+
+
+def safe_run_id(raw: str | None) -> str:
+    """A run id usable as an object-store prefix and a folder name (Airflow's contain ':' and '+')."""
+    if not raw:
+        import uuid
+
+        return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-")
+
+
+def default_out(run_id: str) -> str:
+    return f"s3://{get_settings().bucket('xmatch')}/{run_id}"
+
+
+def crossmatch_run(
+    radio: str,
+    stars: str,
+    *,
+    radius_arcsec: float | None,
+    n_sigma: float | None = None,
+    offsets: int = 8,
+    offset_arcmin: float = 3.0,
+    k_nearest: int | None = None,
+    out: str | None = None,
+    run_id: str | None = None,
+    master: str | None = None,
+    join_order: int | None = None,
+    density_order: int = 7,
+    region_order: int = 3,
+) -> dict:
+    """Run one cross-match and return its run.json summary (with `prefix`: where the results are)."""
+    from radiolake.crossmatch.job import run_crossmatch
+    from radiolake.spark_session import get_spark
+
+    run_id = safe_run_id(run_id)
+    out = out or default_out(run_id)
+    spark = get_spark("radiolake-crossmatch", master)
+    summary = run_crossmatch(
+        spark,
+        radio,
+        stars,
+        out,
+        radius_arcsec=radius_arcsec,
+        n_sigma=n_sigma,
+        n_offsets=offsets,
+        offset_arcmin=offset_arcmin,
+        k_nearest=k_nearest,
+        join_order=join_order,
+        density_order=density_order,
+        region_order=region_order,
+        run_id=run_id,
+    )
+    return {**summary, "prefix": out}

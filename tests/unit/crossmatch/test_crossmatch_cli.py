@@ -1,0 +1,81 @@
+"""`radiolake crossmatch` command function and the spark-submit entry point, on local files."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+import typer
+from typer.testing import CliRunner
+
+from radiolake.config import repo_root
+from radiolake.crossmatch.cli import crossmatch
+from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
+
+
+def app() -> typer.Typer:
+    a = typer.Typer()
+    a.command("crossmatch")(crossmatch)
+    a.command("noop")(lambda: None)  # two commands, so typer keeps the subcommand name
+    return a
+
+
+def test_cli_runs_the_job_and_writes_the_run(spark, tmp_path):
+    radio, stars = make_sky(13, "random", 60, 120, 20.0, 0.0)
+    radio.to_parquet(tmp_path / "radio.parquet")
+    stars.to_parquet(tmp_path / "stars.parquet")
+    out = tmp_path / "out"
+    args = [
+        "crossmatch",
+        "--radio",
+        str(tmp_path / "radio.parquet"),
+        "--stars",
+        str(tmp_path / "stars.parquet"),
+        "--radius-arcsec",
+        "5",
+        "--offsets",
+        "2",
+        "--k-nearest",
+        "1",
+        "--out",
+        str(out),
+        "--run-id",
+        "cli:1",
+    ]
+    result = CliRunner().invoke(app(), args)
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["run_id"] == "cli-1" and run["n_offsets"] == 2
+    assert pd.read_parquet(out / "pairs")["rank"].max() == 1
+
+
+def test_cli_refuses_a_run_without_a_criterion(tmp_path):
+    result = CliRunner().invoke(app(), ["crossmatch", "--radio", "a", "--stars", "b", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "radius" in result.output
+
+
+def test_spark_submit_entry_point(spark, tmp_path, monkeypatch):
+    radio, stars = make_sky(14, "random", 40, 80, 20.0, 0.0)
+    radio.to_parquet(tmp_path / "radio.parquet")
+    stars.to_parquet(tmp_path / "stars.parquet")
+    monkeypatch.syspath_prepend(str(repo_root() / "spark_jobs"))
+    sys.modules.pop("crossmatch", None)
+    import crossmatch as entry  # spark_jobs/crossmatch.py
+
+    summary = entry.main(
+        [
+            "--radio",
+            str(tmp_path / "radio.parquet"),
+            "--stars",
+            str(tmp_path / "stars.parquet"),
+            "--n-sigma",
+            "3",
+            "--offsets",
+            "0",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert summary["n_sigma"] == 3 and (tmp_path / "o" / "run.json").exists()
+    sys.modules.pop("crossmatch", None)
