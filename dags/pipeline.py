@@ -1,0 +1,99 @@
+"""radiolake_pipeline: ingest radio + stars → cross-match → load → dbt build → report, from one form.
+
+Trigger it from the UI (Trigger → the form below) or the REST API with a `conf`. The same steps also run
+as separate DAGs chained by Assets (ingest_* → crossmatch → warehouse); this DAG runs them in one place so
+a user sees the whole run, and its failure names the failed step. It emits no Asset events itself, so it
+never wakes those DAGs. Wiring only: the steps are radiolake.pipeline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+
+from radiolake.pipeline import DEFAULTS
+from radiolake.surveys import load_registry
+
+_SURVEYS = load_registry()
+_RADIO = sorted(n for n, d in _SURVEYS.items() if d.kind == "radio")
+_STARS = sorted(n for n, d in _SURVEYS.items() if d.kind != "radio")
+_cut = {"type": ["null", "number"], "minimum": 0}
+
+
+@dag(
+    dag_id="radiolake_pipeline",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["radiolake", "pipeline"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
+                  "max_retry_delay": timedelta(minutes=5)},
+    params={
+        "radio_survey": Param(DEFAULTS["radio_survey"], enum=_RADIO, title="Radio survey"),
+        "stars_survey": Param(DEFAULTS["stars_survey"], enum=_STARS, title="Stellar catalogue"),
+        "region": Param(DEFAULTS["region"], type="string", title="Sky region",
+                        description="all | cone:RA,DEC,RADIUS | box:RA1,RA2,DEC1,DEC2 | healpix:ORDER:PIX,..."),
+        "rows": Param(DEFAULTS["rows"], type=["null", "integer"], minimum=100, title="Synthetic sky: stars",
+                      description="Synthetic surveys only: number of stars (radio sources scale with it)."),
+        "seed": Param(DEFAULTS["seed"], type=["null", "integer"], title="Synthetic sky: seed"),
+        "radio_path": Param("", type="string", title="Radio file (file surveys)"),
+        "stars_path": Param("", type="string", title="Stars file (file surveys)"),
+        "radius_arcsec": Param(DEFAULTS["radius_arcsec"], type=["null", "number"], exclusiveMinimum=0,
+                               maximum=3600, title="Match radius (arcsec)"),
+        "n_sigma": Param(None, type=["null", "number"], exclusiveMinimum=0, title="n sigma",
+                         description="Also require the separation within n sigma of the combined error."),
+        "offsets": Param(DEFAULTS["offsets"], type="integer", minimum=0, maximum=64,
+                         title="Offset skies (false-association rate)"),
+        "offset_arcmin": Param(DEFAULTS["offset_arcmin"], type="number", exclusiveMinimum=0,
+                               title="Offset size (arcmin)"),
+        "grade_a_max_p_chance": Param(None, **_cut, description="Grade A: p_chance below (default 0.001)."),
+        "grade_b_max_p_chance": Param(None, **_cut, description="Grade B: p_chance below (default 0.01)."),
+        "parallax_snr_min": Param(None, **_cut, description="Parallax S/N needed for a distance (default 5)."),
+    },
+    doc_md=__doc__,
+)
+def radiolake_pipeline():
+    @task
+    def ingest_radio(params=None) -> dict:
+        from radiolake.pipeline import ingest_step
+
+        return ingest_step("radio", params)
+
+    @task
+    def ingest_stars(params=None) -> dict:
+        from radiolake.pipeline import ingest_step
+
+        return ingest_step("stars", params)
+
+    @task
+    def crossmatch(radio: dict, stars: dict, params=None, run_id=None) -> dict:
+        from radiolake.pipeline import crossmatch_step
+
+        return crossmatch_step(radio, stars, params, run_id)
+
+    @task
+    def load(xmatch: dict) -> dict:
+        from radiolake.pipeline import load_step
+
+        return load_step(xmatch)
+
+    @task
+    def dbt_build(loaded: dict, params=None) -> dict:
+        from radiolake.pipeline import dbt_step
+
+        return dbt_step(params)
+
+    @task
+    def report(radio: dict, xmatch: dict, built: dict) -> dict:
+        from radiolake.pipeline import report_step
+
+        return report_step(radio, xmatch)
+
+    radio, stars = ingest_radio(), ingest_stars()
+    xmatch = crossmatch(radio, stars)
+    report(radio, xmatch, dbt_build(load(xmatch)))
+
+
+radiolake_pipeline()
