@@ -36,7 +36,8 @@ def make_ingest_dag(survey: str, description: str):
                 None, type=["null", "integer"], minimum=1, title="Rows (synthetic: number of stars)"
             ),
             "seed": Param(None, type=["null", "integer"], title="Seed (synthetic)"),
-            "path": Param("", type="string", title="Local file (file surveys; else the survey's source)"),
+            # null-able so the UI form does not mark it required
+            "path": Param(None, type=["null", "string"], title="Local file (file surveys; else the survey's source)"),
             "max_bad_fraction": Param(
                 None, type=["null", "number"], minimum=0, maximum=1, title="Max share of rejected rows"
             ),
@@ -52,16 +53,21 @@ def make_ingest_dag(survey: str, description: str):
             max_retry_delay=timedelta(minutes=10),
         )
         def ingest(params=None, outlet_events=None) -> dict:
-            from radiolake.ingest.pipeline import ingest_survey
+            from airflow.sdk.exceptions import AirflowFailException
 
-            result = ingest_survey(
-                survey,
-                region=params["region"],
-                rows=params.get("rows"),
-                seed=params.get("seed"),
-                path=params.get("path") or None,
-                max_bad_fraction=params.get("max_bad_fraction"),
-            )
+            from radiolake.ingest.pipeline import IngestError, ingest_survey
+
+            try:
+                result = ingest_survey(
+                    survey,
+                    region=params["region"],
+                    rows=params.get("rows"),
+                    seed=params.get("seed"),
+                    path=params.get("path") or None,
+                    max_bad_fraction=params.get("max_bad_fraction"),
+                )
+            except IngestError as exc:  # bad input: a retry reads the same file; fail now, fix, clear
+                raise AirflowFailException(str(exc)) from exc
             outlet_events[asset].extra = {
                 "version": result.version,
                 "rows": result.n_rows,

@@ -38,8 +38,9 @@ _cut = {"type": ["null", "number"], "minimum": 0}
         "rows": Param(DEFAULTS["rows"], type=["null", "integer"], minimum=100, title="Synthetic sky: stars",
                       description="Synthetic surveys only: number of stars (radio sources scale with it)."),
         "seed": Param(DEFAULTS["seed"], type=["null", "integer"], title="Synthetic sky: seed"),
-        "radio_path": Param("", type="string", title="Radio file (file surveys)"),
-        "stars_path": Param("", type="string", title="Stars file (file surveys)"),
+        # null-able, so the UI form does not mark them required (an empty string type is "required").
+        "radio_path": Param(None, type=["null", "string"], title="Radio file (file surveys)"),
+        "stars_path": Param(None, type=["null", "string"], title="Stars file (file surveys)"),
         "radius_arcsec": Param(DEFAULTS["radius_arcsec"], type=["null", "number"], exclusiveMinimum=0,
                                maximum=3600, title="Match radius (arcsec)"),
         "n_sigma": Param(None, type=["null", "number"], exclusiveMinimum=0, title="n sigma",
@@ -57,15 +58,11 @@ _cut = {"type": ["null", "number"], "minimum": 0}
 def radiolake_pipeline():
     @task
     def ingest_radio(params=None) -> dict:
-        from radiolake.pipeline import ingest_step
-
-        return ingest_step("radio", params)
+        return _ingest("radio", params)
 
     @task
     def ingest_stars(params=None) -> dict:
-        from radiolake.pipeline import ingest_step
-
-        return ingest_step("stars", params)
+        return _ingest("stars", params)
 
     @task
     def crossmatch(radio: dict, stars: dict, params=None, run_id=None) -> dict:
@@ -86,14 +83,26 @@ def radiolake_pipeline():
         return dbt_step(params)
 
     @task
-    def report(radio: dict, xmatch: dict, built: dict) -> dict:
+    def report(radio: dict, stars: dict, xmatch: dict, built: dict, params=None) -> dict:
         from radiolake.pipeline import report_step
 
-        return report_step(radio, xmatch)
+        return report_step(radio, stars, xmatch, params)
 
     radio, stars = ingest_radio(), ingest_stars()
     xmatch = crossmatch(radio, stars)
-    report(radio, xmatch, dbt_build(load(xmatch)))
+    report(radio, stars, xmatch, dbt_build(load(xmatch)))
+
+
+def _ingest(role: str, params) -> dict:
+    """Bad input fails the task at once (a retry would read the same file); other errors are retried."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from radiolake.pipeline import BadInputError, ingest_step
+
+    try:
+        return ingest_step(role, params)
+    except BadInputError as exc:
+        raise AirflowFailException(str(exc)) from exc
 
 
 radiolake_pipeline()

@@ -105,13 +105,16 @@ def stack_logs(service: str = typer.Argument(..., help="postgres, objectstore, a
 
 
 @app.command("demo")
-def demo(timeout: float = typer.Option(900, help="Seconds to wait for the pipeline run.")) -> None:
-    """Bring the stack up, run the smoke pipeline through Airflow's REST API, print where everything is."""
+def demo(timeout: float = typer.Option(1800, help="Seconds to wait for the pipeline run."),
+         real: bool = typer.Option(False, "--real", help="RACS-low tile x Gaia DR3 G<10 (PyPI samples) instead "
+                                   "of the synthetic sky."),
+         smoke: bool = typer.Option(False, "--smoke", help="Only the smoke DAG (S3, SQL, Spark round trips).")) -> None:
+    """Bring the stack up, run the pipeline through Airflow's REST API, show candidates and where everything is."""
     from radiolake.demo import run_demo
 
     _quiet_logging()
     try:
-        run_demo(console, timeout=timeout)
+        run_demo(console, timeout=timeout, real=real, smoke_only=smoke)
     except (StackError, RuntimeError, TimeoutError) as exc:
         _fail(exc)
 

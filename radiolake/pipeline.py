@@ -36,6 +36,11 @@ class PipelineStepError(RuntimeError):
     """A step failed; the message names the step and what it was working on."""
 
 
+class BadInputError(PipelineStepError):
+    """The input itself is bad (unreadable file, missing column, too many bad rows): retrying reads the same
+    input, so the task should fail at once; fix the input, then clear the task."""
+
+
 def _p(params: Mapping[str, Any] | None, key: str) -> Any:
     value = (params or {}).get(key, DEFAULTS.get(key))
     return DEFAULTS.get(key) if value in (None, "") and key in ("radio_survey", "stars_survey") else value
@@ -43,16 +48,18 @@ def _p(params: Mapping[str, Any] | None, key: str) -> Any:
 
 def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
     """Ingest the radio (`role="radio"`) or stellar catalogue named by the params."""
-    from radiolake.ingest.pipeline import ingest_survey
+    from radiolake.ingest.pipeline import IngestError, ingest_survey
 
     survey = _p(params, f"{role}_survey")
     path = _p(params, f"{role}_path") or None
+    what = f"ingest_{role} failed for survey {survey!r}{f' from {path}' if path else ''}"
     try:
         result = ingest_survey(survey, region=_p(params, "region"), rows=_p(params, "rows"),
                                seed=_p(params, "seed"), path=path)
+    except IngestError as exc:
+        raise BadInputError(f"{what}: {exc}") from exc
     except Exception as exc:
-        raise PipelineStepError(f"ingest_{role} failed for survey {survey!r}"
-                                f"{f' from {path}' if path else ''}: {exc}") from exc
+        raise PipelineStepError(f"{what}: {exc}") from exc
     summary = result.summary()
     log.info("ingest_%s: %s rows in catalogue %s (version %s), %s quarantined%s", role, result.n_rows,
              result.name, result.version, result.n_quarantined, " (unchanged input: reused)" if result.reused else "")
@@ -155,18 +162,57 @@ def truth_scores(radio_catalog_path: str, run_id: str, settings: Settings | None
     return scores
 
 
-def report_step(radio: dict, xmatch: dict, settings: Settings | None = None) -> dict:
+def _catalog_sample(fs, path: str, columns: list[str], limit: int = 300_000):
+    """Up to `limit` rows of the committed catalogue whose version folder is `path` (for pictures only)."""
+    from radiolake.ingest import catalog as cat
+
+    base = path.rstrip("/").rsplit("/versions/", 1)[0]
+    dataset = cat.catalog_dataset(fs, base)
+    return dataset.head(limit, columns=[c for c in columns if c in dataset.schema.names]).to_pandas()
+
+
+def _results_table(fs, prefix: str, name: str):
+    import pyarrow.parquet as pq
+
+    from radiolake.spark_io import strip_scheme
+
+    return pq.read_table(f"{strip_scheme(prefix).rstrip('/')}/{name}", filesystem=fs).to_pandas()
+
+
+def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) -> dict[str, bytes]:
+    """Sky map, colour-magnitude diagram and separation histogram of a run, from the lake."""
+    from radiolake.lake import arrow_fs
+    from radiolake.reports.plots import cmd, separation_histogram_from_stats, sky_map
+
+    fs = arrow_fs(settings)
+    star_cols = ["ra", "dec", "parallax", "parallax_error", "phot_g_mean_mag", "bp_rp", "phot_bp_mean_mag",
+                 "phot_rp_mean_mag"]
+    radio_all = _catalog_sample(fs, radio["path"], ["ra", "dec"])
+    field = _catalog_sample(fs, stars["path"], star_cols)
+    best = _results_table(fs, xmatch["prefix"], "best")
+    matched_stars = _results_table(fs, xmatch["prefix"], "stars")
+    matched_radio = _results_table(fs, xmatch["prefix"], "radio_sources")[["source_id", "ra", "dec"]]
+    candidates = (best.merge(matched_radio.rename(columns={"source_id": "radio_id"}), on="radio_id")
+                  .merge(matched_stars.drop(columns=["ra", "dec"]).rename(columns={"source_id": "star_id"}),
+                         on="star_id", how="left"))
+    offset_stats = _results_table(fs, xmatch["prefix"], "offset_stats")
+    figures = {"sky_map": sky_map(radio_all, candidates, field),
+               "cmd": cmd(candidates, field)}
+    if not offset_stats.empty and int(offset_stats["n_offsets"].iloc[0]) > 0:
+        figures["separation_histogram"] = separation_histogram_from_stats(
+            best["separation_arcsec"].to_numpy(float), offset_stats)
+    return figures
+
+
+def report_step(radio: dict, stars: dict, xmatch: dict, params: Mapping[str, Any] | None = None,
+                settings: Settings | None = None) -> dict:
     """Counts, truth scores (synthetic skies) and pictures of the run, published to the reports bucket."""
+    from radiolake.reports.summary import RunCounts, build_run_summary, publish_report
+
     settings = settings or get_settings()
     run_id = xmatch["run_id"]
     grades = candidate_counts(run_id, settings)
     scores = truth_scores(radio["path"], run_id, settings)
-    summary: dict[str, Any] = {
-        "run_id": run_id, "radio_rows": radio.get("rows"), "radio_quarantined": radio.get("quarantined"),
-        "pairs": xmatch.get("n_pairs"), "matched": xmatch.get("n_best"),
-        "expected_false_matches": xmatch.get("expected_false_matches"), "candidates_per_grade": grades,
-        "truth": scores,
-    }
     log.info("run %s: candidates per grade %s", run_id, grades)
     if scores:
         log.info("injected-truth scores: completeness %.3f, purity %.3f over %d injected radio stars",
@@ -174,4 +220,17 @@ def report_step(radio: dict, xmatch: dict, settings: Settings | None = None) -> 
     for row in top_candidates(run_id, 5, settings):
         log.info("  candidate %s -> %s: %.2f\" p_chance=%.2g grade %s", row["radio_id"], row["star_id"],
                  row["separation_arcsec"], row["p_chance"], row["grade"])
-    return summary
+    counts = RunCounts(
+        rows_in={radio["catalog"]: radio.get("rows") or 0, stars["catalog"]: stars.get("rows") or 0},
+        quarantined={radio["catalog"]: radio.get("quarantined") or 0, stars["catalog"]: stars.get("quarantined") or 0},
+        n_pairs=int(xmatch.get("n_pairs") or 0), n_best=int(xmatch.get("n_best") or 0),
+        candidates_by_grade=grades, expected_false_matches=float(xmatch.get("expected_false_matches") or 0.0))
+    try:
+        figures = report_pictures(radio, stars, xmatch, settings)
+        markdown, html = build_run_summary(run_id, counts, figures, dict(params or {}))
+        uris = publish_report(run_id, figures, (markdown, html), settings)
+    except Exception as exc:
+        raise PipelineStepError(f"report failed for run {run_id}: {exc}") from exc
+    log.info("run summary (%s):\n%s", uris[-1], markdown)
+    return {"run_id": run_id, "candidates_per_grade": grades, "truth": scores, "report": uris[-1],
+            "objects": uris}

@@ -216,7 +216,7 @@ def normalize_batch(
         values, unparsable = _to_float(raw.column(cm.source))
         flag(unparsable, f"not_a_number:{cm.source}")
         for sentinel in cm.null_if:
-            values[values == sentinel] = np.nan
+            values = np.where(values == sentinel, np.nan, values)  # arrow-backed arrays are read-only
         cols[out] = values * cm.factor()
     # ra/dec are required; wrap ra, then check.
     ra, dec = cols["ra"], cols["dec"]
