@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._session import STACK_KEY
+from tests._session import STACK_KEY, close_airflow_connections
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -33,6 +33,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for var in [v for v in os.environ if v.startswith("RADIOLAKE_") and v != "RADIOLAKE_HOME"]:
         if var.startswith(("RADIOLAKE_S3_", "RADIOLAKE_WAREHOUSE", "RADIOLAKE_PG_", "RADIOLAKE_AIRFLOW")):
             del os.environ[var]  # the tests talk to their own stack, never to a user's
+    # Asset-scheduled DAGs (crossmatch -> warehouse) must not run in the background of other tests; tests
+    # that trigger a DAG unpause it (AirflowClient.trigger does).
+    os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "True"
     stack = Stack(StateDir(_HOME))
     os.environ.update(stack.airflow.env)
     config.stash[STACK_KEY] = stack
@@ -41,20 +44,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     stack = config.stash.get(STACK_KEY, None)
     if stack is not None:
-        _close_airflow_connections()
+        close_airflow_connections()
         stack.down()
     if _HOME is not None and os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
         shutil.rmtree(_HOME, ignore_errors=True)
-
-
-def _close_airflow_connections() -> None:
-    """In-process `dag.test()` keeps pooled metadata-DB connections; close them before Postgres stops."""
-    import sys
-
-    if "airflow.settings" in sys.modules:
-        from airflow import settings
-
-        settings.dispose_orm()
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from radiolake.config import AIRFLOW_DB, AIRFLOW_ROLE
 from radiolake.stack.errors import StackError
 from radiolake.stack.postgres import Postgres
 from radiolake.stack.state import StateDir
+from tests._session import close_airflow_connections
 
 pytestmark = pytest.mark.integration
 
@@ -123,6 +124,7 @@ def test_down_leaves_no_process_and_up_resumes_with_data(stack):
         conn.execute("CREATE TABLE IF NOT EXISTS public.persist (k text primary key)")
         conn.execute("INSERT INTO public.persist VALUES (%s) ON CONFLICT DO NOTHING", (key,))
 
+    close_airflow_connections()
     stack.stack.down()
     assert stack.stack.running_processes() == []
     assert not any(s.healthy for s in stack.stack.status())
