@@ -1,0 +1,29 @@
+"""`python -m benchmarks` (`make bench`): every benchmark at its default size, one after the other.
+
+Sizes for the issues' figures: `python benchmarks/ingest.py --rows 10000000`,
+`python -m benchmarks.crossmatch --size large`, `python benchmarks/warehouse.py --pairs 1000000`
+(the warehouse one needs the embedded stack: `radiolake stack up --no-airflow`).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RUNS = [
+    ["benchmarks/ingest.py"],
+    ["-m", "benchmarks.crossmatch", "--size", "small"],
+    ["benchmarks/warehouse.py", "--pairs", "200000"],
+]
+
+
+def main() -> int:
+    failed = 0
+    for args in RUNS:
+        print(f"\n=== python {' '.join(args)}", flush=True)
+        failed += subprocess.call([sys.executable, *args], cwd=HERE.parent) != 0
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
