@@ -14,5 +14,7 @@ def close_airflow_connections() -> None:
     if "airflow.settings" in sys.modules:
         from airflow import settings
 
-        if settings.engine is not None:  # the pool reconnects on next use; the ORM setup stays
-            settings.engine.dispose()
+        if settings.Session is not None:
+            settings.Session.remove()  # the thread's session gives its connection back ...
+        if settings.engine is not None:
+            settings.engine.dispose()  # ... and the pool drops them all; it reconnects on next use

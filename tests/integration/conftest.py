@@ -23,6 +23,11 @@ class StackHandle:
     airflow: AirflowClient
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that stop and restart the shared stack run last, so no other test sees a restart mid-way."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_stack") is not None)
+
+
 @pytest.fixture(scope="session")
 def stack(pytestconfig: pytest.Config) -> StackHandle:
     the_stack: Stack = pytestconfig.stash[STACK_KEY]

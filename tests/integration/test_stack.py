@@ -116,8 +116,9 @@ def test_port_in_use_gives_clear_error_naming_service_and_log(tmp_path_factory):
     assert "postgres.log" in message
 
 
+@pytest.mark.restarts_stack
 def test_down_leaves_no_process_and_up_resumes_with_data(stack):
-    """Last in this module on purpose: restarts the shared stack."""
+    """Restarts the shared stack: sorted to the end of the session (tests/integration/conftest.py)."""
     key = f"persist/{uuid.uuid4().hex}.txt"
     lake.put_bytes("catalogs", key, b"survives restarts", client=lake.minio_client(stack.settings))
     with psycopg.connect(stack.settings.warehouse_dsn) as conn:
