@@ -40,7 +40,12 @@ from radiolake.crossmatch.core import (
 )
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER, neighbourhood
 from radiolake.crossmatch.io import read_catalog, remove_file, resolve_location, write_table, write_text
-from radiolake.crossmatch.offsets import DEFAULT_OFFSET_ARCMIN, DEFAULT_REGION_ORDER, radius_grid
+from radiolake.crossmatch.offsets import (
+    DEFAULT_OFFSET_ARCMIN,
+    DEFAULT_REGION_ORDER,
+    offset_stats_row,
+    radius_grid,
+)
 from radiolake.crossmatch.pairs import MatchCriteria, match_chunk
 from radiolake.crossmatch.partitioning import MIN_JOIN_ORDER, fine_ranges, home_pixels, pixel_area_deg2
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
@@ -584,18 +589,7 @@ def offset_statistics(
     for region, n in zip(n_radio["region"], n_radio["count"], strict=True):
         for i, radius in enumerate(radii):
             total = int(agg.at[region, f"r{i}"]) if region in agg.index else 0
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "region_order": region_order,
-                    "region_pixel": int(region),
-                    "radius_arcsec": radius,
-                    "n_offsets": n_offsets,
-                    "n_radio": int(n),
-                    "false_matches_total": total,
-                    "expected_false_matches": total / n_offsets if n_offsets else 0.0,
-                }
-            )
+            rows.append(offset_stats_row(run_id, region_order, region, radius, n_offsets, n, total))
     frame = pd.DataFrame(rows, columns=OFFSET_STATS_SCHEMA.names)
     return frame.astype(
         {

@@ -37,6 +37,21 @@ def region_pixels(ra_deg: np.ndarray, dec_deg: np.ndarray, region_order: int) ->
     return home_pixels(ra_deg, dec_deg, region_order)
 
 
+def offset_stats_row(run_id: str, region_order: int, region: int, radius: float, n_offsets: int, n_radio: int,
+                     false_matches_total: int) -> dict:
+    """One OFFSET_STATS_SCHEMA row: the numpy core and the Spark job build them the same way."""
+    return {
+        "run_id": run_id,
+        "region_order": region_order,
+        "region_pixel": int(region),
+        "radius_arcsec": radius,
+        "n_offsets": n_offsets,
+        "n_radio": int(n_radio),
+        "false_matches_total": false_matches_total,
+        "expected_false_matches": false_matches_total / n_offsets if n_offsets else 0.0,
+    }
+
+
 def offset_stats_frame(
     offset_pairs: pd.DataFrame,
     radio_regions: pd.Series,
@@ -58,18 +73,7 @@ def offset_stats_frame(
         counts = nearest.loc[nearest["separation_arcsec"] <= radius].groupby("region_pixel").size()
         for region, n in n_radio.items():
             total = int(counts.get(region, 0))
-            rows.append(
-                {
-                    "run_id": run_id,
-                    "region_order": region_order,
-                    "region_pixel": int(region),
-                    "radius_arcsec": radius,
-                    "n_offsets": n_offsets,
-                    "n_radio": int(n),
-                    "false_matches_total": total,
-                    "expected_false_matches": total / n_offsets if n_offsets else 0.0,
-                }
-            )
+            rows.append(offset_stats_row(run_id, region_order, region, radius, n_offsets, n, total))
     return pd.DataFrame(
         rows,
         columns=[
