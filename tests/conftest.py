@@ -42,12 +42,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from radiolake.stack.process import kill_strays
+
     stack = config.stash.get(STACK_KEY, None)
-    if stack is not None:
-        close_airflow_connections()
-        stack.down()
-    if _HOME is not None and os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
-        shutil.rmtree(_HOME, ignore_errors=True)
+    try:
+        if stack is not None:
+            close_airflow_connections()
+            stack.down()
+    finally:  # even when a service refused to stop cleanly: no process of the test stack outlives the run
+        if _HOME is not None:
+            kill_strays(_HOME)
+            if os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
+                shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
