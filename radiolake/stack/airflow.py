@@ -141,9 +141,3 @@ class Airflow:
         # Scheduler first, so it stops launching tasks, then the rest.
         for proc in reversed(self.processes()):
             proc.stop()
-
-    def token(self, username: str = ADMIN_USER) -> str:
-        resp = httpx.post(f"{self.url}/auth/token", timeout=10,
-                          json={"username": username, "password": self.secrets["airflow_admin_password"]})
-        resp.raise_for_status()
-        return resp.json()["access_token"]

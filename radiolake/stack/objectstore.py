@@ -15,7 +15,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from radiolake.config import get_settings
 from radiolake.lake import ensure_buckets, minio_client
 from radiolake.stack.errors import StackError
 from radiolake.stack.ports import HOST, is_listening, is_port_free
@@ -111,7 +110,7 @@ class ObjectStore:
                                  + ", ".join(f"{n}={self.ports[n]}" for n in taken)
                                  + " (free them, or set RADIOLAKE_S3_PORT / delete ports.json)", proc.log_file)
             proc.start()
-        settings = get_settings({"RADIOLAKE_HOME": str(self.state.root)})
+        settings = self.state.settings()
         client = minio_client(settings)
         # Ready = the S3 API answers an authenticated call and the buckets exist.
         proc.wait_ready(lambda: is_listening(self.ports["s3"]) and bool(ensure_buckets(settings, client)),
@@ -127,7 +126,7 @@ class ObjectStore:
 
     def healthy(self) -> bool:
         try:
-            settings = get_settings({"RADIOLAKE_HOME": str(self.state.root)})
+            settings = self.state.settings()
             client = minio_client(settings)
             return all(client.bucket_exists(b) for b in settings.buckets.values())
         except Exception:  # noqa: BLE001 - any failure means not healthy

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 
-from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, WAREHOUSE_ROLE, Settings, get_settings
+from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, WAREHOUSE_ROLE, Settings
 from radiolake.stack.airflow import ADMIN_USER, Airflow
 from radiolake.stack.errors import StackError
 from radiolake.stack.objectstore import ObjectStore
@@ -68,9 +67,7 @@ class Stack:
     # --- what a user needs to know ------------------------------------------------------------------------
     def settings(self) -> Settings:
         """Settings pointing at this stack, whatever RADIOLAKE_* the caller's environment has."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RADIOLAKE_")}
-        env["RADIOLAKE_HOME"] = str(self.state.root)
-        return get_settings(env)
+        return self.state.settings()
 
     def status(self) -> list[ServiceStatus]:
         statuses = [ServiceStatus("postgres", self.postgres.healthy(),

@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass
 from pathlib import Path
 
-from radiolake.config import STATE_VERSION, parse_port, state_home
+from radiolake.config import STATE_VERSION, Settings, get_settings, parse_port, state_home
 from radiolake.stack.errors import StackError
 from radiolake.stack.ports import free_port
 
@@ -79,6 +79,10 @@ class StateDir:
     @property
     def secrets_file(self) -> Path:
         return self.root / "secrets.json"
+
+    def settings(self) -> Settings:
+        """Settings pointing at this stack only: the caller's RADIOLAKE_* variables are not consulted."""
+        return get_settings({"RADIOLAKE_HOME": str(self.root)})
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def prepare(self) -> None:
