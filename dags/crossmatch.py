@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
+from radiolake.timeouts import task_timeout
+
 XMATCH_RUNS = Asset("s3://xmatch/runs")
 
 
@@ -46,7 +48,8 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     doc_md=__doc__,
 )
 def crossmatch():
-    @task(outlets=[XMATCH_RUNS], retries=2, retry_delay=timedelta(seconds=30))
+    @task(outlets=[XMATCH_RUNS], retries=2, retry_delay=timedelta(seconds=30),
+          execution_timeout=task_timeout("crossmatch"))
     def run_crossmatch(params=None, run_id=None, outlet_events=None) -> dict:
         from radiolake.crossmatch.runner import crossmatch_run, safe_run_id
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from airflow.sdk import Asset, Param, dag, task
 
 from radiolake.surveys import load_registry
+from radiolake.timeouts import task_timeout
 
 
 def make_ingest_dag(survey: str, description: str):
@@ -37,7 +38,9 @@ def make_ingest_dag(survey: str, description: str):
             ),
             "seed": Param(None, type=["null", "integer"], title="Seed (synthetic)"),
             # null-able so the UI form does not mark it required
-            "path": Param(None, type=["null", "string"], title="Local file (file surveys; else the survey's source)"),
+            "path": Param(None, type=["null", "string"], title="Local file (file surveys; else the survey's source)",
+                  description="A file in the imports folder (<state dir>/imports, or RADIOLAKE_IMPORT_DIRS); "
+                              "a relative name is taken inside the imports folder."),
             "max_bad_fraction": Param(
                 None, type=["null", "number"], minimum=0, maximum=1, title="Max share of rejected rows"
             ),
@@ -51,22 +54,28 @@ def make_ingest_dag(survey: str, description: str):
             retry_delay=timedelta(seconds=30),
             retry_exponential_backoff=True,
             max_retry_delay=timedelta(minutes=10),
+            execution_timeout=task_timeout("ingest"),
         )
-        def ingest(params=None, outlet_events=None) -> dict:
+        def ingest(params=None, outlet_events=None, dag=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
+            from radiolake.import_paths import ImportPathError, resolve_import_path
             from radiolake.ingest.pipeline import IngestError, ingest_survey
+            from radiolake.run_params import warn_unknown
 
+            warn_unknown(params, dag.params.keys(), f"ingest_{survey}")
             try:
+                # checked before anything is read or stored: only files in the allowed import folders
+                path = resolve_import_path(params["path"]) if params.get("path") else None
                 result = ingest_survey(
                     survey,
                     region=params["region"],
                     rows=params.get("rows"),
                     seed=params.get("seed"),
-                    path=params.get("path") or None,
+                    path=path,
                     max_bad_fraction=params.get("max_bad_fraction"),
                 )
-            except IngestError as exc:  # bad input: a retry reads the same file; fail now, fix, clear
+            except (IngestError, ImportPathError) as exc:  # bad input: a retry reads the same; fail now, fix, clear
                 raise AirflowFailException(str(exc)) from exc
             outlet_events[asset].extra = {
                 "version": result.version,

@@ -13,12 +13,15 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 from radiolake.pipeline import DEFAULTS
+from radiolake.run_params import cut_params
 from radiolake.surveys import load_registry
+from radiolake.timeouts import task_timeout
 
 _SURVEYS = load_registry()
 _RADIO = sorted(n for n, d in _SURVEYS.items() if d.kind == "radio")
 _STARS = sorted(n for n, d in _SURVEYS.items() if d.kind != "radio")
-_cut = {"type": ["null", "number"], "minimum": 0}
+_IMPORTS = ("A file in the imports folder (<state dir>/imports, or RADIOLAKE_IMPORT_DIRS); a relative name is "
+            "taken inside the imports folder.")
 
 
 @dag(
@@ -39,8 +42,10 @@ _cut = {"type": ["null", "number"], "minimum": 0}
                       description="Synthetic surveys only: number of stars (radio sources scale with it)."),
         "seed": Param(DEFAULTS["seed"], type=["null", "integer"], title="Synthetic sky: seed"),
         # null-able, so the UI form does not mark them required (an empty string type is "required").
-        "radio_path": Param(None, type=["null", "string"], title="Radio file (file surveys)"),
-        "stars_path": Param(None, type=["null", "string"], title="Stars file (file surveys)"),
+        "radio_path": Param(None, type=["null", "string"], title="Radio file (file surveys)",
+                            description=_IMPORTS),
+        "stars_path": Param(None, type=["null", "string"], title="Stars file (file surveys)",
+                            description=_IMPORTS),
         "radius_arcsec": Param(DEFAULTS["radius_arcsec"], type=["null", "number"], exclusiveMinimum=0,
                                maximum=3600, title="Match radius (arcsec)"),
         "n_sigma": Param(None, type=["null", "number"], exclusiveMinimum=0, title="n sigma",
@@ -49,40 +54,41 @@ _cut = {"type": ["null", "number"], "minimum": 0}
                          title="Offset skies (false-association rate)"),
         "offset_arcmin": Param(DEFAULTS["offset_arcmin"], type="number", exclusiveMinimum=0,
                                title="Offset size (arcmin)"),
-        "grade_a_max_p_chance": Param(None, **_cut, description="Grade A: p_chance below (default 0.001)."),
-        "grade_b_max_p_chance": Param(None, **_cut, description="Grade B: p_chance below (default 0.01)."),
-        "parallax_snr_min": Param(None, **_cut, description="Parallax S/N needed for a distance (default 5)."),
+        **cut_params(),
     },
     doc_md=__doc__,
 )
 def radiolake_pipeline():
-    @task
-    def ingest_radio(params=None) -> dict:
+    @task(execution_timeout=task_timeout("ingest"))
+    def ingest_radio(params=None, dag=None) -> dict:
+        from radiolake.run_params import warn_unknown
+
+        warn_unknown(params, dag.params.keys(), "radiolake_pipeline")
         return _ingest("radio", params)
 
-    @task
+    @task(execution_timeout=task_timeout("ingest"))
     def ingest_stars(params=None) -> dict:
         return _ingest("stars", params)
 
-    @task
+    @task(execution_timeout=task_timeout("crossmatch"))
     def crossmatch(radio: dict, stars: dict, params=None, run_id=None) -> dict:
         from radiolake.pipeline import crossmatch_step
 
         return crossmatch_step(radio, stars, params, run_id)
 
-    @task
+    @task(execution_timeout=task_timeout("load"))
     def load(xmatch: dict) -> dict:
         from radiolake.pipeline import load_step
 
         return load_step(xmatch)
 
-    @task
+    @task(execution_timeout=task_timeout("dbt"))
     def dbt_build(loaded: dict, params=None) -> dict:
         from radiolake.pipeline import dbt_step
 
         return dbt_step(params)
 
-    @task
+    @task(execution_timeout=task_timeout("report"))
     def report(radio: dict, stars: dict, xmatch: dict, built: dict, params=None) -> dict:
         from radiolake.pipeline import report_step
 

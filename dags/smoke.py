@@ -6,6 +6,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
+from radiolake.timeouts import task_timeout
+
 
 @dag(
     dag_id="radiolake_smoke",
@@ -13,7 +15,8 @@ from airflow.sdk import dag, task
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["radiolake", "smoke"],
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True},
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True,
+                  "execution_timeout": task_timeout("smoke")},
     doc_md=__doc__,
 )
 def radiolake_smoke():

@@ -10,9 +10,10 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
-XMATCH_RUNS = Asset("s3://xmatch/runs")
+from radiolake.run_params import cut_params
+from radiolake.timeouts import task_timeout
 
-_cut = {"type": ["null", "number"], "minimum": 0}
+XMATCH_RUNS = Asset("s3://xmatch/runs")
 
 
 @dag(
@@ -25,25 +26,20 @@ _cut = {"type": ["null", "number"], "minimum": 0}
         "run_id": Param(None, type=["null", "string"], title="Run id",
                         description="Cross-match run to load (xmatch/<run_id>/); empty: the run(s) announced "
                                     "by the triggering Asset events."),
-        **{name: Param(None, **_cut, description=text) for name, text in {
-            "parallax_snr_min": "Parallax S/N needed for a distance (default 5).",
-            "grade_a_max_p_chance": "Grade A: p_chance below (default 0.001).",
-            "grade_a_max_sigma": "Grade A: separation in sigma below (default 3).",
-            "grade_a_min_parallax_snr": "Grade A: parallax S/N at least (default 5).",
-            "grade_b_max_p_chance": "Grade B: p_chance below (default 0.01).",
-            "grade_b_max_sigma": "Grade B: separation in sigma below (default 4).",
-        }.items()},
+        **cut_params(),
     },
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
 )
 def warehouse():
-    @task
-    def load(params=None, triggering_asset_events=None) -> list[dict]:
+    @task(execution_timeout=task_timeout("load"))
+    def load(params=None, triggering_asset_events=None, dag=None) -> list[dict]:
+        from radiolake.run_params import warn_unknown
         from radiolake.warehouse.pipeline import load_task
 
+        warn_unknown(params, dag.params.keys(), "warehouse")
         return load_task(params, triggering_asset_events)
 
-    @task
+    @task(execution_timeout=task_timeout("dbt"))
     def dbt_build(loaded: list[dict], params=None) -> dict:
         from radiolake.warehouse.pipeline import dbt_build_task
 

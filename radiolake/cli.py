@@ -26,26 +26,40 @@ def _stack():
 
 
 def _quiet_logging() -> None:
+    from radiolake.masking import MaskingFilter
+
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(MaskingFilter())
     for noisy in ("httpx", "urllib3", "py4j"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error[/] {exc}")
+    from radiolake.masking import mask_secrets
+
+    console.print(f"[bold red]error[/] {mask_secrets(str(exc))}", highlight=False)
     raise typer.Exit(1)
 
 
-def print_endpoints(stack) -> None:
-    """Plain `name: value` lines, so a DSN or URL can be copied whole."""
+_SHOW_SECRETS = typer.Option(False, "--show-secrets", help="Print DSNs with their passwords (default: ***).")
+
+
+def print_endpoints(stack, show_secrets: bool = False) -> None:
+    """Plain `name: value` lines, so a DSN or URL can be copied whole; passwords masked unless asked."""
     console.rule("Radio Star Lakehouse")
-    width = max(len(name) for name in stack.endpoints())
-    for name, value in stack.endpoints().items():
+    endpoints = stack.endpoints(show_secrets=show_secrets)
+    width = max(len(name) for name in endpoints)
+    for name, value in endpoints.items():
         console.print(f"[bold]{name:<{width}}[/]  {value}", soft_wrap=True, highlight=False)
+    if not show_secrets:
+        console.print(f"[dim]passwords: {stack.state.secrets_file} (mode 0600), or add --show-secrets[/]",
+                      soft_wrap=True, highlight=False)
 
 
 @stack_app.command("up")
-def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: only Postgres + S3).")) -> None:
+def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: only Postgres + S3)."),
+             show_secrets: bool = _SHOW_SECRETS) -> None:
     """Start every service (idempotent: running ones are left alone)."""
     _quiet_logging()
     try:
@@ -54,7 +68,7 @@ def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: o
         with console.status("starting PostgreSQL, the object store and Airflow ..."):
             stack.up(with_airflow=airflow)
         console.print(f"[green]stack up[/] in {time.monotonic() - t0:.0f} s")
-        print_endpoints(stack)
+        print_endpoints(stack, show_secrets)
     except StackError as exc:
         _fail(exc)
 
@@ -70,7 +84,7 @@ def stack_down() -> None:
 
 
 @stack_app.command("status")
-def stack_status() -> None:
+def stack_status(show_secrets: bool = _SHOW_SECRETS) -> None:
     """Health of each service, and every URL and DSN."""
     try:
         stack = _stack()
@@ -81,7 +95,7 @@ def stack_status() -> None:
     for s in statuses:
         table.add_row(s.name, "[green]healthy[/]" if s.healthy else "[red]down[/]", s.detail)
     console.print(table)
-    print_endpoints(stack)
+    print_endpoints(stack, show_secrets)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(3)
 
@@ -90,8 +104,9 @@ def stack_status() -> None:
 def stack_logs(service: str = typer.Argument(..., help="postgres, objectstore, airflow-api-server, "
                                              "airflow-scheduler, airflow-dag-processor, airflow-triggerer, "
                                              "airflow-migrate"),
-               lines: int = typer.Option(50, "-n", "--lines")) -> None:
-    """Print the end of a service's log file."""
+               lines: int = typer.Option(50, "-n", "--lines"), show_secrets: bool = _SHOW_SECRETS) -> None:
+    """Print the end of a service's log file (passwords masked unless --show-secrets)."""
+    from radiolake.masking import mask_secrets
     from radiolake.stack.errors import tail
     from radiolake.stack.state import StateDir
 
@@ -101,20 +116,22 @@ def stack_logs(service: str = typer.Argument(..., help="postgres, objectstore, a
         known = sorted(p.stem for p in state.logs.glob("*.log")) if state.logs.exists() else []
         _fail(ValueError(f"no log for {service!r} at {path}; known: {', '.join(known) or 'none yet'}"))
     console.print(f"[dim]{path}[/]")
-    sys.stdout.write(tail(path, lines) + "\n")
+    text = tail(path, lines)
+    sys.stdout.write((text if show_secrets else mask_secrets(text)) + "\n")
 
 
 @app.command("demo")
 def demo(timeout: float = typer.Option(1800, help="Seconds to wait for the pipeline run."),
          real: bool = typer.Option(False, "--real", help="RACS-low tile x Gaia DR3 G<10 (PyPI samples) instead "
                                    "of the synthetic sky."),
-         smoke: bool = typer.Option(False, "--smoke", help="Only the smoke DAG (S3, SQL, Spark round trips).")) -> None:
+         smoke: bool = typer.Option(False, "--smoke", help="Only the smoke DAG (S3, SQL, Spark round trips)."),
+         show_secrets: bool = _SHOW_SECRETS) -> None:
     """Bring the stack up, run the pipeline through Airflow's REST API, show candidates and where everything is."""
     from radiolake.demo import run_demo
 
     _quiet_logging()
     try:
-        run_demo(console, timeout=timeout, real=real, smoke_only=smoke)
+        run_demo(console, timeout=timeout, real=real, smoke_only=smoke, show_secrets=show_secrets)
     except (StackError, RuntimeError, TimeoutError) as exc:
         _fail(exc)
 

@@ -58,7 +58,8 @@ def print_candidates(console: Console, run_id: str, settings) -> None:
     console.print(table)
 
 
-def run_demo(console: Console, timeout: float = 1800, real: bool = False, smoke_only: bool = False) -> None:
+def run_demo(console: Console, timeout: float = 1800, real: bool = False, smoke_only: bool = False,
+             show_secrets: bool = False) -> None:
     from radiolake.crossmatch.runner import safe_run_id
     from radiolake.ingest import catalog as cat
     from radiolake.lake import arrow_fs
@@ -87,4 +88,4 @@ def run_demo(console: Console, timeout: float = 1800, real: bool = False, smoke_
         console.print(f"report: {stack.objectstore.browser_url.rstrip('/')}/{settings.bucket('reports')}/{run_id}/")
     from radiolake.cli import print_endpoints
 
-    print_endpoints(stack)
+    print_endpoints(stack, show_secrets)

@@ -48,11 +48,16 @@ def _p(params: Mapping[str, Any] | None, key: str) -> Any:
 
 def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
     """Ingest the radio (`role="radio"`) or stellar catalogue named by the params."""
+    from radiolake.import_paths import ImportPathError, resolve_import_path
     from radiolake.ingest.pipeline import IngestError, ingest_survey
 
     survey = _p(params, f"{role}_survey")
     path = _p(params, f"{role}_path") or None
     what = f"ingest_{role} failed for survey {survey!r}{f' from {path}' if path else ''}"
+    try:  # a file parameter is checked before anything is read or stored
+        path = resolve_import_path(path) if path else None
+    except ImportPathError as exc:
+        raise BadInputError(f"{what}: {exc}") from exc
     try:
         result = ingest_survey(survey, region=_p(params, "region"), rows=_p(params, "rows"),
                                seed=_p(params, "seed"), path=path)

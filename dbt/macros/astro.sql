@@ -13,7 +13,7 @@
 {# Distance (pc) from parallax (mas) only when the parallax is positive and measured to S/N >= cut. #}
 {% macro distance_pc(parallax, parallax_error) -%}
     case when {{ parallax }} > 0 and {{ parallax_error }} > 0
-              and {{ parallax }} / {{ parallax_error }} >= {{ var('parallax_snr_min') }}
+              and {{ parallax }} / {{ parallax_error }} >= {{ num_var('parallax_snr_min') }}
          then 1000.0 / {{ parallax }} end
 {%- endmacro %}
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from radiolake.import_paths import ImportPathError, resolve_import_path
 from radiolake.ingest.pipeline import IngestError, ingest_survey
 from radiolake.surveys import SurveyDefinitionError, survey_names
 
@@ -25,7 +26,9 @@ def ingest(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Synthetic only: random seed.")] = None,
     path: Annotated[
-        Path | None, typer.Option(help="Read this local file instead of the survey's source.")
+        Path | None,
+        typer.Option(help="Read this local file instead of the survey's source; it must lie in an allowed "
+                     "import folder (<state dir>/imports, or RADIOLAKE_IMPORT_DIRS)."),
     ] = None,
     name: Annotated[str | None, typer.Option(help="Catalogue name (default: the survey name).")] = None,
     max_bad_fraction: Annotated[
@@ -42,6 +45,12 @@ def ingest(
         for s in survey_names():
             console.print(s)
         return
+    if path is not None:
+        try:  # checked before anything is read or stored
+            path = resolve_import_path(path if path.is_absolute() else path.absolute())
+        except ImportPathError as exc:
+            console.print(f"[red]ingest failed:[/red] {exc}")
+            raise typer.Exit(1) from exc
     kwargs = {}
     if local is not None:
         kwargs = {

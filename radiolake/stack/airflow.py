@@ -24,6 +24,10 @@ from radiolake.stack.process import ManagedProcess
 from radiolake.stack.state import StateDir
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: Airflow 3.3's worker and triggerer log servers bind every interface (airflow/utils/serve_logs/core.py
+#: passes host="" to uvicorn; no setting moves it). Embedded, every component shares one disk, so the
+#: api-server reads task and trigger logs from the files directly: the log servers are not started at all.
+SERVE_LOGS_OFF = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 ADMIN_USER = "admin"
 
 
@@ -87,7 +91,8 @@ class Airflow:
 
     def processes(self) -> list[ManagedProcess]:
         airflow = str(Path(sys.executable).parent / "airflow")
-        return [ManagedProcess(f"airflow-{c}", [airflow, c], self.state, self.env, cwd=self.home)
+        return [ManagedProcess(f"airflow-{c}", [airflow, c, *SERVE_LOGS_OFF.get(c, ())], self.state, self.env,
+                               cwd=self.home)
                 for c in COMPONENTS]
 
     def _write_passwords(self) -> None:

@@ -28,6 +28,7 @@ from radiolake.config import (
 from radiolake.stack.errors import StackError, tail
 from radiolake.stack.ports import HOST, is_port_free
 from radiolake.stack.state import StateDir
+from radiolake.timeouts import role_limits
 
 SERVICE = "postgres"
 SUPERUSER = "postgres"
@@ -177,6 +178,11 @@ class Postgres:
                 verb = sql.SQL("ALTER") if exists else sql.SQL("CREATE")
                 conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
                     verb, sql.Identifier(role), sql.Literal(self.secrets[secret])))
+            # Timeouts per role: a session left open in a transaction cannot stall later builds forever.
+            for role in (WAREHOUSE_ROLE, ANALYST_ROLE):
+                for setting, ms in role_limits(role).items():
+                    conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                        sql.Identifier(role), sql.Identifier(setting), sql.Literal(f"{ms}ms")))
             for db, owner in ((WAREHOUSE_DB, WAREHOUSE_ROLE), (AIRFLOW_DB, AIRFLOW_ROLE)):
                 if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone():
                     conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(

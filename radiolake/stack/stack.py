@@ -85,7 +85,14 @@ class Stack:
         statuses.append(ServiceStatus("airflow", ok, detail))
         return statuses
 
-    def endpoints(self) -> dict[str, str]:
+    def endpoints(self, show_secrets: bool = False) -> dict[str, str]:
+        """Every URL and DSN, passwords masked unless `show_secrets` (the CLI's --show-secrets)."""
+        from radiolake.masking import mask_secrets
+
+        show = (lambda v: v) if show_secrets else mask_secrets
+        return {name: show(value) for name, value in self._endpoints().items()}
+
+    def _endpoints(self) -> dict[str, str]:
         return {
             "Airflow UI": f"{self.airflow.url}  (user {ADMIN_USER}, password in {self.state.secrets_file})",
             "Airflow REST API": f"{self.airflow.url}/api/v2",

@@ -16,7 +16,8 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from radiolake.config import ANALYST_ROLE, ConfigError, Settings, get_settings, repo_root
+from radiolake.config import ANALYST_ROLE, WAREHOUSE_ROLE, ConfigError, Settings, get_settings, repo_root
+from radiolake.timeouts import pg_options, role_limits
 from radiolake.warehouse.grants import grant_analyst
 
 DBT_INSTALL_HINT = (
@@ -73,6 +74,8 @@ def dbt_env(dsn: str, base: dict[str, str] | None = None) -> dict[str, str]:
         "DBT_ENV_SECRET_RADIOLAKE_PASSWORD": str(parts.get("password") or ""),
         "RADIOLAKE_ANALYST_ROLE": env.get("RADIOLAKE_ANALYST_ROLE", ANALYST_ROLE),
         # No internet here; and nothing about the user's warehouse should leave the machine anyway.
+        # lock/statement/idle timeouts for dbt's sessions even where the role has none set (see timeouts.py)
+        "PGOPTIONS": pg_options(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_VERSION_CHECK": "false",
     })
@@ -134,13 +137,56 @@ def build(*, settings: Settings | None = None, dsn: str | None = None, vars: dic
         settings.require_warehouse()
     # One build at a time per warehouse (the DAG, the CLI and tests may overlap): two builds swapping the
     # same mart tables would fail each other. A session advisory lock is released even if we are killed.
-    with psycopg.connect(dsn, autocommit=True, application_name="radiolake-dbt-lock") as lock:
-        lock.execute("SELECT pg_advisory_lock(hashtext('radiolake.warehouse.dbt'))")
+    with psycopg.connect(dsn, autocommit=True, application_name="radiolake-dbt-lock",
+                         options=pg_options()) as lock:
+        try:
+            lock.execute("SELECT pg_advisory_lock(hashtext('radiolake.warehouse.dbt'))")
+        except psycopg.errors.LockNotAvailable as exc:
+            raise DbtError("build", [f"waited {lock_timeout_text()} for another dbt build of this warehouse "
+                                     f"to finish (advisory lock radiolake.warehouse.dbt); "
+                                     f"{describe_blockers(dsn, advisory=True)}"]) from exc
         grant_analyst(dsn)
         command = ["build", "--select", select] if select else ["build"]
-        result = run_dbt(command, settings=settings, dsn=dsn, vars=vars, work_dir=work_dir, timeout=timeout)
+        try:
+            result = run_dbt(command, settings=settings, dsn=dsn, vars=vars, work_dir=work_dir, timeout=timeout)
+        except DbtError as exc:
+            if "lock timeout" in str(exc):
+                raise DbtError("build", [*exc.failures, f"dbt waited {lock_timeout_text()} for a lock: "
+                                         f"{describe_blockers(dsn)}"]) from exc
+            raise
         grant_analyst(dsn)
     return result
+
+
+def lock_timeout_text() -> str:
+    return f"more than {role_limits(WAREHOUSE_ROLE)['lock_timeout'] / 1000:g} s (lock_timeout)"
+
+
+def describe_blockers(dsn: str, advisory: bool = False) -> str:
+    """Who holds locks on the warehouse's dbt schemas (or the build's advisory lock), for an error message:
+    pid, role, application, state and since when, e.g. an analyst's transaction left open on a mart."""
+    where = ("l.locktype = 'advisory'" if advisory else
+             "n.nspname IN ('marts', 'staging', 'intermediate', 'load')")
+    query = f"""
+        SELECT a.pid, a.usename, coalesce(nullif(a.application_name, ''), '?'), coalesce(a.state, '?'),
+               a.xact_start, string_agg(DISTINCT coalesce(n.nspname || '.' || c.relname, l.locktype), ', ')
+        FROM pg_locks l
+        JOIN pg_stat_activity a ON a.pid = l.pid
+        LEFT JOIN pg_class c ON c.oid = l.relation
+        LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE l.granted AND a.pid <> pg_backend_pid() AND a.datname = current_database() AND {where}
+        GROUP BY 1, 2, 3, 4, 5 ORDER BY a.xact_start NULLS LAST LIMIT 5"""
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            rows = conn.execute(query).fetchall()
+    except psycopg.Error as exc:  # the message still says what timed out
+        return f"could not list the lock holders ({exc.__class__.__name__})"
+    if not rows:
+        return "the lock holder has gone since"
+    held = [f"session pid {pid} (role {user}, application {app}, {state}"
+            f"{f', transaction open since {start:%Y-%m-%d %H:%M:%S %Z}' if start else ''}) holds {what}"
+            for pid, user, app, state, start, what in rows]
+    return "; ".join(held) + " — end that transaction (COMMIT/ROLLBACK, or pg_terminate_backend(pid))"
 
 
 def docs_generate(*, settings: Settings | None = None, dsn: str | None = None,

@@ -11,12 +11,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from radiolake.config import Settings, get_settings
+from radiolake.run_params import CUT_NAMES, dbt_cut_vars
 from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import load_run
 
 #: dbt vars a DAG run may override (candidate cuts); None means "use dbt_project.yml's value".
-CUT_PARAMS = ("parallax_snr_min", "grade_a_max_p_chance", "grade_a_max_sigma", "grade_a_min_parallax_snr",
-              "grade_b_max_p_chance", "grade_b_max_sigma")
+CUT_PARAMS = CUT_NAMES
 
 
 def results_uri(run_id: str | None, prefix: str | None, settings: Settings) -> str:
@@ -74,7 +74,8 @@ def load_task(params: Mapping[str, Any] | None, triggering_asset_events=None) ->
 
 
 def dbt_vars(params: Mapping[str, Any] | None) -> dict:
-    return {k: params[k] for k in CUT_PARAMS if params and params.get(k) is not None}
+    """The run's candidate cuts as checked numbers (RunParamError for text, NaN or out of bounds)."""
+    return dbt_cut_vars(params)
 
 
 def dbt_build_task(params: Mapping[str, Any] | None) -> dict:

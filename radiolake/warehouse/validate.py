@@ -1,8 +1,9 @@
 """Read a cross-match results folder (local or S3) and check it before anything touches the warehouse.
 
 A run is loaded whole or not at all, so every problem is collected first and reported together: a missing
-column, a null or NaN key, a run_id that disagrees with run.json, a duplicate key, a pair pointing at a
-radio source or star that is not in the folder, a value out of range. The result is a set of Arrow tables
+column, a null or NaN key, a NaN or infinite value in any float column, a run_id that disagrees with
+run.json, a duplicate key, a pair pointing at a radio source or star that is not in the folder, a value out
+of range. The result is a set of Arrow tables
 already in the `load.*` column order and types, ready for COPY.
 """
 
@@ -153,6 +154,8 @@ def _normalise(table: LoadTable, data: pa.Table, run_id: str, problems: list[str
 
     for name in sorted(table.required | ({"run_id"} if table.run_id_in_files else set())):
         _check_not_null(table.name, name, arrays[name], problems)
+    for name in sorted(set(arrays) - table.required):
+        _check_finite(table.name, name, arrays[name], problems)
     for name, arr in arrays.items():
         if name in RANGES:
             _check_range(table.name, name, arr, RANGES[name], problems)
@@ -189,10 +192,23 @@ def _check_not_null(table: str, name: str, arr: pa.Array, problems: list[str]) -
         problems.append(f"{table}.{name}: {what} value(s) in a required column")
 
 
+def _check_finite(table: str, name: str, arr: pa.Array, problems: list[str]) -> None:
+    """NaN and infinities are refused in every float column, optional ones too: Postgres sorts NaN above
+    every number, so a NaN parallax would pass `parallax_snr >= 5` and reach grade A. Missing is null."""
+    if not pa.types.is_floating(arr.type) or len(arr) == arr.null_count:
+        return
+    n_nan = pc.sum(pc.is_nan(arr)).as_py() or 0
+    n_inf = pc.sum(pc.is_inf(arr)).as_py() or 0
+    if n_nan or n_inf:
+        what = " and ".join([f"{n_nan} NaN"] * bool(n_nan) + [f"{n_inf} infinite"] * bool(n_inf))
+        problems.append(f"{table}.{name}: {what} value(s); write null for a missing value")
+
+
 def _check_range(table: str, name: str, arr: pa.Array, bounds: tuple, problems: list[str]) -> None:
     lo, hi = bounds
     if len(arr) == 0 or arr.null_count == len(arr):
         return
+    # NaN compares false with every bound: _check_not_null and _check_finite refuse it before this.
     bad = pa.array(np.zeros(len(arr), dtype=bool))
     if lo is not None:
         bad = pc.or_(bad, pc.less(arr, lo))

@@ -34,12 +34,12 @@ select
     m.region_key,
     c.false_match_rate_per_source as region_false_match_rate,
     case
-        when m.p_chance < {{ var('grade_a_max_p_chance') }}
-             and m.separation_sigma < {{ var('grade_a_max_sigma') }}
-             and m.parallax_snr >= {{ var('grade_a_min_parallax_snr') }}
+        when m.p_chance < {{ num_var('grade_a_max_p_chance') }}
+             and m.separation_sigma < {{ num_var('grade_a_max_sigma') }}
+             and m.parallax_snr >= {{ num_var('grade_a_min_parallax_snr') }}
             then 'A'
-        when m.p_chance < {{ var('grade_b_max_p_chance') }}
-             and (m.separation_sigma is null or m.separation_sigma < {{ var('grade_b_max_sigma') }})
+        when m.p_chance < {{ num_var('grade_b_max_p_chance') }}
+             and (m.separation_sigma is null or m.separation_sigma < {{ num_var('grade_b_max_sigma') }})
             then 'B'
         else 'C'
     end as grade

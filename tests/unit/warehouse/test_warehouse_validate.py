@@ -70,6 +70,21 @@ def test_nan_and_null_keys_are_refused(sample):
     assert "radio_sources.source_id: 1 null value(s) in a required column" in problems
 
 
+@pytest.mark.parametrize(("table", "column", "bad"), [
+    ("stars", "parallax", math.nan),  # would pass parallax_snr >= 5 in Postgres (NaN sorts above numbers)
+    ("stars", "parallax_error", math.inf),
+    ("pairs", "separation_sigma", math.nan),
+    ("radio_sources", "flux_int_mjy", -math.inf),
+])
+def test_nan_and_infinity_in_optional_float_columns_are_refused(sample, table, column, bad):
+    tables, run = sample
+    values = tables[table].column(column).to_pylist()
+    values[2] = bad
+    problems = _problems(run, dict(tables, **{table: _replace(tables[table], column, values)}))
+    what = "NaN" if math.isnan(bad) else "infinite"
+    assert problems == [f"{table}.{column}: 1 {what} value(s); write null for a missing value"]
+
+
 def test_nullable_separation_sigma_may_be_null(sample):
     tables, run = sample
     sigma = [None] * tables["pairs"].num_rows

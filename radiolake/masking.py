@@ -1,0 +1,37 @@
+"""Mask secrets in anything radiolake prints: DSNs and URLs show `***` where the password was.
+
+`stack up`, `stack status`, `demo` and the CLI's log output go to terminals, screenshots and CI logs; a
+DSN printed whole hands out the warehouse owner's password. The printed forms keep everything else (user,
+host, port, database), so a reader still sees where things are; `--show-secrets` prints them whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+MASK = "***"
+
+# scheme://user:password@host  (the password ends at the last '@' before the host; quoted DSNs have no '@')
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s'\"]*:)(?P<secret>[^@\s'\"]+)(?=@)")
+# key=value DSNs and config dumps: password=..., secret_key=..., and their JSON/YAML forms
+_KEY_PASSWORD = re.compile(
+    r"(?P<head>\b(?:password|passwd|pwd|secret|secret_key|s3_secret_key|access_token|token)"
+    r"[\"']?\s*[=:]\s*[\"']?)(?P<secret>[^\s\"',;&}]+)", re.IGNORECASE)
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every URL password and `password=`-style value replaced by ***."""
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+    return _KEY_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks secrets in each record's final message (attach it to handlers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_secrets(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True

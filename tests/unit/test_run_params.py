@@ -1,0 +1,65 @@
+"""Run parameters reach dbt only as checked numbers; the DAGs declare every cut as a typed Param."""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import pytest
+
+from radiolake.run_params import CUT_NAMES, CUTS, RunParamError, dbt_cut_vars, warn_unknown
+from radiolake.warehouse.pipeline import dbt_vars
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+
+
+@pytest.mark.parametrize("value", ["(select 1/0)", "3", True, [1], {"a": 1}, math.nan, math.inf, -math.inf])
+def test_sql_or_non_numbers_in_a_cut_never_reach_dbt(value):
+    """The issue's attack: {"grade_a_max_sigma": "(select 1/0)"} in a run's conf."""
+    with pytest.raises(RunParamError, match="grade_a_max_sigma"):
+        dbt_vars({"grade_a_max_sigma": value})
+
+
+def test_out_of_bounds_cuts_are_refused_with_the_bound():
+    with pytest.raises(RunParamError, match="below its minimum 0"):
+        dbt_cut_vars({"parallax_snr_min": -1})
+    with pytest.raises(RunParamError, match="above its maximum 1"):
+        dbt_cut_vars({"grade_b_max_p_chance": 2})
+
+
+def test_numbers_pass_unchanged_and_unset_cuts_are_left_to_dbt():
+    assert dbt_cut_vars({"run_id": "x", "grade_a_max_sigma": 2.5, "parallax_snr_min": 3,
+                         "grade_b_max_sigma": None}) == {"grade_a_max_sigma": 2.5, "parallax_snr_min": 3}
+
+
+def test_every_cut_is_a_nullable_bounded_number():
+    for cut in CUTS:
+        schema = cut.schema()
+        assert schema["type"] == ["null", "number"]
+        assert schema["minimum"] == 0
+
+
+def test_unknown_conf_keys_are_named_in_a_warning(caplog):
+    caplog.set_level("WARNING")
+    assert warn_unknown({"region": "all", "evil": 1, "zzz": 2}, ["region"], "radiolake_pipeline") == ["evil", "zzz"]
+    assert "evil, zzz" in caplog.text and "radiolake_pipeline" in caplog.text
+
+
+def _dag_param_names(path: Path) -> set[str]:
+    """Param names a DAG file declares, including those spread from cut_params()."""
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "params" and isinstance(node.value, ast.Dict):
+            for key, value in zip(node.value.keys, node.value.values, strict=True):
+                if key is None and isinstance(value, ast.Call) and getattr(value.func, "id", "") == "cut_params":
+                    names |= set(CUT_NAMES)
+                elif isinstance(key, ast.Constant):
+                    names.add(key.value)
+    return names
+
+
+@pytest.mark.parametrize("dag_file", ["pipeline.py", "warehouse.py"])
+def test_dags_that_build_marts_declare_every_cut(dag_file):
+    assert set(CUT_NAMES) <= _dag_param_names(DAGS / dag_file)
