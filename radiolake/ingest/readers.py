@@ -8,6 +8,7 @@ whitespace text come back as strings so that `normalize` can tell, row by row, w
 
 from __future__ import annotations
 
+import gzip
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,11 +108,28 @@ def _read_csv(path: Path, options: dict[str, Any], batch_rows: int) -> Iterator[
         raise ReadError("empty_file", f"{path.name} has a header but no data rows")
 
 
+def _uncompressed_size(path: Path) -> int:
+    """Bytes of the FITS stream itself: a `.fits.gz` is measured decompressed (its offsets are the
+    uncompressed ones), by one streaming pass; EOFError if the gzip stream is cut short."""
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic != b"\x1f\x8b":
+        return path.stat().st_size
+    size = 0
+    with gzip.open(path, "rb") as fh:
+        while block := fh.read(1 << 22):
+            size += len(block)
+    return size
+
+
 def _fits_truncation(path: Path, hdu_index: int) -> str | None:
     """A reason if the FITS file is shorter than its headers declare, else None."""
     from astropy.io import fits
 
-    size = path.stat().st_size
+    try:
+        size = _uncompressed_size(path)
+    except (OSError, EOFError) as exc:
+        return f"compressed stream damaged or cut short ({exc})"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # astropy warns about truncation; we report it ourselves

@@ -158,15 +158,20 @@ def build_tap_query(definition: SurveyDefinition, region: Region, page_size: int
     return f"SELECT TOP {page_size} {cols} FROM {src['table']}{clause} ORDER BY {id_col}"
 
 
-def _last_id_and_count(path: Path, id_column: str) -> tuple[Any, int]:
-    from astropy.io.votable import parse_single_table
+def _page_summary(path: Path, id_column: str) -> tuple[Any, int, bool]:
+    """(last id, rows, overflow) of a TAP result page. `overflow`: the server's QUERY_STATUS says it cut the
+    result at its own row limit (DALI INFO QUERY_STATUS=OVERFLOW), so a short page is not the end."""
+    from astropy.io.votable import parse
 
-    table = parse_single_table(str(path)).to_table(use_names_over_ids=True)
+    votable = parse(str(path))
+    overflow = any(info.name == "QUERY_STATUS" and str(info.value).upper() == "OVERFLOW"
+                   for info in votable.iter_info())
+    table = votable.get_first_table().to_table(use_names_over_ids=True)
     if len(table) == 0:
-        return None, 0
+        return None, 0, overflow
     last = table[id_column][-1]
     last = last.decode() if isinstance(last, bytes) else last
-    return (last.item() if hasattr(last, "item") else last), len(table)
+    return (last.item() if hasattr(last, "item") else last), len(table), overflow
 
 
 def fetch_tap(
@@ -178,7 +183,8 @@ def fetch_tap(
     page_size: int | None = None,
     max_pages: int = 100_000,
 ) -> list[RawArtifact]:
-    """Page through a TAP table; each page is a raw artifact. Stops at the first short page."""
+    """Page through a TAP table; each page is a raw artifact. Stops at the first short page that the server
+    does not mark as OVERFLOW (a server row cap below `page_size` therefore never truncates the catalogue)."""
     import pyvo
 
     url = url or definition.source["url"]
@@ -197,15 +203,18 @@ def fetch_tap(
         body = _with_retries(policy, run)
         dest = work_dir / f"page-{page:05d}.vot"
         dest.write_bytes(body)
-        after_page, count = _last_id_and_count(dest, definition.source["id_column"])
+        after_page, count, overflow = _page_summary(dest, definition.source["id_column"])
+        if overflow and count == 0:
+            raise FetchError(f"TAP server {url} reported OVERFLOW with no rows for: {adql}")
         artifacts.append(
             _artifact(
-                dest, dest.name, {"kind": "tap", "url": url, "query": adql, "page": page, "rows": count}
+                dest, dest.name,
+                {"kind": "tap", "url": url, "query": adql, "page": page, "rows": count, "overflow": overflow},
             )
         )
-        if count < page_size:
+        if count < page_size and not overflow:  # short and complete: the last page
             return artifacts
-        after = after_page
+        after = after_page  # a full page, or one the server cut at its own limit: keyset-page on
     raise FetchError(f"TAP paging did not finish after {max_pages} pages of {page_size}")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from astropy.io.votable import from_table
+from astropy.io.votable.tree import Info
 from astropy.table import Table
 
 from radiolake.ingest import catalog as cat
@@ -22,10 +23,14 @@ RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "hip2_box_ra40-60_
 
 
 class TapServer:
-    """A minimal TAP /sync endpoint: understands TOP n, `HIP > k` and ORDER BY HIP over the recorded rows."""
+    """A minimal TAP /sync endpoint: understands TOP n, `HIP > k` and ORDER BY HIP over the recorded rows.
 
-    def __init__(self, fail_first: int = 0, status: int = 503):
+    `cap`: the server's own row limit (like an archive's MAXREC): it returns at most that many rows and marks
+    a page it cut with INFO QUERY_STATUS=OVERFLOW, as TAP servers do."""
+
+    def __init__(self, fail_first: int = 0, status: int = 503, cap: int | None = None):
         self.table = Table.read(RECORDED)
+        self.cap = cap
         self.queries: list[str] = []
         self.fail_left, self.status = fail_first, status
         server = self
@@ -43,8 +48,12 @@ class TapServer:
                 top = int(re.search(r"TOP (\d+)", query).group(1))
                 after = re.search(r"HIP > (\d+)", query)
                 rows = server.table[server.table["HIP"] > int(after.group(1))] if after else server.table
+                limit = min(top, server.cap or top)
+                votable = from_table(rows[:limit])
+                if len(rows) > limit and limit < top:
+                    votable.resources[0].infos.append(Info(name="QUERY_STATUS", value="OVERFLOW"))
                 out = io.BytesIO()
-                from_table(rows[:top]).to_xml(out)
+                votable.to_xml(out)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-votable+xml")
                 self.end_headers()
@@ -99,3 +108,17 @@ def test_tap_gives_up_with_a_clear_error(lake):
             )
     finally:
         server.close()
+
+
+def test_a_server_row_cap_never_truncates_the_catalogue(lake):
+    """The server returns at most 120 rows per query, fewer than the page size asked for: the short pages
+    are marked OVERFLOW, so paging goes on instead of taking the first short page as the end."""
+    server = TapServer(cap=120)
+    try:
+        result = ingest_survey("hip2", region="box:40,60,0,20", source_url=server.url,
+                               retry=RetryPolicy(attempts=2, wait_seconds=0.01), tap_page_size=500,
+                               **lake.kwargs())
+    finally:
+        server.close()
+    assert result.n_rows == len(server.table) == 995
+    assert len(server.queries) == 9  # 8 capped pages of 120 + the last 35 rows
