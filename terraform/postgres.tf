@@ -16,18 +16,39 @@ resource "postgresql_role" "radiolake" {
   name     = "radiolake"
   login    = true
   password = var.warehouse_password
+
+  # Least privilege: nothing cluster-wide.
+  superuser                 = false
+  create_database           = false
+  create_role               = false
+  replication               = false
+  bypass_row_level_security = false
 }
 
 resource "postgresql_role" "airflow" {
   name     = "airflow"
   login    = true
   password = var.airflow_db_password
+
+  # Least privilege: nothing cluster-wide.
+  superuser                 = false
+  create_database           = false
+  create_role               = false
+  replication               = false
+  bypass_row_level_security = false
 }
 
 resource "postgresql_role" "analyst" {
   name     = "analyst"
   login    = true
   password = var.analyst_password
+
+  # Least privilege: nothing cluster-wide.
+  superuser                 = false
+  create_database           = false
+  create_role               = false
+  replication               = false
+  bypass_row_level_security = false
 }
 
 resource "postgresql_database" "warehouse" {
@@ -53,4 +74,25 @@ resource "postgresql_grant" "analyst_connect" {
   role        = postgresql_role.analyst.name
   object_type = "database"
   privileges  = ["CONNECT"]
+}
+
+# PostgreSQL grants CONNECT and TEMPORARY on every new database to PUBLIC (every role, present and future).
+# Revoke them, as docker/postgres/init does: only the owners, and the analyst on the warehouse, may connect.
+# An empty privilege list makes the provider revoke everything PUBLIC holds on the database.
+resource "postgresql_grant" "revoke_public_database" {
+  for_each = toset([postgresql_database.warehouse.name, postgresql_database.airflow.name])
+
+  database    = each.key
+  role        = "public"
+  object_type = "database"
+  privileges  = []
+}
+
+# Nor may PUBLIC create objects in the warehouse's public schema (the loader keeps its tables in `load`).
+resource "postgresql_grant" "revoke_public_schema" {
+  database    = postgresql_database.warehouse.name
+  schema      = "public"
+  role        = "public"
+  object_type = "schema"
+  privileges  = []
 }

@@ -36,7 +36,11 @@ fi
 : "${RADIOLAKE_S3_ACCESS_KEY:?set RADIOLAKE_S3_ACCESS_KEY in .env}"
 : "${RADIOLAKE_S3_SECRET_KEY:?set RADIOLAKE_S3_SECRET_KEY in .env}"
 
-mc alias set radiolake http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"
+# Secrets never go on mc's command line (visible to anyone on the host in `ps`): the root credentials
+# reach mc through its MC_HOST_<alias> variable, the pipeline user's secret through stdin.
+# (.env.example asks for letters and digits only, so the URL needs no escaping.)
+MC_HOST_radiolake="http://$MINIO_ROOT_USER:$MINIO_ROOT_PASSWORD@minio:9000"
+export MC_HOST_radiolake
 mc ready radiolake
 
 for bucket in $BUCKETS; do
@@ -48,7 +52,8 @@ render_policy > "$policy_file"
 # `policy create` replaces a policy of that name; `user add` resets the user's secret to .env's value.
 mc admin policy create radiolake "$POLICY" "$policy_file"
 rm -f "$policy_file"
-mc admin user add radiolake "$RADIOLAKE_S3_ACCESS_KEY" "$RADIOLAKE_S3_SECRET_KEY"
+# With the secret key left off, `mc admin user add` reads it from stdin.
+printf '%s\n' "$RADIOLAKE_S3_SECRET_KEY" | mc admin user add radiolake "$RADIOLAKE_S3_ACCESS_KEY"
 # Attaching an already attached policy is an error on a rerun: attach, then verify the end state instead.
 mc admin policy attach radiolake "$POLICY" --user "$RADIOLAKE_S3_ACCESS_KEY" \
   || echo "minio-init: attach refused (already attached?); verifying"

@@ -3,9 +3,11 @@
 A PID file holds the PID and the process's start time, so a file whose process is gone, or whose PID was
 reused by another program, is stale and ignored. Every process the stack starts runs with its working directory
 inside the state directory (PostgreSQL chdirs into its data directory itself) and carries
-`RADIOLAKE_STACK_HOME=<state dir>` in its environment; `kill_strays` sweeps whatever still matches either mark
-(children that left the process group included). The environment alone is not enough: Airflow rewrites its
-process titles with setproctitle, which overwrites /proc/PID/environ.
+`RADIOLAKE_STACK_HOME=<state dir>` in its environment; `kill_strays` sweeps whatever still carries the mark
+(children that left the process group included). The environment alone is not enough: Airflow and PostgreSQL
+rewrite their process titles, which overwrites /proc/PID/environ; such a process counts as the stack's only if
+its working directory is inside the state directory *and* its title is one of the stack's programs. A working
+directory alone never does: that may be a user's shell or editor looking at the logs.
 """
 
 from __future__ import annotations
@@ -27,12 +29,20 @@ from radiolake.stack.state import StateDir
 MARKER = "RADIOLAKE_STACK_HOME"
 
 
+#: Titles of the stack's programs that overwrite their environment (setproctitle, PostgreSQL's ps_status).
+RETITLED_PROGRAMS = ("airflow", "postgres")
+
+
 def _marked_with(proc: psutil.Process, home: str) -> bool:
     try:
-        cwd = proc.cwd()
-        if cwd == home or cwd.startswith(home + os.sep):
+        if proc.environ().get(MARKER) == home:
             return True
-        return proc.environ().get(MARKER) == home
+        cwd = proc.cwd()
+        if not (cwd == home or cwd.startswith(home + os.sep)):
+            return False
+        cmdline = proc.cmdline()
+        title = os.path.basename(cmdline[0]) if cmdline else proc.name()
+        return title.startswith(RETITLED_PROGRAMS)
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
 

@@ -31,6 +31,7 @@ SCHEMA = Path(__file__).parent / "schemas" / "compose_spec.json"
 #: What the DAGs and the user need: the object store (+ its setup job), Postgres, the four Airflow
 #: components (+ init), and a Spark standalone master with a worker.
 REQUIRED_SERVICES = {
+    "check-secrets",
     "minio",
     "minio-init",
     "postgres",
@@ -42,7 +43,7 @@ REQUIRED_SERVICES = {
     "spark-master",
     "spark-worker",
 }
-ONE_SHOT = {"minio-init", "airflow-init"}
+ONE_SHOT = {"check-secrets", "minio-init", "airflow-init"}
 
 
 def schema_validator() -> jsonschema.protocols.Validator:
@@ -179,7 +180,8 @@ def test_airflow_components_share_one_configuration():
     services = compose_resolved()["services"]
     airflow = {n: s for n, s in services.items() if n.startswith("airflow-")}
     assert len({s["image"] for s in airflow.values()}) == 1
-    envs = [s["environment"] for s in airflow.values()]
+    # airflow-init alone also gets the admin password (it writes the password file from it).
+    envs = [{k: v for k, v in s["environment"].items() if k != "AIRFLOW_ADMIN_PASSWORD"} for s in airflow.values()]
     assert all(env == envs[0] for env in envs)
     env = envs[0]
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"

@@ -124,15 +124,32 @@ def test_roles_databases_and_schemas_match_the_code():
     }
     schema = resources("postgresql_schema")["warehouse"]
     assert "for_each" in schema and set(re.findall(r'"(\w+)"', schema["for_each"])) == WAREHOUSE_SCHEMAS
-    grants = list(resources("postgresql_grant").values())
-    assert grants == [
-        {
-            "database": "${postgresql_database.warehouse.name}",
-            "role": "${postgresql_role.analyst.name}",
-            "object_type": "database",
-            "privileges": ["CONNECT"],
-        }
-    ]
+    grants = resources("postgresql_grant")
+    assert grants["analyst_connect"] == {
+        "database": "${postgresql_database.warehouse.name}",
+        "role": "${postgresql_role.analyst.name}",
+        "object_type": "database",
+        "privileges": ["CONNECT"],
+    }
+    granted = [g for g in grants.values() if g["privileges"]]
+    assert len(granted) == 1, "nothing but the analyst's CONNECT is granted here"
+
+
+def test_public_keeps_no_connect_or_temp_on_any_database():
+    # PostgreSQL gives PUBLIC CONNECT and TEMPORARY on every new database; an empty privilege list revokes them.
+    grants = resources("postgresql_grant")
+    revoke = grants["revoke_public_database"]
+    assert revoke["role"] == "public" and revoke["object_type"] == "database" and revoke["privileges"] == []
+    assert set(re.findall(r"postgresql_database\.(\w+)\.name", revoke["for_each"])) == {"warehouse", "airflow"}
+    schema = grants["revoke_public_schema"]
+    assert (schema["role"], schema["object_type"], schema["schema"], schema["privileges"]) == (
+        "public", "schema", "public", [])
+
+
+def test_roles_have_no_cluster_wide_rights():
+    for body in resources("postgresql_role").values():
+        for right in ("superuser", "create_database", "create_role", "replication", "bypass_row_level_security"):
+            assert body.get(right) is False, f"role {body['name']}: set {right} = false explicitly"
 
 
 def test_compose_postgres_init_declares_the_same_names():

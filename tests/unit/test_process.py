@@ -3,12 +3,13 @@
 import os
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
 
 from radiolake.stack.errors import StackError
-from radiolake.stack.process import ManagedProcess, kill_strays, stack_processes
+from radiolake.stack.process import MARKER, ManagedProcess, kill_strays, stack_processes
 from radiolake.stack.state import StateDir
 
 
@@ -60,12 +61,48 @@ def test_wait_is_bounded(state):
     proc.stop()
 
 
+def _unmarked_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != MARKER}
+
+
 def test_kill_strays_finds_children_that_left_the_group(state):
-    # A grandchild in its own session escapes killpg; the cwd mark still finds it.
+    # A grandchild in its own session escapes killpg; the environment mark still finds it.
     # Not started as a group leader, so `setsid` detaches itself in place (no fork, no race).
-    escaped = subprocess.Popen(["setsid", "sleep", "300"], cwd=state.root)
+    escaped = subprocess.Popen(["setsid", "sleep", "300"], cwd=state.root,
+                               env={**_unmarked_env(), MARKER: str(state.root)})
     procs = stack_processes(state.root)
-    assert procs, "the escaped process should be found by its working directory"
+    assert [p.pid for p in procs] == [escaped.pid], "the escaped process should be found by its mark"
     assert kill_strays(state.root) >= 1
     assert stack_processes(state.root) == []
     assert escaped.wait(timeout=5) is not None
+
+
+def test_a_users_shell_in_the_state_directory_survives_down(state):
+    # Someone `cd`s into the state directory to read the logs: same cwd, no mark, not one of the stack's
+    # programs. `down` must leave that shell alone.
+    shell = subprocess.Popen(["bash", "-c", "sleep 300; true"], cwd=state.logs, env=_unmarked_env(),
+                             start_new_session=True)
+    try:
+        assert shell.pid not in [p.pid for p in stack_processes(state.root)]
+        kill_strays(state.root)
+        assert shell.poll() is None, "the user's shell was killed"
+    finally:
+        shell.kill()
+        shell.wait(timeout=5)
+
+
+def test_a_retitled_stack_program_is_found_by_cwd_and_title(state):
+    # Airflow and PostgreSQL overwrite their environment with their process title; cwd plus title finds
+    # them. `exec -a` gives the process the title setproctitle would.
+    retitled = subprocess.Popen(["bash", "-c", "exec -a 'airflow scheduler' sleep 300"], cwd=state.root,
+                                env=_unmarked_env(), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 5
+        while psutil.Process(retitled.pid).cmdline()[:1] != ["airflow scheduler"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert retitled.pid in [p.pid for p in stack_processes(state.root)]
+        kill_strays(state.root)
+        assert retitled.wait(timeout=5) is not None
+    finally:
+        if retitled.poll() is None:
+            retitled.kill()
