@@ -14,7 +14,8 @@ from radiolake.stack import StackError
 
 app = typer.Typer(help="Radio Star Lakehouse: find radio stars by cross-matching radio surveys with Gaia.",
                   no_args_is_help=True)
-stack_app = typer.Typer(help="The embedded stack: PostgreSQL, S3 object store, Airflow 3.", no_args_is_help=True)
+stack_app = typer.Typer(help="The embedded stack: PostgreSQL, S3 object store, Airflow 3, optionally a Spark "
+                        "standalone cluster.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 console = Console()
 
@@ -59,14 +60,18 @@ def print_endpoints(stack, show_secrets: bool = False) -> None:
 
 @stack_app.command("up")
 def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: only Postgres + S3)."),
+             spark_workers: int | None = typer.Option(
+                 None, "--spark-workers", min=0, max=16,
+                 help="Run a Spark standalone master with N workers (1 core each) that cross-matches submit to; "
+                      "0 stops it. Default: RADIOLAKE_SPARK_WORKERS, else keep what runs (none at first)."),
              show_secrets: bool = _SHOW_SECRETS) -> None:
     """Start every service (idempotent: running ones are left alone)."""
     _quiet_logging()
     try:
         stack = _stack()
         t0 = time.monotonic()
-        with console.status("starting PostgreSQL, the object store and Airflow ..."):
-            stack.up(with_airflow=airflow)
+        with console.status("starting PostgreSQL, the object store, Spark (if asked) and Airflow ..."):
+            stack.up(with_airflow=airflow, spark_workers=spark_workers)
         console.print(f"[green]stack up[/] in {time.monotonic() - t0:.0f} s")
         print_endpoints(stack, show_secrets)
     except StackError as exc:
@@ -103,7 +108,7 @@ def stack_status(show_secrets: bool = _SHOW_SECRETS) -> None:
 @stack_app.command("logs")
 def stack_logs(service: str = typer.Argument(..., help="postgres, objectstore, airflow-api-server, "
                                              "airflow-scheduler, airflow-dag-processor, airflow-triggerer, "
-                                             "airflow-migrate"),
+                                             "airflow-migrate, spark-master, spark-worker-0, ..."),
                lines: int = typer.Option(50, "-n", "--lines"), show_secrets: bool = _SHOW_SECRETS) -> None:
     """Print the end of a service's log file (passwords masked unless --show-secrets)."""
     from radiolake.masking import mask_secrets

@@ -25,6 +25,9 @@ AIRFLOW_DB = "airflow"
 AIRFLOW_ROLE = "airflow"
 ANALYST_ROLE = "analyst"
 
+#: Written by `radiolake stack up --spark-workers N` (master URL, UI, workers), removed by `stack down`.
+SPARK_CLUSTER_FILE = Path("spark") / "cluster.json"
+
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the variable."""
@@ -74,6 +77,19 @@ class Settings:
     warehouse_dsn: str = ""
     spark_master: str = "local[*]"
     airflow_url: str = ""
+    #: RADIOLAKE_SPARK_AUTH_SECRET: the shared secret of a cluster run with spark.authenticate (any master).
+    spark_auth_secret: str = field(default="", repr=False)
+    #: The embedded stack's own cluster, when it runs one: its master URL and generated secret.
+    stack_spark_master: str = ""
+    stack_spark_secret: str = field(default="", repr=False)
+
+    def spark_secret_for(self, master: str) -> str:
+        """The spark.authenticate secret to use with `master` ("" for local mode or an open cluster)."""
+        if not master.startswith("spark://"):
+            return ""
+        if self.spark_auth_secret:
+            return self.spark_auth_secret
+        return self.stack_spark_secret if master == self.stack_spark_master else ""
 
     @property
     def s3_secure(self) -> bool:
@@ -106,6 +122,17 @@ def postgres_dsn(user: str, password: str, host: str, port: int, dbname: str) ->
     return f"postgresql://{quote(user)}:{quote(password, safe='')}@{host}:{port}/{dbname}"
 
 
+def running_stack_spark_master(home: Path) -> str:
+    """The embedded stack's Spark master URL if `stack up` started a cluster that still runs, else ""."""
+    cluster = _read_json(home / SPARK_CLUSTER_FILE)
+    try:
+        pid = int((home / "run" / "spark-master.pid").read_text().split()[0])
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (FileNotFoundError, ValueError, IndexError, ProcessLookupError, PermissionError):
+        return ""
+    return str(cluster.get("master", ""))
+
+
 def get_settings(env: dict[str, str] | None = None) -> Settings:
     """Build Settings from `env` (default: os.environ), filling gaps from the embedded state directory."""
     env = dict(os.environ if env is None else env)
@@ -128,6 +155,7 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
     airflow_url = env.get("RADIOLAKE_AIRFLOW_URL") or (f"http://127.0.0.1:{airflow_port}" if airflow_port else "")
 
     buckets = {k: env.get(f"RADIOLAKE_BUCKET_{k.upper()}", v) for k, v in DEFAULT_BUCKETS.items()}
+    stack_master = running_stack_spark_master(home)
     return Settings(
         home=home,
         s3_endpoint=s3_endpoint.rstrip("/"),
@@ -136,6 +164,9 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         s3_region=env.get("RADIOLAKE_S3_REGION", "us-east-1"),
         buckets=buckets,
         warehouse_dsn=warehouse_dsn,
-        spark_master=env.get("RADIOLAKE_SPARK_MASTER", "local[*]"),
+        spark_master=env.get("RADIOLAKE_SPARK_MASTER") or stack_master or "local[*]",
         airflow_url=airflow_url,
+        spark_auth_secret=env.get("RADIOLAKE_SPARK_AUTH_SECRET", ""),
+        stack_spark_master=stack_master,
+        stack_spark_secret=secrets.get("spark_auth_secret", "") if stack_master else "",
     )

@@ -1,37 +1,97 @@
-"""One place that builds the SparkSession, so jobs, tasks and tests configure Spark the same way."""
+"""One place that builds the SparkSession, so jobs, tasks and tests configure Spark the same way.
+
+On a cluster (`spark://...`), executors run in other processes (other machines under compose) and need the
+same RADIOLAKE_* settings as the driver to reach the lake: the driver hands them over as
+`spark.executorEnv.*`. Secrets (S3 secret key, the cluster's spark.authenticate secret) never go on the
+spark-submit command line that launches the driver JVM — `ps` shows it to every user — but to the running
+JVM through py4j, and Spark's redaction hides them from its UI and logs.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
-from radiolake.config import get_settings
+from radiolake.config import Settings, get_settings
+
+#: What the executors' Python code reads to reach the lake (radiolake.config.get_settings).
+EXECUTOR_SETTINGS = ("RADIOLAKE_S3_ENDPOINT", "RADIOLAKE_S3_ACCESS_KEY", "RADIOLAKE_S3_SECRET_KEY",
+                     "RADIOLAKE_S3_REGION")
+#: Spark's default redaction pattern, plus `access_key` (ours is spelled with an underscore).
+REDACTION_REGEX = r"(?i)secret|password|token|access[._]?key"
+
+
+def executor_env(settings: Settings) -> dict[str, str]:
+    """RADIOLAKE_* values as this driver resolved them (env or the embedded state), for every executor."""
+    values = {
+        "RADIOLAKE_S3_ENDPOINT": settings.s3_endpoint,
+        "RADIOLAKE_S3_ACCESS_KEY": settings.s3_access_key,
+        "RADIOLAKE_S3_SECRET_KEY": settings.s3_secret_key,
+        "RADIOLAKE_S3_REGION": settings.s3_region,
+        **{f"RADIOLAKE_BUCKET_{kind.upper()}": name for kind, name in settings.buckets.items()},
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def spark_options(master: str, settings: Settings, shuffle_partitions: int | None) -> tuple[dict, dict]:
+    """(public options, secret options) for a session on `master`; the split decides what may go on argv."""
+    local = master.startswith("local")
+    public = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions or (8 if local else 64)),
+        "spark.ui.showConsoleProgress": "false",
+        # The driver listens on loopback unless told otherwise: under compose executors in other containers
+        # reach it by the container's name (RADIOLAKE_SPARK_DRIVER_HOST) on all its interfaces.
+        "spark.driver.bindAddress": os.environ.get("RADIOLAKE_SPARK_DRIVER_BIND_ADDRESS", "127.0.0.1"),
+        "spark.driver.host": os.environ.get("RADIOLAKE_SPARK_DRIVER_HOST", "127.0.0.1"),
+        "spark.ui.enabled": os.environ.get("RADIOLAKE_SPARK_UI", "false"),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.redaction.regex": REDACTION_REGEX,
+    }
+    if driver_memory := os.environ.get("RADIOLAKE_SPARK_DRIVER_MEMORY"):
+        public["spark.driver.memory"] = driver_memory
+    secret: dict[str, str] = {}
+    if not local:
+        if executor_memory := os.environ.get("RADIOLAKE_SPARK_EXECUTOR_MEMORY"):
+            public["spark.executor.memory"] = executor_memory
+        for name, value in executor_env(settings).items():
+            (secret if name == "RADIOLAKE_S3_SECRET_KEY" else public)[f"spark.executorEnv.{name}"] = value
+        if auth := settings.spark_secret_for(master):
+            public["spark.authenticate"] = "true"
+            secret["spark.authenticate.secret"] = auth
+    return public, secret
+
+
+def _stop_session_on_other_master(master: str) -> None:
+    """getOrCreate would silently hand back a session on another master: stop that one first."""
+    active = SparkSession.getActiveSession()
+    if active is not None and active.sparkContext.master != master:
+        active.stop()
 
 
 def get_spark(app_name: str = "radiolake", master: str | None = None,
               shuffle_partitions: int | None = None) -> SparkSession:
-    """A SparkSession on RADIOLAKE_SPARK_MASTER (default local[*]) with Arrow on and the S3 source registered.
+    """A SparkSession on `master` (default: RADIOLAKE_SPARK_MASTER, else the stack's cluster, else local[*])
+    with Arrow on and the S3 source registered.
 
-    Executors use this interpreter, so they import the same radiolake and pyarrow as the driver.
+    Executors use this interpreter (PYSPARK_PYTHON), so they import the same radiolake and pyarrow as the driver.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    master = master or get_settings().spark_master
-    builder = (
-        SparkSession.builder.appName(app_name)
-        .master(master)
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions or (8 if master.startswith("local") else 64)))
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.ui.enabled", os.environ.get("RADIOLAKE_SPARK_UI", "false"))
-        .config("spark.sql.session.timeZone", "UTC")
-    )
-    if driver_memory := os.environ.get("RADIOLAKE_SPARK_DRIVER_MEMORY"):
-        builder = builder.config("spark.driver.memory", driver_memory)
+    settings = get_settings()
+    master = master or settings.spark_master
+    public, secret = spark_options(master, settings, shuffle_partitions)
+    _stop_session_on_other_master(master)
+    if "RADIOLAKE_SPARK_DRIVER_BIND_ADDRESS" not in os.environ:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # every driver socket on loopback, not just RPC
+    if secret:
+        # Launch the driver JVM with the public options only; the secret ones reach it through py4j below.
+        SparkContext._ensure_initialized(conf=SparkConf(loadDefaults=False).setAll(
+            [*public.items(), ("spark.master", master), ("spark.app.name", app_name)]))
+    builder = SparkSession.builder.appName(app_name).master(master).config(map={**public, **secret})
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("RADIOLAKE_SPARK_LOG_LEVEL", "WARN"))
     from radiolake.spark_io import register

@@ -11,11 +11,12 @@ from radiolake.stack.errors import StackError
 from radiolake.stack.objectstore import ObjectStore
 from radiolake.stack.postgres import Postgres
 from radiolake.stack.process import kill_strays, stack_processes
+from radiolake.stack.spark import SparkCluster, worker_count
 from radiolake.stack.state import StateDir
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("postgres", "objectstore", "airflow")
+SERVICES = ("postgres", "objectstore", "spark", "airflow")
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ServiceStatus:
 
 
 class Stack:
-    """Postgres → object store → Airflow, under one state directory."""
+    """Postgres → object store → (Spark cluster) → Airflow, under one state directory."""
 
     def __init__(self, state: StateDir | None = None, env: dict[str, str] | None = None) -> None:
         self.state = state or StateDir.from_env(env)
@@ -36,11 +37,20 @@ class Stack:
         self.postgres = Postgres(self.state, self.ports["postgres"], self.secrets)
         self.objectstore = ObjectStore(self.state, self.ports, self.secrets)
         self.airflow = Airflow(self.state, self.ports, self.secrets, self.postgres)
+        self.spark = SparkCluster(self.state, self.ports, self.secrets)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
-    def up(self, with_airflow: bool = True) -> None:
-        """Start what is not running. On any failure, stop everything again: never a half-started stack."""
+    def up(self, with_airflow: bool = True, spark_workers: int | None = None) -> None:
+        """Start what is not running. On any failure, stop everything again: never a half-started stack.
+
+        `spark_workers`: workers of the standalone Spark cluster (0: none); None keeps what runs now, or
+        RADIOLAKE_SPARK_WORKERS when set.
+        """
+        running = self.spark.recorded_workers() if self.spark.running() else 0
+        workers = worker_count(spark_workers, running)
         steps = [("postgres", self.postgres.start), ("objectstore", self.objectstore.start)]
+        if workers or running:
+            steps.append(("spark", lambda: self.spark.start(workers)))
         if with_airflow:
             steps.append(("airflow", self.airflow.start))
         try:
@@ -54,7 +64,7 @@ class Stack:
     def down(self) -> int:
         """Stop every service; returns how many stray processes had to be killed afterwards."""
         errors: list[str] = []
-        for stop in (self.airflow.stop, self.objectstore.stop, self.postgres.stop):
+        for stop in (self.airflow.stop, self.spark.stop, self.objectstore.stop, self.postgres.stop):
             try:
                 stop()
             except StackError as exc:
@@ -83,6 +93,8 @@ class Stack:
         except Exception as exc:  # noqa: BLE001 - status reports, it does not raise
             ok, detail = False, f"not answering ({type(exc).__name__})"
         statuses.append(ServiceStatus("airflow", ok, detail))
+        if self.spark.running() or self.spark.recorded_workers():
+            statuses.append(ServiceStatus("spark", *self.spark.status()))
         return statuses
 
     def endpoints(self, show_secrets: bool = False) -> dict[str, str]:
@@ -102,6 +114,7 @@ class Stack:
             "Analyst DSN (marts, read-only)": self.postgres.dsn(ANALYST_ROLE, WAREHOUSE_DB),
             "Airflow metadata DB": self.postgres.dsn("airflow", "airflow"),
             "Spark master": self.settings().spark_master,
+            **({"Spark master UI": self.spark.ui_url} if self.spark.running() else {}),
             "State directory": str(self.state.root),
         }
 

@@ -22,6 +22,8 @@ PORT_ENV = {
     "postgres": "RADIOLAKE_PG_PORT",
     "s3": "RADIOLAKE_S3_PORT",
     "airflow": "RADIOLAKE_AIRFLOW_PORT",
+    "spark_master": "RADIOLAKE_SPARK_MASTER_PORT",
+    "spark_master_ui": "RADIOLAKE_SPARK_UI_PORT",
 }
 INTERNAL_PORTS = (
     "s3_grpc", "s3_master", "s3_master_grpc", "s3_volume", "s3_volume_grpc", "s3_filer", "s3_filer_grpc",
@@ -31,7 +33,7 @@ INTERNAL_PORTS = (
 SECRET_NAMES = (
     "postgres_password", "warehouse_password", "airflow_db_password", "analyst_password",
     "s3_access_key", "s3_secret_key", "airflow_admin_password", "airflow_jwt_secret", "airflow_secret_key",
-    "airflow_fernet_key",
+    "airflow_fernet_key", "spark_auth_secret",
 )
 
 
@@ -124,6 +126,16 @@ class StateDir:
             if name not in ports:
                 ports[name] = free_port(exclude=set(ports.values()))
         if ports != stored:
+            self.ports_file.write_text(json.dumps(ports, indent=2) + "\n")
+        return ports
+
+    def extra_ports(self, names: list[str]) -> dict[str, int]:
+        """All persisted ports, plus free ones for `names` not chosen yet (e.g. one per Spark worker)."""
+        ports: dict[str, int] = json.loads(self.ports_file.read_text()) if self.ports_file.exists() else {}
+        missing = [n for n in names if n not in ports]
+        for name in missing:
+            ports[name] = free_port(exclude=set(ports.values()))
+        if missing:
             self.ports_file.write_text(json.dumps(ports, indent=2) + "\n")
         return ports
 

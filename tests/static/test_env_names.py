@@ -119,3 +119,27 @@ def test_postgres_gets_the_role_passwords_the_dsns_use():
         f"/{AIRFLOW_DB}",
     )
     assert pg_env["ANALYST_DB_PASSWORD"] and ANALYST_ROLE == "analyst"
+
+
+def test_spark_workers_get_what_executors_need_and_share_the_cluster_secret():
+    """Executors reach the lake with the pipeline's settings; master, workers and drivers agree on the secret."""
+    services = compose_resolved()["services"]
+    airflow = services["airflow-scheduler"]["environment"]
+    worker = services["spark-worker"]["environment"]
+    master = services["spark-master"]["environment"]
+    executor_needs = {"RADIOLAKE_S3_ENDPOINT", "RADIOLAKE_S3_ACCESS_KEY", "RADIOLAKE_S3_SECRET_KEY",
+                      "RADIOLAKE_S3_REGION", *(f"RADIOLAKE_BUCKET_{k.upper()}" for k in DEFAULT_BUCKETS)}
+    assert {k: worker.get(k) for k in executor_needs} == {k: airflow[k] for k in executor_needs}
+    assert worker["PYSPARK_PYTHON"] == "/opt/radiolake/venv/bin/python"
+    assert "RADIOLAKE_S3_SECRET_KEY" not in master  # the master runs no executor: no lake credentials
+    secret = airflow["RADIOLAKE_SPARK_AUTH_SECRET"]
+    assert secret and worker["_SPARK_AUTH_SECRET"] == master["_SPARK_AUTH_SECRET"] == secret
+    for env in (worker, master):
+        assert "-Dspark.authenticate=true" in env["SPARK_DAEMON_JAVA_OPTS"]
+    # Airflow's tasks submit to the compose master, and executors can call the driver back by name.
+    master_cmd = services["spark-master"]["command"]
+    port = master_cmd[master_cmd.index("--port") + 1]
+    assert airflow["RADIOLAKE_SPARK_MASTER"] == f"spark://spark-master:{port}"
+    assert airflow["RADIOLAKE_SPARK_DRIVER_HOST"] == services["airflow-scheduler"]["hostname"]
+    settings = get_settings({**airflow, "RADIOLAKE_HOME": "/nonexistent/radiolake-state"})
+    assert settings.spark_secret_for(settings.spark_master) == secret
