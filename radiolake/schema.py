@@ -47,6 +47,11 @@ STANDARD_EXTRA_FIELDS: list[pa.Field] = [
     pa.field("flux_int_mjy", pa.float64()),  # radio integrated flux density, mJy
     pa.field("flux_error_mjy", pa.float64()),
     pa.field("freq_mhz", pa.float64()),  # observing frequency of the radio row, MHz
+    # Stokes V (circular polarisation), signed, where the survey measures it: |V|/I separates stars (often
+    # > 6 %) from background AGN (rarely > 2 %). Null where V was not measured, which is not V = 0.
+    pa.field("flux_v_peak_mjy", pa.float64()),  # Stokes V peak flux density, mJy/beam
+    pa.field("flux_v_int_mjy", pa.float64()),  # Stokes V integrated flux density, mJy
+    pa.field("flux_v_error_mjy", pa.float64()),  # 1 sigma of V (the local V rms for a peak), mJy
     pa.field("phot_g_mean_mag", pa.float64()),  # Gaia G (or the survey's closest band), mag
     pa.field("phot_bp_mean_mag", pa.float64()),
     pa.field("phot_rp_mean_mag", pa.float64()),

@@ -29,7 +29,7 @@ from radiolake.surveys import SurveyDefinition
 
 #: Epochs outside this range (Julian years) are taken as a unit or parsing mistake.
 PLAUSIBLE_EPOCH = (1850.0, 2100.0)
-ERROR_COLUMNS = ("ra_error", "dec_error", "parallax_error", "flux_error_mjy")
+ERROR_COLUMNS = ("ra_error", "dec_error", "parallax_error", "flux_error_mjy", "flux_v_error_mjy")
 EXTRA_NAMES = [f.name for f in STANDARD_EXTRA_FIELDS]
 NULL_STRINGS = {"", "nan", "NaN", "NAN", "null", "NULL", "None", "--"}
 
@@ -144,6 +144,27 @@ def _ids_to_strings(arr: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
 
 
+def iau_names(ra: np.ndarray, dec: np.ndarray) -> pa.Array:
+    """IAU-style names JHHMMSS.ss+DDMMSS.s from positions in degrees; null where a position is not finite.
+
+    Digits are truncated, never rounded (the IAU convention: a name never points to the next cell), at
+    0.01 s of RA and 0.1" of Dec, fine enough that two sources of a radio catalogue never share a name
+    (two that did would be quarantined as duplicate_id, never merged)."""
+    ok = np.isfinite(ra) & np.isfinite(dec) & (np.abs(np.nan_to_num(dec)) <= 90)
+    # round(, 6) before the floor only absorbs float noise (10.5 deg is 42 m 00 s, not 41 m 59.99 s).
+    ra_cs = np.floor(np.round(np.where(ok, np.mod(ra, 360.0), 0.0) / 15.0 * 360000.0, 6)).astype(np.int64)
+    ra_cs = np.minimum(ra_cs, 24 * 360000 - 1)  # 359.9999999... must not round up to 24h
+    dec_ds = np.floor(np.round(np.abs(np.where(ok, dec, 0.0)) * 36000.0, 6)).astype(np.int64)  # 0.1"
+    names = [
+        f"J{r // 360000:02d}{r // 6000 % 60:02d}{r // 100 % 60:02d}.{r % 100:02d}"
+        f"{'-' if d_neg else '+'}{d // 36000:02d}{d // 600 % 60:02d}{d // 10 % 60:02d}.{d % 10:d}"
+        if good else None
+        for r, d, d_neg, good in zip(ra_cs.tolist(), dec_ds.tolist(), (dec < 0).tolist(), ok.tolist(),
+                                     strict=True)
+    ]
+    return pa.array(names, pa.string())
+
+
 def _epochs(definition: SurveyDefinition, raw: pa.Table, n: int) -> tuple[np.ndarray, np.ndarray]:
     """(Julian-year epoch per row, mask of values that did not parse)."""
     rule = definition.epoch
@@ -194,9 +215,13 @@ def normalize_batch(
         missing.append(definition.epoch.column)
     missing += [k for k in definition.keep if k not in raw.column_names]
     if missing:
+        id_hint = ""
+        if definition.columns["source_id"].source in missing:
+            id_hint = ("; a catalogue without an id column can have one made: in the survey YAML, "
+                       "source_id: {generate: iau_name} (or row_number)")
         raise MissingColumnError(
             f"{source}: column(s) {', '.join(sorted(set(missing)))} required by survey "
-            f"{definition.name!r} are missing (have: {', '.join(raw.column_names)})"
+            f"{definition.name!r} are missing (have: {', '.join(raw.column_names)}){id_hint}"
         )
     schema = schema or output_schema(definition, raw.schema)
     flags: list[tuple[str, np.ndarray]] = []  # (reason, rows it applies to): vectorised, no per-row Python
@@ -240,7 +265,13 @@ def normalize_batch(
         )
     cols["epoch"] = epoch
     # ids: non-empty, unique within the batch and across the ingest.
-    raw_ids = _ids_to_strings(raw.column(definition.columns["source_id"].source))
+    id_map = definition.columns["source_id"]
+    if id_map.generate == "iau_name":
+        raw_ids = iau_names(ra, dec)
+    elif id_map.generate == "row_number":
+        raw_ids = pa.array((np.arange(n) + row_offset).astype(str), pa.string())
+    else:
+        raw_ids = _ids_to_strings(raw.column(id_map.source))
     empty = np.asarray(pc.fill_null(pc.equal(raw_ids, ""), True).to_numpy(zero_copy_only=False), bool)
     flag(empty, "missing_id")
     full_arr = pc.binary_join_element_wise(pa.scalar(f"{definition.id_prefix}:"), raw_ids, "")

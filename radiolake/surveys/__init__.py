@@ -44,12 +44,19 @@ TARGET_UNITS: dict[str, str | None] = {
     "flux_int_mjy": "mJy",
     "flux_error_mjy": "mJy",
     "freq_mhz": "MHz",
+    "flux_v_peak_mjy": "mJy",
+    "flux_v_int_mjy": "mJy",
+    "flux_v_error_mjy": "mJy",
     "phot_g_mean_mag": "mag",
     "phot_bp_mean_mag": "mag",
     "phot_rp_mean_mag": "mag",
     "bp_rp": "mag",
 }
 REQUIRED_OUTPUTS = ("source_id", "ra", "dec")
+#: Ways to make a stable id for a catalogue that has no id column (``source_id: {generate: ...}``):
+#: ``iau_name`` - JHHMMSS.ss+DDMMSS.s from the position (truncated, as the IAU convention asks), stable
+#: whatever the row order; ``row_number`` - the 0-based row in the source file, stable for one fixed file.
+ID_GENERATORS = ("iau_name", "row_number")
 
 
 class SurveyDefinitionError(ValueError):
@@ -66,6 +73,7 @@ class ColumnMap:
     unit: str | None = None  # unit of the source values; converted to TARGET_UNITS[output]
     null_if: tuple[float, ...] = ()  # sentinels meaning "unknown" (e.g. Aegean writes -1 for no error)
     times_cos_dec: bool = False  # source RA error is in RA coordinate units, not on the sky
+    generate: str | None = None  # source_id only: one of ID_GENERATORS, for catalogues without an id
 
     def factor(self) -> float:
         """Multiplicative factor from the source unit to the stored unit (1 when either is unset)."""
@@ -126,6 +134,7 @@ class SurveyDefinition:
             "keep": list(self.keep),
             "columns": {
                 k: [c.source, c.value, c.unit, list(c.null_if), c.times_cos_dec]
+                + ([c.generate] if c.generate else [])  # fingerprints of existing definitions unchanged
                 for k, c in sorted(self.columns.items())
             },
             "epoch": [self.epoch.fixed, self.epoch.column, self.epoch.format],
@@ -150,8 +159,19 @@ def _parse_column(path: str, output: str, spec: Any) -> ColumnMap:
         raise SurveyDefinitionError(
             f"{path}: columns.{output} is not a canonical or standard column; put survey columns in `keep`"
         )
+    if "generate" in spec:
+        if output != "source_id" or {"from", "value"} & set(spec):
+            raise SurveyDefinitionError(
+                f"{path}: columns.{output}: `generate` is only for source_id, without `from` or `value`")
+        if spec["generate"] not in ID_GENERATORS:
+            raise SurveyDefinitionError(
+                f"{path}: columns.source_id.generate must be one of {ID_GENERATORS}, not {spec['generate']!r}")
+        return ColumnMap(output=output, generate=str(spec["generate"]))
     if ("from" in spec) == ("value" in spec):
-        raise SurveyDefinitionError(f"{path}: columns.{output} needs exactly one of `from` or `value`")
+        raise SurveyDefinitionError(
+            f"{path}: columns.{output} needs exactly one of `from` or `value`"
+            + (" (or, when the catalogue has no id column, `generate: iau_name` or `generate: row_number`)"
+               if output == "source_id" else ""))
     null_if = spec.get("null_if", [])
     cm = ColumnMap(
         output=output,
