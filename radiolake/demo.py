@@ -85,7 +85,7 @@ def run_demo(console: Console, timeout: float = 1800, real: bool = False, smoke_
             console.print(f"injected truth: {scores['injected']} radio stars; completeness "
                           f"[bold]{scores['completeness']:.3f}[/], purity [bold]{scores['purity']:.3f}[/] "
                           f"(over {scores['candidates']} candidates, all grades)")
-        console.print(f"report: {stack.objectstore.browser_url.rstrip('/')}/{settings.bucket('reports')}/{run_id}/")
+        console.print(f"report: {stack.bucket_browser_url}b/{settings.bucket('reports')}/{run_id}/index.html")
     from radiolake.cli import print_endpoints
 
     print_endpoints(stack, show_secrets)

