@@ -65,6 +65,14 @@ def spark_options(master: str, settings: Settings, shuffle_partitions: int | Non
     return public, secret
 
 
+def _spark_submit_master() -> str | None:
+    """Under spark-submit the JVM is already up and its --master decides; None otherwise."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return None
+    SparkContext._ensure_initialized()
+    return SparkConf().get("spark.master", None)
+
+
 def _stop_session_on_other_master(master: str) -> None:
     """getOrCreate would silently hand back a session on another master: stop that one first."""
     active = SparkSession.getActiveSession()
@@ -74,15 +82,15 @@ def _stop_session_on_other_master(master: str) -> None:
 
 def get_spark(app_name: str = "radiolake", master: str | None = None,
               shuffle_partitions: int | None = None) -> SparkSession:
-    """A SparkSession on `master` (default: RADIOLAKE_SPARK_MASTER, else the stack's cluster, else local[*])
-    with Arrow on and the S3 source registered.
+    """A SparkSession on `master` (default: spark-submit's --master, else RADIOLAKE_SPARK_MASTER, else the
+    stack's cluster, else local[*]) with Arrow on and the S3 source registered.
 
     Executors use this interpreter (PYSPARK_PYTHON), so they import the same radiolake and pyarrow as the driver.
     """
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings = get_settings()
-    master = master or settings.spark_master
+    master = master or _spark_submit_master() or settings.spark_master
     public, secret = spark_options(master, settings, shuffle_partitions)
     _stop_session_on_other_master(master)
     if "RADIOLAKE_SPARK_DRIVER_BIND_ADDRESS" not in os.environ:

@@ -65,10 +65,11 @@ def cluster_sockets_on_loopback_only(pids: list[int]) -> list[str]:
     return bad
 
 
+@pytest.mark.timeout(2400)  # three Spark applications and a cluster start, on a shared 2-core machine
 def test_crossmatch_on_a_two_worker_cluster_equals_local_mode(stack):
     settings = stack.settings
     for survey, name in (("synthetic_stars", STARS), ("synthetic_radio", RADIO)):
-        ingest_survey(survey, rows=20000, seed=13, name=name, settings=settings)
+        ingest_survey(survey, rows=5000, seed=13, name=name, settings=settings)
     cluster = stack.stack.spark
     local_wall = crossmatch_cli("it-cluster-local", "local[2]")
     try:
@@ -101,7 +102,7 @@ def test_crossmatch_on_a_two_worker_cluster_equals_local_mode(stack):
     assert get_settings().spark_master == "local[*]"
 
     local = pairs_table(settings, "it-cluster-local")
-    assert len(local) > 100 and set(local["star_id"].str.startswith("synthetic_stars")) == {True}
+    assert len(local) > 20 and set(local["star_id"].str.startswith("synthetic_stars")) == {True}
     for run_id in ("it-cluster-cli", airflow_run):
         on_cluster = pairs_table(settings, run_id)
         assert on_cluster.equals(local), run_id
