@@ -131,6 +131,33 @@ def top_candidates(run_id: str | None = None, limit: int = 10, settings: Setting
         return cur.fetchall()
 
 
+#: Stars drawn in the run report's light curves.
+LIGHT_CURVE_STARS = 6
+
+
+def top_star_detections(run_id: str, limit: int = LIGHT_CURVE_STARS, settings: Settings | None = None):
+    """(stars, detections) DataFrames for the run report's light curves: the `limit` best stars the run
+    detected (marts.radio_stars: star grade, then most detections, then association probability) and every
+    detection of them over all surveys loaded (marts.radio_star_detections), not only this run's."""
+    import pandas as pd
+
+    settings = settings or get_settings()
+    stars_sql = (
+        "SELECT star_id, star_grade, star_evidence, n_detections FROM marts.radio_stars "
+        "WHERE star_id IN (SELECT star_id FROM marts.radio_star_detections WHERE run_id = %s) "
+        "ORDER BY star_grade, n_detections DESC, best_association_probability DESC, star_id LIMIT %s")
+    detections_sql = (
+        "SELECT star_id, survey, epoch_jyear, freq_mhz, flux_mjy, flux_error_mjy "
+        "FROM marts.radio_star_detections WHERE star_id = ANY(%s) ORDER BY star_id, epoch_jyear")
+    with psycopg.connect(settings.warehouse_dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute(stars_sql, (run_id, limit))
+        stars = pd.DataFrame(cur.fetchall(), columns=["star_id", "star_grade", "star_evidence", "n_detections"])
+        cur.execute(detections_sql, (list(stars["star_id"]),))
+        detections = pd.DataFrame(cur.fetchall(), columns=["star_id", "survey", "epoch_jyear", "freq_mhz",
+                                                           "flux_mjy", "flux_error_mjy"])
+    return stars, detections
+
+
 def truth_scores(radio_catalog_path: str, run_id: str, settings: Settings | None = None) -> dict | None:
     """Completeness and purity of a synthetic run's candidates against the injected truth.
 
@@ -185,9 +212,11 @@ def _results_table(fs, prefix: str, name: str):
 
 
 def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) -> dict[str, bytes]:
-    """Sky map, colour-magnitude diagram and separation histogram of a run, from the lake."""
+    """Sky map, colour-magnitude diagram and separation histogram of a run, from the lake; light curves of
+    its top stars from the warehouse marts (built before the report)."""
     from radiolake.lake import arrow_fs
-    from radiolake.reports.plots import cmd, separation_histogram_from_stats, sky_map
+    from radiolake.reports.plots import cmd, light_curve_figure, separation_histogram_from_stats, sky_map
+    from radiolake.reports.prepare import light_curves
 
     fs = arrow_fs(settings)
     star_cols = ["ra", "dec", "parallax", "parallax_error", "phot_g_mean_mag", "bp_rp", "phot_bp_mean_mag",
@@ -206,6 +235,9 @@ def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) 
     if not offset_stats.empty and int(offset_stats["n_offsets"].iloc[0]) > 0:
         figures["separation_histogram"] = separation_histogram_from_stats(
             best["separation_arcsec"].to_numpy(float), offset_stats)
+    top_stars, detections = top_star_detections(xmatch["run_id"], LIGHT_CURVE_STARS, settings)
+    if len(detections):
+        figures["light_curves"] = light_curve_figure(light_curves(detections, top_stars))
     return figures
 
 

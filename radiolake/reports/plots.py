@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter
 from radiolake.reports.prepare import (
     MIN_PARALLAX_SNR,
     WIDE_FOOTPRINT_DEG2,
+    LightCurve,
     SeparationHistogram,
     cmd_points,
     footprint_area_deg2,
@@ -247,6 +248,37 @@ def _draw_separation_histogram(h: SeparationHistogram, title: str) -> bytes:
     return _png(fig)
 
 
+def light_curve_figure(curves: list[LightCurve], *, title: str = "Radio light curves of the top stars") -> bytes:
+    """One panel per star: flux density against epoch, one colour and line per observing frequency (flux
+    changes between frequencies are a spectrum, within one frequency variability). Error bars where known."""
+    n = max(len(curves), 1)
+    ncols = 1 if n == 1 else 2
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(FIGSIZE[0], max(4.0, 2.6 * nrows + 0.8)))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    freqs = sorted({f for c in curves for f in c.by_freq}, key=lambda f: (np.isnan(f), f))
+    colours = {f: f"C{i % 10}" for i, f in enumerate(freqs)}
+    for ax, curve in zip(axes, curves, strict=False):
+        for freq, df in sorted(curve.by_freq.items(), key=lambda kv: (np.isnan(kv[0]), kv[0])):
+            err = df["flux_error_mjy"].to_numpy(float)
+            ax.errorbar(df["epoch_jyear"], df["flux_mjy"], yerr=np.where(np.isfinite(err), err, 0.0),
+                        fmt="o-", ms=4, lw=1, capsize=2, color=colours[freq],
+                        label="? MHz" if np.isnan(freq) else f"{freq:g} MHz")
+        ax.set_title(curve.label, fontsize="small")
+        ax.set_xlabel("epoch (Julian year)", fontsize="small")
+        ax.set_ylabel("flux density (mJy)", fontsize="small")
+        ax.tick_params(labelsize="small")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small", framealpha=0.85)
+    for ax in axes[len(curves):]:
+        ax.set_axis_off()
+    if not curves:
+        axes[0].text(0.5, 0.5, "no star with a radio detection", transform=axes[0].transAxes, ha="center")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def render_figures(
     radio: pd.DataFrame,
     candidates: pd.DataFrame,
@@ -268,4 +300,5 @@ FIGURE_CAPTIONS: Mapping[str, str] = {
     "sky_map": "Radio sources and candidates over the stellar density",
     "cmd": "Colour–magnitude diagram of the candidates over the field stars",
     "separation_histogram": "Separation histogram with the offset-sky (chance) distribution",
+    "light_curves": "Light curves (flux against epoch, per frequency) of the top stars, over every survey loaded",
 }

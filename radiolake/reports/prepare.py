@@ -167,3 +167,51 @@ def separation_histogram_from_offset_stats(
     obs = np.asarray(best_sep_arcsec, float)
     observed, _ = np.histogram(obs[np.isfinite(obs)], bins=edges)
     return SeparationHistogram(edges, observed, per_bin / float(n_offsets), n_offsets)
+
+
+@dataclass(frozen=True)
+class LightCurve:
+    """One star's radio detections, split by observing frequency: flux (mJy) against epoch (Julian year)."""
+
+    star_id: str
+    label: str  # what the panel is titled with (star id, grade, evidence)
+    by_freq: dict[float, pd.DataFrame]  # MHz -> rows sorted by epoch: epoch_jyear, flux_mjy, flux_error_mjy
+
+    @property
+    def n_detections(self) -> int:
+        return sum(len(df) for df in self.by_freq.values())
+
+
+def light_curves(detections: pd.DataFrame, stars: pd.DataFrame | None = None) -> list[LightCurve]:
+    """Light curves from radio_star_detections rows (`star_id`, `epoch_jyear`, `freq_mhz`, `flux_mjy`,
+    optional `flux_error_mjy`), one per star, in the order the stars first appear in `stars` (or in the
+    detections). Rows without a flux or an epoch cannot be drawn and are left out; an unknown frequency
+    becomes its own NaN group rather than being merged with a known one."""
+    if detections.empty:
+        return []
+    order = list(dict.fromkeys((stars if stars is not None and len(stars) else detections)["star_id"]))
+    labels = {}
+    if stars is not None and len(stars):
+        for row in stars.itertuples(index=False):
+            parts = [str(row.star_id)]
+            if getattr(row, "star_grade", None):
+                parts.append(f"grade {row.star_grade}")
+            if getattr(row, "star_evidence", None) not in (None, "none"):
+                parts.append(str(row.star_evidence))
+            labels[row.star_id] = ", ".join(parts)
+    det = detections.copy()
+    if "flux_error_mjy" not in det:
+        det["flux_error_mjy"] = np.nan
+    for col in ("epoch_jyear", "freq_mhz", "flux_mjy", "flux_error_mjy"):
+        det[col] = pd.to_numeric(det[col], errors="coerce")
+    det = det[np.isfinite(det["epoch_jyear"]) & np.isfinite(det["flux_mjy"])]
+    out = []
+    for star_id in order:
+        rows = det[det["star_id"] == star_id]
+        if rows.empty:
+            continue
+        by_freq = {float(f): g.sort_values("epoch_jyear")[["epoch_jyear", "flux_mjy", "flux_error_mjy"]]
+                   .reset_index(drop=True)
+                   for f, g in rows.groupby("freq_mhz", dropna=False)}
+        out.append(LightCurve(star_id, labels.get(star_id, str(star_id)), by_freq))
+    return out

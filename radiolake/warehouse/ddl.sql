@@ -42,8 +42,16 @@ CREATE TABLE IF NOT EXISTS load.radio_sources (
     flux_peak_mjy   double precision,
     flux_int_mjy    double precision,
     flux_error_mjy  double precision,
-    freq_mhz        double precision
+    freq_mhz        double precision,
+    flux_v_peak_mjy double precision,   -- Stokes V, where the survey measures it
+    flux_v_int_mjy  double precision,
+    flux_v_error_mjy double precision
 ) PARTITION BY LIST (run_id);
+-- Columns added after the first release: a warehouse created before them gains them here (the staged
+-- tables of a load are made LIKE the parent, so they follow).
+ALTER TABLE load.radio_sources ADD COLUMN IF NOT EXISTS flux_v_peak_mjy double precision;
+ALTER TABLE load.radio_sources ADD COLUMN IF NOT EXISTS flux_v_int_mjy double precision;
+ALTER TABLE load.radio_sources ADD COLUMN IF NOT EXISTS flux_v_error_mjy double precision;
 
 CREATE TABLE IF NOT EXISTS load.stars (
     run_id              text NOT NULL,

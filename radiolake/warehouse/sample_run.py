@@ -61,12 +61,20 @@ def make_sample_tables(n_pairs: int, seed: int = 0, run_id: str = "sample-run",
     r_err = rng.uniform(0.3, 2.0, n_radio)
     r_epoch = rng.uniform(2019.0, 2024.5, n_radio)
     flux = rng.lognormal(np.log(2.0), 1.0, n_radio)
+    v_rng = np.random.default_rng([seed, 5])  # its own stream: the other columns stay as they were
+    has_v = v_rng.random(n_radio) < 0.3
+    v_fraction = np.where(v_rng.random(n_radio) < 0.2, v_rng.uniform(-0.9, 0.9, n_radio),
+                          v_rng.normal(0.0, 0.01, n_radio))
     radio_ids = np.char.add(f"{survey}:", np.arange(n_radio).astype(str)).astype(object)
     radio = {
         "source_id": radio_ids, "ra": r_ra, "dec": r_dec, "ra_error": r_err, "dec_error": r_err * 1.1,
         "epoch": r_epoch, "pmra": None, "pmdec": None, "parallax": None, "parallax_error": None,
         "healpix": _healpix(r_ra, r_dec), "flux_peak_mjy": flux * 0.9, "flux_int_mjy": flux,
         "flux_error_mjy": 0.25 + 0.05 * flux, "freq_mhz": np.full(n_radio, 887.5),
+        # Stokes V measured for a third of the sources: mostly weak, a few strongly polarised (stars).
+        "flux_v_peak_mjy": pa.array(np.where(has_v, flux * 0.9 * v_fraction, np.nan), from_pandas=True),
+        "flux_v_int_mjy": None,
+        "flux_v_error_mjy": pa.array(np.where(has_v, 0.25, np.nan), from_pandas=True),
         "phot_g_mean_mag": None, "phot_bp_mean_mag": None, "phot_rp_mean_mag": None, "bp_rp": None,
         "survey": np.full(n_radio, survey, dtype=object),
     }
@@ -106,7 +114,8 @@ def make_sample_tables(n_pairs: int, seed: int = 0, run_id: str = "sample-run",
         "parallax": pa.array(np.where(has_plx, parallax, np.nan), from_pandas=True),
         "parallax_error": pa.array(np.where(has_plx, parallax_error, np.nan), from_pandas=True),
         "healpix": _healpix(s_ra, s_dec), "flux_peak_mjy": None, "flux_int_mjy": None, "flux_error_mjy": None,
-        "freq_mhz": None, "phot_g_mean_mag": g, "phot_bp_mean_mag": g + 0.4 * bp_rp,
+        "freq_mhz": None, "flux_v_peak_mjy": None, "flux_v_int_mjy": None, "flux_v_error_mjy": None,
+        "phot_g_mean_mag": g, "phot_bp_mean_mag": g + 0.4 * bp_rp,
         "phot_rp_mean_mag": g - 0.6 * bp_rp, "bp_rp": bp_rp,
         "survey": np.full(n_pairs, "gaia_dr3", dtype=object),
     }

@@ -45,7 +45,8 @@ _OFFSET_TYPES = {f.name: f.type for f in OFFSET_STATS_SCHEMA}
 RADIO_SOURCES = LoadTable(
     name="radio_sources",
     columns=_cols(["run_id", "source_id", "survey", "ra", "dec", "ra_error", "dec_error", "epoch", "healpix",
-                   "flux_peak_mjy", "flux_int_mjy", "flux_error_mjy", "freq_mhz"], _RADIO_TYPES),
+                   "flux_peak_mjy", "flux_int_mjy", "flux_error_mjy", "freq_mhz", "flux_v_peak_mjy",
+                   "flux_v_int_mjy", "flux_v_error_mjy"], _RADIO_TYPES),
     required=frozenset({"source_id", "survey", "ra", "dec", "epoch", "healpix"}),
     key=("source_id",),
     run_id_in_files=False,

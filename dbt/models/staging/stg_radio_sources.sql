@@ -12,5 +12,8 @@ select
     flux_peak_mjy as flux_peak_mjy_beam,
     flux_int_mjy,
     flux_error_mjy,
-    freq_mhz
+    freq_mhz,
+    flux_v_peak_mjy as flux_v_peak_mjy_beam,
+    flux_v_int_mjy,
+    flux_v_error_mjy
 from {{ source('load', 'radio_sources') }}

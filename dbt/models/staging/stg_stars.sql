@@ -16,5 +16,7 @@ select
     phot_g_mean_mag as phot_g_mag,
     phot_bp_mean_mag as phot_bp_mag,
     phot_rp_mean_mag as phot_rp_mag,
-    bp_rp as bp_rp_mag
+    -- Catalogues that give BP and RP magnitudes but no colour column (e.g. the Gaia G < 10 sample) get
+    -- BP - RP computed, rather than an empty colour.
+    coalesce(bp_rp, phot_bp_mean_mag - phot_rp_mean_mag) as bp_rp_mag
 from {{ source('load', 'stars') }}

@@ -149,7 +149,8 @@ def test_histogram_refuses_zero_offsets():
 def test_render_figures_gives_all_three(cone_sky, rng):
     figs = plots.render_figures(cone_sky["radio"], cone_sky["candidates"], cone_sky["stars"],
                                 rng.uniform(0, 5, 100), rng.uniform(0, 5, 300), 5)
-    assert set(figs) == set(plots.FIGURE_CAPTIONS) == {"sky_map", "cmd", "separation_histogram"}
+    assert set(figs) == {"sky_map", "cmd", "separation_histogram"}
+    assert set(figs) <= set(plots.FIGURE_CAPTIONS)  # light_curves come from the marts, not these frames
     for data in figs.values():
         open_png(data)
 

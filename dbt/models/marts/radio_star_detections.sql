@@ -1,0 +1,104 @@
+{{ config(indexes=[{'columns': ['star_id']}, {'columns': ['run_id']}]) }}
+-- One row per star x radio detection, over every run and survey loaded. A detection is a radio source
+-- whose best (nearest) star is this star (radio_star_candidates). Only the newest run of each radio survey
+-- x stellar catalogue counts (stg_runs.is_latest_run): a newer run supersedes the older one, and a reload
+-- or rerun replaces its run's rows in load.* rather than adding to them. Should the same radio source
+-- still reach the same star through two runs (two catalogue definitions with one id prefix), the newest
+-- run's row wins: detection_key is unique by construction and tested.
+with current_candidates as (
+    select
+        c.*,
+        runs.created_at as run_created_at,
+        runs.loaded_at as run_loaded_at,
+        row_number() over (
+            partition by c.star_id, c.radio_id
+            order by runs.created_at desc nulls last, runs.loaded_at desc, c.run_id desc
+        ) as newest_first
+    from {{ ref('radio_star_candidates') }} as c
+    inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
+    where runs.is_latest_run
+),
+
+detections as (
+    select
+        c.star_id || '|' || c.radio_id as detection_key,
+        c.star_id,
+        c.star_catalog,
+        c.radio_id,
+        c.survey,
+        c.run_id,
+        c.radio_epoch_jyear as epoch_jyear,
+        c.freq_mhz,
+        c.radio_ra_deg,
+        c.radio_dec_deg,
+        c.flux_mjy,
+        r.flux_peak_mjy_beam,
+        r.flux_int_mjy,
+        r.flux_error_mjy,
+        r.flux_v_peak_mjy_beam,
+        r.flux_v_int_mjy,
+        r.flux_v_error_mjy,
+        -- |V|/I from the same kind of measurement (peak with peak, integrated with integrated).
+        case
+            when r.flux_v_peak_mjy_beam is not null and r.flux_peak_mjy_beam > 0
+                then abs(r.flux_v_peak_mjy_beam) / r.flux_peak_mjy_beam
+            when r.flux_v_int_mjy is not null and r.flux_int_mjy > 0
+                then abs(r.flux_v_int_mjy) / r.flux_int_mjy
+        end as cp_fraction,
+        case
+            when r.flux_v_peak_mjy_beam is not null and r.flux_peak_mjy_beam > 0
+                then r.flux_peak_mjy_beam
+            when r.flux_v_int_mjy is not null and r.flux_int_mjy > 0 then r.flux_int_mjy
+        end as cp_stokes_i_mjy,
+        coalesce(r.flux_v_peak_mjy_beam, r.flux_v_int_mjy) as cp_stokes_v_mjy,
+        c.separation_arcsec,
+        c.separation_sigma,
+        c.p_chance,
+        -- The association probability of the detection. Today 1 - p_chance (the chance-match probability
+        -- at this separation and stellar density); when radio_star_candidates carries the calibrated
+        -- posterior (association_probability), this is the one line to switch.
+        1.0 - c.p_chance as association_probability,
+        c.grade,
+        c.pm_applied,
+        c.dt_years,
+        c.distance_pc,
+        c.radio_luminosity_erg_s_hz
+    from current_candidates as c
+    inner join {{ ref('stg_radio_sources') }} as r on r.radio_key = c.run_id || '|' || c.radio_id
+    where c.newest_first = 1
+)
+
+select
+    detection_key,
+    star_id,
+    star_catalog,
+    radio_id,
+    survey,
+    run_id,
+    epoch_jyear,
+    freq_mhz,
+    radio_ra_deg,
+    radio_dec_deg,
+    flux_mjy,
+    flux_peak_mjy_beam,
+    flux_int_mjy,
+    flux_error_mjy,
+    flux_v_peak_mjy_beam,
+    flux_v_int_mjy,
+    flux_v_error_mjy,
+    cp_fraction as circular_polarisation_fraction,
+    -- sigma(|V|/I) = sqrt(sigma_V^2 + (f sigma_I)^2) / I; sigma_I is the flux error where known.
+    case when cp_fraction is not null and flux_v_error_mjy is not null
+         then sqrt(power(flux_v_error_mjy, 2) + power(cp_fraction * coalesce(flux_error_mjy, 0), 2))
+              / cp_stokes_i_mjy end as circular_polarisation_fraction_error,
+    case when flux_v_error_mjy > 0 then abs(cp_stokes_v_mjy) / flux_v_error_mjy end as stokes_v_snr,
+    separation_arcsec,
+    separation_sigma,
+    p_chance,
+    association_probability,
+    grade,
+    pm_applied,
+    dt_years,
+    distance_pc,
+    radio_luminosity_erg_s_hz
+from detections

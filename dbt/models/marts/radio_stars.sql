@@ -1,0 +1,186 @@
+{{ config(indexes=[{'columns': ['star_grade']}]) }}
+-- One row per star detected in radio, over every run and survey loaded (radio_star_detections): how often,
+-- where in frequency and time, how bright and how variable, how sure the association is, what the star
+-- is (distance, colour, motion), and a star-level grade from the radio evidence that a star, not a
+-- background source, is emitting. The rules are documented in marts.yml and enforced by
+-- tests/assert_radio_star_grades_follow_rules.sql.
+with detections as (
+    select * from {{ ref('radio_star_detections') }}
+),
+
+-- Variability is measured within one observing frequency: flux differences between frequencies are a
+-- spectrum, not variability. Errors get a fractional systematic floor (flux scales of different
+-- surveys and epochs agree to a few per cent, not to the local rms).
+per_frequency as (
+    select
+        star_id,
+        freq_mhz,
+        count(*) as n_detections,
+        avg(flux_mjy) as mean_flux_mjy,
+        stddev_samp(flux_mjy) / avg(flux_mjy) as modulation_index,
+        max(flux_mjy) / min(flux_mjy) as flux_ratio,
+        count(flux_error_mjy) as n_with_error,
+        sum(1.0 / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2)))
+            as sum_w,
+        sum(flux_mjy / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2)))
+            as sum_ws,
+        sum(power(flux_mjy, 2)
+            / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2)))
+            as sum_wss
+    from detections
+    where flux_mjy > 0 and freq_mhz is not null
+    group by star_id, freq_mhz
+    having count(*) >= 2
+),
+
+variability as (
+    select
+        star_id,
+        freq_mhz,
+        n_detections,
+        modulation_index,
+        -- Standard error of a sample standard deviation, carried to m = sd / mean.
+        modulation_index / sqrt(2.0 * (n_detections - 1)) as modulation_index_error,
+        flux_ratio,
+        -- Reduced chi^2 about the weighted mean ("eta", as VAST uses it); only when every flux has an error.
+        case when n_with_error = n_detections and sum_w > 0
+             then greatest(sum_wss - power(sum_ws, 2) / sum_w, 0.0) / (n_detections - 1) end as eta,
+        row_number() over (partition by star_id order by n_detections desc, freq_mhz) as most_detections_first
+    from per_frequency
+),
+
+star_variability as (
+    select
+        star_id,
+        bool_or(flux_ratio >= {{ var('variable_min_flux_ratio') }} and eta >= {{ var('variable_min_eta') }})
+            as is_variable,
+        max(case when most_detections_first = 1 then freq_mhz end) as variability_freq_mhz,
+        max(case when most_detections_first = 1 then n_detections end) as variability_n_detections,
+        max(case when most_detections_first = 1 then modulation_index end) as flux_modulation_index,
+        max(case when most_detections_first = 1 then modulation_index_error end) as flux_modulation_index_error,
+        max(case when most_detections_first = 1 then eta end) as flux_variability_eta,
+        max(flux_ratio) as max_flux_ratio_same_freq
+    from variability
+    group by star_id
+),
+
+-- A Stokes V value counts as a detection of circular polarisation when its S/N reaches the cut, or when
+-- the catalogue lists V without an error (catalogues such as the SRSC list V only where it was detected).
+star_polarisation as (
+    select
+        star_id,
+        count(*) as n_circular_polarisation_detections,
+        max(circular_polarisation_fraction) as max_circular_polarisation_fraction,
+        max(circular_polarisation_fraction_error) filter (
+            where circular_polarisation_fraction is not null
+        ) as max_circular_polarisation_fraction_error
+    from detections
+    where circular_polarisation_fraction is not null
+      and (stokes_v_snr is null or stokes_v_snr >= {{ var('stokes_v_min_snr') }})
+    group by star_id
+),
+
+star_detections as (
+    select
+        star_id,
+        min(star_catalog) as star_catalog,
+        count(*) as n_detections,
+        count(distinct survey) as n_surveys,
+        string_agg(distinct survey, ',' order by survey) as surveys,
+        count(distinct run_id) as n_runs,
+        min(freq_mhz) as freq_min_mhz,
+        max(freq_mhz) as freq_max_mhz,
+        min(epoch_jyear) as first_epoch_jyear,
+        max(epoch_jyear) as last_epoch_jyear,
+        min(flux_mjy) as flux_min_mjy,
+        max(flux_mjy) as flux_max_mjy,
+        case when min(flux_mjy) > 0 then max(flux_mjy) / min(flux_mjy) end as flux_max_min_ratio,
+        max(association_probability) as best_association_probability,
+        min(p_chance) as min_p_chance,
+        min(separation_arcsec) as min_separation_arcsec,
+        min(grade) as best_candidate_grade,  -- 'A' < 'B' < 'C'
+        max(radio_luminosity_erg_s_hz) as max_radio_luminosity_erg_s_hz
+    from detections
+    group by star_id
+),
+
+-- The star's own columns from the newest run that detected it.
+star_rows as (
+    select
+        s.*,
+        row_number() over (
+            partition by s.star_id order by runs.created_at desc nulls last, runs.loaded_at desc, s.run_id desc
+        ) as newest_first
+    from {{ ref('stg_stars') }} as s
+    inner join (select distinct run_id, star_id from detections) as d
+        on s.star_key = d.run_id || '|' || d.star_id
+    inner join {{ ref('stg_runs') }} as runs on runs.run_id = s.run_id
+),
+
+star_info as (
+    select
+        star_id,
+        ra_deg,
+        dec_deg,
+        epoch_jyear,
+        parallax_mas,
+        parallax_error_mas,
+        {{ distance_pc('parallax_mas', 'parallax_error_mas') }} as distance_pc,
+        phot_g_mag,
+        phot_bp_mag,
+        phot_rp_mag,
+        bp_rp_mag,
+        pmra_mas_yr,
+        pmdec_mas_yr,
+        sqrt(power(pmra_mas_yr, 2) + power(pmdec_mas_yr, 2)) as pm_total_mas_yr
+    from star_rows
+    where newest_first = 1
+),
+
+graded as (
+    select
+        d.*,
+        i.ra_deg as star_ra_deg,
+        i.dec_deg as star_dec_deg,
+        i.epoch_jyear as star_epoch_jyear,
+        i.parallax_mas,
+        i.parallax_error_mas,
+        i.distance_pc,
+        i.phot_g_mag,
+        case when i.distance_pc is not null then i.phot_g_mag + 5.0 * log(i.parallax_mas / 100.0) end
+            as abs_g_mag,
+        i.phot_bp_mag,
+        i.phot_rp_mag,
+        i.bp_rp_mag,
+        i.pmra_mas_yr,
+        i.pmdec_mas_yr,
+        i.pm_total_mas_yr,
+        coalesce(p.n_circular_polarisation_detections, 0) as n_circular_polarisation_detections,
+        p.max_circular_polarisation_fraction,
+        p.max_circular_polarisation_fraction_error,
+        coalesce(p.max_circular_polarisation_fraction >= {{ var('star_min_circular_polarisation') }}, false)
+            as has_high_circular_polarisation,
+        v.variability_freq_mhz,
+        v.variability_n_detections,
+        v.flux_modulation_index,
+        v.flux_modulation_index_error,
+        v.flux_variability_eta,
+        v.max_flux_ratio_same_freq,
+        coalesce(v.is_variable, false) as is_variable
+    from star_detections as d
+    left join star_info as i on i.star_id = d.star_id
+    left join star_polarisation as p on p.star_id = d.star_id
+    left join star_variability as v on v.star_id = d.star_id
+)
+
+select
+    *,
+    coalesce(nullif(concat_ws('+',
+        case when has_high_circular_polarisation then 'circular_polarisation' end,
+        case when is_variable then 'variability' end), ''), 'none') as star_evidence,
+    case
+        when best_candidate_grade in ('A', 'B') and (has_high_circular_polarisation or is_variable) then 'A'
+        when best_candidate_grade in ('A', 'B') then 'B'
+        else 'C'
+    end as star_grade
+from graded

@@ -1,0 +1,249 @@
+"""The star-level catalogue (marts radio_stars, radio_star_detections) in the real warehouse: two radio
+surveys, an older run superseded by a newer one of the same survey, reruns and reloads. Counts, fluxes,
+polarisation and variability are checked against values computed here from the rows loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pyarrow as pa
+import pytest
+from astropy import units as u
+from astropy.coordinates import Latitude, Longitude
+from cdshealpix import nested
+
+from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
+from radiolake.schema import CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS, coarse_pixel
+from radiolake.warehouse import dbt_runner
+from radiolake.warehouse.load import load_run
+from radiolake.warehouse.sample_run import write_results
+
+pytestmark = pytest.mark.integration
+
+STAR_CATALOG = "it_cat_stars"  # names of their own: latest-run flags and star ids belong to this module
+RACS, VLASS = "it_cat_racs", "it_cat_vlass"
+SELECT = "+radio_star_detections +radio_stars"
+SOURCE_SCHEMA = pa.schema([*CANONICAL_SCHEMA, *STANDARD_EXTRA_FIELDS, pa.field("survey", pa.string())])
+DENSITY_DEG2 = 1000.0
+REGION_ORDER = 3
+
+# Stars: parallax (mas) and error, G, BP, RP. No bp_rp column value: the marts must compute BP - RP.
+STARS = {
+    "s1": dict(ra=150.0, dec=20.0, parallax=50.0, parallax_error=0.1, g=9.0, bp=9.6, rp=8.2, pmra=300.0,
+               pmdec=-400.0),
+    "s2": dict(ra=150.1, dec=20.1, parallax=10.0, parallax_error=0.2, g=11.0, bp=11.4, rp=10.5, pmra=5.0,
+               pmdec=2.0),
+    "s3": dict(ra=150.2, dec=20.2, parallax=0.5, parallax_error=0.5, g=12.0, bp=12.5, rp=11.3, pmra=None,
+               pmdec=None),
+}
+
+# Detections per run: radio id, star, separation (arcsec), epoch, MHz, Stokes I (mJy), its error, Stokes V
+# peak (mJy/beam) and its error. s3's match is far and in a dense field: a grade-C candidate.
+RUNS = {
+    "it-cat-racs-old": dict(survey=RACS, created="2025-01-01T00:00:00+00:00", rows=[
+        ("1", "s1", 0.4, 2019.5, 887.5, 2.5, 0.2, None, None),  # superseded by the newer run's value
+        ("3", "s2", 0.6, 2019.5, 887.5, 7.0, 0.2, None, None),  # only in the old run: must vanish
+    ]),
+    "it-cat-racs-new": dict(survey=RACS, created="2025-06-01T00:00:00+00:00", rows=[
+        ("1", "s1", 0.4, 2019.5, 887.5, 2.0, 0.2, 0.8, 0.1),  # |V|/I = 0.4 at S/N 8
+        ("4", "s1", 0.5, 2021.0, 887.5, 6.0, 0.2, 0.1, 0.1),  # V not detected (S/N 1)
+        ("2", "s2", 0.6, 2019.5, 887.5, 5.0, 0.2, 0.05, 0.1),
+        ("5", "s3", 4.5, 2019.5, 887.5, 3.0, 0.2, None, None),
+    ]),
+    "it-cat-vlass": dict(survey=VLASS, created="2025-03-01T00:00:00+00:00", rows=[
+        ("1", "s1", 0.3, 2020.1, 3000.0, 1.0, 0.15, None, None),
+        ("2", "s2", 0.3, 2020.1, 3000.0, 4.0, 0.15, None, None),
+    ]),
+}
+
+
+def _healpix(ra, dec):
+    return nested.lonlat_to_healpix(Longitude(np.atleast_1d(ra) * u.deg), Latitude(np.atleast_1d(dec) * u.deg),
+                                    HEALPIX_ORDER).astype(np.int64)
+
+
+def run_tables(run_id: str, spec: dict) -> tuple[dict[str, pa.Table], dict]:
+    """One cross-match results folder: every radio row's best (only) star is the given one."""
+    survey, radio, pairs, used = spec["survey"], [], [], {}
+    for rid, star, sep, epoch, freq, flux, err, v, v_err in spec["rows"]:
+        s = STARS[star]
+        ra, dec = s["ra"] + sep / 3600.0, s["dec"]  # sep along RA is ~sep cos(dec): fine for the marts
+        radio_id = f"{survey}:{rid}"
+        radio.append(dict(source_id=radio_id, ra=ra, dec=dec, ra_error=1.0, dec_error=1.0, epoch=epoch,
+                          healpix=int(_healpix(ra, dec)[0]), flux_peak_mjy=flux, flux_int_mjy=flux,
+                          flux_error_mjy=err, freq_mhz=freq, flux_v_peak_mjy=v, flux_v_error_mjy=v_err,
+                          survey=survey))
+        density = 50_000.0 if star == "s3" else DENSITY_DEG2
+        pairs.append(dict(run_id=run_id, radio_id=radio_id, star_id=f"{STAR_CATALOG}:{star}",
+                          separation_arcsec=sep, separation_sigma=sep / 1.0, dt_years=epoch - 2016.0,
+                          pm_applied=s["pmra"] is not None, rank=1, star_density_deg2=density,
+                          p_chance=float(-np.expm1(-np.pi * (sep / 3600.0) ** 2 * density)),
+                          star_ra_at_epoch=s["ra"], star_dec_at_epoch=s["dec"]))
+        used[star] = s
+    stars = [dict(source_id=f"{STAR_CATALOG}:{k}", ra=s["ra"], dec=s["dec"], ra_error=0.001, dec_error=0.001,
+                  epoch=2016.0, pmra=s["pmra"], pmdec=s["pmdec"], parallax=s["parallax"],
+                  parallax_error=s["parallax_error"], healpix=int(_healpix(s["ra"], s["dec"])[0]),
+                  phot_g_mean_mag=s["g"], phot_bp_mean_mag=s["bp"], phot_rp_mean_mag=s["rp"], bp_rp=None,
+                  survey=STAR_CATALOG) for k, s in used.items()]
+    pixels = sorted({int(coarse_pixel(r["healpix"], REGION_ORDER)) for r in radio})
+    offsets = [dict(run_id=run_id, region_order=REGION_ORDER, region_pixel=p, radius_arcsec=5.0, n_offsets=10,
+                    n_radio=100, false_matches_total=3, expected_false_matches=0.3) for p in pixels]
+    tables = {
+        "radio_sources": pa.Table.from_pylist(radio, schema=SOURCE_SCHEMA),
+        "stars": pa.Table.from_pylist(stars, schema=SOURCE_SCHEMA),
+        "pairs": pa.Table.from_pylist(pairs, schema=PAIRS_SCHEMA),
+        "best": pa.Table.from_pylist(pairs, schema=PAIRS_SCHEMA),
+        "offset_stats": pa.Table.from_pylist(offsets, schema=OFFSET_STATS_SCHEMA),
+    }
+    run = {"run_id": run_id, "created_utc": spec["created"], "radio_catalog": survey,
+           "star_catalog": STAR_CATALOG, "radius_arcsec": 5.0, "n_sigma": None, "n_offsets": 10,
+           "offset_arcmin": 3.0, "n_radio": 100 * len(pixels), "n_stars": 1000, "n_pairs": len(pairs),
+           "n_best": len(pairs), "expected_false_matches": 0.3 * len(pixels)}
+    return tables, run
+
+
+def query(dsn: str, sql: str, params=()) -> pd.DataFrame:
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        return pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+
+
+def catalogue(dsn: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    stars = query(dsn, "SELECT * FROM marts.radio_stars WHERE star_id LIKE %s", (f"{STAR_CATALOG}:%",))
+    detections = query(dsn, "SELECT * FROM marts.radio_star_detections WHERE star_id LIKE %s",
+                       (f"{STAR_CATALOG}:%",))
+    return stars.set_index("star_id"), detections.set_index("detection_key")
+
+
+@pytest.fixture(scope="module")
+def loaded(stack, tmp_path_factory):
+    """The three runs loaded (the newer RACS run first, the older after it), the VLASS run rerun, then built."""
+    dsn = stack.settings.warehouse_dsn
+    folders = {}
+    for run_id in ("it-cat-racs-new", "it-cat-racs-old", "it-cat-vlass"):
+        tables, run = run_tables(run_id, RUNS[run_id])
+        folders[run_id] = write_results(str(tmp_path_factory.mktemp(run_id)), tables, run)
+        load_run(folders[run_id], dsn=dsn)
+    load_run(folders["it-cat-vlass"], dsn=dsn)  # a rerun of the same run
+    work = tmp_path_factory.mktemp("dbt")
+    result = dbt_runner.build(settings=stack.settings, work_dir=work)  # tests reach other marts
+    return folders, result, work
+
+
+def test_build_and_catalogue_tests_pass(loaded):
+    _, result, _ = loaded
+    statuses = result.statuses()
+    assert set(statuses.values()) <= {"success", "pass"}
+    for model in ("radio_stars", "radio_star_detections"):
+        assert statuses[f"model.radiolake.{model}"] == "success"
+    assert any("assert_radio_star_grades_follow_rules" in k for k in statuses)
+    assert any(k.startswith("test.radiolake.unique_radio_star_detections_detection_key") for k in statuses)
+
+
+def test_one_row_per_detection_newer_run_supersedes(stack, loaded):
+    stars, det = catalogue(stack.settings.warehouse_dsn)
+    expected_keys = {f"{STAR_CATALOG}:{star}|{RUNS[r]['survey']}:{rid}"
+                     for r in ("it-cat-racs-new", "it-cat-vlass") for rid, star, *_ in RUNS[r]["rows"]}
+    assert set(det.index) == expected_keys  # the old run's radio source 3 is gone, nothing is doubled
+    assert len(det) == 6
+    assert set(det.loc[det["survey"] == RACS, "run_id"]) == {"it-cat-racs-new"}
+    assert det.loc[f"{STAR_CATALOG}:s1|{RACS}:1", "flux_mjy"] == pytest.approx(2.0)  # the newer value
+    assert stars.loc[f"{STAR_CATALOG}:s1", "n_detections"] == 3
+    assert stars.loc[f"{STAR_CATALOG}:s2", "n_detections"] == 2
+    assert stars.loc[f"{STAR_CATALOG}:s3", "n_detections"] == 1
+    assert stars["n_detections"].sum() == len(det)
+
+
+def test_star_summary_columns(stack, loaded):
+    stars, det = catalogue(stack.settings.warehouse_dsn)
+    s1 = stars.loc[f"{STAR_CATALOG}:s1"]
+    assert s1["n_surveys"] == 2 and s1["surveys"] == f"{RACS},{VLASS}"
+    assert (s1["freq_min_mhz"], s1["freq_max_mhz"]) == (887.5, 3000.0)
+    assert (s1["first_epoch_jyear"], s1["last_epoch_jyear"]) == (2019.5, 2021.0)
+    assert (s1["flux_min_mjy"], s1["flux_max_mjy"]) == (1.0, 6.0)
+    assert s1["flux_max_min_ratio"] == pytest.approx(6.0)
+    assert s1["distance_pc"] == pytest.approx(20.0)
+    assert s1["bp_rp_mag"] == pytest.approx(9.6 - 8.2)  # computed: the catalogue has no colour column
+    assert s1["abs_g_mag"] == pytest.approx(9.0 + 5 * np.log10(50.0 / 100.0))
+    assert s1["pm_total_mas_yr"] == pytest.approx(500.0)
+    lum = (4 * np.pi * (20.0 * u.pc) ** 2 * 6.0 * u.mJy).to_value(u.erg / u.s / u.Hz)
+    assert s1["max_radio_luminosity_erg_s_hz"] == pytest.approx(lum, rel=1e-9)
+    p_best = np.exp(-np.pi * (0.3 / 3600.0) ** 2 * DENSITY_DEG2)  # 1 - p_chance of the closest detection
+    assert s1["best_association_probability"] == pytest.approx(p_best, rel=1e-12)
+    assert pd.isna(stars.loc[f"{STAR_CATALOG}:s3", "distance_pc"])  # parallax S/N 1: no distance
+
+
+def test_polarisation_and_variability_evidence(stack, loaded):
+    stars, det = catalogue(stack.settings.warehouse_dsn)
+    d1 = det.loc[f"{STAR_CATALOG}:s1|{RACS}:1"]
+    assert d1["circular_polarisation_fraction"] == pytest.approx(0.4)
+    assert d1["circular_polarisation_fraction_error"] == pytest.approx(np.hypot(0.1, 0.4 * 0.2) / 2.0)
+    assert d1["stokes_v_snr"] == pytest.approx(8.0)
+    s1, s2 = stars.loc[f"{STAR_CATALOG}:s1"], stars.loc[f"{STAR_CATALOG}:s2"]
+    # Only the S/N 8 value counts: the S/N 1 one (|V|/I = 0.017) is not a detection of V.
+    assert s1["n_circular_polarisation_detections"] == 1 and s1["has_high_circular_polarisation"]
+    assert s2["n_circular_polarisation_detections"] == 0 and not s2["has_high_circular_polarisation"]
+    # Variability at 887.5 MHz (two detections): 2.0 and 6.0 mJy, errors 0.2 plus 5 % in quadrature.
+    flux, err = np.array([2.0, 6.0]), np.hypot(0.2, 0.05 * np.array([2.0, 6.0]))
+    w = 1 / err**2
+    eta = np.sum(w * (flux - np.sum(w * flux) / np.sum(w)) ** 2) / (len(flux) - 1)
+    m = np.std(flux, ddof=1) / flux.mean()
+    assert s1["variability_freq_mhz"] == 887.5 and s1["variability_n_detections"] == 2
+    assert s1["flux_variability_eta"] == pytest.approx(eta)
+    assert s1["flux_modulation_index"] == pytest.approx(m)
+    assert s1["flux_modulation_index_error"] == pytest.approx(m / np.sqrt(2))
+    assert s1["max_flux_ratio_same_freq"] == pytest.approx(3.0) and s1["is_variable"]
+    assert s1["star_evidence"] == "circular_polarisation+variability"
+    # s2: one detection per frequency: no variability measured (4 vs 5 mJy are two frequencies).
+    assert pd.isna(s2["flux_variability_eta"]) and not s2["is_variable"] and s2["star_evidence"] == "none"
+
+
+def test_star_grade_follows_candidate_grades_and_evidence(stack, loaded):
+    dsn = stack.settings.warehouse_dsn
+    stars, det = catalogue(dsn)
+    for star_id, row in stars.iterrows():
+        best = min(det.loc[det["star_id"] == star_id, "grade"])
+        secure = best in ("A", "B")
+        evidence = row["has_high_circular_polarisation"] or row["is_variable"]
+        assert row["star_grade"] == ("A" if secure and evidence else "B" if secure else "C")
+    assert det.loc[f"{STAR_CATALOG}:s3|{RACS}:5", "grade"] == "C"  # 4.5" in a dense field
+    assert stars.loc[f"{STAR_CATALOG}:s3", "star_grade"] == "C"
+    assert stars.loc[f"{STAR_CATALOG}:s1", "star_grade"] == "A"
+
+
+def test_reloading_and_rebuilding_changes_nothing(stack, loaded):
+    folders, _, work = loaded
+    dsn = stack.settings.warehouse_dsn
+    before_stars, before_det = catalogue(dsn)
+    load_run(folders["it-cat-racs-old"], dsn=dsn)  # the old run loaded again, after the new one: still old
+    load_run(folders["it-cat-racs-new"], dsn=dsn)
+    dbt_runner.run_dbt(["run", "--select", SELECT], settings=stack.settings, work_dir=work)
+    after_stars, after_det = catalogue(dsn)
+    assert sorted(after_det.index) == sorted(before_det.index)
+    cols = ["n_detections", "n_surveys", "flux_min_mjy", "flux_max_mjy", "star_grade"]
+    pd.testing.assert_frame_equal(after_stars.sort_index()[cols], before_stars.sort_index()[cols])
+
+
+def test_report_light_curves_of_the_top_stars(stack, loaded):
+    """The run report's light-curve data: the run's best stars first, with their detections of every survey."""
+    from radiolake.pipeline import top_star_detections
+    from radiolake.reports.plots import light_curve_figure
+    from radiolake.reports.prepare import light_curves
+
+    stars, detections = top_star_detections("it-cat-racs-new", 2, stack.settings)
+    assert list(stars["star_id"])[0] == f"{STAR_CATALOG}:s1"  # the only star graded A
+    assert len(stars) == 2
+    curves = light_curves(detections, stars)
+    s1 = curves[0]
+    assert {f: list(df["flux_mjy"]) for f, df in s1.by_freq.items()} == {887.5: [2.0, 6.0], 3000.0: [1.0]}
+    assert light_curve_figure(curves)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_analyst_reads_the_catalogue(stack, loaded):
+    with psycopg.connect(stack.analyst_dsn) as conn:
+        n_stars = conn.execute("SELECT count(*) FROM marts.radio_stars WHERE star_id LIKE %s",
+                               (f"{STAR_CATALOG}:%",)).fetchone()[0]
+        n_det = conn.execute("SELECT count(*) FROM marts.radio_star_detections WHERE star_id LIKE %s",
+                             (f"{STAR_CATALOG}:%",)).fetchone()[0]
+    assert (n_stars, n_det) == (3, 6)
