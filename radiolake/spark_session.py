@@ -74,9 +74,16 @@ def _spark_submit_master() -> str | None:
 
 
 def _stop_session_on_other_master(master: str) -> None:
-    """getOrCreate would silently hand back a session on another master: stop that one first."""
+    """getOrCreate would silently hand back a session on another master: stop that one first.
+
+    Local sessions count as one master whatever their thread count (local[2] vs local[*]): stopping one
+    under a caller that holds it (a test fixture, an Airflow task's helper) would only break that caller.
+    """
     active = SparkSession.getActiveSession()
-    if active is not None and active.sparkContext.master != master:
+    if active is None:
+        return
+    current = active.sparkContext.master
+    if current != master and not (current.startswith("local") and master.startswith("local")):
         active.stop()
 
 
