@@ -51,7 +51,7 @@ def test_servers_wait_for_the_secrets_check():
     services = compose_resolved()["services"]
     check = services["check-secrets"]
     assert set(check["environment"]) == set(example_secrets())
-    for name in ("minio", "postgres"):
+    for name in ("minio", "postgres", "spark-master"):
         assert services[name]["depends_on"]["check-secrets"]["condition"] == "service_completed_successfully"
 
 
