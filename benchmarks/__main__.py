@@ -1,7 +1,8 @@
 """`python -m benchmarks` (`make bench`): every benchmark at its default size, one after the other.
 
 Sizes for the issues' figures: `python benchmarks/ingest.py --rows 10000000`,
-`python -m benchmarks.crossmatch --size large`, `python benchmarks/warehouse.py --pairs 1000000`
+`python -m benchmarks.crossmatch --size large`, `python benchmarks/warehouse.py --pairs 1000000`,
+`python benchmarks/spark_cluster.py --rows 1000000` (local mode vs the stack's standalone cluster)
 (the warehouse one needs the embedded stack: `radiolake stack up --no-airflow`).
 """
 
@@ -14,6 +15,7 @@ RUNS = [
     ["benchmarks/ingest.py"],
     ["-m", "benchmarks.crossmatch", "--size", "small"],
     ["benchmarks/warehouse.py", "--pairs", "200000"],
+    ["benchmarks/spark_cluster.py", "--rows", "100000"],
 ]
 
 

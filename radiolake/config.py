@@ -82,6 +82,7 @@ class Settings:
     #: The embedded stack's own cluster, when it runs one: its master URL and generated secret.
     stack_spark_master: str = ""
     stack_spark_secret: str = field(default="", repr=False)
+    stack_spark_cores: int = 0
 
     def spark_secret_for(self, master: str) -> str:
         """The spark.authenticate secret to use with `master` ("" for local mode or an open cluster)."""
@@ -122,15 +123,16 @@ def postgres_dsn(user: str, password: str, host: str, port: int, dbname: str) ->
     return f"postgresql://{quote(user)}:{quote(password, safe='')}@{host}:{port}/{dbname}"
 
 
-def running_stack_spark_master(home: Path) -> str:
-    """The embedded stack's Spark master URL if `stack up` started a cluster that still runs, else ""."""
+def running_stack_spark_cluster(home: Path) -> dict:
+    """The embedded stack's Spark cluster ({"master", "ui", "workers", "cores"}) if `stack up` started one that
+    still runs, else {}."""
     cluster = _read_json(home / SPARK_CLUSTER_FILE)
     try:
         pid = int((home / "run" / "spark-master.pid").read_text().split()[0])
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except (FileNotFoundError, ValueError, IndexError, ProcessLookupError, PermissionError):
-        return ""
-    return str(cluster.get("master", ""))
+        return {}
+    return cluster
 
 
 def get_settings(env: dict[str, str] | None = None) -> Settings:
@@ -155,7 +157,8 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
     airflow_url = env.get("RADIOLAKE_AIRFLOW_URL") or (f"http://127.0.0.1:{airflow_port}" if airflow_port else "")
 
     buckets = {k: env.get(f"RADIOLAKE_BUCKET_{k.upper()}", v) for k, v in DEFAULT_BUCKETS.items()}
-    stack_master = running_stack_spark_master(home)
+    stack_cluster = running_stack_spark_cluster(home)
+    stack_master = str(stack_cluster.get("master", ""))
     return Settings(
         home=home,
         s3_endpoint=s3_endpoint.rstrip("/"),
@@ -169,4 +172,5 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         spark_auth_secret=env.get("RADIOLAKE_SPARK_AUTH_SECRET", ""),
         stack_spark_master=stack_master,
         stack_spark_secret=secrets.get("spark_auth_secret", "") if stack_master else "",
+        stack_spark_cores=int(stack_cluster.get("cores", 0)),
     )

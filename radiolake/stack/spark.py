@@ -181,8 +181,9 @@ class SparkCluster:
             proc.wait_ready(lambda p=proc: self._registered(p), timeout,
                             f"worker registered ALIVE with {self.master_url}")
         self.cluster_file.parent.mkdir(parents=True, exist_ok=True)
+        cores = workers * int(os.environ.get("RADIOLAKE_SPARK_WORKER_CORES", "1"))
         self.cluster_file.write_text(json.dumps({"master": self.master_url, "ui": self.ui_url,
-                                                 "workers": workers}) + "\n")
+                                                 "workers": workers, "cores": cores}) + "\n")
 
     def _registered(self, proc: ManagedProcess) -> bool:
         i = proc.service[len(WORKER_PREFIX):]

@@ -20,7 +20,7 @@ def stack_home(tmp_path, master_pid: int) -> dict[str, str]:
     (tmp_path / "secrets.json").write_text(json.dumps(
         {"s3_access_key": "AK", "s3_secret_key": "s3-secret", "spark_auth_secret": "spark-secret"}))
     (tmp_path / SPARK_CLUSTER_FILE).parent.mkdir(parents=True)
-    (tmp_path / SPARK_CLUSTER_FILE).write_text(json.dumps({"master": MASTER, "workers": 2}))
+    (tmp_path / SPARK_CLUSTER_FILE).write_text(json.dumps({"master": MASTER, "workers": 3, "cores": 3}))
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "spark-master.pid").write_text(f"{master_pid} 0.00\n")
     return {"RADIOLAKE_HOME": str(tmp_path)}
@@ -59,6 +59,9 @@ def test_cluster_options_give_executors_the_lake_and_keep_secrets_off_argv(tmp_p
     assert secret == {"spark.executorEnv.RADIOLAKE_S3_SECRET_KEY": "s3-secret",
                       "spark.authenticate.secret": "spark-secret"}
     assert not any(v in ("s3-secret", "spark-secret") for v in public.values())  # public goes on argv
+    assert public["spark.sql.shuffle.partitions"] == "12"  # a few tasks per core of the stack's cluster
+    other, _ = spark_options("spark://elsewhere:7077", s, None)
+    assert other["spark.sql.shuffle.partitions"] == "64" and "spark.authenticate" not in other
 
 
 def test_local_mode_needs_no_executor_settings(tmp_path):
