@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
+from radiolake.masking import mask_task_secrets
 from radiolake.timeouts import task_timeout
 
 XMATCH_RUNS = Asset("s3://xmatch/runs")
@@ -49,7 +50,7 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
 )
 def crossmatch():
     @task(outlets=[XMATCH_RUNS], retries=2, retry_delay=timedelta(seconds=30),
-          execution_timeout=task_timeout("crossmatch"))
+          execution_timeout=task_timeout("crossmatch"), on_execute_callback=mask_task_secrets)
     def run_crossmatch(params=None, run_id=None, outlet_events=None) -> dict:
         from radiolake.crossmatch.runner import crossmatch_run, safe_run_id
 

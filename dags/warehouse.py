@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
+from radiolake.masking import mask_task_secrets
 from radiolake.run_params import cut_params
 from radiolake.timeouts import task_timeout
 
@@ -28,7 +29,7 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
                                     "by the triggering Asset events."),
         **cut_params(),
     },
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args={"on_execute_callback": mask_task_secrets, "retries": 1, "retry_delay": timedelta(seconds=30)},
 )
 def warehouse():
     @task(execution_timeout=task_timeout("load"))
