@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, Param, dag, task
 
 from radiolake.masking import mask_task_secrets
+from radiolake.run_params import NAME_PATTERN
 from radiolake.timeouts import task_timeout
 
 XMATCH_RUNS = Asset("s3://xmatch/runs")
@@ -25,8 +26,8 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     max_active_runs=1,
     tags=["crossmatch", "radiolake"],
     params={
-        "radio": Param("racs_low", type="string", title="Radio catalogue (lake name)"),
-        "stars": Param("gaia_dr3", type="string", title="Stellar catalogue (lake name)"),
+        "radio": Param("racs_low", type="string", pattern=NAME_PATTERN, title="Radio catalogue (lake name)"),
+        "stars": Param("gaia_dr3", type="string", pattern=NAME_PATTERN, title="Stellar catalogue (lake name)"),
         "radius_arcsec": Param(
             2.0,
             type=["null", "number"],

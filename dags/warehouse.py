@@ -11,7 +11,7 @@ from datetime import timedelta
 from airflow.sdk import Asset, Param, dag, task
 
 from radiolake.masking import mask_task_secrets
-from radiolake.run_params import cut_params
+from radiolake.run_params import NAME_PATTERN, cut_params
 from radiolake.timeouts import task_timeout
 
 XMATCH_RUNS = Asset("s3://xmatch/runs")
@@ -24,7 +24,7 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     max_active_runs=1,  # loads may overlap safely, but one dbt build at a time is simpler to follow
     tags=["radiolake", "warehouse"],
     params={
-        "run_id": Param(None, type=["null", "string"], title="Run id",
+        "run_id": Param(None, type=["null", "string"], pattern=NAME_PATTERN, title="Run id",
                         description="Cross-match run to load (xmatch/<run_id>/); empty: the run(s) announced "
                                     "by the triggering Asset events."),
         **cut_params(),
