@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
+from radiolake.masking import mask_task_secrets
+from radiolake.run_params import NAME_PATTERN
 from radiolake.timeouts import task_timeout
 
 XMATCH_RUNS = Asset("s3://xmatch/runs")
@@ -24,8 +26,8 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     max_active_runs=1,
     tags=["crossmatch", "radiolake"],
     params={
-        "radio": Param("racs_low", type="string", title="Radio catalogue (lake name)"),
-        "stars": Param("gaia_dr3", type="string", title="Stellar catalogue (lake name)"),
+        "radio": Param("racs_low", type="string", pattern=NAME_PATTERN, title="Radio catalogue (lake name)"),
+        "stars": Param("gaia_dr3", type="string", pattern=NAME_PATTERN, title="Stellar catalogue (lake name)"),
         "radius_arcsec": Param(
             2.0,
             type=["null", "number"],
@@ -49,7 +51,7 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
 )
 def crossmatch():
     @task(outlets=[XMATCH_RUNS], retries=2, retry_delay=timedelta(seconds=30),
-          execution_timeout=task_timeout("crossmatch"))
+          execution_timeout=task_timeout("crossmatch"), on_execute_callback=mask_task_secrets)
     def run_crossmatch(params=None, run_id=None, outlet_events=None) -> dict:
         from radiolake.crossmatch.runner import crossmatch_run, safe_run_id
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
+from radiolake.masking import mask_task_secrets
 from radiolake.surveys import load_registry
 from radiolake.timeouts import task_timeout
 
@@ -55,6 +56,7 @@ def make_ingest_dag(survey: str, description: str):
             retry_exponential_backoff=True,
             max_retry_delay=timedelta(minutes=10),
             execution_timeout=task_timeout("ingest"),
+            on_execute_callback=mask_task_secrets,
         )
         def ingest(params=None, outlet_events=None, dag=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
+from radiolake.masking import mask_task_secrets
 from radiolake.pipeline import DEFAULTS
 from radiolake.run_params import cut_params
 from radiolake.surveys import load_registry
@@ -31,7 +32,8 @@ _IMPORTS = ("A file in the imports folder (<state dir>/imports, or RADIOLAKE_IMP
     catchup=False,
     max_active_runs=1,
     tags=["radiolake", "pipeline"],
-    default_args={"retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
+    default_args={"on_execute_callback": mask_task_secrets,
+                  "retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
                   "max_retry_delay": timedelta(minutes=5)},
     params={
         "radio_survey": Param(DEFAULTS["radio_survey"], enum=_RADIO, title="Radio survey"),

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import dag, task
 
+from radiolake.masking import mask_task_secrets
 from radiolake.timeouts import task_timeout
 
 
@@ -15,7 +16,8 @@ from radiolake.timeouts import task_timeout
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["radiolake", "smoke"],
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True,
+    default_args={"on_execute_callback": mask_task_secrets,
+                  "retries": 1, "retry_delay": timedelta(seconds=10), "retry_exponential_backoff": True,
                   "execution_timeout": task_timeout("smoke")},
     doc_md=__doc__,
 )

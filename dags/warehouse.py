@@ -10,7 +10,8 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
-from radiolake.run_params import cut_params
+from radiolake.masking import mask_task_secrets
+from radiolake.run_params import NAME_PATTERN, cut_params
 from radiolake.timeouts import task_timeout
 
 XMATCH_RUNS = Asset("s3://xmatch/runs")
@@ -23,12 +24,12 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     max_active_runs=1,  # loads may overlap safely, but one dbt build at a time is simpler to follow
     tags=["radiolake", "warehouse"],
     params={
-        "run_id": Param(None, type=["null", "string"], title="Run id",
+        "run_id": Param(None, type=["null", "string"], pattern=NAME_PATTERN, title="Run id",
                         description="Cross-match run to load (xmatch/<run_id>/); empty: the run(s) announced "
                                     "by the triggering Asset events."),
         **cut_params(),
     },
-    default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
+    default_args={"on_execute_callback": mask_task_secrets, "retries": 1, "retry_delay": timedelta(seconds=30)},
 )
 def warehouse():
     @task(execution_timeout=task_timeout("load"))

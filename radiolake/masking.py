@@ -35,3 +35,22 @@ class MaskingFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+
+def mask_task_secrets(context: object = None) -> None:
+    """Register the warehouse and S3 secrets with Airflow's masker, so a task log shows *** for them even
+    when a library prints a DSN or an error quotes one. Used as the DAGs' `on_execute_callback`."""
+    from urllib.parse import quote
+
+    from airflow.sdk.log import mask_secret
+    from psycopg.conninfo import conninfo_to_dict
+
+    from radiolake.config import get_settings
+
+    settings = get_settings()
+    secrets = [settings.s3_secret_key]
+    if settings.warehouse_dsn:
+        password = str(conninfo_to_dict(settings.warehouse_dsn).get("password") or "")
+        secrets += [password, quote(password, safe="")]
+    for secret in dict.fromkeys(s for s in secrets if s):
+        mask_secret(secret)

@@ -57,6 +57,10 @@ class NumberParam:
         return value
 
 
+#: A lake catalogue name or run id given in a form: one path segment (no '/', no leading '.'), so it can
+#: never point outside its bucket prefix.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
 #: The dbt vars a run may override (candidate cuts); their defaults are in dbt/dbt_project.yml.
 CUTS: tuple[NumberParam, ...] = (
     NumberParam("parallax_snr_min", "Parallax S/N needed for a distance (default 5)."),

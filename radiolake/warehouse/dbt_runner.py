@@ -96,7 +96,7 @@ def run_dbt(command: list[str], *, settings: Settings | None = None, dsn: str | 
             "--profiles-dir", str(project_dir()), "--target-path", str(target_path),
             "--log-path", str(work_dir / "logs")]
     if vars:
-        args += ["--vars", json.dumps(vars)]
+        args += ["--vars", vars_text(vars)]
     work_dir.mkdir(parents=True, exist_ok=True)
     (target_path / "run_results.json").unlink(missing_ok=True)  # never read a previous run's results
     proc = subprocess.run(args, env=dbt_env(dsn), cwd=project_dir(), capture_output=True, text=True,
@@ -106,6 +106,23 @@ def run_dbt(command: list[str], *, settings: Settings | None = None, dsn: str | 
     if check and proc.returncode != 0:
         raise DbtError(result.command, failures(results), "\n".join(result.stdout.splitlines()[-15:]))
     return result
+
+
+def _yaml_number(value: float) -> str:
+    """A float as YAML 1.1 reads it back as a float: dbt parses --vars as YAML, where `1e-05` (no dot) is a
+    string; `1.0e-05` is the number."""
+    text = repr(float(value))
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def vars_text(vars: dict) -> str:
+    """--vars for dbt: a JSON object whose numbers stay numbers once dbt reads it as YAML."""
+    items = [f"{json.dumps(str(k))}: {_yaml_number(v) if isinstance(v, float) else json.dumps(v)}"
+             for k, v in vars.items()]
+    return "{" + ", ".join(items) + "}"
 
 
 def _read_results(path: Path) -> list[dict]:

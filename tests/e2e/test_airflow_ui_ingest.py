@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pytest
 
+from radiolake.import_paths import allowed_import_dirs
 from radiolake.ingest import catalog as cat
 from radiolake.lake import arrow_fs, ensure_buckets
 from tests.e2e import airflow_ui as ui
@@ -63,18 +64,19 @@ def _hip2_sample(n: int) -> str:
 
 
 @pytest.mark.e2e
-def test_failed_ingest_is_fixed_cleared_and_rerun_without_duplicates(stack, logged_in, tmp_path):
+def test_failed_ingest_is_fixed_cleared_and_rerun_without_duplicates(stack, logged_in):
     dag_id, task_id, n_rows = "ingest_hip2_csv", "ingest", 250
     _prepare(stack, dag_id)
     shot = logged_in.screenshot
     good = _hip2_sample(n_rows)
-    data_file = tmp_path / "hip2_sample.csv"
+    imports = allowed_import_dirs()[0]  # file parameters are read from the imports folder only
+    imports.mkdir(parents=True, exist_ok=True)
+    data_file = imports / "hip2_sample.csv"
     data_file.write_text(good.replace("dec_deg", "dec_dgr", 1))  # a corrupt header: a mapped column is gone
     data_file.chmod(0o644)
-    tmp_path.chmod(0o755)
 
     run_id = ui.trigger_with_form(logged_in.page, stack.airflow_url, dag_id,
-                                  {"path": str(data_file), "region": "all"}, screenshot=shot)
+                                  {"path": data_file.name, "region": "all"}, screenshot=shot)
     # The DAG may retry before giving up; every try reads the same bad file, so the run ends failed.
     state = ui.wait_for_run_state(stack.airflow, dag_id, run_id, timeout=480)
     ti = ui.task_instance(stack.airflow, dag_id, run_id, task_id)

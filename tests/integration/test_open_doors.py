@@ -79,6 +79,21 @@ def test_sql_in_a_cut_is_refused_at_trigger_time(stack):
         stack.airflow.trigger("radiolake_pipeline", {"grade_a_max_sigma": "(select 1/0)"})
 
 
+@pytest.mark.parametrize(("dag_id", "conf"), [
+    ("crossmatch", {"radio": "../raw/srsc", "stars": "gaia_dr3"}),  # a name may not leave its bucket prefix
+    ("warehouse", {"run_id": "../reports/x"}),
+    ("warehouse", {"parallax_snr_min": "5; drop table load.runs"}),
+])
+def test_typed_params_refuse_paths_and_text_at_trigger_time(stack, dag_id, conf):
+    stack.airflow.wait_for_dag(dag_id, timeout=240)
+    try:
+        with pytest.raises(AirflowRunFailed, match=r"refused \(4\d\d\)"):
+            stack.airflow.trigger(dag_id, conf)
+    finally:  # trigger() unpaused it: Asset-scheduled DAGs must not wake up behind other tests
+        with stack.airflow._client() as client:
+            client.patch(f"/dags/{dag_id}", json={"is_paused": True}).raise_for_status()
+
+
 def test_dbt_refuses_a_text_var_at_compile_time(stack, tmp_path):
     """Even a caller that bypasses the Python checks cannot paste SQL through --vars."""
     with pytest.raises(dbt_runner.DbtError, match="must be a number"):

@@ -30,3 +30,17 @@ def test_log_records_are_masked(caplog):
     logger.info("connecting to %s", "postgresql://radiolake:topsecret@127.0.0.1:5/warehouse")
     assert "topsecret" not in caplog.text
     assert "postgresql://radiolake:***@127.0.0.1:5/warehouse" in caplog.text
+
+
+def test_task_secrets_are_registered_with_airflows_masker(monkeypatch):
+    """Task logs go through Airflow's masker: the warehouse and S3 secrets must be known to it."""
+    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
+
+    from radiolake.masking import mask_task_secrets
+
+    dsn = postgres_dsn("radiolake", "wh-Pass/9", "127.0.0.1", 5432, "warehouse")
+    monkeypatch.setenv("RADIOLAKE_WAREHOUSE_DSN", dsn)
+    monkeypatch.setenv("RADIOLAKE_S3_SECRET_KEY", "s3-SeCrEt-key")
+    mask_task_secrets()
+    redacted = str(_secrets_masker().redact(f"connecting to {dsn} with s3-SeCrEt-key"))
+    assert "wh-Pass" not in redacted and "wh-Pass%2F9" not in redacted and "s3-SeCrEt-key" not in redacted

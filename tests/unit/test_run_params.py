@@ -63,3 +63,15 @@ def _dag_param_names(path: Path) -> set[str]:
 @pytest.mark.parametrize("dag_file", ["pipeline.py", "warehouse.py"])
 def test_dags_that_build_marts_declare_every_cut(dag_file):
     assert set(CUT_NAMES) <= _dag_param_names(DAGS / dag_file)
+
+
+@pytest.mark.parametrize("value", [1e-05, 0.001, 3, 2.5, 1e20, 0.0])
+def test_cuts_reach_dbt_as_numbers_after_yaml_parsing(value):
+    """dbt reads --vars as YAML 1.1, where `1e-05` is a string: the runner writes numbers YAML keeps."""
+    import yaml
+
+    from radiolake.warehouse.dbt_runner import vars_text
+
+    parsed = yaml.safe_load(vars_text({"grade_a_max_p_chance": value}))["grade_a_max_p_chance"]
+    assert isinstance(parsed, int | float) and not isinstance(parsed, bool)
+    assert parsed == value
