@@ -383,8 +383,11 @@ def run_crossmatch(
     run_id: str | None = None,
     radio_name: str | None = None,
     star_name: str | None = None,
+    catalog_versions: dict | None = None,
 ) -> dict:
-    """Cross-match two catalogues and write the run folder `out`; returns the run.json content."""
+    """Cross-match two catalogues and write the run folder `out`; returns the run.json content.
+
+    `catalog_versions` (the inputs' pinned versions, from crossmatch.versions) is recorded as is in run.json."""
     if n_offsets < 0:
         raise ValueError(f"n_offsets must be >= 0, got {n_offsets}")
     if k_nearest is not None and k_nearest < 1:
@@ -547,6 +550,7 @@ def run_crossmatch(
         "n_candidates_incl_offsets": n_found,
         "stats": asdict(stats),
         "timings_s": timer.times,
+        "catalog_versions": catalog_versions,
     }
     found.unpersist()
     pairs.unpersist()
