@@ -78,9 +78,11 @@ def crossmatch_step(radio: dict, stars: dict, params: Mapping[str, Any] | None, 
     if radius is None and n_sigma is None:
         raise PipelineStepError("crossmatch: give radius_arcsec, n_sigma or both")
     try:
+        # The versions this run's own ingest tasks produced (XCom), not whatever CURRENT is by now.
         summary = crossmatch_run(radio["catalog"], stars["catalog"], radius_arcsec=radius, n_sigma=n_sigma,
                                  offsets=int(_p(params, "offsets")), offset_arcmin=float(_p(params, "offset_arcmin")),
-                                 run_id=safe_run_id(run_id))
+                                 run_id=safe_run_id(run_id), radio_version=radio.get("version"),
+                                 stars_version=stars.get("version"))
     except Exception as exc:
         raise PipelineStepError(f"crossmatch failed for {radio['catalog']} x {stars['catalog']}: {exc}") from exc
     log.info("crossmatch %s: %s radio x %s stars -> %s pairs, %s radio sources matched, %.2f expected false "

@@ -20,6 +20,8 @@ from pyspark.sql import DataFrame, SparkSession
 from radiolake.config import get_settings
 
 HATS_FILE = re.compile(r"Norder=(\d+)/(?:Dir=\d+/)?Npix=(\d+)\.parquet$")
+#: A location naming one version of a lake catalogue (what a run reads once it has pinned its inputs).
+PINNED_VERSION = re.compile(r"(?P<base>.+)/versions/(?P<version>[^/]+)")
 
 
 def resolve_location(location: str) -> str:
@@ -65,6 +67,9 @@ def committed_files(fs, base: str) -> list[str] | None:
     live under the same base and must not be read as catalogue rows."""
     from radiolake.ingest import catalog as cat
 
+    if pinned := PINNED_VERSION.fullmatch(base.rstrip("/")):  # <catalogue>/versions/<v>: that version only
+        info = cat.open_catalog(fs, pinned["base"], pinned["version"])
+        return [f"{info.path}/{p['path']}" for p in info.partitions]
     if not cat.exists(fs, f"{base}/{cat.CURRENT}"):
         return None
     info = cat.open_catalog(fs, base)

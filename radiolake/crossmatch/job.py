@@ -247,8 +247,11 @@ def run_crossmatch(
     run_id: str | None = None,
     radio_name: str | None = None,
     star_name: str | None = None,
+    catalog_versions: dict | None = None,
 ) -> dict:
-    """Cross-match two catalogues and write the run folder `out`; returns the run.json content."""
+    """Cross-match two catalogues and write the run folder `out`; returns the run.json content.
+
+    `catalog_versions` (the inputs' pinned versions, from crossmatch.versions) is recorded as is in run.json."""
     if n_offsets < 0:
         raise ValueError(f"n_offsets must be >= 0, got {n_offsets}")
     if k_nearest is not None and k_nearest < 1:
@@ -401,6 +404,7 @@ def run_crossmatch(
         "star_bytes_near_footprint": int(sum(sum(g.col_bytes.values()) for g in groups)),
         "stats": asdict(stats),
         "timings_s": timer.times,
+        "catalog_versions": catalog_versions,
     }
     write_text(json.dumps(summary, indent=2), f"{out}/run.json")  # last: marks the run as whole
     return summary

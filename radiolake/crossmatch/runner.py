@@ -39,19 +39,29 @@ def crossmatch_run(
     join_order: int | None = None,
     density_order: int = 7,
     region_order: int = 3,
+    radio_version: str | None = None,
+    stars_version: str | None = None,
 ) -> dict:
-    """Run one cross-match and return its run.json summary (with `prefix`: where the results are)."""
+    """Run one cross-match and return its run.json summary (with `prefix`: where the results are).
+
+    Lake catalogues are read at one pinned version each: `radio_version`/`stars_version` when given (the
+    versions the pipeline's own ingest produced), else their CURRENT at this moment (see `versions`)."""
     from radiolake.crossmatch.job import run_crossmatch
+    from radiolake.crossmatch.versions import pin_input
     from radiolake.spark_session import get_spark
 
     run_id = safe_run_id(run_id)
     out = out or default_out(run_id)
+    radio_in, stars_in = pin_input(radio, run_id, radio_version), pin_input(stars, run_id, stars_version)
     spark = get_spark("radiolake-crossmatch", master)
     summary = run_crossmatch(
         spark,
-        radio,
-        stars,
+        radio_in.location,
+        stars_in.location,
         out,
+        radio_name=radio_in.catalog,
+        star_name=stars_in.catalog,
+        catalog_versions={"radio": radio_in.record(), "stars": stars_in.record()},
         radius_arcsec=radius_arcsec,
         n_sigma=n_sigma,
         n_offsets=offsets,

@@ -28,6 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from radiolake.ingest import catalog as cat
+from radiolake.ingest import pins
 from radiolake.schema import HEALPIX_ORDER
 
 DEFAULT_MAX_ROWS = 1_000_000
@@ -79,18 +80,24 @@ def cleanup_uncommitted(fs: pafs.FileSystem, base: str, keep: str | None = None)
 
 
 def prune_versions(fs: pafs.FileSystem, base: str, keep: int) -> list[str]:
-    """Keep the `keep` most recently committed versions (CURRENT always among them); delete the rest."""
+    """Keep the `keep` most recently committed versions (CURRENT always among them) and every version a
+    cross-match run has pinned (see `pins`); delete the rest."""
     current = cat.current_version(fs, base)
+    pinned = pins.pinned_versions(fs, base)
     committed = []
     for version, ok in cat.list_versions(fs, base).items():
         if ok:
             info = fs.get_file_info(f"{cat.version_path(base, version)}/{cat.COMMITTED}")
             committed.append((info.mtime or dt.datetime.min, version))
     ordered = [v for _, v in sorted(committed, reverse=True) if v != current]
-    doomed = ordered[max(keep - 1, 0) :]
+    doomed = [v for v in ordered[max(keep - 1, 0) :] if v not in pinned]
+    removed = []
     for version in doomed:
+        if version in pins.pinned_versions(fs, base):  # a run that started meanwhile pinned it: keep it
+            continue
         fs.delete_dir(cat.version_path(base, version))
-    return doomed
+        removed.append(version)
+    return removed
 
 
 class PartitionedCatalogWriter:

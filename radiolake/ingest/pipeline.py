@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,6 +30,7 @@ import pyarrow.parquet as pq
 
 from radiolake.config import Settings, get_settings
 from radiolake.ingest import catalog as cat
+from radiolake.ingest.lock import catalog_lock
 from radiolake.ingest.normalize import (
     IdTracker,
     MissingColumnError,
@@ -187,7 +189,7 @@ def ingest_survey(
     raw_base = f"{raw_root.rstrip('/')}/{definition.name}"
     progress = progress or (lambda stage, done, total: None)
 
-    with tempfile.TemporaryDirectory(prefix="radiolake-ingest-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="radiolake-ingest-") as tmp, contextlib.ExitStack() as held:
         extra: dict[str, Any] = {"max_rows": max_rows_per_partition}
         truth: pa.Table | None = None
         if definition.source_kind == "synthetic" and path is None:
@@ -237,6 +239,8 @@ def ingest_survey(
                         yield art.name, table
 
         version = _version_id(definition, inputs, region, extra)
+        # From here on this ingest alone writes the catalogue's versions, CURRENT and pins (see ingest.lock).
+        held.enter_context(catalog_lock(base, fs, settings))
         if cat.is_committed(fs, base, version):
             point_current(fs, base, version)
             info = cat.open_catalog(fs, base, version)

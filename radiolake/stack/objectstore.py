@@ -8,7 +8,8 @@ gateway with its data on disk. Access keys are generated into the state director
 SeaweedFS is locked down so that only the S3 API, with keys, serves objects (anyone on the machine can reach
 127.0.0.1): its master and filer answer gRPC only (their HTTP APIs would list, serve, write and delete without
 any key), the volume server's HTTP API requires JWTs signed with keys from `security.toml` (0600, generated;
-the S3 gateway holds them), and every port binds 127.0.0.1. Two S3 identities: `stack-admin` (Admin, used by
+the S3 gateway holds them), every gRPC port requires mutual TLS with a certificate only the server process
+holds (`tls`), and every port binds 127.0.0.1. Two S3 identities: `stack-admin` (Admin, used by
 the stack only to create the buckets) and `radiolake`, the pipeline's, with Read, Write and List on the lake's
 buckets and nothing else. People browse the buckets through the Airflow plugin `radiolake_buckets` (behind the
 Airflow login), not through a SeaweedFS UI.
@@ -30,8 +31,11 @@ from radiolake.stack.errors import StackError
 from radiolake.stack.ports import HOST, is_listening, is_port_free
 from radiolake.stack.process import ManagedProcess
 from radiolake.stack.state import StateDir
+from radiolake.stack.tls import ensure_grpc_certificates
 
 SERVICE = "objectstore"
+#: security.toml sections of the gRPC servers and clients inside `weed server`.
+GRPC_COMPONENTS = ("master", "volume", "filer", "s3", "msg_broker", "msg_agent", "admin", "worker", "client")
 
 
 def weed_binary() -> str | None:
@@ -124,13 +128,18 @@ class ObjectStore:
         _write_private(self.root / "identities.json", json.dumps(config))
 
     def _write_security(self) -> None:
-        """JWT keys for volume-server reads/writes and filer reads/writes; the servers sign among themselves."""
+        """JWT keys for volume-server and filer HTTP reads/writes, and mutual TLS on every gRPC port."""
         s = self.secrets
         sections = {"jwt.signing": s["seaweedfs_jwt_write_key"], "jwt.signing.read": s["seaweedfs_jwt_read_key"],
                     "jwt.filer_signing": s["seaweedfs_filer_jwt_write_key"],
                     "jwt.filer_signing.read": s["seaweedfs_filer_jwt_read_key"]}
         text = "".join(f'[{name}]\nkey = "{key}"\nexpires_after_seconds = 10\n\n' for name, key in sections.items())
-        text += "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n"
+        text += "[access]\nui = false\n\n[filer.expose_directory_metadata]\nenabled = false\n\n"
+        # gRPC takes no JWT: mutual TLS, with a certificate only this process holds.
+        tls = ensure_grpc_certificates(self.root / "tls")
+        text += f'[grpc]\nca = "{tls["ca"]}"\n\n'
+        text += "".join(f'[grpc.{component}]\ncert = "{tls["cert"]}"\nkey = "{tls["key"]}"\n\n'
+                        for component in GRPC_COMPONENTS)
         _write_private(self.root / "security.toml", text)
 
     def admin_client(self) -> Minio:

@@ -106,11 +106,13 @@ class Stack:
         return {name: show(value) for name, value in self._endpoints().items()}
 
     def _endpoints(self) -> dict[str, str]:
+        console = {"MinIO console": self.objectstore.console_url} if self.objectstore.console_url else {}
         return {
             "Airflow UI": f"{self.airflow.url}  (user {ADMIN_USER}, password in {self.state.secrets_file})",
             "Airflow REST API": f"{self.airflow.url}/api/v2",
             "Object store (S3 API)": self.objectstore.endpoint,
             "Bucket browser": f"{self.bucket_browser_url}  (Airflow login)",
+            **console,
             "Warehouse DSN": self.postgres.dsn(WAREHOUSE_ROLE, WAREHOUSE_DB),
             "Analyst DSN (marts, read-only)": self.postgres.dsn(ANALYST_ROLE, WAREHOUSE_DB),
             "Airflow metadata DB": self.postgres.dsn("airflow", "airflow"),

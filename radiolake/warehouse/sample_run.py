@@ -166,6 +166,9 @@ def make_sample_tables(n_pairs: int, seed: int = 0, run_id: str = "sample-run",
         "n_offsets": N_OFFSETS, "offset_arcmin": 3.0, "n_radio": int(n_radio_region.sum()),
         "n_stars": n_pairs * 40, "n_pairs": n_pairs, "n_best": n_radio,
         "expected_false_matches": float(false_total[:, -1].sum() / N_OFFSETS),
+        # As the runner pins them (crossmatch.versions): the lake versions the run read.
+        "catalog_versions": {"radio": {"catalog": survey, "version": f"v{seed:04d}radio"},
+                             "stars": {"catalog": "gaia_dr3", "version": f"v{seed:04d}stars"}},
     }
     return tables, run
 

@@ -106,3 +106,34 @@ def test_every_port_binds_loopback_and_key_files_are_private(stack, stored):
     for name in ("security.toml", "identities.json"):
         mode = (stack.stack.objectstore.root / name).stat().st_mode
         assert stat.S_IMODE(mode) == 0o600, name
+
+
+@pytest.mark.parametrize("port_name", ["s3_master_grpc", "s3_filer_grpc", "s3_volume_grpc", "s3_grpc"])
+def test_grpc_ports_refuse_clients_without_the_server_s_certificate(stack, stored, port_name):
+    # gRPC carries no JWT: without mutual TLS, a plaintext gRPC client could list the filer or get write
+    # tokens from the master. Plaintext gets nothing; TLS without a client certificate is refused.
+    import socket
+    import ssl
+
+    port = stack.stack.ports[port_name]
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as plain:
+        plain.sendall(preface)
+        try:
+            answer = plain.recv(100)
+        except (ConnectionResetError, TimeoutError):
+            answer = b""
+    assert answer == b"", f"{port_name} answered plaintext HTTP/2: {answer[:20]!r}"
+    tls_dir = stack.stack.objectstore.root / "tls"
+    context = ssl.create_default_context(cafile=str(tls_dir / "ca.crt"))
+    context.check_hostname = False
+    context.set_alpn_protocols(["h2"])
+    with (pytest.raises((ssl.SSLError, ConnectionResetError)),  # noqa: PT012 - refused on first I/O
+          context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10)) as anonymous):
+        anonymous.sendall(preface)
+        anonymous.recv(100)
+    context.load_cert_chain(tls_dir / "grpc.crt", tls_dir / "grpc.key")  # the server's own: accepted
+    with context.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10)) as holder:
+        holder.sendall(preface)
+        assert holder.recv(9)[3:4] == b"\x04", "a SETTINGS frame back"
+    assert stat.S_IMODE((tls_dir / "grpc.key").stat().st_mode) == 0o600

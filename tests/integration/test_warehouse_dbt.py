@@ -110,6 +110,9 @@ def test_summaries_agree_with_run_metadata(stack, built):
         assert row["n_pairs"] == run["n_pairs"]
         assert row["n_radio_read"] == run["n_radio"]
         assert float(row["expected_false_matches"]) == pytest.approx(run["expected_false_matches"])
+        versions = run["catalog_versions"]  # the exact catalogue versions the run read
+        assert (row["radio_catalog_version"], row["star_catalog_version"]) == (
+            versions["radio"]["version"], versions["stars"]["version"])
         grades = expected_candidates(tables)["grade"].value_counts()
         got_grades = (row["n_grade_a"], row["n_grade_b"], row["n_grade_c"])
         assert got_grades == (grades["A"], grades["B"], grades["C"])

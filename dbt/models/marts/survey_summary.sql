@@ -32,6 +32,8 @@ select
     c.run_id,
     c.survey,
     runs.star_catalog,
+    runs.radio_catalog_version,
+    runs.star_catalog_version,
     runs.created_at,
     runs.is_latest_run,
     runs.radius_arcsec,

@@ -13,6 +13,9 @@ select
     n_pairs,
     n_best,
     expected_false_matches,
+    -- The exact catalogue versions the run read (pinned by the runner; null for runs from before pinning).
+    run_json -> 'catalog_versions' -> 'radio' ->> 'version' as radio_catalog_version,
+    run_json -> 'catalog_versions' -> 'stars' ->> 'version' as star_catalog_version,
     source_uri,
     loaded_at,
     row_number() over (
