@@ -29,3 +29,16 @@ def test_real_sample_pipeline_finds_hd_123037(stack):
     assert HD_123037 in {r[0] for r in rows}, rows
     sep = next(r[1] for r in rows if r[0] == HD_123037)
     assert sep < REAL_CONF["radius_arcsec"]
+    # The star-level catalogue has it, with a colour computed from the sample's BP and RP magnitudes (the
+    # sample has no colour column), and the run report drew its light curve.
+    with psycopg.connect(stack.analyst_dsn) as conn:
+        star = conn.execute("SELECT n_detections, bp_rp_mag, phot_bp_mag - phot_rp_mag, surveys "
+                            "FROM marts.radio_stars WHERE star_id = %s", (HD_123037,)).fetchone()
+    assert star is not None and star[0] >= 1
+    assert star[1] is not None and star[1] == pytest.approx(star[2])
+    assert "racs_low_sample" in star[3]
+    from radiolake.lake import get_bytes, minio_client
+
+    client = minio_client(stack.settings)
+    png = get_bytes(stack.settings.bucket("reports"), f"{safe_run_id(run.run_id)}/light_curves.png", client=client)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
