@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from radiolake.crossmatch.associate import associate_frame, priors_from_frames
 from radiolake.crossmatch.density import (
     DEFAULT_DENSITY_ORDER,
     density_from_counts,
@@ -28,7 +29,7 @@ from radiolake.crossmatch.offsets import (
     offset_stats_frame,
     region_pixels,
 )
-from radiolake.crossmatch.pairs import MatchCriteria, match_chunk
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, match_chunk
 from radiolake.crossmatch.partitioning import (
     DEFAULT_MAX_JOIN_ORDER,
     MIN_JOIN_ORDER,
@@ -39,6 +40,7 @@ from radiolake.crossmatch.partitioning import (
     radio_replicas,
     star_keys_from_healpix,
 )
+from radiolake.crossmatch.positional_errors import error_scale
 from radiolake.results import PAIRS_SCHEMA
 
 
@@ -168,7 +170,7 @@ def radio_replica_arrays(
             }
         )
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    for c in ("epoch", "ra_error", "dec_error"):
+    for c in ("epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS):
         out[c] = _col(radio, c)[out["row"]]
     out["region"] = region[out["row"]]
     return out
@@ -211,6 +213,7 @@ def crossmatch_frames(
             "star_id": star_ids[res["star_idx"]],
             "separation_arcsec": res["separation_arcsec"],
             "separation_sigma": res["separation_sigma"],
+            "combined_error_arcsec": res["combined_error_arcsec"],
             "dt_years": res["dt_years"],
             "pm_applied": res["pm_applied"],
             "star_ra_at_epoch": res["star_ra_at_epoch"],
@@ -227,14 +230,20 @@ def crossmatch_frames(
     real["run_id"] = run_id
     if k_nearest is not None:
         real = real.loc[real["rank"] <= k_nearest]
-    pairs = real[PAIRS_SCHEMA.names].reset_index(drop=True)
     regions = pd.Series(region_pixels(_col(radio, "ra"), _col(radio, "dec"), region_order), index=radio_ids)
     stats = offset_stats_frame(
         found.loc[found["offset"] > 0], regions, n_offsets, plan.criteria.search_arcsec, region_order, run_id
     )
+    scales = error_scale(*(_col(radio, c) for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
+    real["radio_error_scale"] = scales[real["radio_row"].to_numpy(np.int64)]
+    priors = priors_from_frames(
+        radio_ids, scales, real["radio_id"].to_numpy(object), found.loc[found["offset"] > 0], n_offsets
+    )
+    pairs = associate_frame(real, priors)[PAIRS_SCHEMA.names].reset_index(drop=True)
     return {
         "pairs": pairs,
         "best": pairs.loc[pairs["rank"] == 1].reset_index(drop=True),
         "offset_stats": stats,
         "plan": plan,
+        "priors": priors,
     }

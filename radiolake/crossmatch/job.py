@@ -32,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from radiolake.crossmatch.associate import ASSOCIATION_COLUMNS, associate_spark, spark_priors
 from radiolake.crossmatch.core import (
     CatalogueStats,
     MatchPlan,
@@ -46,7 +47,7 @@ from radiolake.crossmatch.offsets import (
     offset_stats_row,
     radius_grid,
 )
-from radiolake.crossmatch.pairs import MatchCriteria, match_chunk
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, match_chunk
 from radiolake.crossmatch.partitioning import MIN_JOIN_ORDER, fine_ranges, home_pixels, pixel_area_deg2
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
 from radiolake.schema import HEALPIX_ORDER
@@ -73,6 +74,9 @@ MATCH_INPUT = pa.schema(
         ("pmdec", pa.float64()),
         ("pmra_error", pa.float64()),
         ("pmdec_error", pa.float64()),
+        ("pos_err_major", pa.float64()),
+        ("pos_err_minor", pa.float64()),
+        ("pos_err_pa", pa.float64()),
         ("region", pa.int64()),
     ]
 )
@@ -83,6 +87,7 @@ FOUND = pa.schema(
         ("star_id", pa.string()),
         ("separation_arcsec", pa.float64()),
         ("separation_sigma", pa.float64()),
+        ("combined_error_arcsec", pa.float64()),
         ("dt_years", pa.float64()),
         ("pm_applied", pa.bool_()),
         ("star_ra_at_epoch", pa.float64()),
@@ -230,6 +235,7 @@ def replicator(
                     "pmdec": nan,
                     "pmra_error": nan,
                     "pmdec_error": nan,
+                    **{c: rep[c] for c in ELLIPSE_COLUMNS},
                     "region": rep["region"],
                 },
                 schema=MATCH_INPUT,
@@ -254,7 +260,7 @@ def match_table(table: pa.Table, criteria: MatchCriteria) -> pa.Table:
     radio = table.filter(pa.array(side == RADIO_SIDE))
     stars = table.filter(pa.array(side == STAR_SIDE))
     cols = ("key", "ra", "dec", "epoch", "ra_error", "dec_error", "pmra", "pmdec", "pmra_error", "pmdec_error")
-    r = _arrays(radio, cols)
+    r = _arrays(radio, cols + ELLIPSE_COLUMNS)
     s = _arrays(stars, cols)
     res = match_chunk(r, s, criteria)
     i, j = res["radio_idx"], res["star_idx"]
@@ -265,6 +271,7 @@ def match_table(table: pa.Table, criteria: MatchCriteria) -> pa.Table:
             "star_id": stars.column("id").take(j),
             "separation_arcsec": res["separation_arcsec"],
             "separation_sigma": pa.array(res["separation_sigma"], from_pandas=True),
+            "combined_error_arcsec": pa.array(res["combined_error_arcsec"], from_pandas=True),
             "dt_years": res["dt_years"],
             "pm_applied": res["pm_applied"],
             "star_ra_at_epoch": res["star_ra_at_epoch"],
@@ -407,6 +414,7 @@ def run_crossmatch(
         F.col("epoch").cast("double"),
         _double(radio, "ra_error").alias("ra_error"),
         _double(radio, "dec_error").alias("dec_error"),
+        *[_double(radio, c).alias(c) for c in ELLIPSE_COLUMNS],
     )
 
     # Stars near the radio footprint (its pixels at the coarsest join order, plus neighbours): enough for the
@@ -444,6 +452,7 @@ def run_crossmatch(
             _double(stars, c).alias(c)
             for c in ("ra", "dec", "epoch", "ra_error", "dec_error", "pmra", "pmdec", "pmra_error", "pmdec_error")
         ],
+        *[F.lit(None).cast("double").alias(c) for c in ELLIPSE_COLUMNS],
         F.lit(None).cast("long").alias("region"),
     )
 
@@ -488,13 +497,19 @@ def run_crossmatch(
             "p_chance", -F.expm1(-math.pi * (F.col("separation_arcsec") / 3600.0) ** 2 * F.col("star_density_deg2"))
         )
         .withColumn("run_id", F.lit(run_id))
-        .select(*PAIRS_SCHEMA.names)
+        .select(*[n for n in PAIRS_SCHEMA.names if n not in ASSOCIATION_COLUMNS])
     ).persist()
+    stats_frame = offset_statistics(spark, found, radio_cols, plan, n_offsets, region_order, run_id)
+    # The association step: likelihood ratio and posterior per pair, prior per radio-error class.
+    priors, scales = spark_priors(radio_cols, found, n_offsets)
+    unassociated = pairs
+    pairs = associate_spark(pairs.join(scales, "radio_id", "left"), priors).select(*PAIRS_SCHEMA.names).persist()
 
     write_table(pairs, f"{out}/pairs")
+    unassociated.unpersist()
+    scales.unpersist()
     timer.lap("rank_density_write_pairs")
     write_table(pairs.filter(F.col("rank") == 1), f"{out}/best")
-    stats_frame = offset_statistics(spark, found, radio_cols, plan, n_offsets, region_order, run_id)
     write_table(spark.createDataFrame(stats_frame, schema=_spark_schema(OFFSET_STATS_SCHEMA)), f"{out}/offset_stats")
     pair_ids = pairs.select("radio_id", "star_id")
     write_table(
@@ -536,6 +551,7 @@ def run_crossmatch(
         )
         if len(stats_frame)
         else 0.0,
+        "association_prior": priors.as_dict(),
         "k_nearest": k_nearest,
         "join_order": plan.join_order,
         "density_order": density_order,
