@@ -8,10 +8,13 @@ pixel overlaps the wanted sky are read.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import uuid
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from radiolake.config import get_settings
@@ -138,3 +141,77 @@ def write_text(text: str, location: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def catalogue_files(location: str, coverage: tuple[int, np.ndarray] | None = None) -> tuple[list[str], list[str], bool]:
+    """(all Parquet files of the catalogue, those near `coverage`, whether they are S3 `bucket/key` paths).
+
+    The same resolution as `read_catalog` (lake name, s3:// URL, local file or folder; a committed lake
+    catalogue's listed partitions only), for readers that open the files with pyarrow themselves."""
+    location = resolve_location(location)
+    if location.startswith("s3://"):
+        from radiolake.lake import arrow_fs
+        from radiolake.spark_io import list_parquet, strip_scheme
+
+        fs, base = arrow_fs(), strip_scheme(location).rstrip("/")
+        files = committed_files(fs, base)
+        if files is None:
+            files = list_parquet(fs, base)
+        if not files:
+            raise FileNotFoundError(f"catalogue {location!r}: no Parquet objects found")
+        return files, [f for f in files if _in_coverage(f, coverage)], True
+    path = Path(location)
+    if not path.exists():
+        raise FileNotFoundError(f"catalogue {location!r}: no such file or folder")
+    files = None
+    if path.is_dir():
+        import pyarrow.fs as pafs
+
+        files = committed_files(pafs.LocalFileSystem(), str(path.resolve()))
+    if files is None:
+        files = [str(Path(f).resolve()) for f in local_parquet_files(path)]
+    if not files:
+        raise FileNotFoundError(f"catalogue {location!r}: no Parquet files found")
+    return files, [f for f in files if _in_coverage(f, coverage)], False
+
+
+def read_arrow(location: str) -> pa.Table:
+    """A whole (small) catalogue as one Arrow table, read with pyarrow on this process (files unified)."""
+    import pyarrow.parquet as pq
+
+    from radiolake.crossmatch.star_chunks import filesystem
+
+    files, _, s3 = catalogue_files(location)
+    fs = filesystem(s3)
+    tables = [pq.read_table(f, filesystem=fs) for f in files]
+    return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+
+
+def write_arrow(table: pa.Table, location: str) -> int:
+    """Write a result table as a Parquet folder (`part-*.parquet` + `_SUCCESS`), replacing an earlier attempt
+    of the same run: the new file is written aside, then old parts are removed and it is moved in. Returns
+    the bytes written."""
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    from radiolake.spark_io import SUCCESS, TEMP_DIR, list_parquet, strip_scheme
+
+    if location.startswith("s3://"):
+        from radiolake.lake import arrow_fs
+
+        fs, base = arrow_fs(), strip_scheme(location).rstrip("/")
+    else:
+        fs, base = pafs.LocalFileSystem(), str(Path(location).resolve())
+        fs.create_dir(f"{base}/{TEMP_DIR}", recursive=True)
+    name = f"part-00000-{uuid.uuid4().hex}.parquet"
+    tmp = f"{base}/{TEMP_DIR}/{name}"
+    pq.write_table(table, tmp, filesystem=fs, compression="zstd")
+    size = fs.get_file_info(tmp).size
+    for old in list_parquet(fs, base):
+        fs.delete_file(old)
+    fs.move(tmp, f"{base}/{name}")
+    with fs.open_output_stream(f"{base}/{SUCCESS}") as out:
+        out.write(b"{}")
+    with contextlib.suppress(FileNotFoundError, OSError):
+        fs.delete_dir(f"{base}/{TEMP_DIR}")
+    return size

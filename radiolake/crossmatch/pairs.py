@@ -118,10 +118,26 @@ def match_chunk(
     i = np.concatenate(cand_i)
     j = np.concatenate(cand_j)
     same_key = radio["key"][i] == stars["key"][j]
-    i, j = i[same_key], j[same_key]
+    return evaluate_pairs(radio, stars, i[same_key], j[same_key], criteria, radio_xyz=radio_xyz, moving=moving)
+
+
+def evaluate_pairs(
+    radio: dict[str, np.ndarray],
+    stars: dict[str, np.ndarray],
+    i: np.ndarray,
+    j: np.ndarray,
+    criteria: MatchCriteria,
+    *,
+    radio_xyz: np.ndarray | None = None,
+    moving: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The exact test of candidate pairs (radio row i, star j): star moved to the radio epoch, separation and
+    significance against the criteria. Shared by the partitioned search and the fast movers' own search."""
     if i.size == 0:
         return empty_result()
-
+    radio_xyz = radec_to_xyz(radio["ra"], radio["dec"]) if radio_xyz is None else radio_xyz
+    moving = has_proper_motion(stars["pmra"], stars["pmdec"]) if moving is None else moving
+    r_epoch = radio["epoch"]
     dt = r_epoch[i] - stars["epoch"][j]
     q = propagate_xyz(stars["ra"][j], stars["dec"][j], stars["pmra"][j], stars["pmdec"][j], dt)
     sep = separation_rad(radio_xyz[i], q) * ARCSEC_PER_RAD
