@@ -56,7 +56,7 @@ class CatalogueStats:
     star_epoch_min: float
     star_epoch_max: float
     star_pm_max: float  # mas/yr, total proper motion
-    radio_err_max: float  # arcsec, largest ra_error or dec_error
+    radio_err_max: float  # arcsec, largest ra_error, dec_error or error-ellipse major axis
     star_err_max: float  # arcsec
     star_pm_err_max: float  # mas/yr
 
@@ -100,7 +100,7 @@ def stats_from_frames(radio: pd.DataFrame, stars: pd.DataFrame) -> CatalogueStat
         star_epoch_min=_nanmax(-stars["epoch"]) * -1 if len(stars) else 0.0,
         star_epoch_max=_nanmax(stars["epoch"]),
         star_pm_max=_nanmax(pm),
-        radio_err_max=max(_nanmax(radio["ra_error"]), _nanmax(radio["dec_error"])),
+        radio_err_max=max(_nanmax(_col(radio, c)) for c in ("ra_error", "dec_error", "pos_err_major")),
         star_err_max=max(_nanmax(stars["ra_error"]), _nanmax(stars["dec_error"])),
         star_pm_err_max=max([_nanmax(a) for a in pm_err], default=0.0),
     )

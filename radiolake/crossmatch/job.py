@@ -219,7 +219,7 @@ def _stats(radio: dict[str, np.ndarray], meta: dict[str, tuple[float, float]], n
         star_epoch_min=epoch[0],
         star_epoch_max=epoch[1],
         star_pm_max=math.hypot(hi("pmra"), hi("pmdec")),  # a bound from min/max: exact enough for a reach
-        radio_err_max=max(nanmax(radio["ra_error"]), nanmax(radio["dec_error"])),
+        radio_err_max=max(nanmax(radio[c]) for c in ("ra_error", "dec_error", "pos_err_major")),
         star_err_max=max(hi("ra_error"), hi("dec_error")),
         star_pm_err_max=max(hi("pmra_error"), hi("pmdec_error")),
     )
