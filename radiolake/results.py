@@ -20,6 +20,7 @@ PAIRS_SCHEMA = pa.schema([
     pa.field("star_id", pa.string(), nullable=False),
     pa.field("separation_arcsec", pa.float64(), nullable=False),
     pa.field("separation_sigma", pa.float64()),  # null when neither side has positional errors
+    pa.field("combined_error_arcsec", pa.float64()),  # det(C)^(1/4) of radio (+) star covariance; null as above
     pa.field("dt_years", pa.float64(), nullable=False),  # radio epoch - star catalogue epoch
     pa.field("pm_applied", pa.bool_(), nullable=False),  # False: star had no proper motion, matched as is
     pa.field("rank", pa.int32(), nullable=False),  # 1 = nearest star to this radio source
@@ -27,6 +28,10 @@ PAIRS_SCHEMA = pa.schema([
     pa.field("p_chance", pa.float64(), nullable=False),  # 1 - exp(-pi r^2 rho)
     pa.field("star_ra_at_epoch", pa.float64(), nullable=False),  # deg, star moved to the radio epoch
     pa.field("star_dec_at_epoch", pa.float64(), nullable=False),
+    # Sutherland & Saunders 1992: LR = f(offset | errors) / local star density; the posterior that this star
+    # is the radio source's counterpart, with the prior measured from the offset skies (crossmatch/association.py).
+    pa.field("likelihood_ratio", pa.float64()),  # null when the errors are unknown
+    pa.field("association_probability", pa.float64()),
 ])
 
 OFFSET_STATS_SCHEMA = pa.schema([
@@ -48,4 +53,5 @@ RUN_FIELDS = {
     "n_offsets": "number of offset skies", "offset_arcmin": "size of the offsets",
     "n_radio": "radio rows read", "n_stars": "star rows read", "n_pairs": "pairs written",
     "n_best": "radio sources with a match", "expected_false_matches": "sum over regions",
+    "association_prior": "prior of a counterpart: the run's and per region (from the offset skies)",
 }

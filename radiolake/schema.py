@@ -56,4 +56,9 @@ STANDARD_EXTRA_FIELDS: list[pa.Field] = [
     pa.field("phot_bp_mean_mag", pa.float64()),
     pa.field("phot_rp_mean_mag", pa.float64()),
     pa.field("bp_rp", pa.float64()),  # colour, mag
+    # Radio 1-sigma positional error ellipse (arcsec, arcsec, deg east of north), when the survey gives one
+    # (mapped directly or derived from the component shape: surveys/definitions/README.md, `positions`).
+    pa.field("pos_err_major", pa.float64()),
+    pa.field("pos_err_minor", pa.float64()),
+    pa.field("pos_err_pa", pa.float64()),
 ]

@@ -3,7 +3,7 @@
 `plan_match` turns the user's criteria and a few catalogue statistics into the search bound, the reach
 (bound + largest displacement of a *slow* star) and the HEALPix join order. `crossmatch_frames` runs the very
 same engine as the Spark job (radio skies and replicas, star chunks, fast movers apart, then
-`assemble_results`: rank, density, offsets) in one process: it is the reference the Spark job is tested
+`assemble_results`: rank, density, offsets, association) in one process: it is the reference the Spark job is tested
 against and the engine of the property tests.
 """
 
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from radiolake.crossmatch.associate import Priors, associate_frame, priors_from_rows
 from radiolake.crossmatch.density import (
     DEFAULT_DENSITY_ORDER,
     density_from_counts,
@@ -29,7 +31,7 @@ from radiolake.crossmatch.offsets import (
     offset_stats_frame,
     region_pixels,
 )
-from radiolake.crossmatch.pairs import MatchCriteria, empty_result
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, empty_result
 from radiolake.crossmatch.partitioning import (
     DEFAULT_MAX_JOIN_ORDER,
     MIN_JOIN_ORDER,
@@ -39,6 +41,7 @@ from radiolake.crossmatch.partitioning import (
     pixel_size_arcsec,
     star_keys_from_healpix,
 )
+from radiolake.crossmatch.positional_errors import error_scale
 from radiolake.results import PAIRS_SCHEMA
 
 
@@ -53,7 +56,7 @@ class CatalogueStats:
     star_epoch_min: float
     star_epoch_max: float
     star_pm_max: float  # mas/yr, total proper motion
-    radio_err_max: float  # arcsec, largest ra_error or dec_error
+    radio_err_max: float  # arcsec, largest ra_error, dec_error or error-ellipse major axis
     star_err_max: float  # arcsec
     star_pm_err_max: float  # mas/yr
 
@@ -97,7 +100,7 @@ def stats_from_frames(radio: pd.DataFrame, stars: pd.DataFrame) -> CatalogueStat
         star_epoch_min=_nanmax(-stars["epoch"]) * -1 if len(stars) else 0.0,
         star_epoch_max=_nanmax(stars["epoch"]),
         star_pm_max=_nanmax(pm),
-        radio_err_max=max(_nanmax(radio["ra_error"]), _nanmax(radio["dec_error"])),
+        radio_err_max=max(_nanmax(_col(radio, c)) for c in ("ra_error", "dec_error", "pos_err_major")),
         star_err_max=max(_nanmax(stars["ra_error"]), _nanmax(stars["dec_error"])),
         star_pm_err_max=max([_nanmax(a) for a in pm_err], default=0.0),
     )
@@ -142,8 +145,9 @@ def _col(df: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def radio_arrays(radio: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The radio columns the engine needs, as float arrays (NaN where unknown)."""
-    return {c: _col(radio, c) for c in ("ra", "dec", "epoch", "ra_error", "dec_error")}
+    """The radio columns the engine needs, as float arrays (NaN where unknown): position, epoch, errors and
+    the error ellipse."""
+    return {c: _col(radio, c) for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)}
 
 
 def star_arrays(stars: pd.DataFrame, join_order: int) -> dict[str, np.ndarray]:
@@ -164,6 +168,7 @@ FOUND_COLUMNS = (
     "star_id",
     "separation_arcsec",
     "separation_sigma",
+    "combined_error_arcsec",
     "dt_years",
     "pm_applied",
     "star_ra_at_epoch",
@@ -181,6 +186,7 @@ def found_frame(res: dict[str, np.ndarray], n_radio: int, star_ids: np.ndarray) 
             "star_id": star_ids,
             "separation_arcsec": res["separation_arcsec"],
             "separation_sigma": res["separation_sigma"],
+            "combined_error_arcsec": res["combined_error_arcsec"],
             "dt_years": res["dt_years"],
             "pm_applied": res["pm_applied"],
             "star_ra_at_epoch": res["star_ra_at_epoch"],
@@ -206,17 +212,24 @@ def rank_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def finalize_pairs(
-    real: pd.DataFrame, density_deg2: np.ndarray, k_nearest: int | None, run_id: str
+    real: pd.DataFrame,
+    density_deg2: np.ndarray,
+    radio_error_scale: np.ndarray,
+    priors: Priors,
+    k_nearest: int | None,
+    run_id: str,
 ) -> pd.DataFrame:
     """The per-pair post-processing of the real sky's pairs, in one place: rank, local density, p_chance,
-    k-nearest cut. `real` has FOUND_COLUMNS (offset 0) plus radio_id; `density_deg2` is per row of `real`."""
-    real = real.assign(star_density_deg2=density_deg2)
+    k-nearest cut, then the association step over the final pairs (likelihood ratio and posterior, each
+    radio source's prior picked by its error scale). `real` has FOUND_COLUMNS (offset 0) plus radio_id;
+    `density_deg2` and `radio_error_scale` are per row of `real`."""
+    real = real.assign(star_density_deg2=density_deg2, radio_error_scale=radio_error_scale)
     real = rank_pairs(real)
     real["p_chance"] = p_chance(real["separation_arcsec"].to_numpy(), real["star_density_deg2"].to_numpy())
     real["run_id"] = run_id
     if k_nearest is not None:
         real = real.loc[real["rank"] <= k_nearest]
-    return real[PAIRS_SCHEMA.names].reset_index(drop=True)
+    return associate_frame(real, priors)[PAIRS_SCHEMA.names].reset_index(drop=True)
 
 
 def assemble_results(
@@ -224,6 +237,7 @@ def assemble_results(
     radio_ids: np.ndarray,
     radio_ra: np.ndarray,
     radio_dec: np.ndarray,
+    radio_error_scale: np.ndarray,
     star_density_counts: tuple[np.ndarray, np.ndarray],
     plan: MatchPlan,
     *,
@@ -232,22 +246,35 @@ def assemble_results(
     density_order: int,
     region_order: int,
     run_id: str,
-) -> dict[str, pd.DataFrame]:
-    """Result tables from the engine's raw pairs: pairs, best, offset_stats (shared by core and Spark job).
+) -> dict[str, Any]:
+    """Result tables from the engine's raw pairs: pairs, best, offset_stats, and the association priors
+    (shared by core and Spark job).
 
-    star_density_counts: sorted (pixel at density_order, valid stars in it), over at least every pixel next
-    to a matched radio source."""
+    radio_error_scale: per radio row, det(C)^(1/4) of its positional errors (`positional_errors.error_scale`;
+    NaN: unknown), which picks its prior class. star_density_counts: sorted (pixel at density_order, valid
+    stars in it), over at least every pixel next to a matched radio source."""
     real = found.loc[found["offset"] == 0]
     rows = real["radio_row"].to_numpy(np.int64)
     matched, inverse = np.unique(rows, return_inverse=True)
     nb = neighbourhood(radio_ra[matched], radio_dec[matched], density_order)
     density = density_from_counts(nb, *star_density_counts, density_order)[inverse.ravel()]
-    pairs = finalize_pairs(real.assign(radio_id=radio_ids[rows]), density, k_nearest, run_id)
-    regions = pd.Series(region_pixels(radio_ra, radio_dec, region_order), index=radio_ids)
     offset_pairs = found.loc[found["offset"] > 0]
-    offset_pairs = offset_pairs.assign(radio_id=radio_ids[offset_pairs["radio_row"].to_numpy(np.int64)])
+    offset_rows = offset_pairs["radio_row"].to_numpy(np.int64)
+    priors = priors_from_rows(
+        radio_error_scale, matched, offset_pairs["offset"].to_numpy(np.int64), offset_rows, n_offsets
+    )
+    pairs = finalize_pairs(
+        real.assign(radio_id=radio_ids[rows]), density, radio_error_scale[rows], priors, k_nearest, run_id
+    )
+    regions = pd.Series(region_pixels(radio_ra, radio_dec, region_order), index=radio_ids)
+    offset_pairs = offset_pairs.assign(radio_id=radio_ids[offset_rows])
     stats = offset_stats_frame(offset_pairs, regions, n_offsets, plan.criteria.search_arcsec, region_order, run_id)
-    return {"pairs": pairs, "best": pairs.loc[pairs["rank"] == 1].reset_index(drop=True), "offset_stats": stats}
+    return {
+        "pairs": pairs,
+        "best": pairs.loc[pairs["rank"] == 1].reset_index(drop=True),
+        "offset_stats": stats,
+        "priors": priors,
+    }
 
 
 def crossmatch_frames(
@@ -263,13 +290,14 @@ def crossmatch_frames(
     region_order: int = DEFAULT_REGION_ORDER,
     join_order: int | None = None,
     run_id: str = "local",
-) -> dict[str, pd.DataFrame]:
-    """Cross-match two canonical catalogues in memory: {'pairs', 'best', 'offset_stats', 'plan'}.
+) -> dict[str, Any]:
+    """Cross-match two canonical catalogues in memory: {'pairs', 'best', 'offset_stats', 'priors', 'plan'}.
 
     The engine of the Spark job in one process, with the finest chunking it allows: one chunk of stars per
     join pixel, each matched against the radio rows replicated to that pixel, fast movers apart."""
     plan = plan_match(stats_from_frames(radio, stars), radius_arcsec, n_sigma, join_order)
-    skies = RadioSkies.build(radio_arrays(radio), plan.reach_arcsec, plan.join_order, n_offsets, offset_arcmin)
+    radio_cols = radio_arrays(radio)
+    skies = RadioSkies.build(radio_cols, plan.reach_arcsec, plan.join_order, n_offsets, offset_arcmin)
     star = star_arrays(stars, plan.join_order)
     order = np.argsort(star["key"], kind="stable")
     keys = star["key"][order]
@@ -299,8 +327,9 @@ def crossmatch_frames(
     out = assemble_results(
         found,
         radio["source_id"].to_numpy(object),
-        _col(radio, "ra"),
-        _col(radio, "dec"),
+        radio_cols["ra"],
+        radio_cols["dec"],
+        error_scale(*(radio_cols[c] for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS))),
         counts,
         plan,
         n_offsets=n_offsets,

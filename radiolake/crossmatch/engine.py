@@ -26,7 +26,14 @@ from scipy.spatial import cKDTree
 
 from radiolake.crossmatch.epochs import has_proper_motion
 from radiolake.crossmatch.offsets import offset_position
-from radiolake.crossmatch.pairs import MatchCriteria, chord, empty_result, evaluate_pairs, match_chunk
+from radiolake.crossmatch.pairs import (
+    ELLIPSE_COLUMNS,
+    MatchCriteria,
+    chord,
+    empty_result,
+    evaluate_pairs,
+    match_chunk,
+)
 from radiolake.crossmatch.partitioning import radio_replicas
 from radiolake.crossmatch.sky import radec_to_xyz
 from radiolake.schema import HEALPIX_ORDER
@@ -54,6 +61,7 @@ class RadioSkies:
     epoch: np.ndarray  # per radio row
     ra_error: np.ndarray
     dec_error: np.ndarray
+    ellipse: dict[str, np.ndarray]  # per radio row: ELLIPSE_COLUMNS (NaN where the survey gives none)
     rep_key: np.ndarray  # join-order pixel of each replica, sorted
     rep_sky: np.ndarray  # sky row of each replica
 
@@ -85,6 +93,7 @@ class RadioSkies:
             epoch=radio["epoch"],
             ra_error=radio["ra_error"],
             dec_error=radio["dec_error"],
+            ellipse={c: radio[c] if c in radio else np.full(n, np.nan) for c in ELLIPSE_COLUMNS},
             rep_key=key[order],
             rep_sky=sky[order],
         )
@@ -121,6 +130,7 @@ class RadioSkies:
             "epoch": self.epoch[row],
             "ra_error": self.ra_error[row],
             "dec_error": self.dec_error[row],
+            **{c: v[row] for c, v in self.ellipse.items()},
         }
 
 

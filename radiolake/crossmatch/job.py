@@ -11,8 +11,9 @@ Plan:
    counts stars per density pixel, matches its slow stars (`engine.match_star_chunk`) and returns pairs with
    integer keys, the few fast movers, and full rows only for matched stars (string ids only for output rows);
 4. the driver matches the fast movers with their own star-side search, then `core.assemble_results` ranks,
-   adds density and p_chance, and builds best, k-nearest and offset statistics; tables are written with
-   pyarrow per radiolake/results.py, run.json last.
+   adds density and p_chance, builds best, k-nearest and offset statistics, and runs the association step
+   (priors per radio-error class from the offset skies, likelihood ratio and posterior per final pair);
+   tables are written with pyarrow per radiolake/results.py, run.json last.
 No shuffle, no Arrow<->JVM<->Python conversion of star rows: Spark is the scheduler (local or a cluster).
 """
 
@@ -45,13 +46,14 @@ from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
 from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioSkies, match_fast_stars, match_star_chunk
 from radiolake.crossmatch.io import catalogue_files, read_arrow, remove_file, resolve_location, write_arrow, write_text
 from radiolake.crossmatch.offsets import DEFAULT_OFFSET_ARCMIN, DEFAULT_REGION_ORDER
-from radiolake.crossmatch.pairs import MatchCriteria
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria
 from radiolake.crossmatch.partitioning import (
     MIN_JOIN_ORDER,
     fine_ranges,
     home_pixels,
     pixel_size_arcsec,
 )
+from radiolake.crossmatch.positional_errors import error_scale
 from radiolake.crossmatch.star_chunks import (
     StarChunk,
     filesystem,
@@ -217,7 +219,7 @@ def _stats(radio: dict[str, np.ndarray], meta: dict[str, tuple[float, float]], n
         star_epoch_min=epoch[0],
         star_epoch_max=epoch[1],
         star_pm_max=math.hypot(hi("pmra"), hi("pmdec")),  # a bound from min/max: exact enough for a reach
-        radio_err_max=max(nanmax(radio["ra_error"]), nanmax(radio["dec_error"])),
+        radio_err_max=max(nanmax(radio[c]) for c in ("ra_error", "dec_error", "pos_err_major")),
         star_err_max=max(hi("ra_error"), hi("dec_error")),
         star_pm_err_max=max(hi("pmra_error"), hi("pmdec_error")),
     )
@@ -270,7 +272,7 @@ def run_crossmatch(
     codes = invalid_codes(radio_all, "radio")
     radio_bad = quarantined(radio_all, codes) if codes.any() else None
     radio_tbl = radio_all.filter(pa.array(codes == 0)) if codes.any() else radio_all
-    radio = float_arrays(radio_tbl, ("ra", "dec", "epoch", "ra_error", "dec_error"))
+    radio = float_arrays(radio_tbl, ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS))
     foot = with_neighbours(home_pixels(radio["ra"], radio["dec"], MIN_JOIN_ORDER), MIN_JOIN_ORDER)
     all_files, near_files, s3 = catalogue_files(stars_location, coverage=(MIN_JOIN_ORDER, foot))
     schema, groups = _footers(near_files, s3)
@@ -327,6 +329,7 @@ def run_crossmatch(
         radio_ids,
         radio["ra"],
         radio["dec"],
+        error_scale(*(radio[c] for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS))),
         counts,
         plan,
         n_offsets=n_offsets,
@@ -388,6 +391,7 @@ def run_crossmatch(
         )
         if len(stats_frame)
         else 0.0,
+        "association_prior": tables["priors"].as_dict(),
         "k_nearest": k_nearest,
         "join_order": plan.join_order,
         "density_order": density_order,

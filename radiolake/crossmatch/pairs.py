@@ -16,6 +16,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from radiolake.crossmatch.epochs import has_proper_motion, propagate_xyz, star_error_at_epoch
+from radiolake.crossmatch.positional_errors import offset_significance, radio_covariance
 from radiolake.crossmatch.sky import (
     ARCSEC_PER_RAD,
     radec_to_xyz,
@@ -24,8 +25,10 @@ from radiolake.crossmatch.sky import (
     xyz_to_radec,
 )
 
-#: Columns a radio chunk must carry (numpy arrays of one length).
+#: Columns a radio chunk must carry (numpy arrays of one length); it may also carry ELLIPSE_COLUMNS.
 RADIO_COLUMNS = ("key", "ra", "dec", "epoch", "ra_error", "dec_error")
+#: The radio error ellipse (major, minor arcsec; pa deg), NaN where the survey gives none.
+ELLIPSE_COLUMNS = ("pos_err_major", "pos_err_minor", "pos_err_pa")
 #: Columns a star chunk must carry; pmra_error/pmdec_error may be all-NaN.
 STAR_COLUMNS = ("key", "ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error")
 
@@ -79,6 +82,7 @@ def empty_result() -> dict[str, np.ndarray]:
         "star_idx": np.zeros(0, np.int64),
         "separation_arcsec": f,
         "separation_sigma": f,
+        "combined_error_arcsec": f,
         "dt_years": f,
         "pm_applied": np.zeros(0, bool),
         "star_ra_at_epoch": f,
@@ -138,14 +142,18 @@ def evaluate_pairs(
     q = propagate_xyz(stars["ra"][j], stars["dec"][j], stars["pmra"][j], stars["pmdec"][j], dt)
     sep = separation_rad(radio_xyz[i], q) * ARCSEC_PER_RAD
     xi, eta = tangent_offsets_arcsec(radio_xyz[i], radio["ra"][i], radio["dec"][i], q)
-    s_ra = np.hypot(
-        np.nan_to_num(radio["ra_error"][i]), star_error_at_epoch(stars["ra_error"][j], stars["pmra_error"][j], dt)
+    radio_cov = radio_covariance(
+        radio["ra_error"][i],
+        radio["dec_error"][i],
+        *(radio[c][i] if c in radio else None for c in ELLIPSE_COLUMNS),
     )
-    s_dec = np.hypot(
-        np.nan_to_num(radio["dec_error"][i]), star_error_at_epoch(stars["dec_error"][j], stars["pmdec_error"][j], dt)
+    sigma, combined_error = offset_significance(
+        xi,
+        eta,
+        radio_cov,
+        star_error_at_epoch(stars["ra_error"][j], stars["pmra_error"][j], dt),
+        star_error_at_epoch(stars["dec_error"][j], stars["pmdec_error"][j], dt),
     )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.where((s_ra > 0) & (s_dec > 0), np.hypot(xi / s_ra, eta / s_dec), np.nan)
 
     keep = np.ones(i.size, dtype=bool)
     if criteria.radius_arcsec is not None:
@@ -160,6 +168,7 @@ def evaluate_pairs(
         "star_idx": j[keep],
         "separation_arcsec": sep[keep],
         "separation_sigma": sigma[keep],
+        "combined_error_arcsec": combined_error[keep],
         "dt_years": dt[keep],
         "pm_applied": moving[j][keep],
         "star_ra_at_epoch": ra_e,

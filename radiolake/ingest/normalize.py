@@ -24,12 +24,16 @@ import pyarrow.compute as pc
 from astropy.coordinates import Latitude, Longitude
 from astropy.time import Time
 
+from radiolake.crossmatch.positional_errors import add_floor, ellipse_from_shape
 from radiolake.schema import CANONICAL_COLUMNS, CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS
-from radiolake.surveys import SurveyDefinition
+from radiolake.surveys import PositionErrorRule, SurveyDefinition
 
 #: Epochs outside this range (Julian years) are taken as a unit or parsing mistake.
 PLAUSIBLE_EPOCH = (1850.0, 2100.0)
-ERROR_COLUMNS = ("ra_error", "dec_error", "parallax_error", "flux_error_mjy", "flux_v_error_mjy")
+ERROR_COLUMNS = (
+    "ra_error", "dec_error", "parallax_error", "flux_error_mjy", "flux_v_error_mjy", "pos_err_major", "pos_err_minor",
+)
+ELLIPSE_COLUMNS = ("pos_err_major", "pos_err_minor", "pos_err_pa")
 EXTRA_NAMES = [f.name for f in STANDARD_EXTRA_FIELDS]
 NULL_STRINGS = {"", "nan", "NaN", "NAN", "null", "NULL", "None", "--"}
 
@@ -58,7 +62,8 @@ def keep_output_name(name: str) -> str:
 def output_schema(definition: SurveyDefinition, raw_schema: pa.Schema | None = None) -> pa.Schema:
     """Canonical columns, then the standard extras the survey maps, then its kept columns."""
     fields = list(CANONICAL_SCHEMA)
-    fields += [f for f in STANDARD_EXTRA_FIELDS if f.name in definition.columns]
+    derived = set(ELLIPSE_COLUMNS) if definition.positions.shape_columns else set()
+    fields += [f for f in STANDARD_EXTRA_FIELDS if f.name in definition.columns or f.name in derived]
     for name in definition.keep:
         if name in definition.keep_units:
             typ = pa.float64()
@@ -198,6 +203,29 @@ def _epochs(definition: SurveyDefinition, raw: pa.Table, n: int) -> tuple[np.nda
     return values, bad
 
 
+def apply_position_rule(rule: PositionErrorRule, raw: pa.Table, cols: dict[str, np.ndarray]) -> None:
+    """Error ellipse from the component shape, then the systematic floor in quadrature (in place on `cols`).
+
+    The ellipse is sized by the quoted errors before the floor; the floor is isotropic, so adding it to the
+    ellipse axes is the same as adding it to the covariance."""
+    if rule.shape_columns:
+        major, minor, pa_deg = (_to_float(raw.column(c))[0] for c in rule.shape_columns)
+        n = len(major)
+        cols["pos_err_major"], cols["pos_err_minor"], cols["pos_err_pa"] = ellipse_from_shape(
+            cols.get("ra_error", np.full(n, np.nan)), cols.get("dec_error", np.full(n, np.nan)), major, minor, pa_deg
+        )
+    if rule.floor_arcsec == 0 and not rule.floor_values:
+        return
+    n = len(cols["ra"])
+    floor = np.full(n, rule.floor_arcsec)
+    if rule.floor_by:
+        keys = pd.Series(raw.column(rule.floor_by).to_numpy(zero_copy_only=False), dtype=object).astype(str)
+        floor = keys.map(rule.floor_values).fillna(rule.floor_arcsec).to_numpy(np.float64)
+    for name in ("ra_error", "dec_error", "pos_err_major", "pos_err_minor"):
+        if name in cols or name in ("ra_error", "dec_error"):
+            cols[name] = add_floor(cols.get(name, np.full(n, np.nan)), floor)
+
+
 def normalize_batch(
     definition: SurveyDefinition,
     raw: pa.Table,
@@ -214,6 +242,7 @@ def normalize_batch(
     if definition.epoch.column and definition.epoch.column not in raw.column_names:
         missing.append(definition.epoch.column)
     missing += [k for k in definition.keep if k not in raw.column_names]
+    missing += [k for k in definition.positions.columns if k not in raw.column_names]
     if missing:
         id_hint = ""
         if definition.columns["source_id"].source in missing:
@@ -257,6 +286,7 @@ def normalize_batch(
         for name in ERROR_COLUMNS:
             if name in cols:
                 flag(cols[name] < 0, f"negative_error:{name}")
+    apply_position_rule(definition.positions, raw, cols)
     epoch, epoch_bad = _epochs(definition, raw, n)
     flag(epoch_bad, "epoch_not_a_date")
     with np.errstate(invalid="ignore"):

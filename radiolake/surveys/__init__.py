@@ -51,6 +51,9 @@ TARGET_UNITS: dict[str, str | None] = {
     "phot_bp_mean_mag": "mag",
     "phot_rp_mean_mag": "mag",
     "bp_rp": "mag",
+    "pos_err_major": "arcsec",
+    "pos_err_minor": "arcsec",
+    "pos_err_pa": "deg",
 }
 REQUIRED_OUTPUTS = ("source_id", "ra", "dec")
 #: Ways to make a stable id for a catalogue that has no id column (``source_id: {generate: ...}``):
@@ -101,6 +104,68 @@ class EpochRule:
 
 
 @dataclass(frozen=True)
+class PositionErrorRule:
+    """How the survey's quoted positional errors become the real ones (YAML block `positions`).
+
+    systematic_error_arcsec: a floor added in quadrature to the quoted errors (surveys publish one: their
+    quoted fit errors leave out calibration and astrometric systematics). One number, or per row from a
+    column: `{by: column, values: {value: arcsec, ...}, default: arcsec}`.
+    error_ellipse_from_shape: [major, minor, pa] columns of the fitted component shape; the error ellipse gets
+    its orientation and axis ratio, sized by the quoted RA/Dec errors (see crossmatch.positional_errors).
+    """
+
+    floor_arcsec: float = 0.0
+    floor_by: str | None = None
+    floor_values: dict[str, float] = field(default_factory=dict)
+    shape_columns: tuple[str, str, str] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """Raw columns the rule reads."""
+        return ([self.floor_by] if self.floor_by else []) + list(self.shape_columns or ())
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "floor_arcsec": self.floor_arcsec,
+            "floor_by": self.floor_by,
+            "floor_values": dict(sorted(self.floor_values.items())),
+            "shape_columns": list(self.shape_columns) if self.shape_columns else None,
+        }
+
+
+def _parse_positions(path: str, spec: Any) -> PositionErrorRule:
+    if spec is None:
+        return PositionErrorRule()
+    if not isinstance(spec, dict):
+        raise SurveyDefinitionError(f"{path}: positions must be a mapping")
+    unknown = set(spec) - {"systematic_error_arcsec", "error_ellipse_from_shape"}
+    if unknown:
+        raise SurveyDefinitionError(f"{path}: positions has unknown field(s) {sorted(unknown)}")
+    floor = spec.get("systematic_error_arcsec", 0.0)
+    by, values = None, {}
+    if isinstance(floor, dict):
+        if "by" not in floor or "default" not in floor:
+            raise SurveyDefinitionError(
+                f"{path}: positions.systematic_error_arcsec as a mapping needs `by` (a column) and `default`"
+            )
+        by = str(floor["by"])
+        values = {str(k): float(v) for k, v in dict(floor.get("values", {}) or {}).items()}
+        floor = floor["default"]
+    try:
+        floor = float(floor)
+    except (TypeError, ValueError) as exc:
+        raise SurveyDefinitionError(f"{path}: positions.systematic_error_arcsec must be a number") from exc
+    if floor < 0 or any(v < 0 for v in values.values()):
+        raise SurveyDefinitionError(f"{path}: positions.systematic_error_arcsec must be >= 0")
+    shape = spec.get("error_ellipse_from_shape")
+    if shape is not None and (not isinstance(shape, list) or len(shape) != 3):
+        raise SurveyDefinitionError(
+            f"{path}: positions.error_ellipse_from_shape must list three columns: [major, minor, pa]"
+        )
+    return PositionErrorRule(floor, by, values, tuple(str(c) for c in shape) if shape else None)
+
+
+@dataclass(frozen=True)
 class SurveyDefinition:
     name: str
     kind: str
@@ -116,6 +181,7 @@ class SurveyDefinition:
     keep: tuple[str, ...] = ()  # survey columns carried along unchanged
     keep_units: dict[str, str] = field(default_factory=dict)
     max_bad_fraction: float = 0.05
+    positions: PositionErrorRule = field(default_factory=PositionErrorRule)
     description: str = ""
     path: str = ""
 
@@ -140,6 +206,8 @@ class SurveyDefinition:
             "epoch": [self.epoch.fixed, self.epoch.column, self.epoch.format],
             "id_prefix": self.id_prefix,
         }
+        if self.positions != PositionErrorRule():  # only then: older catalogues keep their fingerprint
+            payload["positions"] = self.positions.describe()
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
     def units(self) -> dict[str, str]:
@@ -237,6 +305,7 @@ def parse_definition(data: dict[str, Any], path: str = "<dict>") -> SurveyDefini
         keep=keep_names,
         keep_units=keep_units,
         max_bad_fraction=float(data.get("max_bad_fraction", 0.05)),
+        positions=_parse_positions(path, data.get("positions")),
         description=str(data.get("description", "")),
         path=path,
     )

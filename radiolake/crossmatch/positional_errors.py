@@ -1,0 +1,124 @@
+"""Positional error ellipses and the significance of a radio-star offset.
+
+A radio component's position error is an ellipse, not two independent axis errors: an elongated component
+(or an elongated beam) is uncertain mostly along its major axis (Condon 1997). Surveys quote it as
+(major, minor, position angle), or as the fitted shape plus errors projected on RA and Dec. This module turns
+either into a covariance in the local (east, north) tangent plane, adds the star's error, and gives the
+Mahalanobis distance of the offset (`separation_sigma`) and the combined 1-sigma scale the association
+likelihood needs. Pure numpy, vectorised; NaN means "not given".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ellipse_covariance(
+    major: np.ndarray, minor: np.ndarray, pa_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(c_ee, c_nn, c_en) arcsec^2 of a 1-sigma ellipse with axes `major`, `minor` (arcsec) and the major axis
+    at position angle `pa_deg` (degrees east of north)."""
+    pa = np.radians(np.asarray(pa_deg, dtype=np.float64))
+    a2 = np.asarray(major, dtype=np.float64) ** 2
+    b2 = np.asarray(minor, dtype=np.float64) ** 2
+    s, c = np.sin(pa), np.cos(pa)  # major axis direction in (east, north)
+    return a2 * s * s + b2 * c * c, a2 * c * c + b2 * s * s, (a2 - b2) * s * c
+
+
+def ellipse_from_shape(
+    ra_error: np.ndarray, dec_error: np.ndarray, shape_major: np.ndarray, shape_minor: np.ndarray, shape_pa: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1-sigma error ellipse (major, minor, pa) oriented like the fitted component shape, sized by the quoted
+    errors.
+
+    A Gaussian fit's position errors scale with the component's axes (Condon 1997: sigma_axis ~ theta_axis /
+    SNR), so the error ellipse has the shape's axis ratio and orientation. Its size comes from the quoted RA/Dec
+    errors, which are that ellipse projected on the axes: the trace (ra_error^2 + dec_error^2) does not change
+    under rotation, so major^2 + minor^2 = ra_error^2 + dec_error^2. NaN where the shape or errors are missing.
+    """
+    ra_e = np.asarray(ra_error, dtype=np.float64)
+    dec_e = np.asarray(dec_error, dtype=np.float64)
+    smaj = np.abs(np.asarray(shape_major, dtype=np.float64))
+    smin = np.abs(np.asarray(shape_minor, dtype=np.float64))
+    trace = ra_e**2 + dec_e**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big, small = np.maximum(smaj, smin), np.minimum(smaj, smin)
+        ratio2 = (small / big) ** 2
+        major = np.sqrt(trace / (1.0 + ratio2))
+        minor = major * np.sqrt(ratio2)
+    pa = np.where(smaj >= smin, shape_pa, np.asarray(shape_pa, dtype=np.float64) + 90.0)
+    pa = np.mod(pa, 180.0)
+    ok = np.isfinite(major) & np.isfinite(minor) & np.isfinite(pa) & (big > 0)
+    nan = np.nan
+    return np.where(ok, major, nan), np.where(ok, minor, nan), np.where(ok, pa, nan)
+
+
+def add_floor(error: np.ndarray, floor_arcsec: float | np.ndarray) -> np.ndarray:
+    """Quoted 1-sigma error with a systematic floor added in quadrature; a missing quoted error counts as 0
+    (the floor alone is then the best statement of the uncertainty). A zero floor changes nothing."""
+    err = np.asarray(error, dtype=np.float64)
+    floor = np.asarray(floor_arcsec, dtype=np.float64)
+    if not np.any(floor > 0):
+        return err
+    return np.where(floor > 0, np.hypot(np.nan_to_num(err), floor), err)
+
+
+def radio_covariance(
+    ra_error: np.ndarray,
+    dec_error: np.ndarray,
+    major: np.ndarray | None = None,
+    minor: np.ndarray | None = None,
+    pa_deg: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(c_ee, c_nn, c_en) of radio positions: the error ellipse where one is given, else diagonal from the RA
+    (on the sky) and Dec errors; missing errors count as 0."""
+    c_ee = np.nan_to_num(np.asarray(ra_error, dtype=np.float64)) ** 2
+    c_nn = np.nan_to_num(np.asarray(dec_error, dtype=np.float64)) ** 2
+    c_en = np.zeros_like(c_ee)
+    if major is None or minor is None or pa_deg is None:
+        return c_ee, c_nn, c_en
+    has = np.isfinite(major) & np.isfinite(minor) & np.isfinite(pa_deg)
+    if has.any():
+        e_ee, e_nn, e_en = ellipse_covariance(major, minor, pa_deg)
+        c_ee, c_nn, c_en = np.where(has, e_ee, c_ee), np.where(has, e_nn, c_nn), np.where(has, e_en, c_en)
+    return c_ee, c_nn, c_en
+
+
+def offset_significance(
+    xi: np.ndarray,
+    eta: np.ndarray,
+    radio_cov: tuple[np.ndarray, np.ndarray, np.ndarray],
+    star_ra_error: np.ndarray,
+    star_dec_error: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(separation_sigma, combined_error_arcsec) of offsets (xi east, eta north; arcsec).
+
+    The combined covariance is the radio covariance plus the star's (diagonal, already propagated to the radio
+    epoch). separation_sigma is the Mahalanobis distance of the offset; combined_error_arcsec is
+    det(C)^(1/4), the geometric-mean 1-sigma axis, so that the offset density of a true pair is
+    exp(-sigma^2 / 2) / (2 pi combined_error^2). Both NaN where the combined covariance is degenerate.
+    """
+    c_ee = radio_cov[0] + np.nan_to_num(np.asarray(star_ra_error, dtype=np.float64)) ** 2
+    c_nn = radio_cov[1] + np.nan_to_num(np.asarray(star_dec_error, dtype=np.float64)) ** 2
+    c_en = radio_cov[2]
+    det = c_ee * c_nn - c_en**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ok = (c_ee > 0) & (c_nn > 0) & (det > 0)
+        d2 = (c_nn * xi**2 - 2.0 * c_en * xi * eta + c_ee * eta**2) / det
+        sigma = np.where(ok, np.sqrt(np.maximum(d2, 0.0)), np.nan)
+        scale = np.where(ok, np.sqrt(np.sqrt(np.where(ok, det, 1.0))), np.nan)
+    return sigma, scale
+
+
+def error_scale(
+    ra_error: np.ndarray,
+    dec_error: np.ndarray,
+    major: np.ndarray | None = None,
+    minor: np.ndarray | None = None,
+    pa_deg: np.ndarray | None = None,
+) -> np.ndarray:
+    """det(C)^(1/4) of the radio positions alone (arcsec): one number for how well a source is located; NaN
+    where its errors are unknown."""
+    c_ee, c_nn, c_en = radio_covariance(ra_error, dec_error, major, minor, pa_deg)
+    det = c_ee * c_nn - c_en**2
+    return np.where(det > 0, np.sqrt(np.sqrt(np.abs(det))), np.nan)
