@@ -49,8 +49,10 @@ _cut = {"type": ["null", "number"], "minimum": 0}
                          title="Offset skies (false-association rate)"),
         "offset_arcmin": Param(DEFAULTS["offset_arcmin"], type="number", exclusiveMinimum=0,
                                title="Offset size (arcmin)"),
-        "grade_a_max_p_chance": Param(None, **_cut, description="Grade A: p_chance below (default 0.001)."),
-        "grade_b_max_p_chance": Param(None, **_cut, description="Grade B: p_chance below (default 0.01)."),
+        "grade_a_min_probability": Param(None, **_cut, description="Grade A: association probability at least "
+                                                                   "(default 0.95)."),
+        "grade_b_min_probability": Param(None, **_cut, description="Grade B: association probability at least "
+                                                                   "(default 0.8)."),
         "parallax_snr_min": Param(None, **_cut, description="Parallax S/N needed for a distance (default 5)."),
     },
     doc_md=__doc__,

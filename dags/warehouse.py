@@ -27,11 +27,9 @@ _cut = {"type": ["null", "number"], "minimum": 0}
                                     "by the triggering Asset events."),
         **{name: Param(None, **_cut, description=text) for name, text in {
             "parallax_snr_min": "Parallax S/N needed for a distance (default 5).",
-            "grade_a_max_p_chance": "Grade A: p_chance below (default 0.001).",
-            "grade_a_max_sigma": "Grade A: separation in sigma below (default 3).",
+            "grade_a_min_probability": "Grade A: association probability at least (default 0.95).",
             "grade_a_min_parallax_snr": "Grade A: parallax S/N at least (default 5).",
-            "grade_b_max_p_chance": "Grade B: p_chance below (default 0.01).",
-            "grade_b_max_sigma": "Grade B: separation in sigma below (default 4).",
+            "grade_b_min_probability": "Grade B: association probability at least (default 0.8).",
         }.items()},
     },
     default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},

@@ -15,8 +15,7 @@ from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import load_run
 
 #: dbt vars a DAG run may override (candidate cuts); None means "use dbt_project.yml's value".
-CUT_PARAMS = ("parallax_snr_min", "grade_a_max_p_chance", "grade_a_max_sigma", "grade_a_min_parallax_snr",
-              "grade_b_max_p_chance", "grade_b_max_sigma")
+CUT_PARAMS = ("parallax_snr_min", "grade_a_min_probability", "grade_a_min_parallax_snr", "grade_b_min_probability")
 
 
 def results_uri(run_id: str | None, prefix: str | None, settings: Settings) -> str:
