@@ -11,21 +11,18 @@ Data: Driessen et al. 2024 (PASA 41, e084); van Leeuwen 2007 (I/311); Condon et 
 
 from __future__ import annotations
 
-import warnings
-
-import pandas as pd
 import pytest
-from astropy.coordinates import SkyCoord
-from astropy.table import Table
 
 from radiolake.crossmatch.core import crossmatch_frames
-from radiolake.crossmatch.epochs import propagate
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.pipeline import ingest_survey
-from tests.unit.crossmatch.xmatch_skies import catalogue
-
-#: The dbt default cuts (dbt/dbt_project.yml): grade B needs the association probability at least this.
-GRADE_B_MIN_PROBABILITY = 0.8
+from radiolake.science_demo import (
+    background_catalogue,
+    background_check,
+    grades,
+    run_science_demo,
+    srsc_right_star,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,28 +38,13 @@ def lake_catalogues(shared_data, tmp_path_factory):
     return srsc, hip
 
 
-def right_star(srsc: pd.DataFrame, hip: pd.DataFrame, shared_data) -> pd.Series:
-    """HIP id of each SRSC detection's star (the Hipparcos star within 1" of the star's Gaia DR3 position at
-    J2016.0, Hipparcos moved there with its proper motion); detections whose star is not in Hipparcos 2 drop."""
-    raw = pd.read_csv(shared_data / "SRSC_distances.csv", usecols=["Radio_component_id", "gaia_ra", "gaia_dec"])
-    raw = raw.drop_duplicates("Radio_component_id").dropna(subset=["gaia_ra", "gaia_dec"])
-    raw.index = "srsc:" + raw["Radio_component_id"].astype(str)
-    raw = raw.reindex(srsc["source_id"]).dropna(subset=["gaia_ra"])
-    ra16, dec16 = propagate(hip["ra"], hip["dec"], hip["pmra"], hip["pmdec"], 1991.25, 2016.0)
-    gaia = SkyCoord(raw["gaia_ra"].to_numpy(), raw["gaia_dec"].to_numpy(), unit="deg")
-    idx, sep, _ = gaia.match_to_catalog_sky(SkyCoord(ra16, dec16, unit="deg"))
-    ok = sep.arcsec < 1.0
-    return pd.Series(hip["source_id"].to_numpy()[idx[ok]], index=raw.index[ok])
-
-
 def test_srsc_stars_in_hipparcos_reach_the_top_grades(lake_catalogues, shared_data):
     srsc, hip = lake_catalogues
-    truth = right_star(srsc, hip, shared_data)
+    truth = srsc_right_star(srsc, hip, shared_data / "SRSC_distances.csv")
     assert len(truth) > 1000  # detections of ~250 Hipparcos stars
     res = crossmatch_frames(srsc, hip, 5.0, n_offsets=8)
     best = res["best"].set_index("radio_id")
-    p = best["association_probability"].reindex(truth.index).fillna(0.0)
-    top = p >= GRADE_B_MIN_PROBABILITY
+    top = grades(res["best"], hip).set_axis(best.index).reindex(truth.index).isin(["A", "B"])
     recall = top.mean()
     assert recall >= 0.99, (recall, best.reindex(truth.index[~top])[["star_id", "separation_arcsec",
                                                                      "separation_sigma", "association_probability"]])
@@ -73,13 +55,21 @@ def test_srsc_stars_in_hipparcos_reach_the_top_grades(lake_catalogues, shared_da
 
 def test_bright_nvss_sumss_is_background_only(lake_catalogues, shared_data):
     _, hip = lake_catalogues
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        t = Table.read(shared_data / "nvss_sumss_bright.fits").to_pandas()
-    radio = catalogue("bright", t["RAJ2000"], t["DEJ2000"], 1995.0)
-    res = crossmatch_frames(radio, hip, 60.0, n_offsets=8)
-    observed = len(res["best"])
-    stats = res["offset_stats"]
-    expected = stats.loc[stats["radius_arcsec"] == stats["radius_arcsec"].max(), "expected_false_matches"].sum()
-    assert expected > 50
-    assert expected / 1.5 <= observed <= 1.5 * expected, (observed, expected)
+    bg = background_check(background_catalogue(shared_data / "nvss_sumss_bright.fits"), hip)
+    assert bg["expected_false"] > 50
+    assert bg["expected_false"] / 1.5 <= bg["observed"] <= 1.5 * bg["expected_false"], bg
+    # And the posterior agrees: no chance match reaches a top grade, and it expects about none to be real.
+    assert bg["top_grades"] == 0 and bg["sum_probability"] < 3, bg
+
+
+def test_science_demo_prints_the_issue_figures(shared_data, tmp_path):
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    result = run_science_demo(shared_data / "SRSC_distances.csv", shared_data / "nvss_sumss_bright.fits",
+                              tmp_path, console)
+    text = console.export_text()
+    assert result["srsc"].recall >= 0.99 and result["srsc"].right_star == result["srsc"].at_top_grades
+    assert "reach grades A/B" in text and "expected by chance" in text
+    assert "hip2:70890" in text  # Proxima Centauri, the nearest radio star, with its distance
+    assert result["cmd_png"].read_bytes()[:4] == b"\x89PNG"
