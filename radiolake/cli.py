@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -139,6 +141,23 @@ def demo(timeout: float = typer.Option(1800, help="Seconds to wait for the pipel
         run_demo(console, timeout=timeout, real=real, smoke_only=smoke, show_secrets=show_secrets)
     except (StackError, RuntimeError, TimeoutError) as exc:
         _fail(exc)
+
+
+@app.command("science-demo")
+def science_demo(
+    srsc: Annotated[Path | None, typer.Option(help="SRSC detections CSV (SRSC_distances.csv).")] = None,
+    background: Annotated[Path | None, typer.Option(help="Background-only radio FITS (bright NVSS/SUMSS).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the local lake and the CMD picture.")] = Path("science-demo"),
+) -> None:
+    """Real science, offline, no stack: Hipparcos 2 (PyPI) x RACS tile (PyPI), SRSC and a background-only
+    catalogue; recall of known radio stars at the top grades, chance matches vs offset skies, the CMD."""
+    from radiolake.science_demo import run_science_demo
+
+    _quiet_logging()
+    for p in (srsc, background):
+        if p is not None and not p.is_file():
+            _fail(ValueError(f"no such file: {p}"))
+    run_science_demo(srsc, background, out, console)
 
 
 def _register_step_commands() -> None:

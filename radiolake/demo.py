@@ -48,12 +48,13 @@ def _run_dag(console: Console, client: AirflowClient, dag_id: str, conf: dict, t
 def print_candidates(console: Console, run_id: str, settings) -> None:
     from radiolake.pipeline import top_candidates
 
-    table = Table("grade", "radio source", "star", "sep (\")", "sep (σ)", "p_chance", "dist (pc)", "M_G", "BP-RP",
+    table = Table("grade", "radio source", "star", "sep (\")", "sep (σ)", "P(assoc)", "dist (pc)", "M_G", "BP-RP",
                   "S (mJy)", title=f"Top candidates (marts.radio_star_candidates, run {run_id})")
     fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
     for row in top_candidates(run_id, 10, settings):
         table.add_row(row["grade"], row["radio_id"], row["star_id"], fmt(row["separation_arcsec"], ".2f"),
-                      fmt(row["separation_sigma"], ".1f"), fmt(row["p_chance"], ".1e"), fmt(row["distance_pc"], ".0f"),
+                      fmt(row["separation_sigma"], ".1f"), fmt(row.get("association_probability"), ".3f"),
+                      fmt(row["distance_pc"], ".0f"),
                       fmt(row["abs_g_mag"], ".2f"), fmt(row["bp_rp_mag"], ".2f"), fmt(row["flux_mjy"], ".2f"))
     console.print(table)
 

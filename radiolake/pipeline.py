@@ -127,7 +127,7 @@ def top_candidates(run_id: str | None = None, limit: int = 10, settings: Setting
     settings = settings or get_settings()
     where, args = ("run_id = %s", (run_id,)) if run_id else ("is_latest_run", ())
     query = (f"SELECT * FROM marts.radio_star_candidates WHERE {where} "
-             "ORDER BY grade, p_chance, separation_arcsec LIMIT %s")
+             "ORDER BY grade, association_probability DESC NULLS LAST, p_chance, separation_arcsec LIMIT %s")
     with psycopg.connect(settings.warehouse_dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         cur.execute(query, (*args, limit))
         return cur.fetchall()
@@ -217,7 +217,13 @@ def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) 
     """Sky map, colour-magnitude diagram and separation histogram of a run, from the lake; light curves of
     its top stars from the warehouse marts (built before the report)."""
     from radiolake.lake import arrow_fs
-    from radiolake.reports.plots import cmd, light_curve_figure, separation_histogram_from_stats, sky_map
+    from radiolake.reports.plots import (
+        cmd,
+        light_curve_figure,
+        reliability_diagram,
+        separation_histogram_from_stats,
+        sky_map,
+    )
     from radiolake.reports.prepare import light_curves
 
     fs = arrow_fs(settings)
@@ -237,10 +243,34 @@ def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) 
     if not offset_stats.empty and int(offset_stats["n_offsets"].iloc[0]) > 0:
         figures["separation_histogram"] = separation_histogram_from_stats(
             best["separation_arcsec"].to_numpy(float), offset_stats)
+    truth = _truth_pairs(fs, radio["path"])
+    if truth is not None:
+        figures["reliability"] = reliability_diagram(
+            reliability_from_truth(_results_table(fs, xmatch["prefix"], "pairs"), truth))
     top_stars, detections = top_star_detections(xmatch["run_id"], LIGHT_CURVE_STARS, settings)
     if len(detections):
         figures["light_curves"] = light_curve_figure(light_curves(detections, top_stars))
     return figures
+
+
+def _truth_pairs(fs, radio_catalog_path: str):
+    """The injected truth (radio_id, star_id) of a synthetic radio catalogue; None for real surveys."""
+    import pyarrow.parquet as pq
+
+    from radiolake.ingest import catalog as cat
+
+    path = f"{radio_catalog_path.rstrip('/')}/truth.parquet"
+    if not cat.exists(fs, path):
+        return None
+    return pq.read_table(path, filesystem=fs, columns=["radio_id", "star_id"]).to_pandas()
+
+
+def reliability_from_truth(pairs, truth) -> dict:
+    """Reliability curve of a run's pairs (all of them, not only the best) against the injected truth."""
+    from radiolake.crossmatch.association import reliability_curve
+
+    is_true = pairs.merge(truth.assign(_true=True), on=["radio_id", "star_id"], how="left")["_true"].notna()
+    return reliability_curve(pairs["association_probability"].to_numpy(float), is_true.to_numpy())
 
 
 def report_step(radio: dict, stars: dict, xmatch: dict, params: Mapping[str, Any] | None = None,
@@ -257,8 +287,8 @@ def report_step(radio: dict, stars: dict, xmatch: dict, params: Mapping[str, Any
         log.info("injected-truth scores: completeness %.3f, purity %.3f over %d injected radio stars",
                  scores["completeness"] or 0.0, scores["purity"] or 0.0, scores["injected"])
     for row in top_candidates(run_id, 5, settings):
-        log.info("  candidate %s -> %s: %.2f\" p_chance=%.2g grade %s", row["radio_id"], row["star_id"],
-                 row["separation_arcsec"], row["p_chance"], row["grade"])
+        log.info("  candidate %s -> %s: %.2f\" p_chance=%.2g P(assoc)=%s grade %s", row["radio_id"], row["star_id"],
+                 row["separation_arcsec"], row["p_chance"], row.get("association_probability"), row["grade"])
     counts = RunCounts(
         rows_in={radio["catalog"]: radio.get("rows") or 0, stars["catalog"]: stars.get("rows") or 0},
         quarantined={radio["catalog"]: radio.get("quarantined") or 0, stars["catalog"]: stars.get("quarantined") or 0},

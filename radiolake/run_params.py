@@ -64,11 +64,11 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 #: The dbt vars a run may override (candidate cuts); their defaults are in dbt/dbt_project.yml.
 CUTS: tuple[NumberParam, ...] = (
     NumberParam("parallax_snr_min", "Parallax S/N needed for a distance (default 5)."),
-    NumberParam("grade_a_max_p_chance", "Grade A: p_chance below (default 0.001).", maximum=1.0),
-    NumberParam("grade_a_max_sigma", "Grade A: separation in sigma below (default 3)."),
+    NumberParam("grade_a_min_probability", "Grade A: association probability at least (default 0.95).",
+                maximum=1.0),
     NumberParam("grade_a_min_parallax_snr", "Grade A: parallax S/N at least (default 5)."),
-    NumberParam("grade_b_max_p_chance", "Grade B: p_chance below (default 0.01).", maximum=1.0),
-    NumberParam("grade_b_max_sigma", "Grade B: separation in sigma below (default 4)."),
+    NumberParam("grade_b_min_probability", "Grade B: association probability at least (default 0.8).",
+                maximum=1.0),
 )
 CUT_NAMES = tuple(c.name for c in CUTS)
 

@@ -5,11 +5,9 @@ with c as (
     select
         candidate_key,
         grade,
-        coalesce(p_chance < {{ num_var('grade_a_max_p_chance') }}, false)
-          and coalesce(separation_sigma < {{ num_var('grade_a_max_sigma') }}, false)
+        coalesce(association_probability >= {{ num_var('grade_a_min_probability') }}, false)
           and coalesce(parallax_snr >= {{ num_var('grade_a_min_parallax_snr') }}, false) as meets_a,
-        coalesce(p_chance < {{ num_var('grade_b_max_p_chance') }}, false)
-          and coalesce(separation_sigma < {{ num_var('grade_b_max_sigma') }}, true) as meets_b
+        coalesce(association_probability >= {{ num_var('grade_b_min_probability') }}, false) as meets_b
     from {{ ref('radio_star_candidates') }}
 )
 

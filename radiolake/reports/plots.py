@@ -279,6 +279,33 @@ def light_curve_figure(curves: list[LightCurve], *, title: str = "Radio light cu
     return _png(fig)
 
 
+def reliability_diagram(curve: Mapping[str, np.ndarray], *, title: str = "Association probability: "
+                        "predicted vs observed (injected truth)") -> bytes:
+    """The reliability diagram: per bin of predicted association probability, the observed fraction of
+    pairs that are true (with binomial 1-sigma errors), against the diagonal a calibrated posterior follows.
+    `curve` is `radiolake.crossmatch.association.reliability_curve`'s output."""
+    fig = Figure(figsize=(6.5, 6.0))
+    ax = fig.add_subplot()
+    n = np.asarray(curve["n"], dtype=float)
+    ok = n > 0
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated")
+    ax.fill_between([0, 1], [-0.05, 0.95], [0.05, 1.05], color="grey", alpha=0.15, label="± 0.05")
+    ax.errorbar(np.asarray(curve["mean_predicted"])[ok], np.asarray(curve["observed"])[ok],
+                yerr=np.asarray(curve["error"])[ok], fmt="o", color="tab:blue", label="observed true fraction")
+    for x, y, k in zip(np.asarray(curve["mean_predicted"])[ok], np.asarray(curve["observed"])[ok], n[ok],
+                       strict=True):
+        ax.annotate(f"{int(k):,}", (x, y), textcoords="offset points", xytext=(6, -12), fontsize="x-small")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted association probability (bin mean)")
+    ax.set_ylabel("observed fraction of true pairs")
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.85)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def render_figures(
     radio: pd.DataFrame,
     candidates: pd.DataFrame,
@@ -301,4 +328,5 @@ FIGURE_CAPTIONS: Mapping[str, str] = {
     "cmd": "Colour–magnitude diagram of the candidates over the field stars",
     "separation_histogram": "Separation histogram with the offset-sky (chance) distribution",
     "light_curves": "Light curves (flux against epoch, per frequency) of the top stars, over every survey loaded",
+    "reliability": "Reliability diagram: association probability against the injected truth (numbers: pairs)",
 }

@@ -99,7 +99,10 @@ CREATE TABLE IF NOT EXISTS load.pairs (
     star_density_deg2   double precision NOT NULL,
     p_chance            double precision NOT NULL,
     star_ra_at_epoch    double precision NOT NULL,
-    star_dec_at_epoch   double precision NOT NULL
+    star_dec_at_epoch   double precision NOT NULL,
+    combined_error_arcsec   double precision,
+    likelihood_ratio        double precision,
+    association_probability double precision
 ) PARTITION BY LIST (run_id);
 
 CREATE TABLE IF NOT EXISTS load.best (
@@ -114,8 +117,26 @@ CREATE TABLE IF NOT EXISTS load.best (
     star_density_deg2   double precision NOT NULL,
     p_chance            double precision NOT NULL,
     star_ra_at_epoch    double precision NOT NULL,
-    star_dec_at_epoch   double precision NOT NULL
+    star_dec_at_epoch   double precision NOT NULL,
+    combined_error_arcsec   double precision,
+    likelihood_ratio        double precision,
+    association_probability double precision
 ) PARTITION BY LIST (run_id);
+
+-- Warehouses created before the association step (issue 12) gain its columns (COPY names its columns, so
+-- their position does not matter). Checked first: ALTER TABLE would lock the table on every load otherwise.
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['pairs', 'best'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'load'
+                       AND table_name = t AND column_name = 'association_probability') THEN
+            EXECUTE format('ALTER TABLE load.%I ADD COLUMN IF NOT EXISTS combined_error_arcsec double precision, '
+                           'ADD COLUMN IF NOT EXISTS likelihood_ratio double precision, '
+                           'ADD COLUMN IF NOT EXISTS association_probability double precision', t);
+        END IF;
+    END LOOP;
+END $$;
 
 -- Runs refused by validation, with the reason: the results folder stays where it was, nothing is loaded.
 CREATE TABLE IF NOT EXISTS load.rejected_runs (

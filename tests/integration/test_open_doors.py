@@ -73,10 +73,13 @@ def test_cli_ingest_reads_from_the_imports_folder_only(stack, shared_data, tmp_p
 
 
 def test_sql_in_a_cut_is_refused_at_trigger_time(stack):
-    """Issue item 3: {"grade_a_max_sigma": "(select 1/0)"} passed unchecked to dbt as the warehouse owner."""
+    """Issue item 3: {"grade_a_max_sigma": "(select 1/0)"} passed unchecked to dbt as the warehouse owner.
+
+    That key is no longer a cut (grades follow the association probability) and an undeclared key is
+    ignored; the same attack on a declared cut is refused at trigger time."""
     stack.airflow.wait_for_dag("radiolake_pipeline", timeout=240)
     with pytest.raises(AirflowRunFailed, match=r"refused \(4\d\d\)"):
-        stack.airflow.trigger("radiolake_pipeline", {"grade_a_max_sigma": "(select 1/0)"})
+        stack.airflow.trigger("radiolake_pipeline", {"grade_a_min_probability": "(select 1/0)"})
 
 
 @pytest.mark.parametrize(("dag_id", "conf"), [
@@ -97,7 +100,7 @@ def test_typed_params_refuse_paths_and_text_at_trigger_time(stack, dag_id, conf)
 def test_dbt_refuses_a_text_var_at_compile_time(stack, tmp_path):
     """Even a caller that bypasses the Python checks cannot paste SQL through --vars."""
     with pytest.raises(dbt_runner.DbtError, match="must be a number"):
-        dbt_runner.build(settings=stack.settings, vars={"grade_a_max_sigma": "(select 1/0)"},
+        dbt_runner.build(settings=stack.settings, vars={"grade_a_min_probability": "(select 1/0)"},
                          work_dir=tmp_path, timeout=600)
 
 

@@ -79,6 +79,7 @@ def run_tables(run_id: str, spec: dict) -> tuple[dict[str, pa.Table], dict]:
                           separation_arcsec=sep, separation_sigma=sep / 1.0, dt_years=epoch - 2016.0,
                           pm_applied=s["pmra"] is not None, rank=1, star_density_deg2=density,
                           p_chance=float(-np.expm1(-np.pi * (sep / 3600.0) ** 2 * density)),
+                          association_probability=float(np.exp(-np.pi * (sep / 3600.0) ** 2 * density)),
                           star_ra_at_epoch=s["ra"], star_dec_at_epoch=s["dec"]))
         used[star] = s
     stars = [dict(source_id=f"{STAR_CATALOG}:{k}", ra=s["ra"], dec=s["dec"], ra_error=0.001, dec_error=0.001,
@@ -169,7 +170,7 @@ def test_star_summary_columns(stack, loaded):
     assert s1["pm_total_mas_yr"] == pytest.approx(500.0)
     lum = (4 * np.pi * (20.0 * u.pc) ** 2 * 6.0 * u.mJy).to_value(u.erg / u.s / u.Hz)
     assert s1["max_radio_luminosity_erg_s_hz"] == pytest.approx(lum, rel=1e-9)
-    p_best = np.exp(-np.pi * (0.3 / 3600.0) ** 2 * DENSITY_DEG2)  # 1 - p_chance of the closest detection
+    p_best = np.exp(-np.pi * (0.3 / 3600.0) ** 2 * DENSITY_DEG2)  # as written for the closest detection
     assert s1["best_association_probability"] == pytest.approx(p_best, rel=1e-12)
     assert pd.isna(stars.loc[f"{STAR_CATALOG}:s3", "distance_pc"])  # parallax S/N 1: no distance
 

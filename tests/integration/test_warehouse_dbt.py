@@ -20,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 SURVEY = "it_dbt_survey"  # a radio catalogue name of its own, so "latest run" is decided by these runs only
 RUNS = {"it-dbt-old": 31, "it-dbt-new": 32}
-CUTS = {"a_p": 0.001, "a_sigma": 3.0, "a_snr": 5.0, "b_p": 0.01, "b_sigma": 4.0, "snr_min": 5.0}
+CUTS = {"a_prob": 0.95, "a_snr": 5.0, "b_prob": 0.8, "snr_min": 5.0}
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,8 @@ def expected_candidates(tables: dict) -> pd.DataFrame:
     df["lum"] = lum.value
     with np.errstate(invalid="ignore", divide="ignore"):  # only rows with a distance are compared
         df["abs_g"] = df["phot_g_mean_mag"] + 5 * np.log10(df["parallax"] / 100.0)
-    is_a = ((df["p_chance"] < CUTS["a_p"]) & (df["separation_sigma"] < CUTS["a_sigma"])
-            & (snr >= CUTS["a_snr"]))
-    is_b = (df["p_chance"] < CUTS["b_p"]) & (df["separation_sigma"] < CUTS["b_sigma"])
+    is_a = (df["association_probability"] >= CUTS["a_prob"]) & (snr >= CUTS["a_snr"])
+    is_b = df["association_probability"] >= CUTS["b_prob"]
     df["grade"] = np.where(is_a, "A", np.where(is_b, "B", "C"))
     return df.set_index("radio_id")
 
@@ -131,7 +130,7 @@ def test_docs_generate(stack, built):
     assert {"grade", "p_chance", "radio_luminosity_erg_s_hz"} <= set(columns)
     manifest = json.loads((target / "manifest.json").read_text())
     grade_doc = manifest["nodes"]["model.radiolake.radio_star_candidates"]["columns"]["grade"]["description"]
-    assert "p_chance < 0.001" in grade_doc
+    assert "association_probability >= 0.95" in grade_doc
 
 
 def test_grade_test_catches_cuts_that_disagree(stack, built):
@@ -139,7 +138,7 @@ def test_grade_test_catches_cuts_that_disagree(stack, built):
     _, _, work = built
     with pytest.raises(dbt_runner.DbtError) as info:
         dbt_runner.run_dbt(["test", "--select", "assert_candidate_grades_follow_cuts"],
-                           settings=stack.settings, vars={"grade_a_max_p_chance": 0.00001}, work_dir=work)
+                           settings=stack.settings, vars={"grade_a_min_probability": 0.999999}, work_dir=work)
     assert len(info.value.failures) == 1
     assert "assert_candidate_grades_follow_cuts" in info.value.failures[0]
 
@@ -151,7 +150,8 @@ def test_broken_relationship_fails_the_build_by_name(stack, built):
         conn.execute("INSERT INTO load.best SELECT 'it-dbt-new', 'ghost-radio', 'ghost-star', "
                      "separation_arcsec, separation_sigma, dt_years, pm_applied, rank, star_density_deg2, "
                      "p_chance, "
-                     "star_ra_at_epoch, star_dec_at_epoch FROM load.best WHERE run_id = 'it-dbt-new' LIMIT 1")
+                     "star_ra_at_epoch, star_dec_at_epoch, combined_error_arcsec, likelihood_ratio, "
+                     "association_probability FROM load.best WHERE run_id = 'it-dbt-new' LIMIT 1")
     try:
         with pytest.raises(dbt_runner.DbtError) as info:
             dbt_runner.build(settings=stack.settings, select="stg_best", work_dir=work)

@@ -16,21 +16,22 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 @pytest.mark.parametrize("value", ["(select 1/0)", "3", True, [1], {"a": 1}, math.nan, math.inf, -math.inf])
 def test_sql_or_non_numbers_in_a_cut_never_reach_dbt(value):
-    """The issue's attack: {"grade_a_max_sigma": "(select 1/0)"} in a run's conf."""
-    with pytest.raises(RunParamError, match="grade_a_max_sigma"):
-        dbt_vars({"grade_a_max_sigma": value})
+    """The issue's attack ({"grade_a_max_sigma": "(select 1/0)"} in a run's conf), on a declared cut."""
+    with pytest.raises(RunParamError, match="grade_a_min_probability"):
+        dbt_vars({"grade_a_min_probability": value})
 
 
 def test_out_of_bounds_cuts_are_refused_with_the_bound():
     with pytest.raises(RunParamError, match="below its minimum 0"):
         dbt_cut_vars({"parallax_snr_min": -1})
     with pytest.raises(RunParamError, match="above its maximum 1"):
-        dbt_cut_vars({"grade_b_max_p_chance": 2})
+        dbt_cut_vars({"grade_b_min_probability": 2})
 
 
 def test_numbers_pass_unchanged_and_unset_cuts_are_left_to_dbt():
-    assert dbt_cut_vars({"run_id": "x", "grade_a_max_sigma": 2.5, "parallax_snr_min": 3,
-                         "grade_b_max_sigma": None}) == {"grade_a_max_sigma": 2.5, "parallax_snr_min": 3}
+    assert dbt_cut_vars({"run_id": "x", "grade_a_min_parallax_snr": 2.5, "parallax_snr_min": 3,
+                         "grade_b_min_probability": None}) == {"grade_a_min_parallax_snr": 2.5,
+                                                              "parallax_snr_min": 3}
 
 
 def test_every_cut_is_a_nullable_bounded_number():
@@ -72,6 +73,6 @@ def test_cuts_reach_dbt_as_numbers_after_yaml_parsing(value):
 
     from radiolake.warehouse.dbt_runner import vars_text
 
-    parsed = yaml.safe_load(vars_text({"grade_a_max_p_chance": value}))["grade_a_max_p_chance"]
+    parsed = yaml.safe_load(vars_text({"grade_a_min_probability": value}))["grade_a_min_probability"]
     assert isinstance(parsed, int | float) and not isinstance(parsed, bool)
     assert parsed == value

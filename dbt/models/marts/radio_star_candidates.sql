@@ -15,6 +15,9 @@ select
     m.separation_arcsec,
     m.separation_sigma,
     m.p_chance,
+    m.association_probability,
+    m.likelihood_ratio,
+    m.combined_error_arcsec,
     m.star_density_deg2,
     m.dt_years,
     m.pm_applied,
@@ -34,12 +37,10 @@ select
     m.region_key,
     c.false_match_rate_per_source as region_false_match_rate,
     case
-        when m.p_chance < {{ num_var('grade_a_max_p_chance') }}
-             and m.separation_sigma < {{ num_var('grade_a_max_sigma') }}
+        when m.association_probability >= {{ num_var('grade_a_min_probability') }}
              and m.parallax_snr >= {{ num_var('grade_a_min_parallax_snr') }}
             then 'A'
-        when m.p_chance < {{ num_var('grade_b_max_p_chance') }}
-             and (m.separation_sigma is null or m.separation_sigma < {{ num_var('grade_b_max_sigma') }})
+        when m.association_probability >= {{ num_var('grade_b_min_probability') }}
             then 'B'
         else 'C'
     end as grade

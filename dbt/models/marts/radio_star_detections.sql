@@ -54,10 +54,8 @@ detections as (
         c.separation_arcsec,
         c.separation_sigma,
         c.p_chance,
-        -- The association probability of the detection. Today 1 - p_chance (the chance-match probability
-        -- at this separation and stellar density); when radio_star_candidates carries the calibrated
-        -- posterior (association_probability), this is the one line to switch.
-        1.0 - c.p_chance as association_probability,
+        -- The calibrated posterior of the candidate (null where positional errors are unknown).
+        c.association_probability,
         c.grade,
         c.pm_applied,
         c.dt_years,

@@ -11,6 +11,9 @@ select
     rank as match_rank,
     star_density_deg2,
     p_chance,
+    combined_error_arcsec,
+    likelihood_ratio,
+    association_probability,
     star_ra_at_epoch as star_ra_at_epoch_deg,
     star_dec_at_epoch as star_dec_at_epoch_deg
 from {{ source('load', 'best') }}

@@ -53,8 +53,8 @@ def test_nothing_to_load_is_a_clear_error():
 
 
 def test_only_set_cuts_reach_dbt():
-    assert dbt_vars({"run_id": "x", "grade_a_max_p_chance": 0.0005, "grade_b_max_sigma": None}) == {
-        "grade_a_max_p_chance": 0.0005}
+    assert dbt_vars({"run_id": "x", "grade_a_min_probability": 0.99, "grade_b_min_probability": None}) == {
+        "grade_a_min_probability": 0.99}
 
 
 def test_dbt_env_from_dsn_keeps_password_secret_var():
