@@ -25,9 +25,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from radiolake.crossmatch.epochs import has_proper_motion
-from radiolake.crossmatch.offsets import offset_position
 from radiolake.crossmatch.pairs import MatchCriteria, chord, empty_result, evaluate_pairs, match_chunk
-from radiolake.crossmatch.partitioning import radio_replicas
 from radiolake.crossmatch.sky import radec_to_xyz
 from radiolake.schema import HEALPIX_ORDER
 
@@ -66,6 +64,9 @@ class RadioSkies:
         n_offsets: int,
         offset_arcmin: float,
     ) -> RadioSkies:
+        from radiolake.crossmatch.offsets import offset_position  # driver only: keeps task imports light
+        from radiolake.crossmatch.partitioning import radio_replicas
+
         n = radio["ra"].size
         ras, decs, keys, skies = [], [], [], []
         for offset in range(n_offsets + 1):
