@@ -1,16 +1,19 @@
-"""Benchmark: the Spark cross-match vs astropy search_around_sky on the same sky, measured in the same run.
+"""Benchmark: the cross-match CLI (whole process, Spark start included) vs astropy, measured in the same run.
 
-A 10 x 10 deg (100 deg^2) patch: N stars (Gaia-like proper motions, J2016) and M radio sources (10% at stars,
-epochs 2019-2024), matched at 2". Each engine runs in its own process so peak memory is its own:
-  astropy  SkyCoord + search_around_sky at catalogue positions (no epoch propagation: it has no per-row
-           epochs), timed from Parquet read to pair arrays;
-  spark    the cross-match job on Spark local[2] (epochs, replicas, rank, density, all tables written),
-           timed from submission to run.json; session start-up is reported apart;
-  core     the same algorithm in one process (numpy core), for the profile.
-Prints wall time, rows/s (stars + radio per second), peak RSS and the ratio job / astropy.
+A 10 x 10 deg (100 deg^2) patch: N stars (J2016, HATS-like folder of order-4 pixel files sorted by healpix)
+and M radio sources (10% at stars), matched at 2". Each engine runs in its own process so peak memory is its
+own (all processes of the tree: driver, JVM, Python workers):
+  astropy   SkyCoord + search_around_sky at catalogue positions, from Parquet read to pair arrays (no epoch
+            propagation: it has no per-row epochs);
+  cli       `radiolake crossmatch --offsets 0` on Spark local[2]: epochs, rank, density, all tables written;
+  cli_off8  the same with the default 8 offset skies (target: >= 0.5x astropy's single-sky time);
+  still / gaia (with --motions): radio epochs 1993-2024; `still` has all proper motions zero, `gaia` 0.1% of
+            stars above 1"/yr (up to 10"/yr): the ratio gaia/still is the cost of fast movers (target <= 1.5);
+  core      the same engine in one process (numpy), for the profile (--core).
+Prints wall time, rows/s, peak RSS, the load average, and ratios against astropy measured in the same run.
 
-    python benchmarks/crossmatch/run.py --size small   # 1 M stars x 100 k radio (CI-feasible)
-    python benchmarks/crossmatch/run.py --size large   # 10 M stars x 1 M radio
+    python -m benchmarks.crossmatch --size small              # 1 M stars x 100 k radio
+    python -m benchmarks.crossmatch --size large --data .bench-cache/large   # 10 M x 1 M, data kept
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ RADIUS = 2.0
 RA0, DEC0, SIDE = 150.0, 0.0, 10.0
 
 
-def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1) -> None:
-    """Stars as a HATS-like folder (order 4 files, sorted by healpix), radio as one Parquet file."""
+def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1, motions: str = "default") -> None:
+    """Stars as a HATS-like folder (order 4 files, sorted by healpix), radio as one Parquet file.
+
+    motions: "default" (pm ~ N(0, 6 mas/yr), radio epochs 2019-2024.5), "still" (no motion) or "gaia"
+    (N(0, 6 mas/yr) plus 0.1% of stars at 1-10"/yr), both with radio epochs uniform in 1993-2024."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from astropy import units as u
@@ -57,6 +63,13 @@ def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1) -> None:
     sra, sdec = sra[order], sdec[order]
     shp = hp(sra, sdec)
     pm = rng.normal(0, 6, (2, n_stars))
+    if motions == "still":
+        pm[:] = 0.0
+    elif motions == "gaia":
+        fast = rng.random(n_stars) < 0.001
+        speed = 1000 * 10 ** rng.uniform(0, 1, fast.sum())  # 1-10 arcsec/yr, log-uniform
+        angle = rng.uniform(0, 2 * np.pi, fast.sum())
+        pm[0, fast], pm[1, fast] = speed * np.sin(angle), speed * np.cos(angle)
     stars = pa.table(
         {
             "source_id": pa.array([f"gaia:{i}" for i in range(n_stars)]),
@@ -90,7 +103,7 @@ def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1) -> None:
             "dec": rdec,
             "ra_error": np.full(n_radio, 0.5),
             "dec_error": np.full(n_radio, 0.5),
-            "epoch": rng.uniform(2019.0, 2024.5, n_radio),
+            "epoch": rng.uniform(2019.0, 2024.5, n_radio) if motions == "default" else rng.uniform(1993, 2024, n_radio),
             "pmra": np.full(n_radio, np.nan),
             "pmdec": np.full(n_radio, np.nan),
             "parallax": np.full(n_radio, np.nan),
@@ -191,6 +204,29 @@ def phase_spark(folder: Path, master: str) -> dict:
     }
 
 
+def phase_cli(folder: Path, master: str, offsets: int) -> dict:
+    """The user's command, whole process: Python start, Spark start, the job, every table written."""
+    cli = Path(sys.executable).parent / "radiolake"
+    out = folder / f"out-cli-{offsets}"
+    cmd = [str(cli), "crossmatch", "--radio", str(folder / "radio.parquet"), "--stars", str(folder / "stars"),
+           "--radius-arcsec", str(RADIUS), "--offsets", str(offsets), "--out", str(out), "--master", master]
+    with TreePeak() as peak:
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+    run = json.loads((out / "run.json").read_text())
+    return {
+        "wall_s": wall,
+        "pairs": run["n_pairs"],
+        "steps_s": run["timings_s"],
+        "task_s": run.get("task_seconds"),
+        "bytes_read": run.get("star_bytes_read"),
+        "bytes_near_footprint": run.get("star_bytes_near_footprint"),
+        "n_fast_stars": run.get("n_fast_stars"),
+        "peak_rss_mb": peak.total / 2**20,
+    }
+
+
 def phase_core(folder: Path) -> dict:
     import pyarrow.parquet as pq
 
@@ -210,7 +246,7 @@ def phase_core(folder: Path) -> dict:
 
 def run_phase(phase: str, folder: Path, master: str) -> dict:
     out = subprocess.run(
-        [sys.executable, __file__, "--phase", phase, "--data", str(folder), "--master", master],
+        [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--data", str(folder), "--master", master],
         check=True,
         capture_output=True,
         text=True,
@@ -218,46 +254,75 @@ def run_phase(phase: str, folder: Path, master: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def ensure_data(folder: Path, n_stars: int, n_radio: int, motions: str = "default") -> None:
+    if not (folder / "radio.parquet").exists():
+        t0 = time.perf_counter()
+        generate(folder, n_stars, n_radio, motions=motions)
+        print(f"generated {n_stars:,} stars x {n_radio:,} radio ({motions}) in {time.perf_counter() - t0:.0f} s "
+              f"-> {folder}", flush=True)
+
+
+def table(title: str, results: dict, rows: int, ref_wall: float, ref_name: str) -> None:
+    print(f"\n{title}")
+    print(f"{'engine':<9} {'wall s':>8} {'rows/s':>12} {'peak MB':>9} {'pairs':>9} {'vs ' + ref_name:>12}")
+    for name, r in results.items():
+        print(f"{name:<9} {r['wall_s']:>8.1f} {rows / r['wall_s']:>12,.0f} {r['peak_rss_mb']:>9.0f} "
+              f"{r['pairs']:>9,} {ref_wall / r['wall_s']:>11.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--data", help="data folder (kept; generated if empty)")
-    ap.add_argument("--phase", choices=["astropy", "spark", "core"], help=argparse.SUPPRESS)
-    ap.add_argument("--skip-core", action="store_true")
+    ap.add_argument("--phase", choices=["astropy", "spark", "core", "cli0", "cli8"], help=argparse.SUPPRESS)
+    ap.add_argument("--core", action="store_true", help="also time the one-process numpy engine")
+    ap.add_argument("--no-offsets", action="store_true", help="skip the 8-offset-skies run")
+    ap.add_argument("--motions", action="store_true", help="also the Gaia-like motions vs no motion pair")
     args = ap.parse_args()
     if args.phase:
-        fn = {"astropy": phase_astropy, "spark": lambda f: phase_spark(f, args.master), "core": phase_core}
+        fn = {
+            "astropy": phase_astropy,
+            "spark": lambda f: phase_spark(f, args.master),
+            "core": phase_core,
+            "cli0": lambda f: phase_cli(f, args.master, 0),
+            "cli8": lambda f: phase_cli(f, args.master, 8),
+        }
         print(json.dumps(fn[args.phase](Path(args.data))))
         return
     n_stars, n_radio = SIZES[args.size]
     tmp = None
     folder = Path(args.data) if args.data else Path(tmp := tempfile.mkdtemp(prefix="radiolake-xbench-"))
-    if not (folder / "radio.parquet").exists():
-        t0 = time.perf_counter()
-        generate(folder, n_stars, n_radio)
-        print(f"generated {n_stars:,} stars x {n_radio:,} radio in {time.perf_counter() - t0:.0f} s -> {folder}")
+    ensure_data(folder, n_stars, n_radio)
     rows = n_stars + n_radio
+    print(load(), flush=True)
     results = {}
-    for phase in ["astropy", *([] if args.skip_core else ["core"]), "spark"]:
+    phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else [])]
+    for phase in phases:
         results[phase] = run_phase(phase, folder, args.master)
-        print(f"{phase}: {json.dumps(results[phase])}", flush=True)
-    ref = results["astropy"]
-    print(
-        f"\ncross-match {n_stars:,} stars x {n_radio:,} radio sources, 100 deg^2, {RADIUS} arcsec, Spark {args.master}"
-    )
-    print(f"{'engine':<8} {'wall s':>8} {'rows/s':>12} {'peak MB':>9} {'pairs':>9} {'rate vs astropy':>16}")
-    for name, r in results.items():
-        print(
-            f"{name:<8} {r['wall_s']:>8.1f} {rows / r['wall_s']:>12,.0f} {r['peak_rss_mb']:>9.0f} {r['pairs']:>9,} "
-            f"{ref['wall_s'] / r['wall_s']:>15.2f}x"
-        )
-    sp = results["spark"]
-    print(
-        f"spark: session start-up {sp['startup_s']:.1f} s (not in wall), join order {sp['join_order']}, "
-        f"largest Python worker {sp['peak_python_worker_mb']:.0f} MB"
-    )
-    print("spark steps (s): " + ", ".join(f"{k} {v:.1f}" for k, v in sp["steps_s"].items()))
+        print(f"{phase}: {json.dumps(results[phase])}  ({load()})", flush=True)
+    table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, 100 deg^2, {RADIUS} arcsec, Spark {args.master}"
+          " (cli = whole process incl. Spark start)", results, rows, results["astropy"]["wall_s"], "astropy")
+    c0 = results["cli0"]
+    print(f"cli0 steps (s): {c0['steps_s']}; tasks {c0['task_s']}")
+    if c0.get("bytes_read"):
+        print(f"star bytes read {c0['bytes_read'] / 2**20:.1f} MiB of {c0['bytes_near_footprint'] / 2**20:.1f} MiB "
+              f"in the pixels the footprint + margin touches ({c0['bytes_read'] / c0['bytes_near_footprint']:.2f})")
+    if args.motions:
+        moving = {}
+        for motions in ("still", "gaia"):
+            sub = folder.parent / f"{folder.name}-{motions}"
+            ensure_data(sub, n_stars, n_radio, motions)
+            moving[motions] = run_phase("cli0", sub, args.master)
+            print(f"{motions}: {json.dumps(moving[motions])}  ({load()})", flush=True)
+        table("proper motions: radio epochs 1993-2024; gaia = 0.1% of stars at 1-10 arcsec/yr", moving, rows,
+              moving["still"]["wall_s"], "still")
+        print(f"fast movers cost: gaia / still = {moving['gaia']['wall_s'] / moving['still']['wall_s']:.2f}x "
+              f"(target <= 1.5), fast stars {moving['gaia']['n_fast_stars']}")
     print(json.dumps({"size": args.size, "rows": rows, **results}))
     if tmp:
         import shutil

@@ -205,9 +205,29 @@ def concat_results(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def rank_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    """rank 1 = nearest star of each radio source; ties broken by star_id so ranks are deterministic."""
-    pairs = pairs.sort_values(["radio_id", "separation_arcsec", "star_id"], kind="stable").reset_index(drop=True)
-    pairs["rank"] = (pairs.groupby("radio_id").cumcount() + 1).astype(np.int32)
+    """rank 1 = nearest star of each radio source; ties broken by star_id so ranks are deterministic.
+
+    Sorted on integers and floats (radio_row, separation); only exact separation ties compare star ids."""
+    group = pairs["radio_row"].to_numpy(np.int64) if "radio_row" in pairs else pd.factorize(pairs["radio_id"])[0]
+    sep = pairs["separation_arcsec"].to_numpy(np.float64)
+    order = np.lexsort((sep, group))
+    g, s = group[order], sep[order]
+    tie = np.flatnonzero((g[1:] == g[:-1]) & (s[1:] == s[:-1]))
+    if tie.size:
+        ids = pairs["star_id"].to_numpy(object)
+        starts = tie[np.r_[True, np.diff(tie) > 1]]
+        for a in starts:
+            b = a + 1
+            while b < g.size and g[b] == g[a] and s[b] == s[a]:
+                b += 1
+            block = order[a:b]
+            order[a:b] = block[np.argsort(ids[block].astype(str), kind="stable")]
+            g, s = group[order], sep[order]
+    pairs = pairs.iloc[order].reset_index(drop=True)
+    g = group[order]
+    first = np.r_[True, g[1:] != g[:-1]] if g.size else np.zeros(0, bool)
+    start_idx = np.maximum.accumulate(np.where(first, np.arange(g.size), 0)) if g.size else np.zeros(0, np.int64)
+    pairs["rank"] = (np.arange(g.size) - start_idx + 1).astype(np.int32)
     return pairs
 
 
@@ -266,8 +286,9 @@ def assemble_results(
     pairs = finalize_pairs(
         real.assign(radio_id=radio_ids[rows]), density, radio_error_scale[rows], priors, k_nearest, run_id
     )
-    regions = pd.Series(region_pixels(radio_ra, radio_dec, region_order), index=radio_ids)
-    offset_pairs = offset_pairs.assign(radio_id=radio_ids[offset_rows])
+    # integer radio ids (rows) for the offset statistics: grouping 1 M strings would cost seconds
+    regions = pd.Series(region_pixels(radio_ra, radio_dec, region_order))
+    offset_pairs = offset_pairs.assign(radio_id=offset_rows)
     stats = offset_stats_frame(offset_pairs, regions, n_offsets, plan.criteria.search_arcsec, region_order, run_id)
     return {
         "pairs": pairs,

@@ -25,7 +25,6 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from radiolake.crossmatch.epochs import has_proper_motion
-from radiolake.crossmatch.offsets import offset_position
 from radiolake.crossmatch.pairs import (
     ELLIPSE_COLUMNS,
     MatchCriteria,
@@ -34,7 +33,6 @@ from radiolake.crossmatch.pairs import (
     evaluate_pairs,
     match_chunk,
 )
-from radiolake.crossmatch.partitioning import radio_replicas
 from radiolake.crossmatch.sky import radec_to_xyz
 from radiolake.schema import HEALPIX_ORDER
 
@@ -74,6 +72,9 @@ class RadioSkies:
         n_offsets: int,
         offset_arcmin: float,
     ) -> RadioSkies:
+        from radiolake.crossmatch.offsets import offset_position  # driver only: keeps task imports light
+        from radiolake.crossmatch.partitioning import radio_replicas
+
         n = radio["ra"].size
         ras, decs, keys, skies = [], [], [], []
         for offset in range(n_offsets + 1):

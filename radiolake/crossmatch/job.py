@@ -24,8 +24,9 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
 
@@ -43,10 +44,10 @@ from radiolake.crossmatch.core import (
     plan_match,
 )
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
-from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioSkies, match_fast_stars, match_star_chunk
+from radiolake.crossmatch.engine import RadioSkies, match_fast_stars
 from radiolake.crossmatch.io import catalogue_files, read_arrow, remove_file, resolve_location, write_arrow, write_text
 from radiolake.crossmatch.offsets import DEFAULT_OFFSET_ARCMIN, DEFAULT_REGION_ORDER
-from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
 from radiolake.crossmatch.partitioning import (
     MIN_JOIN_ORDER,
     fine_ranges,
@@ -55,23 +56,20 @@ from radiolake.crossmatch.partitioning import (
 )
 from radiolake.crossmatch.positional_errors import error_scale
 from radiolake.crossmatch.star_chunks import (
-    StarChunk,
+    CHUNK_ROWS,
     filesystem,
     float_arrays,
     metadata_stats,
     overlaps,
     plan_chunks,
-    read_chunk,
     row_groups,
 )
+from radiolake.crossmatch.star_task import STAR_READ, TaskContext, run_star_chunk
 from radiolake.crossmatch.validity import invalid_codes, quarantined
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
-from radiolake.schema import HEALPIX_ORDER
 
 #: More healpix ranges than this are coarsened (the row-group filter stays cheap).
 MAX_RANGES = 500
-#: Columns a star task reads for every row.
-STAR_READ = ("source_id", "healpix", *STAR_MATCH_COLUMNS)
 log = logging.getLogger(__name__)
 
 
@@ -130,67 +128,6 @@ def _ranges(order: int, pixels: np.ndarray) -> np.ndarray:
     return np.array(fine_ranges(pixels, order), dtype=np.int64).reshape(-1, 2)
 
 
-@dataclass(frozen=True)
-class TaskContext:
-    """What every star task needs besides its chunk and radio rows."""
-
-    criteria: MatchCriteria
-    radio_epoch_range: tuple[float, float]
-    slow_limit_arcsec: float
-    density_order: int
-    n_radio: int
-
-
-def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndarray]]) -> dict:
-    """One Spark task: read a star chunk, match it against its radio rows; return only small things."""
-    chunk, radio = payload
-    t0 = time.perf_counter()
-    table = read_chunk(chunk, list(STAR_READ))
-    _require(table.column_names, ["source_id", "ra", "dec", "epoch", "healpix"], "star")
-    codes = invalid_codes(table, "star")
-    bad = quarantined(table, codes) if codes.any() else None
-    ok = np.flatnonzero(codes == 0)
-    if ok.size < table.num_rows:
-        table = table.take(pa.array(ok))
-    stars = float_arrays(table)
-    healpix = table.column("healpix").to_numpy()
-    pix, counts = np.unique(healpix >> (2 * (HEALPIX_ORDER - ctx.density_order)), return_counts=True)
-    res, fast = match_star_chunk(stars, radio, ctx.criteria, ctx.radio_epoch_range, ctx.slow_limit_arcsec)
-    ids = table.column("source_id")
-    real_rows = np.unique(res["star_idx"][res["sky"] < ctx.n_radio])
-    wanted = np.union1d(real_rows, fast)
-    full, n_bytes = None, chunk.n_bytes
-    if wanted.size:  # full rows only of the stars that matched (real sky) or move fast
-        rest_cols = [c for c in _all_columns(chunk) if c not in table.column_names]
-        full = table.take(pa.array(wanted))
-        if rest_cols:
-            rest = read_chunk(chunk, rest_cols)
-            rest = rest.take(pa.array(ok[wanted]))
-            for name in rest_cols:
-                full = full.append_column(rest.schema.field(name), rest.column(name))
-            n_bytes += chunk.rest_bytes
-    return {
-        "found": {k: v for k, v in res.items() if k != "star_idx"},
-        "star_id": ids.take(pa.array(res["star_idx"])),
-        "full": full,
-        "full_idx": wanted,
-        "fast": fast,
-        "real_rows": real_rows,
-        "counts": (pix, counts),
-        "n_valid": int(ok.size),
-        "bad": bad,
-        "bytes": n_bytes,
-        "seconds": time.perf_counter() - t0,
-    }
-
-
-def _all_columns(chunk: StarChunk) -> list[str]:
-    import pyarrow.parquet as pq
-
-    with filesystem(chunk.s3).open_input_file(chunk.path) as f:
-        return pq.ParquetFile(f).schema_arrow.names
-
-
 def _footers(files: list[str], s3: bool) -> tuple[pa.Schema | None, list]:
     if not files:
         return None, []
@@ -233,7 +170,7 @@ def _unify(tables: list[pa.Table]) -> pa.Table | None:
 
 
 def run_crossmatch(
-    spark: SparkSession,
+    spark: SparkSession | Callable[[], SparkSession],
     radio_location: str,
     stars_location: str,
     out: str,
@@ -250,10 +187,13 @@ def run_crossmatch(
     radio_name: str | None = None,
     star_name: str | None = None,
     catalog_versions: dict | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
     """Cross-match two catalogues and write the run folder `out`; returns the run.json content.
 
-    `catalog_versions` (the inputs' pinned versions, from crossmatch.versions) is recorded as is in run.json."""
+    `catalog_versions` (the inputs' pinned versions, from crossmatch.versions) is recorded as is in run.json.
+    `spark` may be a callable returning the session (e.g. a Future's `result`): the driver's own work (radio,
+    footers, plan, radio skies) then overlaps the JVM start-up, and the session is awaited only for the tasks."""
     if n_offsets < 0:
         raise ValueError(f"n_offsets must be >= 0, got {n_offsets}")
     if k_nearest is not None and k_nearest < 1:
@@ -293,14 +233,16 @@ def run_crossmatch(
     cov_order, cov_pix = coverage(skies.keys(), plan.join_order, density_order, margin)
     cov = _ranges(cov_order, cov_pix)
     kept = [g for g in groups if overlaps(g, cov)]
-    chunks = plan_chunks(kept, s3, set(STAR_READ))
+    chunks = plan_chunks(kept, s3, set(STAR_READ), chunk_rows)
     payloads = [(c, skies.arrays(skies.sky_rows_for_healpix(c.hp_min, c.hp_max, plan.join_order))) for c in chunks]
     timer.lap("radio_skies")
 
     # 3. one task per star chunk.
     ctx = TaskContext(plan.criteria, skies.epoch_range, plan.slow_limit_arcsec, density_order, skies.n_radio)
+    session = spark if isinstance(spark, SparkSession) else spark()
+    timer.lap("await_spark")
     results = (
-        spark.sparkContext.parallelize(payloads, max(len(payloads), 1)).map(partial(run_star_chunk, ctx)).collect()
+        session.sparkContext.parallelize(payloads, max(len(payloads), 1)).map(partial(run_star_chunk, ctx)).collect()
         if payloads
         else []
     )
@@ -409,6 +351,10 @@ def run_crossmatch(
         "stats": asdict(stats),
         "timings_s": timer.times,
         "catalog_versions": catalog_versions,
+        "task_seconds": {
+            "sum": round(sum(r["seconds"] for r in results), 3),
+            "max": round(max((r["seconds"] for r in results), default=0.0), 3),
+        },
     }
     write_text(json.dumps(summary, indent=2), f"{out}/run.json")  # last: marks the run as whole
     return summary

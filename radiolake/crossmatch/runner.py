@@ -6,6 +6,7 @@ Decides the run id and the output folder (the xmatch bucket unless told otherwis
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from radiolake.config import get_settings
@@ -53,23 +54,24 @@ def crossmatch_run(
     run_id = safe_run_id(run_id)
     out = out or default_out(run_id)
     radio_in, stars_in = pin_input(radio, run_id, radio_version), pin_input(stars, run_id, stars_version)
-    spark = get_spark("radiolake-crossmatch", master)
-    summary = run_crossmatch(
-        spark,
-        radio_in.location,
-        stars_in.location,
-        out,
-        radio_name=radio_in.catalog,
-        star_name=stars_in.catalog,
-        catalog_versions={"radio": radio_in.record(), "stars": stars_in.record()},
-        radius_arcsec=radius_arcsec,
-        n_sigma=n_sigma,
-        n_offsets=offsets,
-        offset_arcmin=offset_arcmin,
-        k_nearest=k_nearest,
-        join_order=join_order,
-        density_order=density_order,
-        region_order=region_order,
-        run_id=run_id,
-    )
+    with ThreadPoolExecutor(1) as pool:  # the JVM starts while the driver reads radio rows and plans
+        session = pool.submit(get_spark, "radiolake-crossmatch", master)
+        summary = run_crossmatch(
+            session.result,
+            radio_in.location,
+            stars_in.location,
+            out,
+            radio_name=radio_in.catalog,
+            star_name=stars_in.catalog,
+            catalog_versions={"radio": radio_in.record(), "stars": stars_in.record()},
+            radius_arcsec=radius_arcsec,
+            n_sigma=n_sigma,
+            n_offsets=offsets,
+            offset_arcmin=offset_arcmin,
+            k_nearest=k_nearest,
+            join_order=join_order,
+            density_order=density_order,
+            region_order=region_order,
+            run_id=run_id,
+        )
     return {**summary, "prefix": out}
