@@ -74,9 +74,9 @@ def class_priors(
     e = np.asarray(expected_false, dtype=np.float64)
     q_run = float(prior_from_counts(n.sum(), m.sum(), e.sum()))
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_region = (m - e + shrink * q_run) / (n - e + shrink)
-    q_region = np.clip(np.nan_to_num(q_region, nan=q_run), PRIOR_MIN, PRIOR_MAX)
-    return q_region, q_run
+        q_class = (m - e + shrink * q_run) / (n - e + shrink)
+    q_class = np.clip(np.nan_to_num(q_class, nan=q_run), PRIOR_MIN, PRIOR_MAX)
+    return q_class, q_run
 
 
 def posterior(group: np.ndarray, lr: np.ndarray, prior: np.ndarray | float) -> np.ndarray:
