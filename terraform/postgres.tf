@@ -17,6 +17,11 @@ resource "postgresql_role" "radiolake" {
   login    = true
   password = var.warehouse_password
 
+  # Timeouts as radiolake/timeouts.py ROLE_LIMITS_MS (lock_timeout: the provider has no attribute; dbt
+  # sessions set it through PGOPTIONS).
+  statement_timeout                   = 7200000
+  idle_in_transaction_session_timeout = 1800000
+
   # Least privilege: nothing cluster-wide.
   superuser                 = false
   create_database           = false
@@ -42,6 +47,11 @@ resource "postgresql_role" "analyst" {
   name     = "analyst"
   login    = true
   password = var.analyst_password
+
+  # Timeouts as radiolake/timeouts.py ROLE_LIMITS_MS (lock_timeout: the provider has no attribute; dbt
+  # sessions set it through PGOPTIONS).
+  statement_timeout                   = 1800000
+  idle_in_transaction_session_timeout = 600000
 
   # Least privilege: nothing cluster-wide.
   superuser                 = false

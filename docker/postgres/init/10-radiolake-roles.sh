@@ -22,6 +22,14 @@ SELECT 'CREATE ROLE analyst LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE 
 ALTER ROLE radiolake WITH LOGIN PASSWORD :'warehouse_pw';
 ALTER ROLE airflow WITH LOGIN PASSWORD :'airflow_pw';
 ALTER ROLE analyst WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'analyst_pw';
+-- Timeouts per role, as the embedded stack sets them (radiolake/timeouts.py ROLE_LIMITS_MS): a session left
+-- open in a transaction on a mart cannot stall every later dbt build forever.
+ALTER ROLE radiolake SET statement_timeout = '7200000ms';
+ALTER ROLE radiolake SET lock_timeout = '300000ms';
+ALTER ROLE radiolake SET idle_in_transaction_session_timeout = '1800000ms';
+ALTER ROLE analyst SET statement_timeout = '1800000ms';
+ALTER ROLE analyst SET lock_timeout = '60000ms';
+ALTER ROLE analyst SET idle_in_transaction_session_timeout = '600000ms';
 
 SELECT 'CREATE DATABASE warehouse OWNER radiolake'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'warehouse')\gexec
