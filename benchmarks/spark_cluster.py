@@ -46,7 +46,8 @@ def crossmatch_seconds(home: Path, run_id: str, master: str) -> float:
 def pair_set(state: StateDir, run_id: str) -> set[tuple]:
     settings = state.settings()
     table = pq.read_table(f"{settings.bucket('xmatch')}/{run_id}/pairs", filesystem=arrow_fs(settings))
-    return set(zip(*(table.column(c).to_pylist() for c in sorted(table.column_names)), strict=True))
+    columns = sorted(c for c in table.column_names if c != "run_id")  # the run id names the run: it differs
+    return set(zip(*(table.column(c).to_pylist() for c in columns), strict=True))
 
 
 def main() -> int:

@@ -48,8 +48,9 @@ def crossmatch_cli(run_id: str, master: str | None) -> float:
 
 
 def pairs_table(settings, run_id: str):
-    """A run's pairs, every column, in a fixed row order."""
+    """A run's pairs, every column but the run id (which names the run), in a fixed row order."""
     table = pq.read_table(f"{settings.bucket('xmatch')}/{run_id}/pairs", filesystem=arrow_fs(settings)).to_pandas()
+    assert set(table.pop("run_id")) == {run_id}
     keys = ["radio_id", "star_id", *sorted(c for c in table.columns if "offset" in c or c == "sky")]
     return table[sorted(table.columns)].sort_values(keys).reset_index(drop=True)
 
