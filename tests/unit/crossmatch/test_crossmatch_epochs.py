@@ -34,6 +34,11 @@ def test_propagation_agrees_with_astropy_to_1_mas_over_30_years(ra, dec, pmra, p
         pm_ra_cosdec=pmra * u.mas / u.yr,
         pm_dec=pmdec * u.mas / u.yr,
         obstime=Time(epoch0, format="jyear"),
+        # An explicit distance and zero radial velocity (the straight-line motion radiolake models): without
+        # them ERFA substitutes a distance and, a few tenths of an arcsec from a pole, leaves the star unmoved
+        # (hypothesis found dec 89.9999, pmra 2.2"/yr).
+        distance=1 * u.kpc,
+        radial_velocity=0 * u.km / u.s,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -43,6 +43,8 @@ def gaia_like_sky(seed: int, where: tuple[float, float] = (150.0, 20.0)):
         pm_ra_cosdec=pm[0, host] * u.mas / u.yr,
         pm_dec=pm[1, host] * u.mas / u.yr,
         obstime=Time(np.full(host.size, 2016.0), format="jyear"),
+        distance=1 * u.kpc,  # explicit (and zero RV): ERFA's substitute distance leaves stars unmoved near a pole
+        radial_velocity=0 * u.km / u.s,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ERFA notes that the missing distance was overridden

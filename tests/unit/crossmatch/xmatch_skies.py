@@ -79,6 +79,8 @@ def astropy_pairs(radio: pd.DataFrame, stars: pd.DataFrame, radius_arcsec: float
             pm_ra_cosdec=stars["pmra"].to_numpy()[j][mov] * u.mas / u.yr,
             pm_dec=stars["pmdec"].to_numpy()[j][mov] * u.mas / u.yr,
             obstime=Time(stars["epoch"].to_numpy()[j][mov], format="jyear"),
+            distance=1 * u.kpc,  # explicit (and zero RV): ERFA's substitute distance leaves stars unmoved near a pole
+            radial_velocity=0 * u.km / u.s,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ERFA notes that the missing distance was overridden
