@@ -1,7 +1,7 @@
-"""Spark I/O of the cross-match, kept behind two functions so storage can change without touching the plan.
+"""Catalogue and result I/O of the cross-match with pyarrow (the driver and the star tasks open files themselves).
 
-Locations: a local file or folder of Parquet (searched recursively), `s3://bucket/prefix` (through the
-lead's radiolake.spark_io, imported lazily), or a bare lake catalogue name, resolved to
+Locations: a local file or folder of Parquet (searched recursively), `s3://bucket/prefix` (pyarrow's S3
+filesystem, helpers from radiolake.spark_io imported lazily), or a bare lake catalogue name, resolved to
 `s3://<catalogs bucket>/<name>`. For HATS-like folders (`Norder=K/Dir=D/Npix=N.parquet`) only the files whose
 pixel overlaps the wanted sky are read.
 """
@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import DataFrame, SparkSession
 
 from radiolake.config import get_settings
 
@@ -76,52 +75,6 @@ def committed_files(fs, base: str) -> list[str] | None:
     return [f"{info.path}/{p['path']}" for p in info.partitions]
 
 
-def read_catalog(spark: SparkSession, location: str, coverage: tuple[int, np.ndarray] | None = None) -> DataFrame:
-    """A catalogue as a DataFrame; `coverage` (order, pixels) lets HATS folders skip far-away files."""
-    location = resolve_location(location)
-    if location.startswith("s3://"):
-        from radiolake.lake import arrow_fs  # the lead's S3 data source; needs the object store
-        from radiolake.spark_io import list_parquet, read_parquet_s3, strip_scheme
-
-        fs, base = arrow_fs(), strip_scheme(location).rstrip("/")
-        files = committed_files(fs, base)
-        if files is None:
-            files = list_parquet(fs, base)
-        if not files:
-            raise FileNotFoundError(f"catalogue {location!r}: no Parquet objects found")
-        kept = [f for f in files if _in_coverage(f, coverage)]
-        if not kept:  # nothing near the footprint: an empty frame with the catalogue's schema
-            return read_parquet_s3(spark, location, files=files[:1]).limit(0)
-        return read_parquet_s3(spark, location, files=kept)
-    path = Path(location)
-    if not path.exists():
-        raise FileNotFoundError(f"catalogue {location!r}: no such file or folder")
-    if path.is_dir():
-        import pyarrow.fs as pafs
-
-        committed = committed_files(pafs.LocalFileSystem(), str(path.resolve()))
-        if committed is not None:
-            kept = [f for f in committed if _in_coverage(f, coverage)] or committed[:1]
-            frame = spark.read.parquet(*kept)
-            return frame if any(_in_coverage(f, coverage) for f in committed) else frame.limit(0)
-    files = local_parquet_files(path, coverage)
-    if not files:
-        if coverage is not None and local_parquet_files(path):
-            return spark.read.parquet(*local_parquet_files(path)[:1]).limit(0)
-        raise FileNotFoundError(f"catalogue {location!r}: no Parquet files found")
-    return spark.read.parquet(*files)
-
-
-def write_table(df: DataFrame, location: str) -> None:
-    """Write a result table (replacing an earlier attempt of the same run, so reruns are idempotent)."""
-    if location.startswith("s3://"):
-        from radiolake.spark_io import write_parquet_s3
-
-        write_parquet_s3(df, location)
-        return
-    df.write.mode("overwrite").parquet(location)
-
-
 def remove_file(location: str) -> None:
     """Delete a small object if present (run.json at the start of a rerun: the run is not whole until rewritten)."""
     if location.startswith("s3://"):
@@ -151,7 +104,7 @@ def write_text(text: str, location: str) -> None:
 def catalogue_files(location: str, coverage: tuple[int, np.ndarray] | None = None) -> tuple[list[str], list[str], bool]:
     """(all Parquet files of the catalogue, those near `coverage`, whether they are S3 `bucket/key` paths).
 
-    The same resolution as `read_catalog` (lake name, s3:// URL, local file or folder; a committed lake
+    Resolves a lake name, s3:// URL, local file or folder; a committed lake
     catalogue's listed partitions only), for readers that open the files with pyarrow themselves."""
     location = resolve_location(location)
     if location.startswith("s3://"):
