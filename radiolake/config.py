@@ -71,10 +71,10 @@ class Settings:
     home: Path
     s3_endpoint: str
     s3_access_key: str
-    s3_secret_key: str
+    s3_secret_key: str = field(repr=False)  # never in a printed Settings (logs, tracebacks)
     s3_region: str = "us-east-1"
     buckets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BUCKETS))
-    warehouse_dsn: str = ""
+    warehouse_dsn: str = field(default="", repr=False)  # holds the loader's password
     spark_master: str = "local[*]"
     airflow_url: str = ""
     #: RADIOLAKE_SPARK_AUTH_SECRET: the shared secret of a cluster run with spark.authenticate (any master).

@@ -60,3 +60,12 @@ def test_pinned_port_env_is_validated(tmp_path):
 
 def test_dsn_quotes_special_characters():
     assert postgres_dsn("u", "p@ss/w:rd", "h", 1, "db") == "postgresql://u:p%40ss%2Fw%3Ard@h:1/db"
+
+
+def test_a_printed_settings_shows_no_secret(tmp_path):
+    from radiolake.config import Settings
+
+    s = Settings(home=tmp_path, s3_endpoint="http://127.0.0.1:1", s3_access_key="AK", s3_secret_key="s3-very-secret",
+                 warehouse_dsn="postgresql://radiolake:pg-very-secret@127.0.0.1:5432/warehouse")
+    assert "s3-very-secret" not in repr(s) and "pg-very-secret" not in repr(s)
+    assert "http://127.0.0.1:1" in repr(s)
