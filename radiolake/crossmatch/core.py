@@ -10,6 +10,7 @@ against and the engine of the property tests.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,9 +256,7 @@ def finalize_pairs(
 def assemble_results(
     found: pd.DataFrame,
     radio_ids: np.ndarray,
-    radio_ra: np.ndarray,
-    radio_dec: np.ndarray,
-    radio_error_scale: np.ndarray,
+    radio: Mapping[str, np.ndarray],
     star_density_counts: tuple[np.ndarray, np.ndarray],
     plan: MatchPlan,
     *,
@@ -270,9 +269,12 @@ def assemble_results(
     """Result tables from the engine's raw pairs: pairs, best, offset_stats, and the association priors
     (shared by core and Spark job).
 
-    radio_error_scale: per radio row, det(C)^(1/4) of its positional errors (`positional_errors.error_scale`;
-    NaN: unknown), which picks its prior class. star_density_counts: sorted (pixel at density_order, valid
+    radio: per radio row, ra, dec and the positional-error columns (ra_error, dec_error, ELLIPSE_COLUMNS); their
+    error scale det(C)^(1/4) (`positional_errors.error_scale`; NaN: unknown) picks the row's prior class.
+    star_density_counts: sorted (pixel at density_order, valid
     stars in it), over at least every pixel next to a matched radio source."""
+    radio_ra, radio_dec = radio["ra"], radio["dec"]
+    radio_error_scale = error_scale(*(radio[c] for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
     real = found.loc[found["offset"] == 0]
     rows = real["radio_row"].to_numpy(np.int64)
     matched, inverse = np.unique(rows, return_inverse=True)
@@ -348,9 +350,7 @@ def crossmatch_frames(
     out = assemble_results(
         found,
         radio["source_id"].to_numpy(object),
-        radio_cols["ra"],
-        radio_cols["dec"],
-        error_scale(*(radio_cols[c] for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS))),
+        radio_cols,
         counts,
         plan,
         n_offsets=n_offsets,

@@ -54,7 +54,6 @@ from radiolake.crossmatch.partitioning import (
     home_pixels,
     pixel_size_arcsec,
 )
-from radiolake.crossmatch.positional_errors import error_scale
 from radiolake.crossmatch.star_chunks import (
     CHUNK_ROWS,
     filesystem,
@@ -269,9 +268,7 @@ def run_crossmatch(
     tables = assemble_results(
         found,
         radio_ids,
-        radio["ra"],
-        radio["dec"],
-        error_scale(*(radio[c] for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS))),
+        radio,
         counts,
         plan,
         n_offsets=n_offsets,
