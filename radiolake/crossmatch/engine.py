@@ -4,17 +4,18 @@ Stars never move: a chunk of stars (a HEALPix pixel file, a run of row groups so
 set of rows) is matched where it is read, against only the radio rows whose cone reaches the chunk's sky.
 The radio side is small, so it is the side that is indexed and shipped:
 
-- `RadioSkies` holds every radio row of the real sky (offset 0) and of each offset sky, one *sky row* per
-  (offset, radio row), and the replicas of each sky row at the join order (every pixel its cone of radius
-  `plan.reach_arcsec` touches), sorted by pixel. The radio rows a chunk needs are one `searchsorted` away:
-  the replicas keyed inside the chunk's pixel range. Offset skies are just more sky rows: one pass.
+- `RadioSkies` holds the radio rows (`RadioRows`: the real sky; offset sky k is computed from it where it is
+  used, *sky row* = k * n_radio + row) and their replicas (every pixel a row's cone, in any sky, may reach),
+  sorted by pixel. The radio rows a chunk needs are one `searchsorted` away: the replicas keyed inside the
+  chunk's pixel range. Offset skies are just more sky rows of the same chunk: one pass over the stars.
 - `match_star_chunk` splits the chunk's stars by how far they can move (|mu| x largest epoch gap): the slow
   ones (nearly all) are matched by `match_chunk` against the chunk's radio rows; the fast ones are returned
   so the driver can give each its own, wide, star-side search (`match_fast_stars`, a KD-tree over all sky
   rows queried with a per-star radius). The reach of the partitioning thus follows the slow stars only.
 
 Each (radio, star) pair is found once: a star belongs to one chunk, and a slow star's every possible partner
-has a replica in the star's own join pixel (see partitioning.py).
+has a replica in the star's own pixel (see partitioning.py). Candidates come from declination zones
+(zones.py), not a tree over the stars: the stars only get a sort key.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
-from radiolake.crossmatch.epochs import has_proper_motion
 from radiolake.crossmatch.pairs import (
     ELLIPSE_COLUMNS,
     MatchCriteria,
@@ -33,7 +32,7 @@ from radiolake.crossmatch.pairs import (
     evaluate_pairs,
     match_chunk,
 )
-from radiolake.crossmatch.sky import radec_to_xyz
+from radiolake.crossmatch.sky import offset_sky_position, radec_to_xyz
 from radiolake.schema import HEALPIX_ORDER
 
 #: Star columns the match reads (pmra_error/pmdec_error may be absent: then NaN).
@@ -41,27 +40,84 @@ STAR_MATCH_COLUMNS = ("ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_er
 
 
 def displacement_arcsec(stars: dict[str, np.ndarray], radio_epoch_min: float, radio_epoch_max: float) -> np.ndarray:
-    """How far each star can move between its epoch and any radio epoch (arcsec); 0 without proper motion."""
-    moving = has_proper_motion(stars["pmra"], stars["pmdec"])
-    pm = np.where(moving, np.hypot(np.nan_to_num(stars["pmra"]), np.nan_to_num(stars["pmdec"])), 0.0)
+    """How far each star can move between its epoch and any radio epoch (arcsec); 0 without proper motion.
+
+    Written for ~1 µs per thousand stars: it runs on every star of every chunk."""
+    pm = np.square(stars["pmra"])
+    pm += np.square(stars["pmdec"])  # NaN when either component is unknown: no motion, see below
+    np.sqrt(pm, out=pm)
     epoch = stars["epoch"]
-    dt = np.maximum(np.abs(radio_epoch_max - epoch), np.abs(epoch - radio_epoch_min))
-    return pm * np.nan_to_num(dt) / 1000.0
+    e_lo, e_hi = (float(epoch.min()), float(epoch.max())) if epoch.size else (0.0, 0.0)
+    # One catalogue epoch (Gaia's 2016.0): a scalar epoch gap. Never taken with a NaN epoch (NaN != NaN):
+    # those rows take the per-row path and get 0.
+    if e_lo == e_hi:
+        pm *= max(abs(radio_epoch_max - e_lo), abs(e_lo - radio_epoch_min)) / 1000.0
+    else:
+        pm *= np.maximum(np.abs(radio_epoch_max - epoch), np.abs(epoch - radio_epoch_min)) / 1000.0
+    return np.fmax(pm, 0.0, out=pm)  # NaN (no proper motion or epoch) -> 0
+
+
+@dataclass
+class RadioRows:
+    """The valid radio rows (real sky) and how to make the offset skies from them.
+
+    Sky row = offset * n_radio + row. Offset skies are computed where they are used (a task computes them
+    for its own rows), never shipped: 8 offset skies would otherwise multiply what travels by 9."""
+
+    columns: dict[str, np.ndarray]  # ra, dec, epoch, ra_error, dec_error, ELLIPSE_COLUMNS (NaN: none)
+    n_offsets: int
+    offset_arcmin: float
+
+    @property
+    def n_radio(self) -> int:
+        return int(self.columns["ra"].size)
+
+    @property
+    def n_sky_rows(self) -> int:
+        return self.n_radio * (self.n_offsets + 1)
+
+    @property
+    def epoch_range(self) -> tuple[float, float]:
+        e = self.columns["epoch"]
+        return (float(e.min()), float(e.max())) if e.size else (0.0, 0.0)
+
+    def arrays_for_sky(self, sky: np.ndarray) -> dict[str, np.ndarray]:
+        """match_chunk's radio columns for these sky rows (one common key: the chunk decides locality)."""
+        sky = np.asarray(sky, dtype=np.int64)
+        n = self.n_radio
+        row = sky % n if n else sky
+        offset = sky // n if n else sky
+        ra, dec = self.columns["ra"][row], self.columns["dec"][row]
+        if self.n_offsets and (offset > 0).any():
+            ra, dec = ra.copy(), dec.copy()
+            for k in np.unique(offset[offset > 0]):
+                m = offset == k
+                ra[m], dec[m] = offset_sky_position(ra[m], dec[m], int(k), self.n_offsets, self.offset_arcmin)
+        out = {"sky": sky, "key": np.zeros(sky.size, np.int64), "ra": ra, "dec": dec}
+        for c in ("epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS):
+            out[c] = self.columns[c][row]
+        return out
+
+    def arrays(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Every sky's version of these real rows (real sky first)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        sky = (np.arange(self.n_offsets + 1, dtype=np.int64)[:, None] * self.n_radio + rows[None, :]).ravel()
+        return self.arrays_for_sky(sky)
 
 
 @dataclass
 class RadioSkies:
-    """Radio rows of the real and offset skies (sky row = offset * n_radio + row) and their replicas."""
+    """The radio rows and their replicas: every pixel at `order` that a row's cone, in any sky, may reach.
 
-    n_radio: int
-    ra: np.ndarray  # per sky row (the offset skies' shifted positions)
-    dec: np.ndarray
-    epoch: np.ndarray  # per radio row
-    ra_error: np.ndarray
-    dec_error: np.ndarray
-    ellipse: dict[str, np.ndarray]  # per radio row: ELLIPSE_COLUMNS (NaN where the survey gives none)
-    rep_key: np.ndarray  # join-order pixel of each replica, sorted
-    rep_sky: np.ndarray  # sky row of each replica
+    With offset skies the replicas are those of the real sky with the reach widened by the offset (a
+    shifted row lies exactly that far from its real one), so one set of replicas selects the rows a chunk
+    needs in every sky; a superset only costs a little work (each pair is still found once: in the chunk
+    of its star)."""
+
+    radio: RadioRows
+    order: int  # of rep_key
+    rep_key: np.ndarray  # pixel of each replica, sorted
+    rep_row: np.ndarray  # real radio row of each replica
 
     @classmethod
     def build(
@@ -72,67 +128,45 @@ class RadioSkies:
         n_offsets: int,
         offset_arcmin: float,
     ) -> RadioSkies:
-        from radiolake.crossmatch.offsets import offset_position  # driver only: keeps task imports light
-        from radiolake.crossmatch.partitioning import radio_replicas
+        from radiolake.crossmatch.partitioning import choose_join_order, radio_replicas  # driver only
 
         n = radio["ra"].size
-        ras, decs, keys, skies = [], [], [], []
-        for offset in range(n_offsets + 1):
-            ora, odec = offset_position(radio["ra"], radio["dec"], offset, n_offsets, offset_arcmin)
-            rows, k = radio_replicas(ora, odec, reach_arcsec, join_order)
-            ras.append(ora)
-            decs.append(odec)
-            keys.append(k)
-            skies.append(rows + offset * n)
-        key = np.concatenate(keys)
-        sky = np.concatenate(skies)
-        order = np.argsort(key, kind="stable")
-        return cls(
-            n_radio=n,
-            ra=np.concatenate(ras),
-            dec=np.concatenate(decs),
-            epoch=radio["epoch"],
-            ra_error=radio["ra_error"],
-            dec_error=radio["dec_error"],
-            ellipse={c: radio[c] if c in radio else np.full(n, np.nan) for c in ELLIPSE_COLUMNS},
-            rep_key=key[order],
-            rep_sky=sky[order],
-        )
+        columns = {c: np.asarray(radio[c], dtype=np.float64) if c in radio else np.full(n, np.nan)
+                   for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)}
+        reach = reach_arcsec + (offset_arcmin * 60.0 if n_offsets else 0.0)
+        try:
+            order = min(join_order, choose_join_order(reach)) if n_offsets else join_order
+        except ValueError as exc:
+            raise ValueError(f"offset skies {offset_arcmin} arcmin away are too far for the engine's partitioning "
+                             f"(the reach plus the offset must stay below ~40 arcmin): {exc}") from None
+        rows, key = radio_replicas(columns["ra"], columns["dec"], reach, order)
+        by_key = np.argsort(key, kind="stable")
+        return cls(RadioRows(columns, n_offsets, offset_arcmin), order, key[by_key], rows[by_key])
+
+    @property
+    def n_radio(self) -> int:
+        return self.radio.n_radio
 
     @property
     def epoch_range(self) -> tuple[float, float]:
-        return (float(self.epoch.min()), float(self.epoch.max())) if self.n_radio else (0.0, 0.0)
+        return self.radio.epoch_range
 
-    def keys(self) -> np.ndarray:
-        """Distinct join pixels the radio cones reach (of all skies)."""
-        return np.unique(self.rep_key)
+    def keys(self, order: int) -> np.ndarray:
+        """Distinct pixels at `order` (<= self.order) the radio cones of all skies may reach."""
+        return np.unique(self.rep_key >> (2 * (self.order - order)))
 
-    def sky_rows_for_keys(self, key_lo: int, key_hi: int) -> np.ndarray:
-        """Sky rows with a replica in join pixels [key_lo, key_hi], each once."""
+    def rows_for_keys(self, key_lo: int, key_hi: int) -> np.ndarray:
+        """Real rows with a replica in pixels [key_lo, key_hi] at self.order, each once."""
         a = np.searchsorted(self.rep_key, key_lo, side="left")
         b = np.searchsorted(self.rep_key, key_hi, side="right")
-        return np.unique(self.rep_sky[a:b])
+        return np.unique(self.rep_row[a:b])
 
-    def sky_rows_for_healpix(self, hp_lo: int | None, hp_hi: int | None, join_order: int) -> np.ndarray:
-        """Sky rows a chunk of stars with fine `healpix` in [hp_lo, hp_hi] needs (all when unknown)."""
+    def rows_for_healpix(self, hp_lo: int | None, hp_hi: int | None) -> np.ndarray:
+        """Real rows a chunk of stars with fine `healpix` in [hp_lo, hp_hi] needs (all when unknown)."""
         if hp_lo is None or hp_hi is None:
-            return np.arange(self.ra.size, dtype=np.int64)
-        shift = 2 * (HEALPIX_ORDER - join_order)
-        return self.sky_rows_for_keys(int(hp_lo) >> shift, int(hp_hi) >> shift)
-
-    def arrays(self, sky: np.ndarray) -> dict[str, np.ndarray]:
-        """match_chunk's radio columns for these sky rows (one common key: the chunk decides locality)."""
-        row = sky % self.n_radio if self.n_radio else sky
-        return {
-            "sky": sky,
-            "key": np.zeros(sky.size, np.int64),
-            "ra": self.ra[sky],
-            "dec": self.dec[sky],
-            "epoch": self.epoch[row],
-            "ra_error": self.ra_error[row],
-            "dec_error": self.dec_error[row],
-            **{c: v[row] for c, v in self.ellipse.items()},
-        }
+            return np.arange(self.n_radio, dtype=np.int64)
+        shift = 2 * (HEALPIX_ORDER - self.order)
+        return self.rows_for_keys(int(hp_lo) >> shift, int(hp_hi) >> shift)
 
 
 def _subset(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
@@ -151,13 +185,18 @@ def match_star_chunk(
     Result indices: `sky` (sky row) and `star_idx` (row of `stars`)."""
     disp = displacement_arcsec(stars, *radio_epoch_range)
     fast = disp > slow_limit_arcsec
-    slow_idx = np.flatnonzero(~fast)
     res = empty_result()
-    if slow_idx.size and radio["ra"].size:
-        keyed = _subset(stars, slow_idx)
-        keyed["key"] = np.zeros(slow_idx.size, np.int64)
-        res = match_chunk(radio, keyed, criteria)
-        res["star_idx"] = slow_idx[res["star_idx"]]
+    if not fast.any():
+        slow_idx = np.arange(disp.size)
+        if slow_idx.size and radio["ra"].size:
+            res = match_chunk(radio, {**stars, "key": np.zeros(slow_idx.size, np.int64)}, criteria, disp)
+    else:
+        slow_idx = np.flatnonzero(~fast)
+        if slow_idx.size and radio["ra"].size:
+            keyed = _subset(stars, slow_idx)
+            keyed["key"] = np.zeros(slow_idx.size, np.int64)
+            res = match_chunk(radio, keyed, criteria, disp[slow_idx])
+            res["star_idx"] = slow_idx[res["star_idx"]]
     radio_idx = res.pop("radio_idx")
     res["sky"] = radio["sky"][radio_idx] if radio["ra"].size else np.zeros(0, np.int64)
     return res, np.flatnonzero(fast)
@@ -169,18 +208,21 @@ def match_fast_stars(
     """Pairs of fast-moving stars with any sky row: each star searched within its own reach (search + its own
     largest displacement), so one fast star never widens anyone else's search."""
     n = stars["ra"].size
-    if n == 0 or skies.ra.size == 0:
+    if n == 0 or skies.n_radio == 0:
         out = empty_result()
         out["sky"] = out.pop("radio_idx")
         return out
+    from scipy.spatial import cKDTree  # driver only: tasks need no scipy
+
     disp = displacement_arcsec(stars, *skies.epoch_range)
-    tree = cKDTree(radec_to_xyz(skies.ra, skies.dec))
+    every = skies.radio.arrays(np.arange(skies.n_radio))  # all skies, here only: the fast stars are few
+    tree = cKDTree(radec_to_xyz(every["ra"], every["dec"]))
     radii = np.array([chord(criteria.search_arcsec + d) for d in disp])
     hits = tree.query_ball_point(radec_to_xyz(stars["ra"], stars["dec"]), radii)
     counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
     j = np.repeat(np.arange(n, dtype=np.int64), counts)
     sky = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]) if counts.sum() else np.zeros(0, np.int64)
     uniq, i = np.unique(sky, return_inverse=True)
-    res = evaluate_pairs(skies.arrays(uniq), stars, i.astype(np.int64), j, criteria)
+    res = evaluate_pairs(skies.radio.arrays_for_sky(uniq), stars, i.astype(np.int64), j, criteria)
     res["sky"] = uniq[res.pop("radio_idx")]
     return res

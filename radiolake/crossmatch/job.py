@@ -63,10 +63,12 @@ from radiolake.crossmatch.star_chunks import (
     plan_chunks,
     row_groups,
 )
-from radiolake.crossmatch.star_task import STAR_READ, TaskContext, run_star_chunk
+from radiolake.crossmatch.star_task import STAR_READ, TaskContext, run_star_group
 from radiolake.crossmatch.validity import invalid_codes, quarantined
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
 
+#: Rows one Spark task takes at most (its chunks run one after the other, so memory stays one chunk's).
+TASK_ROWS = 5_000_000
 #: More healpix ranges than this are coarsened (the row-group filter stays cheap).
 MAX_RANGES = 500
 log = logging.getLogger(__name__)
@@ -161,6 +163,23 @@ def _stats(radio: dict[str, np.ndarray], meta: dict[str, tuple[float, float]], n
     )
 
 
+def task_groups(items: list, rows: list[int], parallelism: int, task_rows: int = TASK_ROWS) -> list[list]:
+    """Items grouped into Spark tasks of about equal rows (largest first, each to the lightest task): two
+    tasks per core, so one slow task leaves no core idle for long, more when a task would exceed
+    `task_rows`. Each task costs ~0.1 s of scheduling and Python-worker round trip, which one task per chunk
+    paid two dozen times on 10 M stars."""
+    if not items:
+        return []
+    n = min(len(items), max(2 * max(parallelism, 1), math.ceil(sum(rows) / task_rows)))
+    groups: list[list] = [[] for _ in range(n)]
+    load = [0] * n
+    for k in sorted(range(len(items)), key=lambda k: -rows[k]):
+        g = load.index(min(load))
+        groups[g].append(items[k])
+        load[g] += rows[k]
+    return [g for g in groups if g]
+
+
 def _unify(tables: list[pa.Table]) -> pa.Table | None:
     tables = [t for t in tables if t is not None]
     if not tables:
@@ -227,24 +246,29 @@ def run_crossmatch(
         raise ValueError(f"proper motions move stars by up to {margin:.0f} arcsec: too far for this engine")
     timer.lap("plan")
 
-    # 2. radio skies and replicas; star chunks near them, each with its radio rows.
+    # 2. radio replicas; star chunks near them, each with the radio rows (all skies) that reach it.
     skies = RadioSkies.build(radio, plan.reach_arcsec, plan.join_order, n_offsets, offset_arcmin)
-    cov_order, cov_pix = coverage(skies.keys(), plan.join_order, density_order, margin)
+    cov_order, cov_pix = coverage(skies.keys(skies.order), skies.order, density_order, margin)
     cov = _ranges(cov_order, cov_pix)
     kept = [g for g in groups if overlaps(g, cov)]
     chunks = plan_chunks(kept, s3, set(STAR_READ), chunk_rows)
-    payloads = [(c, skies.arrays(skies.sky_rows_for_healpix(c.hp_min, c.hp_max, plan.join_order))) for c in chunks]
+    payloads = [(c, skies.rows_for_healpix(c.hp_min, c.hp_max)) for c in chunks]
     timer.lap("radio_skies")
 
-    # 3. one task per star chunk.
+    # 3. Spark tasks of star chunks; the radio rows travel once (a broadcast), each chunk names its rows.
     ctx = TaskContext(plan.criteria, skies.epoch_range, plan.slow_limit_arcsec, density_order, skies.n_radio)
     session = spark if isinstance(spark, SparkSession) else spark()
     timer.lap("await_spark")
-    results = (
-        session.sparkContext.parallelize(payloads, max(len(payloads), 1)).map(partial(run_star_chunk, ctx)).collect()
-        if payloads
-        else []
-    )
+    results = []
+    if payloads:
+        sc = session.sparkContext
+        tasks = task_groups(payloads, [c.n_rows for c in chunks], sc.defaultParallelism)
+        radio_rows = sc.broadcast(skies.radio)
+        try:
+            results = [r for rs in sc.parallelize(tasks, len(tasks)).map(partial(run_star_group, ctx, radio_rows))
+                       .collect() for r in rs]
+        finally:
+            radio_rows.unpersist()
     timer.lap("match")
 
     # 4. fast movers, then the tables.

@@ -11,21 +11,11 @@ import numpy as np
 import pandas as pd
 
 from radiolake.crossmatch.partitioning import home_pixels
-from radiolake.crossmatch.sky import offset_by
+from radiolake.crossmatch.sky import offset_sky_position as offset_position  # noqa: F401 (re-exported)
 
 DEFAULT_OFFSET_ARCMIN = 3.0
 DEFAULT_REGION_ORDER = 3
 RADIUS_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
-
-
-def offset_position(
-    ra_deg: np.ndarray, dec_deg: np.ndarray, offset_index: int, n_offsets: int, offset_arcmin: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of offset sky `offset_index` (1..n_offsets); index 0 is the real sky."""
-    if offset_index == 0:
-        return np.asarray(ra_deg, dtype=np.float64), np.asarray(dec_deg, dtype=np.float64)
-    pa = 2.0 * np.pi * (offset_index - 1) / n_offsets
-    return offset_by(ra_deg, dec_deg, np.full(np.shape(ra_deg), pa), np.radians(offset_arcmin / 60.0))
 
 
 def radius_grid(search_arcsec: float) -> list[float]:

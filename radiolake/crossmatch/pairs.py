@@ -1,10 +1,10 @@
 """The partition-local pair search: all (radio, star) pairs closer than the radius, vectorised.
 
-One call handles one chunk of a partition (many join keys at once): a KD-tree on the stars' catalogue
-positions gives candidates within radius + the chunk's largest proper-motion displacement; candidates are
-kept only where the radio replica and the star share a join key (so each pair is found in exactly one
-partition); each candidate star is then moved to that radio row's own epoch and the exact separation and
-its significance decide. Fast movers get their own, wider, tree so they do not widen everyone's search.
+One call handles one chunk of a partition (many join keys at once): declination zones (zones.py) give the
+candidates within radius + the chunk's largest proper-motion displacement; candidates are kept only where
+the radio replica and the star share a join key (so each pair is found in exactly one partition); each
+candidate star is then moved to that radio row's own epoch and the exact separation and its significance
+decide. Stars that move further get their own, wider, search so they do not widen everyone's.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from radiolake.crossmatch.epochs import has_proper_motion, propagate_xyz, star_error_at_epoch
 from radiolake.crossmatch.positional_errors import offset_significance, radio_covariance
@@ -24,6 +23,7 @@ from radiolake.crossmatch.sky import (
     tangent_offsets_arcsec,
     xyz_to_radec,
 )
+from radiolake.crossmatch.zones import zone_candidates
 
 #: Columns a radio chunk must carry (numpy arrays of one length); it may also carry ELLIPSE_COLUMNS.
 RADIO_COLUMNS = ("key", "ra", "dec", "epoch", "ra_error", "dec_error")
@@ -64,18 +64,6 @@ def chord(angle_arcsec: float) -> float:
     return 2.0 * math.sin(theta / 2.0) * (1 + 1e-9) + 1e-15
 
 
-def _candidates(
-    radio_xyz: np.ndarray, star_xyz: np.ndarray, star_idx: np.ndarray, radius_arcsec: float
-) -> tuple[np.ndarray, np.ndarray]:
-    if star_idx.size == 0 or radio_xyz.shape[0] == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    # unbalanced, non-compact trees build ~2x faster and the dual-tree search is no slower (measured)
-    stree = cKDTree(star_xyz[star_idx], balanced_tree=False, compact_nodes=False)
-    rtree = cKDTree(radio_xyz, balanced_tree=False, compact_nodes=False)
-    sdm = rtree.sparse_distance_matrix(stree, chord(radius_arcsec), output_type="ndarray")
-    return sdm["i"].astype(np.int64), star_idx[sdm["j"].astype(np.int64)]
-
-
 def empty_result() -> dict[str, np.ndarray]:
     f = np.zeros(0, dtype=np.float64)
     return {
@@ -92,34 +80,41 @@ def empty_result() -> dict[str, np.ndarray]:
 
 
 def match_chunk(
-    radio: dict[str, np.ndarray], stars: dict[str, np.ndarray], criteria: MatchCriteria
+    radio: dict[str, np.ndarray],
+    stars: dict[str, np.ndarray],
+    criteria: MatchCriteria,
+    disp: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """All matching pairs between radio rows and stars sharing a join key; indices refer to the inputs."""
+    """All matching pairs between radio rows and stars sharing a join key; indices refer to the inputs.
+
+    `disp`: how far each star can move towards any of these radio epochs (arcsec), if the caller has it."""
     n_radio, n_star = len(radio["ra"]), len(stars["ra"])
     if n_radio == 0 or n_star == 0:
         return empty_result()
-    radio_xyz = radec_to_xyz(radio["ra"], radio["dec"])
-    star_xyz = radec_to_xyz(stars["ra"], stars["dec"])
-    moving = has_proper_motion(stars["pmra"], stars["pmdec"])
-    pm_total = np.where(moving, np.hypot(np.nan_to_num(stars["pmra"]), np.nan_to_num(stars["pmdec"])), 0.0)
-    r_epoch = radio["epoch"]
-    max_dt = np.maximum(np.abs(r_epoch.max() - stars["epoch"]), np.abs(stars["epoch"] - r_epoch.min()))
-    disp = pm_total * max_dt / 1000.0  # arcsec each star can move in this chunk
+    if disp is None:
+        moving = has_proper_motion(stars["pmra"], stars["pmdec"])
+        pm_total = np.where(moving, np.hypot(np.nan_to_num(stars["pmra"]), np.nan_to_num(stars["pmdec"])), 0.0)
+        r_epoch = radio["epoch"]
+        max_dt = np.maximum(np.abs(r_epoch.max() - stars["epoch"]), np.abs(stars["epoch"] - r_epoch.min()))
+        disp = pm_total * np.nan_to_num(max_dt) / 1000.0
     search = criteria.search_arcsec
+    # Stars that barely move share one tight search; the few that move further get one of their own.
     slow = disp <= max(search, 1.0)
-    parts = [np.flatnonzero(slow), np.flatnonzero(~slow)]
     cand_i, cand_j = [], []
-    for idx in parts:
-        if idx.size:
-            i, j = _candidates(radio_xyz, star_xyz, idx, search + float(disp[idx].max()))
-            cand_i.append(i)
-            cand_j.append(j)
-    if not cand_i:
-        return empty_result()
+    for idx in (None if slow.all() else np.flatnonzero(slow), np.flatnonzero(~slow)):
+        if idx is not None and idx.size == 0:
+            continue
+        reach = search + float(disp.max() if idx is None else disp[idx].max())
+        ra, dec = (stars["ra"], stars["dec"]) if idx is None else (stars["ra"][idx], stars["dec"][idx])
+        i, j = zone_candidates(radio["ra"], radio["dec"], ra, dec, reach)
+        cand_i.append(i)
+        cand_j.append(j if idx is None else idx[j])
+        if idx is None:
+            break
     i = np.concatenate(cand_i)
     j = np.concatenate(cand_j)
     same_key = radio["key"][i] == stars["key"][j]
-    return evaluate_pairs(radio, stars, i[same_key], j[same_key], criteria, radio_xyz=radio_xyz, moving=moving)
+    return evaluate_pairs(radio, stars, i[same_key], j[same_key], criteria)
 
 
 def evaluate_pairs(
@@ -136,13 +131,13 @@ def evaluate_pairs(
     significance against the criteria. Shared by the partitioned search and the fast movers' own search."""
     if i.size == 0:
         return empty_result()
-    radio_xyz = radec_to_xyz(radio["ra"], radio["dec"]) if radio_xyz is None else radio_xyz
-    moving = has_proper_motion(stars["pmra"], stars["pmdec"]) if moving is None else moving
+    radio_xyz = radec_to_xyz(radio["ra"][i], radio["dec"][i]) if radio_xyz is None else radio_xyz[i]
+    moving = has_proper_motion(stars["pmra"][j], stars["pmdec"][j]) if moving is None else moving[j]
     r_epoch = radio["epoch"]
     dt = r_epoch[i] - stars["epoch"][j]
     q = propagate_xyz(stars["ra"][j], stars["dec"][j], stars["pmra"][j], stars["pmdec"][j], dt)
-    sep = separation_rad(radio_xyz[i], q) * ARCSEC_PER_RAD
-    xi, eta = tangent_offsets_arcsec(radio_xyz[i], radio["ra"][i], radio["dec"][i], q)
+    sep = separation_rad(radio_xyz, q) * ARCSEC_PER_RAD
+    xi, eta = tangent_offsets_arcsec(radio_xyz, radio["ra"][i], radio["dec"][i], q)
     radio_cov = radio_covariance(
         radio["ra_error"][i],
         radio["dec_error"][i],
@@ -171,7 +166,7 @@ def evaluate_pairs(
         "separation_sigma": sigma[keep],
         "combined_error_arcsec": combined_error[keep],
         "dt_years": dt[keep],
-        "pm_applied": moving[j][keep],
+        "pm_applied": moving[keep],
         "star_ra_at_epoch": ra_e,
         "star_dec_at_epoch": dec_e,
     }

@@ -57,6 +57,17 @@ def offset_by(
     return xyz_to_radec(np.cos(d) * p + np.sin(d) * direction)
 
 
+def offset_sky_position(
+    ra_deg: np.ndarray, dec_deg: np.ndarray, offset_index: int, n_offsets: int, offset_arcmin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in offset sky `offset_index` (1..n_offsets; 0 is the real sky): every row moved by
+    `offset_arcmin` at position angle 360 deg x (index - 1) / n_offsets."""
+    if offset_index == 0:
+        return np.asarray(ra_deg, dtype=np.float64), np.asarray(dec_deg, dtype=np.float64)
+    pa = 2.0 * np.pi * (offset_index - 1) / n_offsets
+    return offset_by(ra_deg, dec_deg, np.full(np.shape(ra_deg), pa), np.radians(offset_arcmin / 60.0))
+
+
 def tangent_offsets_arcsec(
     center_xyz: np.ndarray, center_ra: np.ndarray, center_dec: np.ndarray, other_xyz: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 """One Spark task of the cross-match: read a star chunk where it lies, match it, return only small things.
 
-Runs in the executors' Python workers, so it imports only numpy, pyarrow and scipy (no astropy, pandas or
+Runs in the executors' Python workers, so it imports only numpy and pyarrow (no astropy, scipy, pandas or
 pyspark.sql): a worker starts in a fraction of a second. Star rows never leave the task: what goes back to the
 driver is the pairs (integer keys, string ids of matched stars only), the few fast movers, full rows of the
 matched stars, star counts per density pixel, and the quarantined rows.
@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
-from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, match_star_chunk
+if TYPE_CHECKING:
+    from pyspark import Broadcast
+
+from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioRows, match_star_chunk
 from radiolake.crossmatch.pairs import MatchCriteria
 from radiolake.crossmatch.star_chunks import StarChunk, filesystem, float_arrays, read_chunk
 from radiolake.crossmatch.validity import invalid_codes, quarantined
@@ -54,7 +58,7 @@ def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndar
         table = table.take(pa.array(ok))
     stars = float_arrays(table)
     healpix = table.column("healpix").to_numpy()
-    pix, counts = np.unique(healpix >> (2 * (HEALPIX_ORDER - ctx.density_order)), return_counts=True)
+    pix, counts = pixel_counts(healpix >> (2 * (HEALPIX_ORDER - ctx.density_order)))
     res, fast = match_star_chunk(stars, radio, ctx.criteria, ctx.radio_epoch_range, ctx.slow_limit_arcsec)
     ids = table.column("source_id")
     real_rows = np.unique(res["star_idx"][res["sky"] < ctx.n_radio])
@@ -82,6 +86,23 @@ def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndar
         "bytes": n_bytes,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def pixel_counts(pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pixels and their row counts; a run-length count when sorted (lake files are), else unique."""
+    if pix.size and not (pix[1:] >= pix[:-1]).all():
+        return np.unique(pix, return_counts=True)
+    starts = np.concatenate([[0], np.flatnonzero(pix[1:] != pix[:-1]) + 1]) if pix.size else np.zeros(0, np.int64)
+    return pix[starts], np.diff(np.append(starts, pix.size))
+
+
+def run_star_group(ctx: TaskContext, radio: RadioRows | Broadcast, payloads: list[tuple[StarChunk, np.ndarray]]
+                   ) -> list[dict]:
+    """One Spark task: several chunks one after the other (fewer, larger tasks; memory stays one chunk's).
+
+    `radio`: the radio rows (or Spark's broadcast of them); each payload names the rows its chunk needs."""
+    rows = radio.value if hasattr(radio, "value") else radio
+    return [run_star_chunk(ctx, (chunk, rows.arrays(needed))) for chunk, needed in payloads]
 
 
 def _all_columns(chunk: StarChunk) -> list[str]:

@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from radiolake.import_paths import ImportPathError, resolve_import_path
-from radiolake.ingest.pipeline import IngestError, ingest_survey
 from radiolake.surveys import SurveyDefinitionError, survey_names
 
 
@@ -73,6 +72,7 @@ def ingest(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
+        from radiolake.ingest.pipeline import IngestError, ingest_survey  # heavy (astropy): only when used
         try:
             result = ingest_survey(
                 survey,
