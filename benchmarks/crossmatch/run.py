@@ -313,6 +313,8 @@ def main() -> None:
     folder = Path(args.data) if args.data else Path(tmp := tempfile.mkdtemp(prefix="radiolake-xbench-"))
     ensure_data(folder, n_stars, n_radio)
     rows = n_stars + n_radio
+    if args.size == "huge":  # the default 1g JVM heap dies holding 10 M radio rows' task payloads (extras.py)
+        os.environ.setdefault("RADIOLAKE_SPARK_DRIVER_MEMORY", extras.HUGE_DRIVER_MEMORY)
     print(load(), flush=True)
     results = {}
     phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else []),
