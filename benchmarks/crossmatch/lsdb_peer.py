@@ -99,7 +99,7 @@ def match(data: Path, radius_arcsec: float) -> dict:
     Timed twice in this process: cold (what a user's script sees: hats JIT-compiles its pixel alignment with
     numba in every new process, tens of seconds) and warm (the same call again, compiled code reused)."""
     import dask
-    import lsdb  # noqa: F401 - imported before the clock, like radiolake's own imports in the CLI are not
+    import lsdb  # noqa: F401 - imported before the clock: timed from opening the catalogues to the pair table
 
     hats = data / "hats"
     with dask.config.set(scheduler="threads", num_workers=WORKERS):
