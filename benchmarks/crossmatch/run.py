@@ -325,7 +325,8 @@ def main() -> None:
         print(f"{phase}: {json.dumps(results[phase])}  ({load()})", flush=True)
     for key in ("wall_s", "pairs", "peak_rss_mb"):  # astropy failed under its cap: no reference time
         results["astropy"].setdefault(key, float("nan"))
-    table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, 100 deg^2, {RADIUS} arcsec, Spark {args.master}"
+    area = "~1000" if args.size == "huge" else "100"
+    table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, {area} deg^2, {RADIUS} arcsec, Spark {args.master}"
           " (cli = whole process incl. Spark start)", results, rows, results["astropy"]["wall_s"], "astropy")
     c0 = results["cli0"]
     print(f"cli0 steps (s): {c0['steps_s']}; tasks {c0['task_s']}")
