@@ -14,6 +14,8 @@ Prints wall time, rows/s, peak RSS, the load average, and ratios against astropy
 
     python -m benchmarks.crossmatch --size small              # 1 M stars x 100 k radio
     python -m benchmarks.crossmatch --size large --data .bench-cache/large   # 10 M x 1 M, data kept
+    ... --lsdb (the LSDB peer, in .venv-bench)  --partial (radio over a quarter of the stars: bytes read)
+    python -m benchmarks.crossmatch --size huge --data .bench-cache/huge --no-offsets  # 100 M x 10 M
 """
 
 from __future__ import annotations
@@ -31,7 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-SIZES = {"small": (1_000_000, 100_000), "large": (10_000_000, 1_000_000), "tiny": (100_000, 10_000)}
+if __package__ in (None, ""):  # run as a script (the phases' subprocesses): make `benchmarks` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.crossmatch import extras  # noqa: E402
+
+SIZES = {"small": (1_000_000, 100_000), "large": (10_000_000, 1_000_000), "tiny": (100_000, 10_000),
+         "huge": (100_000_000, 10_000_000)}  # huge: chunked, same density over ~1000 deg^2 (extras.py)
 RADIUS = 2.0
 RA0, DEC0, SIDE = 150.0, 0.0, 10.0
 
@@ -259,7 +266,11 @@ def load() -> str:
 
 
 def ensure_data(folder: Path, n_stars: int, n_radio: int, motions: str = "default") -> None:
-    if not (folder / "radio.parquet").exists():
+    if not (folder / "radio.parquet").exists() and n_stars > SIZES["large"][0]:
+        from benchmarks.crossmatch.extras import generate_huge
+
+        generate_huge(folder, n_stars, n_radio)
+    elif not (folder / "radio.parquet").exists():
         t0 = time.perf_counter()
         generate(folder, n_stars, n_radio, motions=motions)
         print(f"generated {n_stars:,} stars x {n_radio:,} radio ({motions}) in {time.perf_counter() - t0:.0f} s "
@@ -279,10 +290,12 @@ def main() -> None:
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--data", help="data folder (kept; generated if empty)")
-    ap.add_argument("--phase", choices=["astropy", "spark", "core", "cli0", "cli8"], help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=["astropy", "spark", "core", "cli0", "cli8", "lsdb"], help=argparse.SUPPRESS)
     ap.add_argument("--core", action="store_true", help="also time the one-process numpy engine")
     ap.add_argument("--no-offsets", action="store_true", help="skip the 8-offset-skies run")
     ap.add_argument("--motions", action="store_true", help="also the Gaia-like motions vs no motion pair")
+    ap.add_argument("--lsdb", action="store_true", help="also the LSDB peer (HATS import timed apart)")
+    ap.add_argument("--partial", action="store_true", help="also radio over a quarter of the star patch")
     args = ap.parse_args()
     if args.phase:
         fn = {
@@ -291,6 +304,7 @@ def main() -> None:
             "core": phase_core,
             "cli0": lambda f: phase_cli(f, args.master, 0),
             "cli8": lambda f: phase_cli(f, args.master, 8),
+            "lsdb": lambda f: extras.phase_lsdb(f, RADIUS),
         }
         print(json.dumps(fn[args.phase](Path(args.data))))
         return
@@ -299,19 +313,31 @@ def main() -> None:
     folder = Path(args.data) if args.data else Path(tmp := tempfile.mkdtemp(prefix="radiolake-xbench-"))
     ensure_data(folder, n_stars, n_radio)
     rows = n_stars + n_radio
+    if args.size == "huge":  # the default 1g JVM heap dies holding 10 M radio rows' task payloads (extras.py)
+        os.environ.setdefault("RADIOLAKE_SPARK_DRIVER_MEMORY", extras.HUGE_DRIVER_MEMORY)
     print(load(), flush=True)
     results = {}
-    phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else [])]
+    phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else []),
+              *(["lsdb"] if args.lsdb else [])]
     for phase in phases:
-        results[phase] = run_phase(phase, folder, args.master)
+        huge = phase == "astropy" and args.size == "huge"  # capped: a MemoryError, not the OOM killer
+        results[phase] = extras.astropy_capped(folder) if huge else run_phase(phase, folder, args.master)
         print(f"{phase}: {json.dumps(results[phase])}  ({load()})", flush=True)
-    table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, 100 deg^2, {RADIUS} arcsec, Spark {args.master}"
+    for key in ("wall_s", "pairs", "peak_rss_mb"):  # astropy failed under its cap: no reference time
+        results["astropy"].setdefault(key, float("nan"))
+    area = "~1000" if args.size == "huge" else "100"
+    table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, {area} deg^2, {RADIUS} arcsec, Spark {args.master}"
           " (cli = whole process incl. Spark start)", results, rows, results["astropy"]["wall_s"], "astropy")
     c0 = results["cli0"]
     print(f"cli0 steps (s): {c0['steps_s']}; tasks {c0['task_s']}")
     if c0.get("bytes_read"):
         print(f"star bytes read {c0['bytes_read'] / 2**20:.1f} MiB of {c0['bytes_near_footprint'] / 2**20:.1f} MiB "
-              f"in the pixels the footprint + margin touches ({c0['bytes_read'] / c0['bytes_near_footprint']:.2f})")
+              f"in the pixels the footprint + margin touches ({c0['bytes_read'] / c0['bytes_near_footprint']:.2f}); "
+              f"all star files {extras.chunked_data.star_bytes(folder) / 2**20:.1f} MiB")
+    if args.lsdb:
+        extras.report_lsdb(results)
+    if args.partial:
+        results["partial"] = extras.partial_footprint(folder, args.size, n_radio, args.master)
     if args.motions:
         moving = {}
         for motions in ("still", "gaia"):
