@@ -73,6 +73,24 @@ CUTS: tuple[NumberParam, ...] = (
 CUT_NAMES = tuple(c.name for c in CUTS)
 
 
+#: dbt var naming the runs whose rows the data tests check (dbt/macros/check_scope.sql); absent or empty:
+#: every run. The marts themselves need no var: they find the runs loaded since their last build.
+CHECK_RUNS_VAR = "check_runs"
+
+
+def dbt_check_runs_vars(run_ids: Iterable[str] | None) -> dict[str, list[str]]:
+    """`{"check_runs": [...]}` for dbt, each id checked against NAME_PATTERN (the macro checks it again);
+    {} (test every run) when there are none."""
+    import re
+
+    ids = sorted(set(run_ids or ()))
+    for run_id in ids:
+        if not isinstance(run_id, str) or not re.fullmatch(NAME_PATTERN, run_id):
+            raise RunParamError(f"run id {str(run_id)[:60]!r} cannot scope the dbt tests: it must match "
+                                f"{NAME_PATTERN}")
+    return {CHECK_RUNS_VAR: ids} if ids else {}
+
+
 def cut_params() -> dict[str, Any]:
     """Airflow `Param`s for the cuts (imported lazily: this module is also used without Airflow)."""
     from airflow.sdk import Param

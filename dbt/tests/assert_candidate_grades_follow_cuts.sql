@@ -9,6 +9,7 @@ with c as (
           and coalesce(parallax_snr >= {{ num_var('grade_a_min_parallax_snr') }}, false) as meets_a,
         coalesce(association_probability >= {{ num_var('grade_b_min_probability') }}, false) as meets_b
     from {{ ref('radio_star_candidates') }}
+    where {{ check_scope(ref('radio_star_candidates')) }}  -- the checked runs (macros/check_scope.sql)
 )
 
 select candidate_key, grade, meets_a, meets_b

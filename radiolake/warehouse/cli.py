@@ -10,6 +10,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from radiolake.config import ConfigError, get_settings
+from radiolake.run_params import RunParamError, dbt_check_runs_vars
 from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import load_run
 from radiolake.warehouse.pipeline import results_uri
@@ -45,17 +46,22 @@ def load(
 def marts(
     docs: Annotated[bool, typer.Option(help="Also generate the dbt docs site.")] = False,
     select: Annotated[str | None, typer.Option(help="dbt node selection (default: everything).")] = None,
+    full_refresh: Annotated[bool, typer.Option(
+        help="Recompute every mart from load.* instead of only the runs changed since the last build.")] = False,
+    check_run: Annotated[list[str] | None, typer.Option(
+        help="Run the data tests on this run's rows only (repeatable; default: every run).")] = None,
 ) -> None:
     """Build and test the dbt marts (staging -> intermediate -> marts) on everything loaded."""
     console = Console()
     try:
         with _progress(console) as progress:
             progress.add_task("dbt build", total=None)
-            result = dbt_runner.build(select=select)
+            result = dbt_runner.build(select=select, full_refresh=full_refresh,
+                                      vars=dbt_check_runs_vars(check_run))
             if docs:
                 progress.add_task("dbt docs generate", total=None)
                 target = dbt_runner.docs_generate()
-    except (dbt_runner.DbtError, ConfigError) as exc:
+    except (dbt_runner.DbtError, ConfigError, RunParamError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from exc
     statuses = result.statuses()

@@ -75,7 +75,7 @@ def dbt_env(dsn: str, base: dict[str, str] | None = None) -> dict[str, str]:
         "RADIOLAKE_ANALYST_ROLE": env.get("RADIOLAKE_ANALYST_ROLE", ANALYST_ROLE),
         # No internet here; and nothing about the user's warehouse should leave the machine anyway.
         # lock/statement/idle timeouts for dbt's sessions even where the role has none set (see timeouts.py)
-        "PGOPTIONS": pg_options(),
+        "PGOPTIONS": pg_options() + " -c work_mem=256MB",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_VERSION_CHECK": "false",
     })
@@ -143,10 +143,14 @@ def failures(results: list[dict]) -> list[str]:
 
 
 def build(*, settings: Settings | None = None, dsn: str | None = None, vars: dict | None = None,
-          select: str | None = None, work_dir: Path | None = None, timeout: float | None = None) -> DbtResult:
+          select: str | None = None, work_dir: Path | None = None, timeout: float | None = None,
+          full_refresh: bool = False) -> DbtResult:
     """`dbt build` (models + tests), with the analyst grants applied before (schema, defaults) and after.
 
-    `select` is a dbt node selection (e.g. "staging"); default: the whole project.
+    `select` is a dbt node selection (e.g. "staging"); default: the whole project. The marts are incremental
+    (dbt/macros/incremental_runs.sql): a build computes only what changed since the last one;
+    `full_refresh` recomputes every table from load.* (same rows; needed once after upgrading a warehouse
+    whose marts were built before they were incremental, to get their new indexes).
     """
     settings = settings or get_settings()
     dsn = dsn or settings.warehouse_dsn
@@ -164,6 +168,8 @@ def build(*, settings: Settings | None = None, dsn: str | None = None, vars: dic
                                      f"{describe_blockers(dsn, advisory=True)}"]) from exc
         grant_analyst(dsn)
         command = ["build", "--select", select] if select else ["build"]
+        if full_refresh:
+            command.append("--full-refresh")
         try:
             result = run_dbt(command, settings=settings, dsn=dsn, vars=vars, work_dir=work_dir, timeout=timeout)
         except DbtError as exc:

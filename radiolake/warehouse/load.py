@@ -28,6 +28,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from radiolake.config import Settings, get_settings
+from radiolake.warehouse.retention import RetentionPolicy, apply_retention
 from radiolake.warehouse.tables import LOAD_TABLES
 from radiolake.warehouse.validate import RUN_COLUMNS, ResultsValidationError, RunResults, read_results
 
@@ -45,6 +46,7 @@ class LoadReport:
     source_uri: str
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    dropped_runs: list[str] = field(default_factory=list)  # older runs the retention policy dropped
 
     @property
     def total_rows(self) -> int:
@@ -110,8 +112,10 @@ def _swap(cur: psycopg.Cursor, name: str, run_id: str, staged: str) -> None:
         sql.Identifier("load", name), sql.Identifier("load", staged), sql.Literal(run_id)))
 
 
-def write_run(conn: psycopg.Connection, results: RunResults) -> dict[str, int]:
-    """Replace one run in every load table, inside one transaction; returns rows per table."""
+def write_run(conn: psycopg.Connection, results: RunResults,
+              retention: RetentionPolicy | None = None) -> tuple[dict[str, int], list[str]]:
+    """Replace one run in every load table, inside one transaction; returns rows per table and the runs
+    the retention policy dropped in the same transaction (radiolake/warehouse/retention.py)."""
     run_id = results.run_id
     token = secrets.token_hex(4)  # new tables never collide with the partitions they replace
     rows: dict[str, int] = {}
@@ -132,7 +136,8 @@ def write_run(conn: psycopg.Connection, results: RunResults) -> dict[str, int]:
         rows["runs"] = 1
         for table in LOAD_TABLES:
             _swap(cur, table.name, run_id, staged[table.name])
-    return rows
+        dropped = apply_retention(cur, retention or RetentionPolicy())
+    return rows, dropped
 
 
 def record_rejection(conn: psycopg.Connection, error: ResultsValidationError) -> None:
@@ -142,14 +147,18 @@ def record_rejection(conn: psycopg.Connection, error: ResultsValidationError) ->
                     (error.source_uri, error.run_id, "\n".join(error.problems)))
 
 
-def load_run(uri: str, *, dsn: str | None = None, settings: Settings | None = None) -> LoadReport:
+def load_run(uri: str, *, dsn: str | None = None, settings: Settings | None = None,
+             retention: RetentionPolicy | None = None) -> LoadReport:
     """Validate the results folder at `uri` (local path or s3://bucket/prefix) and load it as one run.
 
-    Raises ResultsValidationError (after recording it in load.rejected_runs) when the folder is refused;
-    then no row of the run is written or changed.
+    Then, in the same transaction, older runs are dropped as `retention` says (default: the policy from
+    RADIOLAKE_RETENTION_*, which keeps every run unless set). Raises ResultsValidationError (after
+    recording it in load.rejected_runs) when the folder is refused; then no row of the run is written or
+    changed.
     """
     started = time.perf_counter()
     dsn = _dsn(dsn, settings)
+    retention = retention or RetentionPolicy.from_env()  # a bad setting fails before anything is read
     try:
         results = read_results(uri, settings)
     except ResultsValidationError as exc:
@@ -159,9 +168,9 @@ def load_run(uri: str, *, dsn: str | None = None, settings: Settings | None = No
         raise
     with psycopg.connect(dsn, application_name="radiolake-load") as conn:
         ensure_load_schema(conn)
-        rows = write_run(conn, results)
+        rows, dropped = write_run(conn, results, retention)
     return LoadReport(run_id=results.run_id, source_uri=uri, rows=rows,
-                      seconds=time.perf_counter() - started)
+                      seconds=time.perf_counter() - started, dropped_runs=dropped)
 
 
 def list_runs(*, dsn: str | None = None, settings: Settings | None = None) -> list[dict]:

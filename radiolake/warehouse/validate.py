@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import cdshealpix.nested as healpix_nested
@@ -109,11 +110,18 @@ def validate(source_uri: str, run: dict, raw: dict[str, pa.Table]) -> RunResults
     if not isinstance(run_id, str) or not run_id.strip():
         raise ResultsValidationError(source_uri, ["run.json: run_id missing or empty"])
     out: dict[str, pa.Table] = {}
+    present = [t for t in LOAD_TABLES if t.name in raw]
+    # Tables are checked side by side (Arrow compute releases the GIL); problems are reported in table
+    # order whatever finishes first.
+    found: dict[str, list[str]] = {t.name: [] for t in present}
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        futures = {t.name: pool.submit(_normalise, t, raw[t.name], run_id, found[t.name]) for t in present}
     for table in LOAD_TABLES:
         if table.name not in raw:
             problems.append(f"{table.name}/: folder missing")
             continue
-        normalised = _normalise(table, raw[table.name], run_id, problems)
+        problems.extend(found[table.name])
+        normalised = futures[table.name].result()
         if normalised is not None:
             out[table.name] = normalised
     if not problems:

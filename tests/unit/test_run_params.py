@@ -76,3 +76,13 @@ def test_cuts_reach_dbt_as_numbers_after_yaml_parsing(value):
     parsed = yaml.safe_load(vars_text({"grade_a_min_probability": value}))["grade_a_min_probability"]
     assert isinstance(parsed, int | float) and not isinstance(parsed, bool)
     assert parsed == value
+
+
+def test_check_runs_var_takes_run_ids_only():
+    from radiolake.run_params import CHECK_RUNS_VAR, RunParamError, dbt_check_runs_vars
+
+    assert dbt_check_runs_vars(None) == {} and dbt_check_runs_vars([]) == {}
+    assert dbt_check_runs_vars(["run-b", "run_a.1", "run-b"]) == {CHECK_RUNS_VAR: ["run-b", "run_a.1"]}
+    for bad in ["x') or true --", "", "../x", "a b", 3]:
+        with pytest.raises(RunParamError, match="cannot scope the dbt tests"):
+            dbt_check_runs_vars([bad])

@@ -1,10 +1,38 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['run_id']}, {'columns': ['star_id']}],
+    pre_hook="{{ delete_changed_runs(distance_vars()) }}",
+    post_hook="{{ record_vars(distance_vars()) }}",
+) }}
 -- The best (nearest) star of each matched radio source, with the radio and stellar columns the marts
 -- need and the quantities derived from them: parallax S/N, distance, absolute G, total proper motion,
 -- radio luminosity, and the sky region (at the run's offset-sky order) the radio source falls in.
-with run_region_order as (
+-- Incremental by run (macros/incremental_runs.sql): a build computes only the runs loaded (or reloaded)
+-- since the last one, each load table filtered to those runs so Postgres reads only their partitions,
+-- joined on (run_id, id) columns rather than on concatenated keys.
+{% set runs = runs_to_add() %}
+with runs as (
+    select run_id, loaded_at from {{ ref('stg_runs') }} where run_id = any({{ runs }})
+),
+
+run_region_order as (
     select run_id, min(region_order) as region_order
     from {{ ref('stg_offset_stats') }}
+    where run_id = any({{ runs }})
     group by run_id
+),
+
+best as (
+    select * from {{ ref('stg_best') }} where run_id = any({{ runs }})
+),
+
+radio as (
+    select * from {{ ref('stg_radio_sources') }} where run_id = any({{ runs }})
+),
+
+stars as (
+    select * from {{ ref('stg_stars') }} where run_id = any({{ runs }})
 ),
 
 joined as (
@@ -42,10 +70,12 @@ joined as (
         sqrt(power(s.pmra_mas_yr, 2) + power(s.pmdec_mas_yr, 2)) as pm_total_mas_yr,
         coalesce(r.flux_int_mjy, r.flux_peak_mjy_beam) as flux_mjy,
         r.freq_mhz,
-        o.region_order
-    from {{ ref('stg_best') }} as b
-    inner join {{ ref('stg_radio_sources') }} as r on r.radio_key = b.radio_key
-    inner join {{ ref('stg_stars') }} as s on s.star_key = b.star_key
+        o.region_order,
+        runs.loaded_at as run_loaded_at
+    from best as b
+    inner join runs on runs.run_id = b.run_id
+    inner join radio as r on r.run_id = b.run_id and r.radio_id = b.radio_id
+    inner join stars as s on s.run_id = b.run_id and s.star_id = b.star_id
     left join run_region_order as o on o.run_id = b.run_id
 )
 

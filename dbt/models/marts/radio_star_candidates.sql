@@ -1,6 +1,9 @@
-{{ config(indexes=[{'columns': ['run_id']}, {'columns': ['star_id']}, {'columns': ['grade']}]) }}
+{{ config(materialized='view') }}
 -- One row per radio source with a stellar counterpart (its best match), per run, with a reliability
 -- grade. The grade rule is documented in marts.yml and checked by tests/assert_candidate_grades_follow_cuts.
+-- A view over the incremental table int_best_matches (indexed by run_id and star_id): the latest-run flag
+-- and the grade (cuts are dbt vars) are worked out when read, so a new run or new cuts never rewrite the
+-- rows of older runs. The analyst reads it with its owner's rights; the intermediate schema stays closed.
 select
     m.run_id || '|' || m.radio_id as candidate_key,
     m.run_id,
@@ -46,4 +49,4 @@ select
     end as grade
 from {{ ref('int_best_matches') }} as m
 inner join {{ ref('stg_runs') }} as runs on runs.run_id = m.run_id
-left join {{ ref('int_chance_rates') }} as c on c.region_key = m.region_key
+left join {{ ref('int_chance_rates') }} as c on c.run_id = m.run_id and c.region_key = m.region_key

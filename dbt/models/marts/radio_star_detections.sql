@@ -1,10 +1,20 @@
-{{ config(indexes=[{'columns': ['star_id']}, {'columns': ['run_id']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['star_id']}, {'columns': ['run_id']}],
+    pre_hook="{{ prepare_detections_merge(grade_vars()) }}",
+    post_hook="{{ record_vars(grade_vars()) }}",
+) }}
 -- One row per star x radio detection, over every run and survey loaded. A detection is a radio source
 -- whose best (nearest) star is this star (radio_star_candidates). Only the newest run of each radio survey
 -- x stellar catalogue counts (stg_runs.is_latest_run): a newer run supersedes the older one, and a reload
 -- or rerun replaces its run's rows in load.* rather than adding to them. Should the same radio source
 -- still reach the same star through two runs (two catalogue definitions with one id prefix), the newest
 -- run's row wins: detection_key is unique by construction and tested.
+-- Incremental, merged by star (macros/incremental_runs.sql, prepare_detections_merge): a build recomputes
+-- only the stars whose detections can have changed since the last one, each over every newest run.
+-- depends_on: {{ ref('int_best_matches') }}
+{% set full = rebuild_all(grade_vars()) %}
 with current_candidates as (
     select
         c.*,
@@ -17,6 +27,10 @@ with current_candidates as (
     from {{ ref('radio_star_candidates') }} as c
     inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
     where runs.is_latest_run
+      and c.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
+    {%- if not full %}
+      and c.star_id in (select star_id from radiolake_changed_stars)
+    {%- endif %}
 ),
 
 detections as (
@@ -60,10 +74,12 @@ detections as (
         c.pm_applied,
         c.dt_years,
         c.distance_pc,
-        c.radio_luminosity_erg_s_hz
+        c.radio_luminosity_erg_s_hz,
+        c.run_loaded_at
     from current_candidates as c
-    inner join {{ ref('stg_radio_sources') }} as r on r.radio_key = c.run_id || '|' || c.radio_id
+    inner join {{ ref('stg_radio_sources') }} as r on r.run_id = c.run_id and r.radio_id = c.radio_id
     where c.newest_first = 1
+      and r.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
 )
 
 select
@@ -98,5 +114,8 @@ select
     pm_applied,
     dt_years,
     distance_pc,
-    radio_luminosity_erg_s_hz
+    radio_luminosity_erg_s_hz,
+    run_loaded_at,
+    -- When this row was (re)computed: radio_stars recomputes the stars whose detections are newer than it.
+    now() as built_at
 from detections

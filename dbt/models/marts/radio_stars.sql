@@ -1,11 +1,23 @@
-{{ config(indexes=[{'columns': ['star_grade']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['star_id']}, {'columns': ['star_grade']}],
+    pre_hook="{{ prepare_stars_merge(star_vars()) }}",
+    post_hook="{{ record_vars(star_vars()) }}",
+) }}
 -- One row per star detected in radio, over every run and survey loaded (radio_star_detections): how often,
 -- where in frequency and time, how bright and how variable, how sure the association is, what the star
 -- is (distance, colour, motion), and a star-level grade from the radio evidence that a star, not a
 -- background source, is emitting. The rules are documented in marts.yml and enforced by
 -- tests/assert_radio_star_grades_follow_rules.sql.
+-- Incremental, merged by star (macros/incremental_runs.sql, prepare_stars_merge): a build recomputes only
+-- the stars whose detections were rebuilt since the last one (or are gone).
+{% set full = rebuild_all(star_vars()) %}
 with detections as (
     select * from {{ ref('radio_star_detections') }}
+    {%- if not full %}
+    where star_id in (select star_id from radiolake_restated_stars)
+    {%- endif %}
 ),
 
 -- Variability is measured within one observing frequency: flux differences between frequencies are a
@@ -99,7 +111,8 @@ star_detections as (
         min(p_chance) as min_p_chance,
         min(separation_arcsec) as min_separation_arcsec,
         min(grade) as best_candidate_grade,  -- 'A' < 'B' < 'C'
-        max(radio_luminosity_erg_s_hz) as max_radio_luminosity_erg_s_hz
+        max(radio_luminosity_erg_s_hz) as max_radio_luminosity_erg_s_hz,
+        max(built_at) as detections_built_at
     from detections
     group by star_id
 ),
@@ -113,8 +126,9 @@ star_rows as (
         ) as newest_first
     from {{ ref('stg_stars') }} as s
     inner join (select distinct run_id, star_id from detections) as d
-        on s.star_key = d.run_id || '|' || d.star_id
+        on s.run_id = d.run_id and s.star_id = d.star_id
     inner join {{ ref('stg_runs') }} as runs on runs.run_id = s.run_id
+    where s.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
 ),
 
 star_info as (

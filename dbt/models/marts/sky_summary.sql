@@ -1,34 +1,49 @@
-{{ config(indexes=[{'columns': ['run_id']}]) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['run_id']}],
+    pre_hook="{{ delete_changed_runs(grade_vars()) }}",
+    post_hook="{{ record_vars(grade_vars()) }}",
+) }}
 -- Per run and coarse HEALPix pixel (the offset-sky region order): densities, matches, expected chance
--- matches and candidates per grade, with the pixel centre for maps.
+-- matches and candidates per grade, with the pixel centre for maps. Incremental by run
+-- (macros/incremental_runs.sql): a build adds the runs loaded since the last one.
+{% set runs = runs_to_add() %}
 with candidates as (
     select
+        run_id,
         region_key,
         count(*) as n_matches,
+        avg(star_density_deg2) as mean_star_density_deg2,
         count(*) filter (where grade = 'A') as n_grade_a,
         count(*) filter (where grade = 'B') as n_grade_b,
         count(*) filter (where grade = 'C') as n_grade_c
     from {{ ref('radio_star_candidates') }}
-    group by region_key
+    where run_id = any({{ runs }})
+    group by run_id, region_key
 )
 
+-- Radio sources read per region come from the offset-sky statistics (they count every radio source,
+-- matched or not); the stellar density is the mean around the matched radio sources (what P(chance) used).
 select
-    d.region_key,
-    d.run_id,
-    d.region_order,
-    d.region_pixel,
-    d.region_ra_deg,
-    d.region_dec_deg,
-    d.region_area_deg2,
-    d.n_radio,
-    d.radio_density_deg2,
-    d.mean_star_density_deg2,
+    r.region_key,
+    r.run_id,
+    r.region_order,
+    r.region_pixel,
+    r.region_ra_deg,
+    r.region_dec_deg,
+    r.region_area_deg2,
+    r.n_radio,
+    r.n_radio / r.region_area_deg2 as radio_density_deg2,
+    c.mean_star_density_deg2,
     coalesce(c.n_matches, 0) as n_matches,
     r.expected_false_matches,
     r.false_match_rate_per_source,
     coalesce(c.n_grade_a, 0) as n_grade_a,
     coalesce(c.n_grade_b, 0) as n_grade_b,
-    coalesce(c.n_grade_c, 0) as n_grade_c
-from {{ ref('int_region_densities') }} as d
-inner join {{ ref('int_chance_rates') }} as r on r.region_key = d.region_key
-left join candidates as c on c.region_key = d.region_key
+    coalesce(c.n_grade_c, 0) as n_grade_c,
+    runs.loaded_at as run_loaded_at
+from {{ ref('int_chance_rates') }} as r
+inner join {{ ref('stg_runs') }} as runs on runs.run_id = r.run_id
+left join candidates as c on c.run_id = r.run_id and c.region_key = r.region_key
+where r.run_id = any({{ runs }})

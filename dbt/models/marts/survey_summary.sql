@@ -1,5 +1,15 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    indexes=[{'columns': ['run_id']}],
+    pre_hook="{{ delete_changed_runs(grade_vars()) }}",
+    post_hook=["{{ record_vars(grade_vars()) }}", "{{ refresh_latest_run_flags() }}"],
+) }}
 -- Per run and radio survey: how many sources were read and matched, how many matches are expected to be
--- chance (offset skies), and how many candidates reached each grade.
+-- chance (offset skies), and how many candidates reached each grade. Incremental by run
+-- (macros/incremental_runs.sql); is_latest_run is refreshed on every build (a newer run of the same
+-- catalogues clears the older run's flag), which touches a few rows of this small table.
+{% set runs = runs_to_add() %}
 with candidates as (
     select
         run_id,
@@ -11,19 +21,22 @@ with candidates as (
         count(distance_pc) as n_with_distance,
         percentile_cont(0.5) within group (order by separation_arcsec) as median_separation_arcsec
     from {{ ref('radio_star_candidates') }}
+    where run_id = any({{ runs }})
     group by run_id, survey
 ),
 
 pairs as (
     select p.run_id, r.survey, count(*) as n_pairs
     from {{ ref('stg_pairs') }} as p
-    inner join {{ ref('stg_radio_sources') }} as r on r.radio_key = p.radio_key
+    inner join {{ ref('stg_radio_sources') }} as r on r.run_id = p.run_id and r.radio_id = p.radio_id
+    where p.run_id = any({{ runs }}) and r.run_id = any({{ runs }})
     group by p.run_id, r.survey
 ),
 
 false_matches as (
     select run_id, sum(expected_false_matches) as expected_false_matches
     from {{ ref('int_chance_rates') }}
+    where run_id = any({{ runs }})
     group by run_id
 )
 
@@ -46,7 +59,8 @@ select
     c.n_grade_b,
     c.n_grade_c,
     c.n_with_distance,
-    c.median_separation_arcsec
+    c.median_separation_arcsec,
+    runs.loaded_at as run_loaded_at
 from candidates as c
 inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
 inner join pairs as p on p.run_id = c.run_id and p.survey = c.survey

@@ -1,0 +1,53 @@
+{# What the data tests check. By default every row of every run (var check_runs empty). With
+   `--vars '{"check_runs": ["<run>", ...]}'` (radiolake/run_params.py CHECK_RUNS_VAR; the warehouse steps
+   pass the runs they loaded), tests check the rows of those runs only: rows of tables with a run_id, and
+   the stars those runs detected in the star-level marts. Earlier runs were checked when they were built, so
+   a build after a load costs the new run, not the whole history.
+   Run ids reach the SQL only after matching [A-Za-z0-9][A-Za-z0-9_.-]{0,127} (no quotes, no spaces); any
+   other value stops compilation. #}
+
+{% macro check_runs_sql() -%}
+    {%- set runs = var('check_runs', []) -%}
+    {%- if runs is string or runs is mapping or runs is not iterable -%}
+        {{ exceptions.raise_compiler_error("dbt var check_runs must be a list of run ids") }}
+    {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for run in runs -%}
+        {%- if run is not string or not modules.re.fullmatch('[A-Za-z0-9][A-Za-z0-9_.-]{0,127}', run) -%}
+            {{ exceptions.raise_compiler_error("dbt var check_runs: not a run id: " ~ ((run | string)[:60])) }}
+        {%- endif -%}
+        {%- do quoted.append("'" ~ run ~ "'") -%}
+    {%- endfor -%}
+    {{- return(quoted | join(', ')) -}}
+{%- endmacro %}
+
+{# A boolean SQL condition limiting `relation`'s rows (columns qualified by `alias`, if given) to the
+   checked runs ('true' when every run is). #}
+{% macro check_scope(relation, alias='') -%}
+    {%- set prefix = (alias ~ '.') if alias else '' -%}
+    {%- set runs = check_runs_sql() -%}
+    {%- if not runs or not execute -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
+    {%- if 'run_id' in columns -%}
+        {{- return(prefix ~ 'run_id in (' ~ runs ~ ')') -}}
+    {%- elif 'star_id' in columns -%}
+        {#- not ref(): a test's dependencies are fixed at parse time -#}
+        {%- set detections = api.Relation.create(database=target.database, schema='marts',
+                                                 identifier='radio_star_detections') -%}
+        {{- return(prefix ~ 'star_id in (select star_id from ' ~ detections ~ ' where run_id in (' ~ runs ~ '))') -}}
+    {%- endif -%}
+    {{- return('true') -}}
+{%- endmacro %}
+
+{# dbt's hook for the relation a generic test reads: its `where` config, and the checked runs. #}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scope = check_scope(relation) -%}
+    {%- if where or scope != 'true' -%}
+        {%- do return('(select * from ' ~ relation ~ ' where (' ~ (where or 'true') ~ ') and ' ~ scope
+                      ~ ') dbt_subquery') -%}
+    {%- endif -%}
+    {%- do return(relation) -%}
+{%- endmacro %}

@@ -1,0 +1,144 @@
+{# Incremental marts, keyed by run (issue 11).
+
+   Each per-run table carries `run_loaded_at` (load.runs.loaded_at of the run its rows come from). A build
+   works out by itself what changed since the last one, so it needs no var naming "the run being loaded" and
+   gives the same rows whether dbt runs the whole project, one model (`dbt build --select <model>`, as
+   Cosmos does) or a `--full-refresh`:
+   - rows of runs that are gone from load.runs (retention, deletes) or were reloaded since (their
+     loaded_at differs) are deleted (pre-hook, `delete_changed_runs`);
+   - runs of load.runs without rows in the table are computed and appended (`runs_to_add`).
+   The dbt vars a model's values depend on (cuts) are fingerprinted into the table's comment; when they differ
+   from the build's vars, the table is recomputed whole, so rows never mix two sets of cuts.
+   Finding the runs a table holds uses its run_id index (a loose index scan), not a scan of the table. #}
+
+{# md5 of the named vars' values: what a table's rows were computed with. #}
+{% macro vars_fingerprint(names) -%}
+    {%- set parts = [] -%}
+    {%- for name in names -%}{%- do parts.append(name ~ '=' ~ var(name)) -%}{%- endfor -%}
+    {{- return(local_md5(parts | join(';'))) -}}
+{%- endmacro %}
+
+{# True when `this` exists but was computed with other values of `var_names` (or by an older build). #}
+{% macro vars_changed(var_names) -%}
+    {%- if not execute -%}{{ return(false) }}{%- endif -%}
+    {%- set relation = this.include(database=false) -%}
+    {%- set result = run_query("select obj_description(to_regclass('" ~ relation ~ "'), 'pg_class')") -%}
+    {%- set stored = result.columns[0].values()[0] -%}
+    {{- return(stored != 'radiolake vars ' ~ vars_fingerprint(var_names)) -}}
+{%- endmacro %}
+
+{# Post-hook: record the vars' fingerprint (hex digits only: nothing of a var's text reaches the SQL). #}
+{% macro record_vars(var_names) -%}
+    comment on table {{ this }} is 'radiolake vars {{ vars_fingerprint(var_names) }}'
+{%- endmacro %}
+
+{# True when the model is to be computed for every run (first build, --full-refresh, or cuts changed). #}
+{% macro rebuild_all(var_names) -%}
+    {{- return(not is_incremental() or vars_changed(var_names)) -}}
+{%- endmacro %}
+
+{# The distinct run_ids of `relation`, by a loose scan of its run_id index (one probe per run). #}
+{% macro run_ids_in(relation) -%}
+    with recursive ids (run_id) as (
+        (select run_id from {{ relation }} order by run_id limit 1)
+        union all
+        select (select t.run_id from {{ relation }} as t where t.run_id > ids.run_id order by t.run_id limit 1)
+        from ids where ids.run_id is not null
+    )
+    select run_id from ids where run_id is not null
+{%- endmacro %}
+
+{# Pre-hook of a per-run table: delete the rows of runs gone or reloaded since (all rows if cuts changed). #}
+{% macro delete_changed_runs(var_names=[]) -%}
+    {%- if not is_incremental() -%}
+        select 1
+    {%- elif vars_changed(var_names) -%}
+        delete from {{ this }}
+    {%- else -%}
+        delete from {{ this }} where run_id = any(array(
+            select i.run_id
+            from ({{ run_ids_in(this) }}) as i
+            left join {{ source('load', 'runs') }} as r on r.run_id = i.run_id
+            where r.loaded_at is distinct from (
+                select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)))
+    {%- endif -%}
+{%- endmacro %}
+
+{# SQL array of the runs to compute: every run on a full build, else the runs without rows in `this`.
+   Used as `run_id = any({{ runs_to_add() }})`: an array from an init plan lets Postgres prune the load.*
+   partitions of every other run at execution time. #}
+{% macro runs_to_add() -%}
+    {%- if is_incremental() -%}
+        array(select r.run_id from {{ source('load', 'runs') }} as r
+              where not exists (select 1 from {{ this }} as t where t.run_id = r.run_id))
+    {%- else -%}
+        array(select r.run_id from {{ source('load', 'runs') }} as r)
+    {%- endif -%}
+{%- endmacro %}
+
+{# The vars each incremental model's values depend on (its fingerprint). #}
+{% macro distance_vars() -%}{{ return(['parallax_snr_min']) }}{%- endmacro %}
+{% macro grade_vars() -%}
+    {{- return(['parallax_snr_min', 'grade_a_min_probability', 'grade_a_min_parallax_snr',
+                'grade_b_min_probability']) -}}
+{%- endmacro %}
+{% macro star_vars() -%}
+    {{- return(grade_vars() + ['star_min_circular_polarisation', 'stokes_v_min_snr', 'flux_systematic_fraction',
+                               'variable_min_flux_ratio', 'variable_min_eta']) -}}
+{%- endmacro %}
+
+{# Post-hook of a per-run table with is_latest_run: set the flag from stg_runs where it changed. #}
+{% macro refresh_latest_run_flags() -%}
+    update {{ this }} as t set is_latest_run = r.is_latest_run
+    from {{ ref('stg_runs') }} as r
+    where r.run_id = t.run_id and t.is_latest_run is distinct from r.is_latest_run
+{%- endmacro %}
+
+{# Star-level marts merge rather than append: a star's rows depend on every run that detected it.
+   Pre-hook of radio_star_detections: collect the stars whose detections may change (stars of runs that are
+   gone, reloaded or no longer the newest of their catalogues, and stars of newest runs not yet in the
+   table) into a temporary table, and delete their rows; the model then recomputes exactly those stars
+   (over every run, so the newest-run rules hold as in a full build). #}
+{% macro prepare_detections_merge(var_names) -%}
+    {%- if not is_incremental() -%}
+        select 1
+    {%- elif vars_changed(var_names) -%}
+        delete from {{ this }}
+    {%- else -%}
+        drop table if exists radiolake_changed_stars;
+        create temporary table radiolake_changed_stars as
+        select star_id from {{ this }} where run_id = any(array(
+            select i.run_id
+            from ({{ run_ids_in(this) }}) as i
+            left join {{ ref('stg_runs') }} as r on r.run_id = i.run_id
+            where not coalesce(r.is_latest_run, false) or r.loaded_at is distinct from (
+                select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)))
+        union
+        select star_id from {{ ref('int_best_matches') }} where run_id = any(array(
+            select r.run_id from {{ ref('stg_runs') }} as r
+            where r.is_latest_run and not exists (
+                select 1 from {{ this }} as t where t.run_id = r.run_id and t.run_loaded_at = r.loaded_at)));
+        analyze radiolake_changed_stars;
+        delete from {{ this }} where star_id in (select star_id from radiolake_changed_stars)
+    {%- endif -%}
+{%- endmacro %}
+
+{# Pre-hook of radio_stars: the stars whose detections were rebuilt since this table's last build (their
+   built_at is newer than any it has seen) or are gone; their rows are deleted and recomputed. #}
+{% macro prepare_stars_merge(var_names) -%}
+    {%- if not is_incremental() -%}
+        select 1
+    {%- elif vars_changed(var_names) -%}
+        delete from {{ this }}
+    {%- else -%}
+        drop table if exists radiolake_restated_stars;
+        create temporary table radiolake_restated_stars as
+        select distinct star_id from {{ ref('radio_star_detections') }}
+        where built_at > coalesce((select max(detections_built_at) from {{ this }}), '-infinity')
+        union
+        select s.star_id from {{ this }} as s
+        where not exists (select 1 from {{ ref('radio_star_detections') }} as d where d.star_id = s.star_id);
+        analyze radiolake_restated_stars;
+        delete from {{ this }} where star_id in (select star_id from radiolake_restated_stars)
+    {%- endif -%}
+{%- endmacro %}
