@@ -12,7 +12,6 @@ from typing import Any
 
 from radiolake.config import Settings, get_settings
 from radiolake.run_params import CUT_NAMES, dbt_cut_vars
-from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import load_run
 
 #: dbt vars a DAG run may override (candidate cuts); None means "use dbt_project.yml's value".
@@ -76,10 +75,3 @@ def load_task(params: Mapping[str, Any] | None, triggering_asset_events=None) ->
 def dbt_vars(params: Mapping[str, Any] | None) -> dict:
     """The run's candidate cuts as checked numbers (RunParamError for text, NaN or out of bounds)."""
     return dbt_cut_vars(params)
-
-
-def dbt_build_task(params: Mapping[str, Any] | None) -> dict:
-    """dbt build (models + tests); raises DbtError naming the failing model or test."""
-    result = dbt_runner.build(settings=get_settings(), vars=dbt_vars(params))
-    statuses = result.statuses()
-    return {"nodes": len(statuses), "passed": sum(s in ("success", "pass") for s in statuses.values())}
