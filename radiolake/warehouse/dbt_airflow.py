@@ -24,9 +24,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from radiolake.config import ConfigError, get_settings
 from radiolake.run_params import dbt_cut_vars
 from radiolake.timeouts import task_timeout
 from radiolake.warehouse.dbt_runner import DbtError, dbt_env, dbt_executable, project_dir, vars_text
+
+# Cosmos reports usage to its vendor unless told not to (read when cosmos is first imported); the stack and
+# compose set it too, for the Airflow components that import cosmos before this module.
+os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
 
 #: Task group id: model tasks are `dbt.<model>.run` and `dbt.<model>.test`.
 GROUP_ID = "dbt"
@@ -91,6 +96,23 @@ def task_executable() -> str:
     return found
 
 
+def lineage_env() -> dict[str, str]:
+    """The warehouse's host, port, database and user (never the password) for the dbt tasks' `env`.
+
+    Cosmos names each model's Asset from the profile (postgres://host:port/db/schema/table) in the task's
+    own process; without these it would read the profile's defaults. radiolake-dbt sets the same values,
+    and the password, in dbt's environment from Settings when it runs."""
+    try:
+        dsn = get_settings().warehouse_dsn
+    except ConfigError:
+        dsn = ""
+    if not dsn:  # not configured where the DAG is parsed: the profile's defaults
+        return {}
+    env = dbt_env(dsn, base={})
+    return {k: env[k] for k in ("RADIOLAKE_DBT_HOST", "RADIOLAKE_DBT_PORT", "RADIOLAKE_DBT_DBNAME",
+                                "RADIOLAKE_DBT_USER")}
+
+
 def cut_vars_text(params: Mapping[str, Any] | None) -> str:
     """The run's candidate cuts for `--vars`, checked (RunParamError names a bad one); `{}` for none."""
     return vars_text(dbt_cut_vars(params))
@@ -127,6 +149,7 @@ def dbt_task_group(group_id: str = GROUP_ID, **operator_args: Any):
                                    should_detach_multiple_parents_tests=True),
         operator_args={
             "vars": "{{ radiolake_dbt_vars(params) }}",
+            "env": lineage_env(),
             "execution_timeout": task_timeout("dbt"),
             **operator_args,
         },

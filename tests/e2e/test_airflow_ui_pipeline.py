@@ -41,6 +41,7 @@ def test_pipeline_from_the_form_to_the_marts_and_the_reports(stack, logged_in):
     dbt_states = {t: s for t, s in states.items() if t.startswith("dbt.")}
     assert len(dbt_states) >= 30 and set(dbt_states.values()) == {"success"}, dbt_states
     page = logged_in.page
+    page.set_viewport_size({"width": 1400, "height": 2400})  # the grid draws only the rows on screen
     ui.expand_task_groups(page)
     shot("dbt-models-in-the-grid")
     for model in MODELS:
@@ -49,6 +50,7 @@ def test_pipeline_from_the_form_to_the_marts_and_the_reports(stack, logged_in):
             assert states[task_id] == "success"
             expect(ui.grid_cell(page, airflow_run, task_id)).to_be_visible(timeout=ui.UI_TIMEOUT_MS)
             expect(ui.task_instance_row(page, task_id)).to_contain_text("Success", timeout=ui.UI_TIMEOUT_MS)
+    page.set_viewport_size({"width": 1400, "height": 900})
 
     # Clear one model in the UI: it reruns with its tests (the dialog's default "Downstream"), and the other
     # models are left as they were.

@@ -38,6 +38,28 @@ def task_states(dag_run) -> dict[str, str]:
     return {task_id: str(state) for task_id, state in rows}
 
 
+def asset_event_uris(dag_run) -> set[str]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return set(session.scalars(select(AssetModel.uri).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+                                   .where(AssetEvent.source_run_id == dag_run.run_id)))
+
+
+def rendered_fields(dag_run) -> str:
+    """Every rendered template field of the run's task instances (what the UI's Rendered Templates shows)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rendered
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(Rendered.rendered_fields).where(Rendered.dag_id == dag_run.dag_id,
+                                                                      Rendered.run_id == dag_run.run_id))
+        return " ".join(str(r) for r in rows)
+
+
 @pytest.fixture(scope="module")
 def warehouse_dag(stack):
     from airflow.dag_processing.dagbag import DagBag
@@ -80,6 +102,17 @@ def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehou
         n_stars = conn.execute("SELECT count(*) FROM marts.radio_stars").fetchone()[0]
     assert n_candidates == run["n_best"]
     assert n_summary == 1 and n_stars > 0
+
+    # Each model's task recorded its relation as an Asset named after the real warehouse (host and port of
+    # the stack, not the profile's defaults); the password is in no task's rendered arguments.
+    from cosmos import settings as cosmos_settings
+    from psycopg.conninfo import conninfo_to_dict
+
+    assert not cosmos_settings.enable_telemetry
+    parts = conninfo_to_dict(settings.warehouse_dsn)
+    where = f"postgres://{parts['host']}:{parts['port']}/{parts['dbname']}"
+    assert f"{where}/marts/radio_star_candidates" in asset_event_uris(dag_run)
+    assert parts["password"] not in rendered_fields(dag_run)
 
 
 def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_still_run(stack, warehouse_dag):

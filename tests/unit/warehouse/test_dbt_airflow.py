@@ -59,7 +59,10 @@ def test_dbt_tasks_run_radiolake_dbt_with_no_secret_in_their_arguments(dags):
             if not task.task_id.startswith("dbt."):
                 continue
             assert task.dbt_executable_path.endswith("radiolake-dbt")
-            assert not task.env  # the connection is set by radiolake-dbt in dbt's own environment
+            # where the warehouse is, for the Assets' names; the password is set by radiolake-dbt in dbt's
+            # own environment only
+            assert set(task.env) <= {"RADIOLAKE_DBT_HOST", "RADIOLAKE_DBT_PORT", "RADIOLAKE_DBT_DBNAME",
+                                     "RADIOLAKE_DBT_USER"}
             assert task.vars == "{{ radiolake_dbt_vars(params) }}"
             assert task.execution_timeout is not None
 
@@ -99,6 +102,12 @@ def test_vars_are_the_checked_cuts_as_yaml_numbers():
     for bad in ("(select 1/0)", float("nan"), True, 2.0):
         with pytest.raises(RunParamError, match="grade_a_min_probability"):
             dbt_airflow.cut_vars_text({"grade_a_min_probability": bad})
+
+
+def test_lineage_env_has_where_the_warehouse_is_but_never_its_password(monkeypatch):
+    monkeypatch.setenv("RADIOLAKE_WAREHOUSE_DSN", "postgresql://loader:s3cr3t@db.example:6543/wh")
+    assert dbt_airflow.lineage_env() == {"RADIOLAKE_DBT_HOST": "db.example", "RADIOLAKE_DBT_PORT": "6543",
+                                         "RADIOLAKE_DBT_DBNAME": "wh", "RADIOLAKE_DBT_USER": "loader"}
 
 
 def test_radiolake_dbt_reads_the_command_and_the_node():
