@@ -21,6 +21,7 @@ MODELS = ("stg_pairs", "int_best_matches", "radio_star_candidates", "survey_summ
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(2400)  # a whole pipeline run (about 50 tasks, one per dbt model and test) plus a Clear
 def test_pipeline_from_the_form_to_the_marts_and_the_reports(stack, logged_in):
     ensure_buckets(stack.settings)
     stack.airflow.wait_for_dag(DAG_ID, timeout=180)
