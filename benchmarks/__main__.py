@@ -12,6 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = [
+    ["benchmarks/dag_parse.py"],
     ["benchmarks/ingest.py"],
     ["-m", "benchmarks.crossmatch", "--size", "small"],
     ["benchmarks/warehouse.py", "--pairs", "200000"],

@@ -1,9 +1,12 @@
-"""radiolake_pipeline: ingest radio + stars → cross-match → load → dbt build → report, from one form.
+"""radiolake_pipeline: ingest radio + stars → cross-match → load → dbt models → report, from one form.
 
 Trigger it from the UI (Trigger → the form below) or the REST API with a `conf`. The same steps also run
 as separate DAGs chained by Assets (ingest_* → crossmatch → warehouse); this DAG runs them in one place so
-a user sees the whole run, and its failure names the failed step. It emits no Asset events itself, so it
-never wakes those DAGs. Wiring only: the steps are radiolake.pipeline.
+a user sees the whole run, and its failure names the failed step. The dbt project runs as the task group
+`dbt`: one task per model, its tests after it (`dbt.<model>.run`, `dbt.<model>.test`); Clear on one of them
+reruns that model alone. Its only Asset events are the marts' (postgres:// Assets that Cosmos emits for
+lineage, which no DAG is scheduled on), so it never wakes the separate DAGs. Wiring only: the steps are
+radiolake.pipeline and radiolake.warehouse.dbt_airflow.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from radiolake.pipeline import DEFAULTS
 from radiolake.run_params import cut_params
 from radiolake.surveys import load_registry
 from radiolake.timeouts import task_timeout
+from radiolake.warehouse.dbt_airflow import MACROS, dbt_task_group
 
 _SURVEYS = load_registry()
 _RADIO = sorted(n for n, d in _SURVEYS.items() if d.kind == "radio")
@@ -32,6 +36,7 @@ _IMPORTS = ("A file in the imports folder (<state dir>/imports, or RADIOLAKE_IMP
     catchup=False,
     max_active_runs=1,
     tags=["radiolake", "pipeline"],
+    user_defined_macros=MACROS,  # the dbt tasks' --vars: the run's cuts, checked
     default_args={"on_execute_callback": mask_task_secrets,
                   "retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
                   "max_retry_delay": timedelta(minutes=5)},
@@ -84,21 +89,15 @@ def radiolake_pipeline():
 
         return load_step(xmatch)
 
-    @task(execution_timeout=task_timeout("dbt"))
-    def dbt_build(loaded: dict, params=None) -> dict:
-        from radiolake.pipeline import dbt_step
-
-        return dbt_step(params)
-
     @task(execution_timeout=task_timeout("report"))
-    def report(radio: dict, stars: dict, xmatch: dict, built: dict, params=None) -> dict:
+    def report(radio: dict, stars: dict, xmatch: dict, params=None) -> dict:
         from radiolake.pipeline import report_step
 
         return report_step(radio, stars, xmatch, params)
 
     radio, stars = ingest_radio(), ingest_stars()
     xmatch = crossmatch(radio, stars)
-    report(radio, stars, xmatch, dbt_build(load(xmatch)))
+    load(xmatch) >> dbt_task_group() >> report(radio, stars, xmatch)
 
 
 def _ingest(role: str, params) -> dict:

@@ -1,7 +1,8 @@
-"""Warehouse DAG: load a cross-match run into Postgres, then build and test the dbt marts.
+"""Warehouse DAG: load a cross-match run into Postgres, then build and test the dbt marts, one task per model.
 
 Scheduled on the cross-match results Asset (its event's extra names the run); can also be triggered by
-hand with a run_id. Wiring only: the logic is in radiolake/warehouse/pipeline.py.
+hand with a run_id. The dbt project runs as the task group `dbt` (`dbt.<model>.run`, then
+`dbt.<model>.test`). Wiring only: the logic is in radiolake/warehouse/pipeline.py and dbt_airflow.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from airflow.sdk import Asset, Param, dag, task
 from radiolake.masking import mask_task_secrets
 from radiolake.run_params import NAME_PATTERN, cut_params
 from radiolake.timeouts import task_timeout
+from radiolake.warehouse.dbt_airflow import MACROS, dbt_task_group
 
 XMATCH_RUNS = Asset("s3://xmatch/runs")
 
@@ -23,6 +25,7 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     catchup=False,
     max_active_runs=1,  # loads may overlap safely, but one dbt build at a time is simpler to follow
     tags=["radiolake", "warehouse"],
+    user_defined_macros=MACROS,  # the dbt tasks' --vars: the run's cuts, checked
     params={
         "run_id": Param(None, type=["null", "string"], pattern=NAME_PATTERN, title="Run id",
                         description="Cross-match run to load (xmatch/<run_id>/); empty: the run(s) announced "
@@ -40,13 +43,7 @@ def warehouse():
         warn_unknown(params, dag.params.keys(), "warehouse")
         return load_task(params, triggering_asset_events)
 
-    @task(execution_timeout=task_timeout("dbt"))
-    def dbt_build(loaded: list[dict], params=None) -> dict:
-        from radiolake.warehouse.pipeline import dbt_build_task
-
-        return dbt_build_task(params)
-
-    dbt_build(load())
+    load() >> dbt_task_group()
 
 
 warehouse()

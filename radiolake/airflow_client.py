@@ -73,7 +73,8 @@ class AirflowClient:
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         with self._client() as client:
-            resp = client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")
+            # a page holds 50 by default; the pipeline has more (a task per dbt model and test)
+            resp = client.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
             resp.raise_for_status()
             return {t["task_id"]: t["state"] for t in resp.json()["task_instances"]}
 

@@ -1,4 +1,5 @@
-"""The end-to-end pipeline's steps: ingest (radio + stars) → cross-match → load → dbt build → report.
+"""The end-to-end pipeline's steps: ingest (radio + stars) → cross-match → load → dbt (one Airflow task per
+model, radiolake.warehouse.dbt_airflow) → report.
 
 Each step is a plain function taking the run's parameters, so the `radiolake_pipeline` DAG stays wiring only
 and the CLI or a notebook can run the same steps. Every step logs its counts and returns a small summary
@@ -101,17 +102,6 @@ def load_step(xmatch: dict) -> dict:
         raise PipelineStepError(f"load failed for run {xmatch['run_id']} at {xmatch['prefix']}: {exc}") from exc
     log.info("load %s: %s", report.run_id, ", ".join(f"{t}={n}" for t, n in report.rows.items()))
     return {"run_id": report.run_id, "rows": report.rows}
-
-
-def dbt_step(params: Mapping[str, Any] | None) -> dict:
-    from radiolake.warehouse.pipeline import dbt_build_task
-
-    try:
-        result = dbt_build_task(params)
-    except Exception as exc:
-        raise PipelineStepError(f"dbt build failed: {exc}") from exc
-    log.info("dbt build: %s of %s nodes passed", result["passed"], result["nodes"])
-    return result
 
 
 def candidate_counts(run_id: str, settings: Settings | None = None) -> dict[str, int]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) set-up of everything Radio Star Lakehouse needs on a Debian-like machine:
-# system packages that may be missing, the project venv (.venv: radiolake + Airflow 3 + PySpark), dbt in its
-# own venv (.venv-dbt: its pins conflict with Airflow's), and the static-check tools (.venv-tools).
+# system packages that may be missing, the project venv (.venv: radiolake + Airflow 3 + Astronomer Cosmos +
+# PySpark), dbt in its own venv (.venv-dbt: its pins conflict with Airflow's), the static-check tools
+# (.venv-tools), and the dbt manifest the DAGs render their dbt tasks from.
 # Re-running it is cheap: each venv is rebuilt only when its requirements change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,4 +48,7 @@ ensure_venv .venv "$(sha256sum pyproject.toml | cut -c1-16)" -e '.[dev]'
 ensure_venv .venv-dbt "$DBT_REQ" $DBT_REQ
 # shellcheck disable=SC2086
 ensure_venv .venv-tools "$TOOLS_REQ" $TOOLS_REQ
+# The dbt manifest the Airflow DAGs render their dbt tasks from (Cosmos, LoadMode.DBT_MANIFEST): made now so
+# the first DAG parse is fast; the DAGs make it again by themselves whenever a file of dbt/ changes.
+.venv/bin/python -m radiolake.warehouse.dbt_airflow >/dev/null
 log "ready: .venv (radiolake, Airflow, Spark), .venv-dbt (dbt), .venv-tools (checkov, hadolint, compose)"

@@ -41,6 +41,8 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": os.environ.get("RADIOLAKE_DAGS_FOLDER", str(repo_root() / "dags")),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # Astronomer Cosmos (the dbt tasks) reports usage to its vendor by default: nothing leaves the machine.
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         # The bucket browser plugin (plugins/radiolake_buckets.py), behind the Airflow login.
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo_root() / "plugins"),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

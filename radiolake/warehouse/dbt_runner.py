@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,16 +158,7 @@ def build(*, settings: Settings | None = None, dsn: str | None = None, vars: dic
     dsn = dsn or settings.warehouse_dsn
     if not dsn:
         settings.require_warehouse()
-    # One build at a time per warehouse (the DAG, the CLI and tests may overlap): two builds swapping the
-    # same mart tables would fail each other. A session advisory lock is released even if we are killed.
-    with psycopg.connect(dsn, autocommit=True, application_name="radiolake-dbt-lock",
-                         options=pg_options()) as lock:
-        try:
-            lock.execute("SELECT pg_advisory_lock(hashtext('radiolake.warehouse.dbt'))")
-        except psycopg.errors.LockNotAvailable as exc:
-            raise DbtError("build", [f"waited {lock_timeout_text()} for another dbt build of this warehouse "
-                                     f"to finish (advisory lock radiolake.warehouse.dbt); "
-                                     f"{describe_blockers(dsn, advisory=True)}"]) from exc
+    with build_lock(dsn):
         grant_analyst(dsn)
         command = ["build", "--select", select] if select else ["build"]
         if full_refresh:
@@ -179,6 +172,30 @@ def build(*, settings: Settings | None = None, dsn: str | None = None, vars: dic
             raise
         grant_analyst(dsn)
     return result
+
+
+@contextmanager
+def build_lock(dsn: str, holder: str = "radiolake-dbt-lock", node: str | None = None) -> Iterator[None]:
+    """Hold the warehouse's dbt lock while a whole build (CLI) or one dbt node (an Airflow task) runs.
+
+    Two builds swapping the same mart tables would fail each other, whether from the DAGs, the CLI or tests.
+    A whole build takes the lock exclusively. A node (`node` names its selection, e.g. "run stg_pairs")
+    takes it shared, plus an exclusive lock of its own: nodes of two DAG runs may run side by side, the
+    same node never twice at once, and never during a CLI build. Session advisory locks are released even
+    if we are killed; waiting is bounded by the role's lock_timeout, after which the error names the holder.
+    """
+    with psycopg.connect(dsn, autocommit=True, application_name=holder, options=pg_options()) as lock:
+        try:
+            if node is None:
+                lock.execute("SELECT pg_advisory_lock(hashtext('radiolake.warehouse.dbt'))")
+            else:
+                lock.execute("SELECT pg_advisory_lock_shared(hashtext('radiolake.warehouse.dbt'))")
+                lock.execute("SELECT pg_advisory_lock(hashtext('radiolake.warehouse.dbt:' || %s))", (node,))
+        except psycopg.errors.LockNotAvailable as exc:
+            raise DbtError("build", [f"waited {lock_timeout_text()} for another dbt build of this warehouse "
+                                     f"to finish (advisory lock radiolake.warehouse.dbt); "
+                                     f"{describe_blockers(dsn, advisory=True)}"]) from exc
+        yield
 
 
 def lock_timeout_text() -> str:

@@ -11,8 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from radiolake.config import Settings, get_settings
-from radiolake.run_params import CUT_NAMES, dbt_check_runs_vars, dbt_cut_vars
-from radiolake.warehouse import dbt_runner
+from radiolake.run_params import CUT_NAMES, dbt_cut_vars
 from radiolake.warehouse.load import load_run
 
 #: dbt vars a DAG run may override (candidate cuts); None means "use dbt_project.yml's value".
@@ -76,14 +75,3 @@ def load_task(params: Mapping[str, Any] | None, triggering_asset_events=None) ->
 def dbt_vars(params: Mapping[str, Any] | None) -> dict:
     """The run's candidate cuts as checked numbers (RunParamError for text, NaN or out of bounds)."""
     return dbt_cut_vars(params)
-
-
-def dbt_build_task(params: Mapping[str, Any] | None, run_ids: Iterable[str] | None = None) -> dict:
-    """dbt build (models + tests); raises DbtError naming the failing model or test.
-
-    The marts update themselves incrementally (only runs loaded since the last build are computed);
-    `run_ids` (the runs just loaded) narrows the data tests to those runs' rows; None tests every run.
-    """
-    result = dbt_runner.build(settings=get_settings(), vars={**dbt_vars(params), **dbt_check_runs_vars(run_ids)})
-    statuses = result.statuses()
-    return {"nodes": len(statuses), "passed": sum(s in ("success", "pass") for s in statuses.values())}

@@ -152,6 +152,23 @@ def show_run(page: Page, url: str, dag_id: str, run_id: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def expand_task_groups(page: Page) -> None:
+    """Open every task group of the grid (the dbt group and its per-model groups): "Expand all task groups"."""
+    page.get_by_role("button", name="Expand all task groups").click()
+    expect(page.get_by_role("button", name="Collapse all task groups")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+
+def grid_cell(page: Page, run_id: str, task_id: str) -> Locator:
+    """The grid's cell of one task instance (a link holding its state badge)."""
+    return page.get_by_test_id(f"grid-{run_id}-{task_id}")
+
+
+def task_instance_row(page: Page, task_id: str) -> Locator:
+    """The row of the run page's Task Instances table for `task_id` (its state is written out there)."""
+    link = page.get_by_role("link", name=task_id, exact=True)
+    return page.get_by_role("row").filter(has=link)
+
+
 def show_task(page: Page, url: str, dag_id: str, run_id: str, task_id: str) -> None:
     """Open a task instance's page (its log is the default tab)."""
     page.goto(f"{url.rstrip('/')}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", wait_until="domcontentloaded")

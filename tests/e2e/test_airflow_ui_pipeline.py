@@ -1,10 +1,12 @@
-"""End to end in a real browser: trigger the whole pipeline from the Airflow UI form, then check the marts and
-the buckets as a user would (SQL as the read-only analyst, objects in the reports bucket)."""
+"""End to end in a real browser: trigger the whole pipeline from the Airflow UI form, see its dbt models as
+tasks of their own in the run's grid, Clear one model, then check the marts and the buckets as a user would
+(SQL as the read-only analyst, objects in the reports bucket)."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
+from playwright.sync_api import expect
 
 from radiolake import lake
 from radiolake.crossmatch.runner import safe_run_id
@@ -14,9 +16,12 @@ from radiolake.pipeline import truth_scores
 from tests.e2e import airflow_ui as ui
 
 DAG_ID = "radiolake_pipeline"
+#: dbt models a user looks for in the run's grid: one per layer.
+MODELS = ("stg_pairs", "int_best_matches", "radio_star_candidates", "survey_summary", "radio_stars")
 
 
 @pytest.mark.e2e
+@pytest.mark.timeout(2400)  # a whole pipeline run (about 50 tasks, one per dbt model and test) plus a Clear
 def test_pipeline_from_the_form_to_the_marts_and_the_reports(stack, logged_in):
     ensure_buckets(stack.settings)
     stack.airflow.wait_for_dag(DAG_ID, timeout=180)
@@ -30,6 +35,36 @@ def test_pipeline_from_the_form_to_the_marts_and_the_reports(stack, logged_in):
     shot("pipeline-finished")
     assert state == "success", stack.airflow.task_states(DAG_ID, airflow_run)
     assert ui.dag_run(stack.airflow, DAG_ID, airflow_run)["conf"]["rows"] == rows
+
+    # The dbt project ran as one task per model with its tests after it, each shown in the grid and listed
+    # with its state in the run's Task Instances table.
+    states = stack.airflow.task_states(DAG_ID, airflow_run)
+    dbt_states = {t: s for t, s in states.items() if t.startswith("dbt.")}
+    assert len(dbt_states) >= 30 and set(dbt_states.values()) == {"success"}, dbt_states
+    page = logged_in.page
+    page.set_viewport_size({"width": 1400, "height": 2400})  # the grid draws only the rows on screen
+    ui.expand_task_groups(page)
+    shot("dbt-models-in-the-grid")
+    for model in MODELS:
+        for step in ("run", "test"):
+            task_id = f"dbt.{model}.{step}"
+            assert states[task_id] == "success"
+            expect(ui.grid_cell(page, airflow_run, task_id)).to_be_visible(timeout=ui.UI_TIMEOUT_MS)
+            expect(ui.task_instance_row(page, task_id)).to_contain_text("Success", timeout=ui.UI_TIMEOUT_MS)
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+    # Clear one model in the UI: it reruns with its tests (the dialog's default "Downstream"), and the other
+    # models are left as they were.
+    tries = {t: ui.task_instance(stack.airflow, DAG_ID, airflow_run, t)["try_number"]
+             for t in ("dbt.survey_summary.run", "dbt.stg_pairs.run", "dbt.radio_star_candidates.run")}
+    ui.clear_task_in_ui(page, stack.airflow_url, DAG_ID, airflow_run, "dbt.survey_summary.run", screenshot=shot)
+    ui.wait_for_task_state(stack.airflow, DAG_ID, airflow_run, "dbt.survey_summary.run", {"success", "failed"},
+                           timeout=600, min_try=tries["dbt.survey_summary.run"] + 1)
+    assert ui.wait_for_run_state(stack.airflow, DAG_ID, airflow_run, timeout=600) == "success"
+    for task_id in ("dbt.stg_pairs.run", "dbt.radio_star_candidates.run"):
+        assert ui.task_instance(stack.airflow, DAG_ID, airflow_run, task_id)["try_number"] == tries[task_id]
+    ui.show_task(page, stack.airflow_url, DAG_ID, airflow_run, "dbt.survey_summary.run")
+    shot("model-rerun")
 
     run_id = safe_run_id(airflow_run)
     fs = arrow_fs(stack.settings)

@@ -14,6 +14,7 @@ HD_123037 = "gaia_dr3:6291206045789315328"
 
 
 @pytest.mark.integration
+@pytest.mark.timeout(1800)  # dag.test runs the ~50 tasks (one per dbt model and test) one after the other
 def test_real_sample_pipeline_finds_hd_123037(stack):
     from airflow.models.dagbag import DagBag
 
@@ -23,6 +24,14 @@ def test_real_sample_pipeline_finds_hd_123037(stack):
     assert not bag.import_errors, bag.import_errors
     run = bag.get_dag("radiolake_pipeline").test(run_conf=REAL_CONF)
     assert run.state == "success"
+    # dbt ran as one task per model, its tests after it, all of them successful, before the report
+    from tests.integration.test_warehouse_dag import task_states
+
+    states = task_states(run)
+    dbt_tasks = {t: s for t, s in states.items() if t.startswith("dbt.")}
+    assert {"dbt.radio_star_candidates.run", "dbt.radio_star_candidates.test", "dbt.radio_stars.run",
+            "dbt.radio_stars.test"} <= set(dbt_tasks)
+    assert set(dbt_tasks.values()) == {"success"} and states["report"] == "success"
     with psycopg.connect(stack.analyst_dsn) as conn:
         rows = conn.execute("SELECT star_id, separation_arcsec, grade FROM marts.radio_star_candidates "
                             "WHERE run_id = %s", (safe_run_id(run.run_id),)).fetchall()

@@ -1,4 +1,5 @@
-"""The warehouse DAG end to end in-process (dag.test) against the stack: S3 results -> load -> dbt build."""
+"""The warehouse DAG end to end in-process (dag.test) against the stack: S3 results -> load -> one Airflow task
+per dbt model, its tests after it (Astronomer Cosmos), and a failing dbt test that names its model's task."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import pytest
 
 from radiolake.config import repo_root
 from radiolake.lake import arrow_fs, ensure_buckets
+from radiolake.warehouse.load import load_run
 from radiolake.warehouse.sample_run import write_sample_run
 
 pytestmark = pytest.mark.integration
+
+#: A model per layer, and the tests that follow them.
+MODEL_TASKS = {f"dbt.{m}.{step}" for m in ("stg_pairs", "stg_stars", "int_best_matches", "radio_star_candidates",
+                                           "survey_summary", "radio_stars") for step in ("run", "test")}
 
 
 def set_paused(dag_id: str, paused: bool) -> None:
@@ -21,29 +27,118 @@ def set_paused(dag_id: str, paused: bool) -> None:
         session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
 
 
-def test_warehouse_dag_loads_run_and_builds_marts(stack):
+def task_states(dag_run) -> dict[str, str]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(select(TaskInstance.task_id, TaskInstance.state).where(
+            TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id)).all()
+    return {task_id: str(state) for task_id, state in rows}
+
+
+def asset_event_uris(dag_run) -> set[str]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return set(session.scalars(select(AssetModel.uri).join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+                                   .where(AssetEvent.source_run_id == dag_run.run_id)))
+
+
+def rendered_fields(dag_run) -> str:
+    """Every rendered template field of the run's task instances (what the UI's Rendered Templates shows)."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields as Rendered
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(select(Rendered.rendered_fields).where(Rendered.dag_id == dag_run.dag_id,
+                                                                      Rendered.run_id == dag_run.run_id))
+        return " ".join(str(r) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def warehouse_dag(stack):
     from airflow.dag_processing.dagbag import DagBag
 
+    bag = DagBag(dag_folder=str(repo_root() / "dags" / "warehouse.py"))
+    assert bag.import_errors == {}
+    dag = bag.dags["warehouse"]
+    # The stack's own scheduler also runs this (unpaused) DAG: pause it so it leaves dag.test's runs alone.
+    stack.airflow.wait_for_dag("warehouse", timeout=240)
+    set_paused("warehouse", True)
+    yield dag
+    set_paused("warehouse", False)
+
+
+def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehouse_dag):
     settings = stack.settings
     ensure_buckets(settings)
     run_id = "it-dag-run"
     run = write_sample_run(f"{settings.bucket('xmatch')}/{run_id}", n_pairs=700, seed=41, run_id=run_id,
                            filesystem=arrow_fs(settings))
 
-    bag = DagBag(dag_folder=str(repo_root() / "dags" / "warehouse.py"))
-    assert bag.import_errors == {}
-    dag = bag.dags["warehouse"]
-    assert [t.task_id for t in dag.topological_sort()] == ["load", "dbt_build"]
-    # The stack's own scheduler also runs this (unpaused) DAG: pause it so it leaves dag.test's run alone.
-    stack.airflow.wait_for_dag("warehouse", timeout=240)
-    set_paused("warehouse", True)
-    try:
-        dag_run = dag.test(run_conf={"run_id": run_id})
-    finally:
-        set_paused("warehouse", False)
-    assert dag_run.state == "success"
+    order = [t.task_id for t in warehouse_dag.topological_sort()]
+    assert order[0] == "load" and set(order) >= MODEL_TASKS
+    for model in ("stg_pairs", "radio_star_candidates"):  # each model's tests run after it
+        assert order.index(f"dbt.{model}.run") < order.index(f"dbt.{model}.test")
+    assert order.index("dbt.stg_best.test") < order.index("dbt.int_best_matches.run")
+
+    dag_run = warehouse_dag.test(run_conf={"run_id": run_id, "grade_b_min_probability": 0.7})
+    states = task_states(dag_run)
+    assert dag_run.state == "success", {t: s for t, s in states.items() if s != "success"}
+    dbt_tasks = {t for t in states if t.startswith("dbt.")}
+    assert dbt_tasks >= MODEL_TASKS and len(dbt_tasks) >= 30
+    assert {states[t] for t in dbt_tasks} == {"success"}
 
     with psycopg.connect(stack.analyst_dsn) as conn:
         n_candidates = conn.execute("SELECT count(*) FROM marts.radio_star_candidates WHERE run_id = %s",
                                     (run_id,)).fetchone()[0]
+        n_summary = conn.execute("SELECT count(*) FROM marts.survey_summary WHERE run_id = %s",
+                                 (run_id,)).fetchone()[0]
+        n_stars = conn.execute("SELECT count(*) FROM marts.radio_stars").fetchone()[0]
     assert n_candidates == run["n_best"]
+    assert n_summary == 1 and n_stars > 0
+
+    # Each model's task recorded its relation as an Asset named after the real warehouse (host and port of
+    # the stack, not the profile's defaults); the password is in no task's rendered arguments.
+    from cosmos import settings as cosmos_settings
+    from psycopg.conninfo import conninfo_to_dict
+
+    assert not cosmos_settings.enable_telemetry
+    parts = conninfo_to_dict(settings.warehouse_dsn)
+    where = f"postgres://{parts['host']}:{parts['port']}/{parts['dbname']}"
+    assert f"{where}/marts/radio_star_candidates" in asset_event_uris(dag_run)
+    assert parts["password"] not in rendered_fields(dag_run)
+
+
+def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_still_run(stack, warehouse_dag):
+    """A radio source with a negative frequency (another run, already loaded) breaks stg_radio_sources'
+    accepted_range test: its test task fails by name, what reads stg_radio_sources does not run, and models
+    that do not depend on it (stg_stars, stg_pairs, ...) are built and tested."""
+    settings = stack.settings
+    ensure_buckets(settings)
+    bad, good = "it-dag-bad-freq", "it-dag-run-2"
+    for run_id, seed in ((bad, 43), (good, 44)):
+        write_sample_run(f"{settings.bucket('xmatch')}/{run_id}", n_pairs=300, seed=seed, run_id=run_id,
+                         filesystem=arrow_fs(settings))
+    load_run(f"s3://{settings.bucket('xmatch')}/{bad}", settings=settings)
+    flip = "UPDATE load.radio_sources SET freq_mhz = -freq_mhz WHERE run_id = %s AND freq_mhz {} 0"
+    with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
+        assert conn.execute(flip.format(">"), (bad,)).rowcount > 0
+    try:
+        dag_run = warehouse_dag.test(run_conf={"run_id": good})
+    finally:  # the other tests see a clean warehouse again (staging models are views)
+        with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
+            conn.execute(flip.format("<"), (bad,))
+    states = task_states(dag_run)
+    assert dag_run.state == "failed"
+    failed = {t for t, s in states.items() if s == "failed"}
+    assert failed == {"dbt.stg_radio_sources.test"}, states
+    assert states["dbt.stg_radio_sources.run"] == "success"
+    assert states["dbt.int_best_matches.run"] == "upstream_failed"
+    for independent in ("dbt.stg_stars.run", "dbt.stg_stars.test", "dbt.stg_pairs.run", "dbt.stg_pairs.test"):
+        assert states[independent] == "success", (independent, states[independent])

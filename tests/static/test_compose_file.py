@@ -191,6 +191,7 @@ def test_airflow_components_share_one_configuration():
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
     assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == read_env_file()["AIRFLOW_JWT_SECRET"]
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/radiolake/dags"
+    assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"  # the dbt tasks report nothing to a vendor
     dags_mounts = [
         v for v in services["airflow-scheduler"]["volumes"] if v["target"] == "/opt/radiolake/dags"
     ]

@@ -1,0 +1,134 @@
+"""The dbt project as Airflow tasks (Cosmos), without services: how the DAGs render it, what reaches dbt's
+command line, and when the manifest the rendering reads is made again."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from radiolake.config import repo_root
+from radiolake.run_params import RunParamError
+from radiolake.warehouse import dbt_airflow
+from radiolake.warehouse.dbt_task import dbt_command, node_selection
+
+DBT_DAGS = ("radiolake_pipeline", "warehouse")
+
+
+@pytest.fixture(scope="module")
+def dags():
+    from airflow.configuration import conf
+    from airflow.dag_processing.dagbag import DagBag
+
+    seconds = {}
+    bags = {}
+    dbt_airflow.ensure_manifest()  # as scripts/setup.sh does: a fresh manifest, so parsing never runs dbt
+    for name in ("pipeline.py", "warehouse.py"):
+        start = time.perf_counter()
+        bags[name] = DagBag(dag_folder=str(repo_root() / "dags" / name))
+        seconds[name] = time.perf_counter() - start
+        assert bags[name].import_errors == {}
+    return {d.dag_id: d for b in bags.values() for d in b.dags.values()}, seconds, conf.getfloat(
+        "core", "dagbag_import_timeout")
+
+
+def test_each_model_is_a_run_task_with_its_test_task_after_it(dags):
+    by_id, _, _ = dags
+    for dag_id in DBT_DAGS:
+        dag = by_id[dag_id]
+        tasks = {t.task_id: t for t in dag.tasks}
+        models = {t.split(".")[1] for t in tasks if t.startswith("dbt.") and t.endswith(".run")}
+        assert {"stg_pairs", "int_best_matches", "radio_star_candidates", "survey_summary", "radio_stars"} <= models
+        for model in models:
+            assert f"dbt.{model}.run" in tasks[f"dbt.{model}.test"].upstream_task_ids
+        assert "dbt.int_best_matches.run" in tasks["dbt.stg_best.run"].get_flat_relative_ids(upstream=False)
+        # tests that read several models wait for all of them
+        grades = tasks["dbt.assert_radio_star_grades_follow_rules_test"]
+        assert {"dbt.radio_stars.test", "dbt.radio_star_detections.test"} <= grades.get_flat_relative_ids(
+            upstream=True)
+        assert "load" in tasks["dbt.stg_pairs.run"].get_flat_relative_ids(upstream=True)
+    pipeline = {t.task_id: t for t in by_id["radiolake_pipeline"].tasks}
+    assert "dbt.radio_stars.test" in pipeline["report"].get_flat_relative_ids(upstream=True)
+
+
+def test_dbt_tasks_run_radiolake_dbt_with_no_secret_in_their_arguments(dags):
+    by_id, _, _ = dags
+    for dag_id in DBT_DAGS:
+        for task in by_id[dag_id].tasks:
+            if not task.task_id.startswith("dbt."):
+                continue
+            assert task.dbt_executable_path.endswith("radiolake-dbt")
+            # where the warehouse is, for the Assets' names; the password is set by radiolake-dbt in dbt's
+            # own environment only
+            assert set(task.env) <= {"RADIOLAKE_DBT_HOST", "RADIOLAKE_DBT_PORT", "RADIOLAKE_DBT_DBNAME",
+                                     "RADIOLAKE_DBT_USER"}
+            assert task.vars == "{{ radiolake_dbt_vars(params) }}"
+            assert task.execution_timeout is not None
+
+
+def asset_uris(condition) -> list[str]:
+    """URIs of the Assets in a DAG's schedule condition (Asset, AssetAll, AssetAny, nested)."""
+    if condition is None:
+        return []
+    if hasattr(condition, "uri"):
+        return [condition.uri]
+    return [uri for part in getattr(condition, "objects", []) for uri in asset_uris(part)]
+
+
+def test_no_dag_is_scheduled_on_what_the_dbt_tasks_emit(dags):
+    """Cosmos emits the marts as postgres:// Assets; no DAG waits for them, so no run wakes another DAG."""
+    by_id, _, _ = dags
+    from airflow.dag_processing.dagbag import DagBag
+
+    every = DagBag(dag_folder=str(repo_root() / "dags")).dags.values()
+    schedules = [uri for dag in every for uri in asset_uris(getattr(dag.timetable, "asset_condition", None))]
+    assert schedules, "the warehouse and crossmatch DAGs are scheduled on Assets"
+    assert not [u for u in schedules if u.startswith("postgres")]
+    assert by_id["warehouse"].timetable.asset_condition is not None
+
+
+def test_parsing_takes_far_less_than_airflows_import_timeout(dags):
+    """Rendering reads the manifest: no database and no dbt call while the DAG processor parses."""
+    _, seconds, timeout = dags
+    assert max(seconds.values()) < timeout / 3, (seconds, timeout)
+
+
+def test_vars_are_the_checked_cuts_as_yaml_numbers():
+    assert dbt_airflow.cut_vars_text({"grade_b_min_probability": 0.7, "parallax_snr_min": None}) == (
+        '{"grade_b_min_probability": 0.7}')
+    assert dbt_airflow.cut_vars_text({"parallax_snr_min": 1e-05}) == '{"parallax_snr_min": 1.0e-05}'
+    assert dbt_airflow.cut_vars_text(None) == "{}"
+    for bad in ("(select 1/0)", float("nan"), True, 2.0):
+        with pytest.raises(RunParamError, match="grade_a_min_probability"):
+            dbt_airflow.cut_vars_text({"grade_a_min_probability": bad})
+
+
+def test_lineage_env_has_where_the_warehouse_is_but_never_its_password(monkeypatch):
+    monkeypatch.setenv("RADIOLAKE_WAREHOUSE_DSN", "postgresql://loader:s3cr3t@db.example:6543/wh")
+    assert dbt_airflow.lineage_env() == {"RADIOLAKE_DBT_HOST": "db.example", "RADIOLAKE_DBT_PORT": "6543",
+                                         "RADIOLAKE_DBT_DBNAME": "wh", "RADIOLAKE_DBT_USER": "loader"}
+
+
+def test_radiolake_dbt_reads_the_command_and_the_node():
+    args = ["run", "--select", "stg_pairs", "--vars", "{}", "--project-dir", "/tmp/x"]
+    assert dbt_command(args) == "run"
+    assert node_selection(args) == "run stg_pairs"
+    assert dbt_command(["--no-partial-parse", "test", "-s", "radio_stars"]) == "test"
+    assert node_selection(["--no-partial-parse", "test", "-s", "radio_stars"]) == "test radio_stars"
+
+
+def test_the_manifest_is_made_again_only_when_the_project_changes(tmp_path):
+    project = tmp_path / "dbt"
+    shutil.copytree(repo_root() / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
+    manifest = dbt_airflow.ensure_manifest(project)
+    assert manifest.is_file() and (project / "target" / "partial_parse.msgpack").is_file()
+    made = manifest.stat().st_mtime_ns
+    assert dbt_airflow.ensure_manifest(project).stat().st_mtime_ns == made  # unchanged: not parsed again
+
+    (project / "models" / "marts" / "extra_mart.sql").write_text("select 1 as one\n")
+    assert "model.radiolake.extra_mart" in dbt_airflow.ensure_manifest(project).read_text()
+
+    (project / "models" / "marts" / "extra_mart.sql").write_text("select {{ broken(\n")
+    with pytest.raises(dbt_airflow.DbtError, match="parse"):
+        dbt_airflow.ensure_manifest(project)
