@@ -317,18 +317,22 @@ def crossmatch_frames(
     """Cross-match two canonical catalogues in memory: {'pairs', 'best', 'offset_stats', 'priors', 'plan'}.
 
     The engine of the Spark job in one process, with the finest chunking it allows: one chunk of stars per
-    pixel of the radio replicas, each matched against the radio rows replicated to it, fast movers apart."""
+    join pixel, each matched against the radio rows that reach it, fast movers apart."""
     plan = plan_match(stats_from_frames(radio, stars), radius_arcsec, n_sigma, join_order)
     radio_cols = radio_arrays(radio)
     skies = RadioSkies.build(radio_cols, plan.reach_arcsec, plan.join_order, n_offsets, offset_arcmin)
-    star = star_arrays(stars, skies.order)  # one chunk per pixel at the radio replicas' order
+    star = star_arrays(stars, plan.join_order)
     order = np.argsort(star["key"], kind="stable")
     keys = star["key"][order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.zeros(0, np.int64)
     parts, fast = [], []
     for a, b in zip(starts, np.r_[starts[1:], keys.size], strict=True):
         idx = order[a:b]
-        chunk_radio = skies.radio.arrays(skies.rows_for_keys(keys[a], keys[a]))
+        if n_offsets:
+            box = (star["ra"][idx].min(), star["ra"][idx].max(), star["dec"][idx].min(), star["dec"][idx].max())
+            chunk_radio = skies.radio.arrays(skies.rows_for_chunk(None, None, (box,)))
+        else:
+            chunk_radio = skies.radio.arrays(skies.rows_for_keys(keys[a], keys[a]))
         res, f = match_star_chunk(
             {c: star[c][idx] for c in STAR_MATCH_COLUMNS},
             chunk_radio,

@@ -107,17 +107,19 @@ class RadioRows:
 
 @dataclass
 class RadioSkies:
-    """The radio rows and their replicas: every pixel at `order` that a row's cone, in any sky, may reach.
+    """The radio rows, their replicas (every join pixel a row's cone in the real sky may reach) and, with
+    offset skies, the rows sorted by dec.
 
-    With offset skies the replicas are those of the real sky with the reach widened by the offset (a
-    shifted row lies exactly that far from its real one), so one set of replicas selects the rows a chunk
-    needs in every sky; a superset only costs a little work (each pair is still found once: in the chunk
-    of its star)."""
+    A chunk's rows of the offset skies are the real rows within the reach plus the offset of the chunk's
+    stars: inside the chunk's ra/dec bounds (from the Parquet footers) widened by that distance. A superset
+    only costs a little work: each pair is still found once, in the chunk of its star."""
 
     radio: RadioRows
-    order: int  # of rep_key
+    order: int  # join order of rep_key
     rep_key: np.ndarray  # pixel of each replica, sorted
     rep_row: np.ndarray  # real radio row of each replica
+    reach_arcsec: float
+    by_dec: np.ndarray | None = None  # with offset skies: rows sorted by dec
 
     @classmethod
     def build(
@@ -128,20 +130,16 @@ class RadioSkies:
         n_offsets: int,
         offset_arcmin: float,
     ) -> RadioSkies:
-        from radiolake.crossmatch.partitioning import choose_join_order, radio_replicas  # driver only
+        from radiolake.crossmatch.partitioning import radio_replicas  # driver only
 
         n = radio["ra"].size
         columns = {c: np.asarray(radio[c], dtype=np.float64) if c in radio else np.full(n, np.nan)
                    for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)}
-        reach = reach_arcsec + (offset_arcmin * 60.0 if n_offsets else 0.0)
-        try:
-            order = min(join_order, choose_join_order(reach)) if n_offsets else join_order
-        except ValueError as exc:
-            raise ValueError(f"offset skies {offset_arcmin} arcmin away are too far for the engine's partitioning "
-                             f"(the reach plus the offset must stay below ~40 arcmin): {exc}") from None
-        rows, key = radio_replicas(columns["ra"], columns["dec"], reach, order)
+        rows, key = radio_replicas(columns["ra"], columns["dec"], reach_arcsec, join_order)
         by_key = np.argsort(key, kind="stable")
-        return cls(RadioRows(columns, n_offsets, offset_arcmin), order, key[by_key], rows[by_key])
+        by_dec = np.argsort(columns["dec"], kind="stable") if n_offsets else None
+        return cls(RadioRows(columns, n_offsets, offset_arcmin), join_order, key[by_key], rows[by_key],
+                   reach_arcsec, by_dec)
 
     @property
     def n_radio(self) -> int:
@@ -151,18 +149,47 @@ class RadioSkies:
     def epoch_range(self) -> tuple[float, float]:
         return self.radio.epoch_range
 
-    def keys(self, order: int) -> np.ndarray:
-        """Distinct pixels at `order` (<= self.order) the radio cones of all skies may reach."""
-        return np.unique(self.rep_key >> (2 * (self.order - order)))
+    @property
+    def offset_arcsec(self) -> float:
+        return self.radio.offset_arcmin * 60.0 if self.radio.n_offsets else 0.0
+
+    def keys(self) -> np.ndarray:
+        """Distinct join pixels the radio cones of the real sky reach."""
+        return np.unique(self.rep_key)
 
     def rows_for_keys(self, key_lo: int, key_hi: int) -> np.ndarray:
-        """Real rows with a replica in pixels [key_lo, key_hi] at self.order, each once."""
+        """Real rows with a replica in join pixels [key_lo, key_hi], each once."""
         a = np.searchsorted(self.rep_key, key_lo, side="left")
         b = np.searchsorted(self.rep_key, key_hi, side="right")
         return np.unique(self.rep_row[a:b])
 
-    def rows_for_healpix(self, hp_lo: int | None, hp_hi: int | None) -> np.ndarray:
-        """Real rows a chunk of stars with fine `healpix` in [hp_lo, hp_hi] needs (all when unknown)."""
+    def rows_in_box(self, box: tuple[float, float, float, float], margin_arcsec: float) -> np.ndarray:
+        """Real rows inside an ra/dec box widened by `margin_arcsec` (RA 0/360 and the poles handled)."""
+        from radiolake.crossmatch.zones import ra_half_width_deg
+
+        ra_lo, ra_hi, dec_lo, dec_hi = box
+        d = margin_arcsec / 3600.0 * (1 + 1e-9) + 1e-9
+        dec = self.radio.columns["dec"]
+        a = np.searchsorted(dec[self.by_dec], dec_lo - d, side="left")
+        b = np.searchsorted(dec[self.by_dec], dec_hi + d, side="right")
+        rows = self.by_dec[a:b]
+        w = float(ra_half_width_deg(np.array([max(abs(dec_lo), abs(dec_hi))]), d)[0])
+        if w >= 180.0 or ra_hi - ra_lo + 2 * w >= 360.0:
+            return np.sort(rows)
+        ra = self.radio.columns["ra"][rows]
+        lo, hi = ra_lo - w, ra_hi + w
+        inside = (ra >= lo) & (ra <= hi) | (ra >= lo + 360.0) | (ra <= hi - 360.0)
+        return np.sort(rows[inside])
+
+    def rows_for_chunk(self, hp_lo: int | None, hp_hi: int | None,
+                       boxes: tuple[tuple[float, float, float, float], ...] | None = None) -> np.ndarray:
+        """Real rows a chunk of stars (fine `healpix` in [hp_lo, hp_hi], ra/dec within the union of `boxes`)
+        needs in every sky; all rows when the chunk's bounds are unknown."""
+        if self.radio.n_offsets:
+            if not boxes or any(not np.isfinite(v) for box in boxes for v in box):
+                return np.arange(self.n_radio, dtype=np.int64)
+            margin = self.reach_arcsec + self.offset_arcsec
+            return np.unique(np.concatenate([self.rows_in_box(box, margin) for box in boxes]))
         if hp_lo is None or hp_hi is None:
             return np.arange(self.n_radio, dtype=np.int64)
         shift = 2 * (HEALPIX_ORDER - self.order)

@@ -248,11 +248,11 @@ def run_crossmatch(
 
     # 2. radio replicas; star chunks near them, each with the radio rows (all skies) that reach it.
     skies = RadioSkies.build(radio, plan.reach_arcsec, plan.join_order, n_offsets, offset_arcmin)
-    cov_order, cov_pix = coverage(skies.keys(skies.order), skies.order, density_order, margin)
+    cov_order, cov_pix = coverage(skies.keys(), plan.join_order, density_order, margin + skies.offset_arcsec)
     cov = _ranges(cov_order, cov_pix)
     kept = [g for g in groups if overlaps(g, cov)]
     chunks = plan_chunks(kept, s3, set(STAR_READ), chunk_rows)
-    payloads = [(c, skies.rows_for_healpix(c.hp_min, c.hp_max)) for c in chunks]
+    payloads = [(c, skies.rows_for_chunk(c.hp_min, c.hp_max, c.boxes)) for c in chunks]
     timer.lap("radio_skies")
 
     # 3. Spark tasks of star chunks; the radio rows travel once (a broadcast), each chunk names its rows.

@@ -45,6 +45,7 @@ class RowGroup:
     hp_max: int | None
     col_bytes: dict[str, int]  # compressed bytes per column
     stats: dict[str, tuple[float, float] | None]  # (min, max) of STATS_COLUMNS; None: unknown
+    box: tuple[float, float, float, float] | None = None  # ra min, ra max, dec min, dec max; None: unknown
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class StarChunk:
     n_rows: int
     n_bytes: int  # compressed bytes of the columns the match reads
     rest_bytes: int  # compressed bytes of the other columns (read only where stars matched)
+    boxes: tuple[tuple[float, float, float, float], ...] | None = None  # ra/dec bounds per row group; None: unknown
 
 
 def _minmax(col: pq.ColumnChunkMetaData) -> tuple[float, float] | None:
@@ -87,6 +89,7 @@ def row_groups(fs: pafs.FileSystem, path: str) -> tuple[pa.Schema, list[RowGroup
                 hp_min=int(hp[0]) if hp else None,
                 hp_max=int(hp[1]) if hp else None,
                 col_bytes={name: c.total_compressed_size for name, c in cols.items()},
+                box=_box(cols) if rg.num_rows else None,
                 stats={
                     name: (_minmax(cols[name]) if cols[name].statistics is None or
                            cols[name].statistics.null_count < rg.num_rows else (math.nan, math.nan))
@@ -95,6 +98,12 @@ def row_groups(fs: pafs.FileSystem, path: str) -> tuple[pa.Schema, list[RowGroup
             )
         )
     return schema, out
+
+
+def _box(cols: dict) -> tuple[float, float, float, float] | None:
+    ra = _minmax(cols["ra"]) if "ra" in cols else None
+    dec = _minmax(cols["dec"]) if "dec" in cols else None
+    return (*ra, *dec) if ra and dec else None
 
 
 def overlaps(rg: RowGroup, ranges: np.ndarray | None) -> bool:
@@ -147,6 +156,7 @@ def plan_chunks(groups: list[RowGroup], s3: bool, columns: set[str], chunk_rows:
                 n_rows=sum(g.n_rows for g in run),
                 n_bytes=sum(b for g in run for c, b in g.col_bytes.items() if c in columns),
                 rest_bytes=sum(b for g in run for c, b in g.col_bytes.items() if c not in columns),
+                boxes=tuple(g.box for g in run) if all(g.box is not None for g in run) else None,
             )
         )
         run.clear()

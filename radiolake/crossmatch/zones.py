@@ -2,14 +2,14 @@
 
 Why not a KD-tree: a tree over a chunk's stars costs ~0.3 µs a star to build and search, and the stars
 outnumber the radio rows 10:1 or more, so the tree was most of a task's time. Here the stars only get a sort
-key, (zone, ra) with zones of height `reach`, and each radio row looks up the stars in the three zones around
-it within `ra +- w`, where w is the reach widened by 1/cos(dec) at the zone's far edge: the work per star is a
-key and a place in one sort, the work per radio row is six `searchsorted` calls, and the candidates a radio
-row gets are the stars in a box of about 3 x 2 reach^2 — a few per thousand stars. The exact test
+key, (zone, ra) with zones twice the reach high, and each radio row looks up the stars of the one or two zones
+its cone meets within `ra +- w`, w being the reach widened by 1/cos(dec) at the cone's far edge. The work per
+star is a key and a place in one sort; per radio row, two to four `searchsorted` calls; the candidates a radio
+row gets are the stars in a box of about 6 reach^2 on average — a few per thousand stars. The exact test
 (propagation, separation, significance) then runs on the candidates only.
 
 The box is conservative: every star within `reach` of a radio row lies in it, including at RA 0/360 (windows
-wrap), near the poles (a zone within reach of a pole is taken whole) and at zone edges (three zones).
+wrap), near the poles (a zone within reach of a pole is taken whole) and at zone edges (both zones).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ ZONE_STRIDE = 512.0
 #: so a padded window never reaches into another zone.
 KEY_PAD_DEG = 1e-6
 #: Smallest zone height (deg, 0.72"): keeps zone keys below ~5e8, exact to < 0.1 mas; a taller zone is
-#: still correct (three of them cover the reach), it only yields more candidates.
+#: still correct (a cone meets at most two), it only yields more candidates.
 MIN_ZONE_DEG = 2e-4
 
 
@@ -83,20 +83,24 @@ def zone_candidates(
     """(radio index, star index) of every pair that may lie within `reach_arcsec` (a superset, each once)."""
     if radio_ra.size == 0 or star_ra.size == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    h = zone_height_deg(reach_arcsec)
+    h = zone_height_deg(2.0 * reach_arcsec)
+    r = h / 2.0  # >= the reach
     keys = star_zone_keys(star_ra, star_dec, h)
     order = np.argsort(keys)
     keys = keys[order]
     rdec = np.asarray(radio_dec, dtype=np.float64)
-    rzone = np.floor((rdec + 90.0) / h)
+    pad = r * 1e-9 + 1e-12
+    zlo = np.floor((rdec - r - pad + 90.0) / h)
+    zhi = np.floor((rdec + r + pad + 90.0) / h)
     ra = np.mod(radio_ra, 360.0)
-    # A star within reach lies in the radio row's zone or one either side (zones are `reach` high); its
-    # |delta ra| is bounded by the half width at the radio row's |dec| + reach.
-    w = ra_half_width_deg(rdec, h)
+    # A star within reach lies in zone zlo or zhi (zones are twice the reach high: one zone, or two where the
+    # cone straddles a zone edge); its |delta ra| is bounded by the half width at the row's |dec| + reach.
+    w = ra_half_width_deg(rdec, r)
     rows, los, his = [], [], []
-    for dz in (-1.0, 0.0, 1.0):
-        r, lo, hi = _windows(ra, rzone + dz, w)
-        rows.append(r)
+    two = np.flatnonzero(zhi != zlo)
+    for part, zone in ((None, zlo), (two, zhi[two])):
+        r_, lo, hi = _windows(ra if part is None else ra[part], zone, w if part is None else w[part])
+        rows.append(r_ if part is None else part[r_])
         los.append(lo)
         his.append(hi)
     # Windows in key order: consecutive binary searches then walk nearby memory (several times faster).
