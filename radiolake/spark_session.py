@@ -105,6 +105,30 @@ def _stop_session_on_other_master(master: str) -> None:
         active.stop()
 
 
+def get_spark_context(app_name: str = "radiolake", master: str | None = None) -> SparkContext:
+    """A bare SparkContext, configured as `get_spark` configures a session, for jobs that only schedule
+    Python tasks (the cross-match): it starts in less than half the time, with no SQL session, catalogue
+    or data-source lookup worker. An active context (a session's, under spark-submit or a test) is reused."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    settings = get_settings()
+    master = master or _spark_submit_master() or settings.spark_master
+    public, secret = spark_options(master, settings, None)
+    _stop_session_on_other_master(master)
+    active = SparkContext._active_spark_context
+    if active is not None:
+        return active
+    if "RADIOLAKE_SPARK_DRIVER_BIND_ADDRESS" not in os.environ:
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    base = [*public.items(), ("spark.master", master), ("spark.app.name", app_name)]
+    # The JVM starts with the public options only; a SparkConf made once it runs lives in the JVM (py4j),
+    # so the secret options never reach a command line.
+    SparkContext._ensure_initialized(conf=SparkConf(loadDefaults=False).setAll(base))
+    sc = SparkContext.getOrCreate(SparkConf().setAll([*base, *secret.items()]))
+    sc.setLogLevel(os.environ.get("RADIOLAKE_SPARK_LOG_LEVEL", "WARN"))
+    return sc
+
+
 def get_spark(app_name: str = "radiolake", master: str | None = None,
               shuffle_partitions: int | None = None) -> SparkSession:
     """A SparkSession on `master` (default: spark-submit's --master, else RADIOLAKE_SPARK_MASTER, else the

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from radiolake.crossmatch.core import (
@@ -188,7 +189,7 @@ def _unify(tables: list[pa.Table]) -> pa.Table | None:
 
 
 def run_crossmatch(
-    spark: SparkSession | Callable[[], SparkSession],
+    spark: SparkSession | SparkContext | Callable[[], SparkSession | SparkContext],
     radio_location: str,
     stars_location: str,
     out: str,
@@ -257,11 +258,11 @@ def run_crossmatch(
 
     # 3. Spark tasks of star chunks; the radio rows travel once (a broadcast), each chunk names its rows.
     ctx = TaskContext(plan.criteria, skies.epoch_range, plan.slow_limit_arcsec, density_order, skies.n_radio)
-    session = spark if isinstance(spark, SparkSession) else spark()
+    session = spark if isinstance(spark, SparkSession | SparkContext) else spark()
     timer.lap("await_spark")
     results = []
     if payloads:
-        sc = session.sparkContext
+        sc = session.sparkContext if isinstance(session, SparkSession) else session
         tasks = task_groups(payloads, [c.n_rows for c in chunks], sc.defaultParallelism)
         radio_rows = sc.broadcast(skies.radio)
         try:

@@ -49,13 +49,13 @@ def crossmatch_run(
     versions the pipeline's own ingest produced), else their CURRENT at this moment (see `versions`)."""
     from radiolake.crossmatch.job import run_crossmatch
     from radiolake.crossmatch.versions import pin_input
-    from radiolake.spark_session import get_spark
+    from radiolake.spark_session import get_spark_context
 
     run_id = safe_run_id(run_id)
     out = out or default_out(run_id)
     radio_in, stars_in = pin_input(radio, run_id, radio_version), pin_input(stars, run_id, stars_version)
     with ThreadPoolExecutor(1) as pool:  # the JVM starts while the driver reads radio rows and plans
-        session = pool.submit(get_spark, "radiolake-crossmatch", master)
+        session = pool.submit(get_spark_context, "radiolake-crossmatch", master)
         summary = run_crossmatch(
             session.result,
             radio_in.location,

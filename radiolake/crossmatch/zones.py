@@ -93,14 +93,14 @@ def zone_candidates(
     zlo = np.floor((rdec - r - pad + 90.0) / h)
     zhi = np.floor((rdec + r + pad + 90.0) / h)
     ra = np.mod(radio_ra, 360.0)
-    # A star within reach lies in zone zlo or zhi (zones are twice the reach high: one zone, or two where the
-    # cone straddles a zone edge); its |delta ra| is bounded by the half width at the row's |dec| + reach.
+    # A star within reach lies in a zone from zlo to zhi (zones are twice the reach high: one zone, or two where
+    # the cone straddles a zone edge); its |delta ra| is bounded by the half width at the row's |dec| + reach.
     w = ra_half_width_deg(rdec, r)
     rows, los, his = [], [], []
-    two = np.flatnonzero(zhi != zlo)
-    for part, zone in ((None, zlo), (two, zhi[two])):
-        r_, lo, hi = _windows(ra if part is None else ra[part], zone, w if part is None else w[part])
-        rows.append(r_ if part is None else part[r_])
+    for dz in (0.0, 1.0, 2.0):  # a third zone only when the padded cone ends exactly on zone edges
+        part = np.arange(rdec.size) if dz == 0.0 else np.flatnonzero(zlo + dz <= zhi)
+        r_, lo, hi = _windows(ra[part], zlo[part] + dz, w[part])
+        rows.append(part[r_])
         los.append(lo)
         his.append(hi)
     # Windows in key order: consecutive binary searches then walk nearby memory (several times faster).

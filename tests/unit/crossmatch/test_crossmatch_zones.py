@@ -56,3 +56,11 @@ def test_ra_half_width_is_whole_circle_near_the_pole_and_grows_with_latitude():
 def test_empty_inputs_give_no_candidates():
     i, j = zone_candidates(np.zeros(0), np.zeros(0), np.array([1.0]), np.array([1.0]), 2.0)
     assert i.size == j.size == 0
+
+
+def test_a_cone_ending_exactly_on_zone_edges_still_sees_the_middle_zone():
+    # SRSC 1378 x HIP 63204 at 5": (dec + 90) / zone height is a whole number to rounding, so the padded cone
+    # touches three zones; the star sits in the middle one.
+    i, j = zone_candidates(np.array([194.2423]), np.array([-54.5875]), np.array([194.242734]),
+                           np.array([-54.58731]), 5.0)
+    assert list(zip(i, j, strict=True)) == [(0, 0)]
