@@ -12,9 +12,9 @@ from rich.table import Table
 from radiolake.config import ConfigError, get_settings
 from radiolake.run_params import RunParamError, dbt_check_runs_vars
 from radiolake.warehouse import dbt_runner
-from radiolake.warehouse.load import load_run
-from radiolake.warehouse.pipeline import results_uri
-from radiolake.warehouse.validate import ResultsValidationError
+
+# load/validate (pandas, pyarrow datasets) are imported by the command that needs them: every `radiolake`
+# command imports this module, and the cross-match CLI's wall time includes Python's start-up.
 
 
 def _progress(console: Console) -> Progress:
@@ -25,6 +25,10 @@ def load(
     run: Annotated[str, typer.Argument(help="Run id (read from s3://xmatch/<run>), s3:// URI or local folder.")],
 ) -> None:
     """Validate a cross-match results folder and load it into the warehouse (replacing that run if loaded)."""
+    from radiolake.warehouse.load import load_run
+    from radiolake.warehouse.pipeline import results_uri
+    from radiolake.warehouse.validate import ResultsValidationError
+
     console = Console()
     settings = get_settings()
     uri = run if ("/" in run or run.startswith(".")) else results_uri(run, None, settings)
