@@ -105,26 +105,37 @@ def _stop_session_on_other_master(master: str) -> None:
         active.stop()
 
 
-def get_spark_context(app_name: str = "radiolake", master: str | None = None) -> SparkContext:
-    """A bare SparkContext, configured as `get_spark` configures a session, for jobs that only schedule
-    Python tasks (the cross-match): it starts in less than half the time, with no SQL session, catalogue
-    or data-source lookup worker. An active context (a session's, under spark-submit or a test) is reused."""
+def _prepare(master: str | None, shuffle_partitions: int | None) -> tuple[str, dict, dict]:
+    """Master and (public, secret) options; workers use this interpreter, driver sockets stay on loopback,
+    a session on another master is stopped."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings = get_settings()
     master = master or _spark_submit_master() or settings.spark_master
-    public, secret = spark_options(master, settings, None)
+    public, secret = spark_options(master, settings, shuffle_partitions)
     _stop_session_on_other_master(master)
-    active = SparkContext._active_spark_context
-    if active is not None:
-        return active
     if "RADIOLAKE_SPARK_DRIVER_BIND_ADDRESS" not in os.environ:
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # every driver socket on loopback, not just RPC
+    return master, public, secret
+
+
+def _launch_jvm(master: str, app_name: str, public: dict) -> list[tuple[str, str]]:
+    """Start the driver JVM with the public options only (its command line is visible to `ps`); options set
+    afterwards go to the running JVM through py4j. Returns the base options."""
     base = [*public.items(), ("spark.master", master), ("spark.app.name", app_name)]
-    # The JVM starts with the public options only; a SparkConf made once it runs lives in the JVM (py4j),
-    # so the secret options never reach a command line.
     SparkContext._ensure_initialized(conf=SparkConf(loadDefaults=False).setAll(base))
-    sc = SparkContext.getOrCreate(SparkConf().setAll([*base, *secret.items()]))
+    return base
+
+
+def get_spark_context(app_name: str = "radiolake", master: str | None = None) -> SparkContext:
+    """A bare SparkContext, configured as `get_spark` configures a session, for jobs that only schedule
+    Python tasks (the cross-match): it starts in less than half the time, with no SQL session, catalogue
+    or data-source lookup worker. An active context (a session's, under spark-submit or a test) is reused."""
+    master, public, secret = _prepare(master, None)
+    if SparkContext._active_spark_context is not None:
+        return SparkContext._active_spark_context
+    base = _launch_jvm(master, app_name, public)
+    sc = SparkContext.getOrCreate(SparkConf().setAll([*base, *secret.items()]))  # a JVM-side conf
     sc.setLogLevel(os.environ.get("RADIOLAKE_SPARK_LOG_LEVEL", "WARN"))
     return sc
 
@@ -136,18 +147,9 @@ def get_spark(app_name: str = "radiolake", master: str | None = None,
 
     Executors use this interpreter (PYSPARK_PYTHON), so they import the same radiolake and pyarrow as the driver.
     """
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    settings = get_settings()
-    master = master or _spark_submit_master() or settings.spark_master
-    public, secret = spark_options(master, settings, shuffle_partitions)
-    _stop_session_on_other_master(master)
-    if "RADIOLAKE_SPARK_DRIVER_BIND_ADDRESS" not in os.environ:
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # every driver socket on loopback, not just RPC
+    master, public, secret = _prepare(master, shuffle_partitions)
     if secret:
-        # Launch the driver JVM with the public options only; the secret ones reach it through py4j below.
-        SparkContext._ensure_initialized(conf=SparkConf(loadDefaults=False).setAll(
-            [*public.items(), ("spark.master", master), ("spark.app.name", app_name)]))
+        _launch_jvm(master, app_name, public)
     builder = SparkSession.builder.appName(app_name).master(master).config(map={**public, **secret})
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("RADIOLAKE_SPARK_LOG_LEVEL", "WARN"))
