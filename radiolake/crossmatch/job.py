@@ -4,11 +4,13 @@ Plan:
 1. the driver reads the (small) radio catalogue with pyarrow, quarantines invalid rows, and reads only the
    Parquet footers of the star files near the radio footprint: their statistics give the plan (epochs,
    largest proper motion and errors) without a pass over the star rows;
-2. the driver builds the radio skies (real sky + offset skies as shifted rows, one pass) and their replicas
-   at the join order, and plans star chunks (runs of row groups whose `healpix` range meets the footprint
-   plus margin); each chunk is shipped with exactly the radio rows replicated into its pixel range;
-3. one Spark task per chunk reads its star rows with pyarrow (needed columns only), quarantines invalid rows,
-   counts stars per density pixel, matches its slow stars (`engine.match_star_chunk`) and returns pairs with
+2. the driver replicates the real radio rows to the join pixels their cone reaches and plans star chunks
+   (runs of row groups whose `healpix` range meets the footprint plus margin); each chunk is named the radio
+   rows it needs: those replicated into its pixel range or, with offset skies, those within the offset of its
+   ra/dec bounds (footer statistics). The radio rows travel once, as a broadcast;
+3. Spark tasks (two per core, each a few chunks) read their star rows with pyarrow (needed columns only),
+   quarantine invalid rows, count stars per density pixel, compute the offset skies of their radio rows,
+   match the slow stars by declination zones (`engine.match_star_chunk`, `zones.py`) and return pairs with
    integer keys, the few fast movers, and full rows only for matched stars (string ids only for output rows);
 4. the driver matches the fast movers with their own star-side search, then `core.assemble_results` ranks,
    adds density and p_chance, builds best, k-nearest and offset statistics, and runs the association step
