@@ -73,10 +73,6 @@ class RadioRows:
         return int(self.columns["ra"].size)
 
     @property
-    def n_sky_rows(self) -> int:
-        return self.n_radio * (self.n_offsets + 1)
-
-    @property
     def epoch_range(self) -> tuple[float, float]:
         e = self.columns["epoch"]
         return (float(e.min()), float(e.max())) if e.size else (0.0, 0.0)
@@ -213,16 +209,12 @@ def match_star_chunk(
     disp = displacement_arcsec(stars, *radio_epoch_range)
     fast = disp > slow_limit_arcsec
     res = empty_result()
-    if not fast.any():
-        slow_idx = np.arange(disp.size)
-        if slow_idx.size and radio["ra"].size:
-            res = match_chunk(radio, {**stars, "key": np.zeros(slow_idx.size, np.int64)}, criteria, disp)
-    else:
-        slow_idx = np.flatnonzero(~fast)
-        if slow_idx.size and radio["ra"].size:
-            keyed = _subset(stars, slow_idx)
-            keyed["key"] = np.zeros(slow_idx.size, np.int64)
-            res = match_chunk(radio, keyed, criteria, disp[slow_idx])
+    slow_idx = np.flatnonzero(~fast) if fast.any() else None  # None: every star (no copy)
+    slow = stars if slow_idx is None else _subset(stars, slow_idx)
+    if slow["ra"].size and radio["ra"].size:
+        keyed = {**slow, "key": np.zeros(slow["ra"].size, np.int64)}
+        res = match_chunk(radio, keyed, criteria, disp if slow_idx is None else disp[slow_idx])
+        if slow_idx is not None:
             res["star_idx"] = slow_idx[res["star_idx"]]
     radio_idx = res.pop("radio_idx")
     res["sky"] = radio["sky"][radio_idx] if radio["ra"].size else np.zeros(0, np.int64)

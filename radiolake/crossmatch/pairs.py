@@ -83,34 +83,26 @@ def match_chunk(
     radio: dict[str, np.ndarray],
     stars: dict[str, np.ndarray],
     criteria: MatchCriteria,
-    disp: np.ndarray | None = None,
+    disp: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """All matching pairs between radio rows and stars sharing a join key; indices refer to the inputs.
 
-    `disp`: how far each star can move towards any of these radio epochs (arcsec), if the caller has it."""
+    `disp`: how far each star can move towards any of these radio epochs (arcsec; engine.displacement_arcsec)."""
     n_radio, n_star = len(radio["ra"]), len(stars["ra"])
     if n_radio == 0 or n_star == 0:
         return empty_result()
-    if disp is None:
-        moving = has_proper_motion(stars["pmra"], stars["pmdec"])
-        pm_total = np.where(moving, np.hypot(np.nan_to_num(stars["pmra"]), np.nan_to_num(stars["pmdec"])), 0.0)
-        r_epoch = radio["epoch"]
-        max_dt = np.maximum(np.abs(r_epoch.max() - stars["epoch"]), np.abs(stars["epoch"] - r_epoch.min()))
-        disp = pm_total * np.nan_to_num(max_dt) / 1000.0
     search = criteria.search_arcsec
     # Stars that barely move share one tight search; the few that move further get one of their own.
     slow = disp <= max(search, 1.0)
+    # (all slow: a slice, so the hot common case copies no star column)
+    groups = [slice(None)] if slow.all() else [np.flatnonzero(slow), np.flatnonzero(~slow)]
     cand_i, cand_j = [], []
-    for idx in (None if slow.all() else np.flatnonzero(slow), np.flatnonzero(~slow)):
-        if idx is not None and idx.size == 0:
-            continue
-        reach = search + float(disp.max() if idx is None else disp[idx].max())
-        ra, dec = (stars["ra"], stars["dec"]) if idx is None else (stars["ra"][idx], stars["dec"][idx])
-        i, j = zone_candidates(radio["ra"], radio["dec"], ra, dec, reach)
-        cand_i.append(i)
-        cand_j.append(j if idx is None else idx[j])
-        if idx is None:
-            break
+    for idx in groups:
+        if disp[idx].size:
+            reach = search + float(disp[idx].max())
+            i, j = zone_candidates(radio["ra"], radio["dec"], stars["ra"][idx], stars["dec"][idx], reach)
+            cand_i.append(i)
+            cand_j.append(j if isinstance(idx, slice) else idx[j])
     i = np.concatenate(cand_i)
     j = np.concatenate(cand_j)
     same_key = radio["key"][i] == stars["key"][j]
@@ -123,16 +115,13 @@ def evaluate_pairs(
     i: np.ndarray,
     j: np.ndarray,
     criteria: MatchCriteria,
-    *,
-    radio_xyz: np.ndarray | None = None,
-    moving: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The exact test of candidate pairs (radio row i, star j): star moved to the radio epoch, separation and
     significance against the criteria. Shared by the partitioned search and the fast movers' own search."""
     if i.size == 0:
         return empty_result()
-    radio_xyz = radec_to_xyz(radio["ra"][i], radio["dec"][i]) if radio_xyz is None else radio_xyz[i]
-    moving = has_proper_motion(stars["pmra"][j], stars["pmdec"][j]) if moving is None else moving[j]
+    radio_xyz = radec_to_xyz(radio["ra"][i], radio["dec"][i])
+    moving = has_proper_motion(stars["pmra"][j], stars["pmdec"][j])
     r_epoch = radio["epoch"]
     dt = r_epoch[i] - stars["epoch"][j]
     q = propagate_xyz(stars["ra"][j], stars["dec"][j], stars["pmra"][j], stars["pmdec"][j], dt)
