@@ -16,12 +16,15 @@ from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from radiolake.config import Settings, get_settings
+from radiolake.spark_cds import driver_java_options
 
 #: What the executors' Python code reads to reach the lake (radiolake.config.get_settings).
 EXECUTOR_SETTINGS = ("RADIOLAKE_S3_ENDPOINT", "RADIOLAKE_S3_ACCESS_KEY", "RADIOLAKE_S3_SECRET_KEY",
                      "RADIOLAKE_S3_REGION")
 #: Spark's default redaction pattern, plus `access_key` (ours is spelled with an underscore).
 REDACTION_REGEX = r"(?i)secret|password|token|access[._]?key"
+#: The driver JVM only schedules (tasks run in Python workers): a C1-only JIT halves its start-up on 2 cores.
+DEFAULT_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 def executor_env(settings: Settings) -> dict[str, str]:
@@ -66,9 +69,9 @@ def spark_options(master: str, settings: Settings, shuffle_partitions: int | Non
         "spark.sql.session.timeZone": "UTC",
         "spark.redaction.regex": REDACTION_REGEX,
     }
-    # The driver JVM only schedules (tasks run in Python workers): C1-only JIT halves its start-up on 2 cores.
-    public["spark.driver.extraJavaOptions"] = os.environ.get("RADIOLAKE_SPARK_DRIVER_JAVA_OPTIONS",
-                                                             "-XX:TieredStopAtLevel=1")
+    # Plus Spark's classes from the class-data-sharing archive `make setup` writes (radiolake/spark_cds.py).
+    public["spark.driver.extraJavaOptions"] = driver_java_options(
+        os.environ.get("RADIOLAKE_SPARK_DRIVER_JAVA_OPTIONS", DEFAULT_DRIVER_JAVA_OPTIONS))
     if driver_memory := os.environ.get("RADIOLAKE_SPARK_DRIVER_MEMORY"):
         public["spark.driver.memory"] = driver_memory
     secret: dict[str, str] = {}
