@@ -25,6 +25,20 @@ def default_out(run_id: str) -> str:
     return f"s3://{get_settings().bucket('xmatch')}/{run_id}"
 
 
+def spark_with_warm_workers(app_name: str, master: str | None):
+    """A SparkContext whose Python workers are already up with the task module imported: one tiny job does it
+    while the driver still imports, reads the radio rows and plans, so the first star tasks do not wait ~1 s
+    for the worker daemon, its forks and their imports (workers are reused between jobs)."""
+    from radiolake.spark_session import get_spark_context
+
+    sc = get_spark_context(app_name, master)
+    from radiolake.crossmatch.star_task import warm_up  # by now the driver has imported it (job.py)
+
+    n = max(sc.defaultParallelism, 1)
+    sc.parallelize(range(n), n).foreach(warm_up)
+    return sc
+
+
 def crossmatch_run(
     radio: str,
     stars: str,
@@ -47,15 +61,16 @@ def crossmatch_run(
 
     Lake catalogues are read at one pinned version each: `radio_version`/`stars_version` when given (the
     versions the pipeline's own ingest produced), else their CURRENT at this moment (see `versions`)."""
-    from radiolake.crossmatch.job import run_crossmatch
-    from radiolake.crossmatch.versions import pin_input
-    from radiolake.spark_session import get_spark_context
+    import radiolake.spark_session  # noqa: F401  (imported here, not in the thread: one importer at a time)
 
-    run_id = safe_run_id(run_id)
-    out = out or default_out(run_id)
-    radio_in, stars_in = pin_input(radio, run_id, radio_version), pin_input(stars, run_id, stars_version)
-    with ThreadPoolExecutor(1) as pool:  # the JVM starts while the driver reads radio rows and plans
-        session = pool.submit(get_spark_context, "radiolake-crossmatch", master)
+    with ThreadPoolExecutor(1) as pool:  # the JVM starts first, while the driver imports, reads radio rows, plans
+        session = pool.submit(spark_with_warm_workers, "radiolake-crossmatch", master)
+        from radiolake.crossmatch.job import run_crossmatch
+        from radiolake.crossmatch.versions import pin_input
+
+        run_id = safe_run_id(run_id)
+        out = out or default_out(run_id)
+        radio_in, stars_in = pin_input(radio, run_id, radio_version), pin_input(stars, run_id, stars_version)
         summary = run_crossmatch(
             session.result,
             radio_in.location,

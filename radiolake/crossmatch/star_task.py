@@ -105,6 +105,10 @@ def run_star_group(ctx: TaskContext, radio: RadioRows | Broadcast, payloads: lis
     return [run_star_chunk(ctx, (chunk, rows.arrays(needed))) for chunk, needed in payloads]
 
 
+def warm_up(_: object) -> None:
+    """Nothing: a task that runs it has imported this module (numpy, pyarrow, the engine) in its worker."""
+
+
 def _all_columns(chunk: StarChunk) -> list[str]:
     import pyarrow.parquet as pq
 
