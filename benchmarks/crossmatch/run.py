@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -285,6 +286,12 @@ def table(title: str, results: dict, rows: int, ref_wall: float, ref_name: str) 
               f"{r['pairs']:>9,} {ref_wall / r['wall_s']:>11.2f}x")
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median wall time (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda r: r.get("wall_s", float("inf")))
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -296,6 +303,9 @@ def main() -> None:
     ap.add_argument("--motions", action="store_true", help="also the Gaia-like motions vs no motion pair")
     ap.add_argument("--lsdb", action="store_true", help="also the LSDB peer (HATS import timed apart)")
     ap.add_argument("--partial", action="store_true", help="also radio over a quarter of the star patch")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds of the main phases, interleaved; the table shows each phase's median run "
+                         "(on a shared or virtual machine one round can be off by 20%%)")
     args = ap.parse_args()
     if args.phase:
         fn = {
@@ -316,13 +326,21 @@ def main() -> None:
     if args.size == "huge":  # the default 1g JVM heap dies holding 10 M radio rows' task payloads (extras.py)
         os.environ.setdefault("RADIOLAKE_SPARK_DRIVER_MEMORY", extras.HUGE_DRIVER_MEMORY)
     print(load(), flush=True)
-    results = {}
     phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else []),
               *(["lsdb"] if args.lsdb else [])]
-    for phase in phases:
-        huge = phase == "astropy" and args.size == "huge"  # capped: a MemoryError, not the OOM killer
-        results[phase] = extras.astropy_capped(folder) if huge else run_phase(phase, folder, args.master)
-        print(f"{phase}: {json.dumps(results[phase])}  ({load()})", flush=True)
+    rounds: list[dict] = []
+    for _ in range(max(args.repeat, 1)):
+        rounds.append({})
+        for phase in phases:
+            huge = phase == "astropy" and args.size == "huge"  # capped: a MemoryError, not the OOM killer
+            rounds[-1][phase] = extras.astropy_capped(folder) if huge else run_phase(phase, folder, args.master)
+            print(f"{phase}: {json.dumps(rounds[-1][phase])}  ({load()})", flush=True)
+    results = {phase: median_run([r[phase] for r in rounds]) for phase in phases}
+    if len(rounds) > 1:
+        for phase in phases[1:]:
+            ratios = [r["astropy"].get("wall_s", float("nan")) / r[phase]["wall_s"] for r in rounds]
+            print(f"{phase} vs astropy per round: {', '.join(f'{x:.2f}x' for x in ratios)}; "
+                  f"median {statistics.median(ratios):.2f}x")
     for key in ("wall_s", "pairs", "peak_rss_mb"):  # astropy failed under its cap: no reference time
         results["astropy"].setdefault(key, float("nan"))
     area = "~1000" if args.size == "huge" else "100"

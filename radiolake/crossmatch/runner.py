@@ -5,11 +5,15 @@ Decides the run id and the output folder (the xmatch bucket unless told otherwis
 
 from __future__ import annotations
 
+import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from radiolake.config import get_settings
+
+log = logging.getLogger(__name__)
 
 
 def safe_run_id(raw: str | None) -> str:
@@ -25,17 +29,56 @@ def default_out(run_id: str) -> str:
     return f"s3://{get_settings().bucket('xmatch')}/{run_id}"
 
 
+#: Spark application name of cross-match runs.
+APP_NAME = "radiolake-crossmatch"
+#: A Spark start begun by `prestart`: (the --master it was begun for, the future SparkContext).
+_prestarted: tuple[str | None, Future] | None = None
+
+
+def _master_option(args: list[str]) -> str | None:
+    for i, arg in enumerate(args):
+        if arg == "--master" and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith("--master="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def prestart(args: list[str]) -> None:
+    """For `radiolake crossmatch ...` (raw command-line arguments), begin the Spark start now, before the CLI
+    imports and parses; `crossmatch_run` takes it over if its master is the one begun for. Anything else
+    (another command, --help) starts nothing."""
+    global _prestarted
+    if not args or args[0] != "crossmatch" or {"--help", "-h"} & set(args):
+        return
+    import radiolake.spark_session  # noqa: F401  (imported here, not in the thread: one importer at a time)
+
+    pool = ThreadPoolExecutor(1)
+    master = _master_option(args)
+    _prestarted = (master, pool.submit(spark_with_warm_workers, APP_NAME, master))
+    pool.shutdown(wait=False)
+
+
+def _take_prestarted(master: str | None) -> Future | None:
+    global _prestarted
+    begun, _prestarted = _prestarted, None
+    return begun[1] if begun is not None and begun[0] == master else None
+
+
 def spark_with_warm_workers(app_name: str, master: str | None):
     """A SparkContext whose Python workers are already up with the task module imported: one tiny job does it
     while the driver still imports, reads the radio rows and plans, so the first star tasks do not wait ~1 s
     for the worker daemon, its forks and their imports (workers are reused between jobs)."""
     from radiolake.spark_session import get_spark_context
 
+    t0 = time.perf_counter()
     sc = get_spark_context(app_name, master)
+    t1 = time.perf_counter()
     from radiolake.crossmatch.star_task import warm_up  # by now the driver has imported it (job.py)
 
     n = max(sc.defaultParallelism, 1)
     sc.parallelize(range(n), n).foreach(warm_up)
+    log.info("Spark context up in %.1f s, %d Python workers warm %.1f s later", t1 - t0, n, time.perf_counter() - t1)
     return sc
 
 
@@ -64,7 +107,7 @@ def crossmatch_run(
     import radiolake.spark_session  # noqa: F401  (imported here, not in the thread: one importer at a time)
 
     with ThreadPoolExecutor(1) as pool:  # the JVM starts first, while the driver imports, reads radio rows, plans
-        session = pool.submit(spark_with_warm_workers, "radiolake-crossmatch", master)
+        session = _take_prestarted(master) or pool.submit(spark_with_warm_workers, APP_NAME, master)
         from radiolake.crossmatch.job import run_crossmatch
         from radiolake.crossmatch.versions import pin_input
 

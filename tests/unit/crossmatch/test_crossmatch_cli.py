@@ -79,3 +79,18 @@ def test_spark_submit_entry_point(spark, tmp_path, monkeypatch):
     )
     assert summary["n_sigma"] == 3 and (tmp_path / "o" / "run.json").exists()
     sys.modules.pop("crossmatch", None)
+
+
+def test_only_a_crossmatch_command_line_prestarts_spark(monkeypatch):
+    from radiolake.crossmatch import runner
+
+    begun = []
+    monkeypatch.setattr(runner, "spark_with_warm_workers", lambda app, master: begun.append(master) or "sc")
+    for args in (["stack", "up"], ["crossmatch", "--help"], ["crossmatch", "-h"], []):
+        runner.prestart(args)
+    assert begun == [] and runner._prestarted is None
+    runner.prestart(["crossmatch", "--radio", "r", "--master", "local[2]"])
+    assert runner._take_prestarted("local[1]") is None  # parsed to another master: not used, and dropped
+    runner.prestart(["crossmatch", "--master=spark://h:7077"])
+    assert runner._take_prestarted("spark://h:7077").result() == "sc"
+    assert begun == ["local[2]", "spark://h:7077"] and runner._prestarted is None
