@@ -307,31 +307,44 @@ def run_crossmatch(
     pairs = pa.Table.from_pandas(tables["pairs"], schema=PAIRS_SCHEMA, preserve_index=False)
     timer.lap("assemble")
 
-    write_arrow(pairs, f"{out}/pairs")
-    write_arrow(pa.Table.from_pandas(tables["best"], schema=PAIRS_SCHEMA, preserve_index=False), f"{out}/best")
-    write_arrow(
+    # Tables are written by a few threads (pyarrow encodes and compresses without the GIL) while the next
+    # table is prepared: the driver's serial tail otherwise leaves a core idle.
+    writer = ThreadPoolExecutor(3)
+    written = []
+
+    def write(table: pa.Table, location: str) -> None:
+        written.append(writer.submit(write_arrow, table, location))
+
+    write(pairs, f"{out}/pairs")
+    write(pa.Table.from_pandas(tables["best"], schema=PAIRS_SCHEMA, preserve_index=False), f"{out}/best")
+    write(
         pa.Table.from_pandas(tables["offset_stats"], schema=OFFSET_STATS_SCHEMA, preserve_index=False),
         f"{out}/offset_stats",
     )
     matched_radio = pc.is_in(radio_tbl.column("source_id"), value_set=pairs.column("radio_id").unique())
     radio_out = radio_tbl.filter(matched_radio)
-    write_arrow(radio_out.append_column("survey", pa.array([radio_name] * radio_out.num_rows, pa.string())),
-                f"{out}/radio_sources")
+    write(radio_out.append_column("survey", pa.array([radio_name] * radio_out.num_rows, pa.string())),
+          f"{out}/radio_sources")
     star_rows = _unify([r["full"] for r in results])
     if star_rows is None:
         star_rows = pa.table({name: pa.array([], schema.field(name).type) for name in schema.names})
     star_rows = star_rows.filter(pc.is_in(star_rows.column("source_id"), value_set=pairs.column("star_id").unique()))
     first = pd.Series(star_rows.column("source_id").to_numpy(zero_copy_only=False)).duplicated().to_numpy()
     star_rows = star_rows.filter(pa.array(~first))
-    write_arrow(star_rows.append_column("survey", pa.array([star_name] * star_rows.num_rows, pa.string())),
-                f"{out}/stars")
+    write(star_rows.append_column("survey", pa.array([star_name] * star_rows.num_rows, pa.string())),
+          f"{out}/stars")
     n_radio_bad = radio_bad.num_rows if radio_bad is not None else 0
     if n_radio_bad:
-        write_arrow(radio_bad, f"{out}/quarantine/radio")
+        write(radio_bad, f"{out}/quarantine/radio")
     stars_bad = _unify([r["bad"] for r in results])
     n_stars_bad = stars_bad.num_rows if stars_bad is not None else 0
     if n_stars_bad:
-        write_arrow(stars_bad, f"{out}/quarantine/stars")
+        write(stars_bad, f"{out}/quarantine/stars")
+    try:
+        for w in written:
+            w.result()  # a failed write fails the run (run.json is never written)
+    finally:
+        writer.shutdown()
     timer.lap("write")
 
     stats_frame = tables["offset_stats"]
