@@ -131,11 +131,9 @@ class RadioSkies:
         n = radio["ra"].size
         columns = {c: np.asarray(radio[c], dtype=np.float64) if c in radio else np.full(n, np.nan)
                    for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)}
-        rows, key = radio_replicas(columns["ra"], columns["dec"], reach_arcsec, join_order)
-        by_key = np.argsort(key, kind="stable")
+        rows, key = radio_replicas(columns["ra"], columns["dec"], reach_arcsec, join_order)  # sorted by key
         by_dec = np.argsort(columns["dec"], kind="stable") if n_offsets else None
-        return cls(RadioRows(columns, n_offsets, offset_arcmin), join_order, key[by_key], rows[by_key],
-                   reach_arcsec, by_dec)
+        return cls(RadioRows(columns, n_offsets, offset_arcmin), join_order, key, rows, reach_arcsec, by_dec)
 
     @property
     def n_radio(self) -> int:

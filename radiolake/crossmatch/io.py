@@ -141,7 +141,12 @@ def read_arrow(location: str) -> pa.Table:
 
     files, _, s3 = catalogue_files(location)
     fs = filesystem(s3)
-    tables = [pq.read_table(f, filesystem=fs) for f in files]
+
+    def read(path: str) -> pa.Table:  # a file at a time: no dataset discovery (its first call costs ~0.5 s)
+        with fs.open_input_file(path) as f:
+            return pq.ParquetFile(f).read()
+
+    tables = [read(f) for f in files]
     return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
 
 

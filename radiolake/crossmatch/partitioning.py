@@ -80,7 +80,8 @@ def star_keys_from_healpix(healpix_fine: np.ndarray, order: int) -> np.ndarray:
 def radio_replicas(
     ra_deg: np.ndarray, dec_deg: np.ndarray, reach_arcsec: float, order: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(row index, join key) for every pixel each radio cone may touch; each (row, key) once.
+    """(row index, join key) for every pixel each radio cone may touch; each (row, key) once, sorted by key
+    (then row).
 
     Most sources lie far from their pixel's edges and need no replica: cdshealpix's in-pixel offsets (dx, dy)
     times the pixel size underestimate the distance to the edge by at most a factor ~0.68 (measured over the
@@ -118,7 +119,10 @@ def radio_replicas(
     key = np.concatenate(keys)
     ok = key >= 0  # neighbours() marks missing neighbours (at the 8 special corners) with -1
     row, key = row[ok], key[ok]
-    order_idx = np.lexsort((key, row))
+    if 12 * 4**order * n < 2**62:  # one int64 sort key (key, row): a single argsort instead of a lexsort
+        order_idx = np.argsort(key * n + row)
+    else:
+        order_idx = np.lexsort((row, key))
     row, key = row[order_idx], key[order_idx]
     first = np.ones(row.size, dtype=bool)
     first[1:] = (row[1:] != row[:-1]) | (key[1:] != key[:-1])
