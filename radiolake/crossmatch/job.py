@@ -12,7 +12,7 @@ Plan:
    quarantine invalid rows, count stars per density pixel, compute the offset skies of their radio rows,
    match the slow stars by declination zones (`engine.match_star_chunk`, `zones.py`) and return pairs with
    integer keys, the few fast movers, and full rows only for matched stars (string ids only for output rows);
-4. the driver matches the fast movers with their own star-side search, then `core.assemble_results` ranks,
+4. the driver matches the fast movers with their own star-side search, then `assemble.assemble_tables` ranks,
    adds density and p_chance, builds best, k-nearest and offset statistics, and runs the association step
    (priors per radio-error class from the offset skies, likelihood ratio and posterior per final pair);
    tables are written with pyarrow per radiolake/results.py, run.json last.
@@ -33,19 +33,13 @@ from datetime import UTC, datetime
 from functools import partial
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
-from radiolake.crossmatch.core import (
-    CatalogueStats,
-    assemble_results,
-    concat_results,
-    found_frame,
-    plan_match,
-)
+from radiolake.crossmatch.assemble import assemble_tables
+from radiolake.crossmatch.core import CatalogueStats, concat_results, plan_match
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
 from radiolake.crossmatch.engine import RadioSkies, match_fast_stars
 from radiolake.crossmatch.io import catalogue_files, read_arrow, remove_file, resolve_location, write_arrow, write_text
@@ -68,7 +62,7 @@ from radiolake.crossmatch.star_chunks import (
 )
 from radiolake.crossmatch.star_task import STAR_READ, TaskContext, run_star_group
 from radiolake.crossmatch.validity import invalid_codes, quarantined
-from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
+from radiolake.results import OFFSET_STATS_SCHEMA
 
 #: Rows one Spark task takes at most (its chunks run one after the other, so memory stays one chunk's).
 TASK_ROWS = 5_000_000
@@ -183,6 +177,14 @@ def task_groups(items: list, rows: list[int], parallelism: int, task_rows: int =
     return [g for g in groups if g]
 
 
+def first_occurrences(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Row positions of each distinct id's first row, in row order (a star read twice is written once)."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    codes = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False)
+    return np.sort(np.unique(codes, return_index=True)[1])
+
+
 def _unify(tables: list[pa.Table]) -> pa.Table | None:
     tables = [t for t in tables if t is not None]
     if not tables:
@@ -228,11 +230,12 @@ def run_crossmatch(
     timer = StepTimer()
 
     # 1. radio on the driver; star footers near its footprint; the plan from both.
-    radio_all = read_arrow(radio_location)
-    _require(radio_all.column_names, ["source_id", "ra", "dec", "epoch"], "radio")
-    codes = invalid_codes(radio_all, "radio")
-    radio_bad = quarantined(radio_all, codes) if codes.any() else None
-    radio_tbl = radio_all.filter(pa.array(codes == 0)) if codes.any() else radio_all
+    radio_tbl = read_arrow(radio_location)
+    _require(radio_tbl.column_names, ["source_id", "ra", "dec", "epoch"], "radio")
+    codes = invalid_codes(radio_tbl, "radio")
+    radio_bad = quarantined(radio_tbl, codes) if codes.any() else None
+    # one chunk per column: the float columns below are then views of it, not a second copy
+    radio_tbl = (radio_tbl.filter(pa.array(codes == 0)) if codes.any() else radio_tbl).combine_chunks()
     radio = float_arrays(radio_tbl, ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS))
     foot = with_neighbours(home_pixels(radio["ra"], radio["dec"], MIN_JOIN_ORDER), MIN_JOIN_ORDER)
     all_files, near_files, s3 = catalogue_files(stars_location, coverage=(MIN_JOIN_ORDER, foot))
@@ -272,29 +275,34 @@ def run_crossmatch(
                        .collect() for r in rs]
         finally:
             radio_rows.unpersist()
+        del tasks
+    del payloads
     timer.lap("match")
 
-    # 4. fast movers, then the tables.
+    # 4. fast movers, then the tables: string ids stay in Arrow, gathered only for output rows.
     fast_full = _unify([r["full"].take(pa.array(np.searchsorted(r["full_idx"], r["fast"]))) for r in results
                         if r["fast"].size])
-    parts = [r["found"] for r in results]
-    star_ids = [r["star_id"] for r in results]
+    parts = [r.pop("found") for r in results]
+    star_ids = [r.pop("star_id") for r in results]
     if fast_full is not None:
         fres = match_fast_stars(float_arrays(fast_full), skies, plan.criteria)
         star_ids.append(fast_full.column("source_id").take(pa.array(fres.pop("star_idx"))))
         parts.append(fres)
+    del skies, fast_full  # the replicas and the broadcast copy of the radio columns
     res = concat_results(parts)
+    n_candidates = int(res["sky"].size)
+    del parts
     ids = pa.chunked_array([c for a in star_ids for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],
-                           type=pa.string()) if star_ids else pa.chunked_array([], pa.string())
-    found = found_frame(res, skies.n_radio, ids.to_numpy())
+                           type=pa.string())
+    del star_ids
     pix = np.concatenate([r["counts"][0] for r in results]) if results else np.zeros(0, np.int64)
     cnt = np.concatenate([r["counts"][1] for r in results]) if results else np.zeros(0, np.int64)
     upix, inv = np.unique(pix, return_inverse=True)
     counts = (upix, np.bincount(inv.ravel(), weights=cnt, minlength=upix.size).astype(np.int64))
-    radio_ids = radio_tbl.column("source_id").to_numpy()
-    tables = assemble_results(
-        found,
-        radio_ids,
+    tables = assemble_tables(
+        res,
+        ids,
+        radio_tbl.column("source_id"),
         radio,
         counts,
         plan,
@@ -304,27 +312,29 @@ def run_crossmatch(
         region_order=region_order,
         run_id=run_id,
     )
-    pairs = pa.Table.from_pandas(tables["pairs"], schema=PAIRS_SCHEMA, preserve_index=False)
+    del res, ids, radio
+    pairs = tables["pairs"]
     timer.lap("assemble")
 
     write_arrow(pairs, f"{out}/pairs")
-    write_arrow(pa.Table.from_pandas(tables["best"], schema=PAIRS_SCHEMA, preserve_index=False), f"{out}/best")
+    write_arrow(tables["best"], f"{out}/best")
     write_arrow(
         pa.Table.from_pandas(tables["offset_stats"], schema=OFFSET_STATS_SCHEMA, preserve_index=False),
         f"{out}/offset_stats",
     )
     matched_radio = pc.is_in(radio_tbl.column("source_id"), value_set=pairs.column("radio_id").unique())
     radio_out = radio_tbl.filter(matched_radio)
-    write_arrow(radio_out.append_column("survey", pa.array([radio_name] * radio_out.num_rows, pa.string())),
+    write_arrow(radio_out.append_column("survey", pa.repeat(pa.scalar(radio_name, pa.string()), radio_out.num_rows)),
                 f"{out}/radio_sources")
-    star_rows = _unify([r["full"] for r in results])
+    del radio_out, matched_radio
+    star_rows = _unify([r.pop("full") for r in results])
     if star_rows is None:
         star_rows = pa.table({name: pa.array([], schema.field(name).type) for name in schema.names})
     star_rows = star_rows.filter(pc.is_in(star_rows.column("source_id"), value_set=pairs.column("star_id").unique()))
-    first = pd.Series(star_rows.column("source_id").to_numpy(zero_copy_only=False)).duplicated().to_numpy()
-    star_rows = star_rows.filter(pa.array(~first))
-    write_arrow(star_rows.append_column("survey", pa.array([star_name] * star_rows.num_rows, pa.string())),
+    star_rows = star_rows.take(pa.array(first_occurrences(star_rows.column("source_id"))))
+    write_arrow(star_rows.append_column("survey", pa.repeat(pa.scalar(star_name, pa.string()), star_rows.num_rows)),
                 f"{out}/stars")
+    del star_rows
     n_radio_bad = radio_bad.num_rows if radio_bad is not None else 0
     if n_radio_bad:
         write_arrow(radio_bad, f"{out}/quarantine/radio")
@@ -349,7 +359,7 @@ def run_crossmatch(
         "n_radio": stats.n_radio,
         "n_stars": n_valid,
         "n_pairs": pairs.num_rows,
-        "n_best": len(tables["best"]),
+        "n_best": tables["best"].num_rows,
         "expected_false_matches": float(
             stats_frame.loc[
                 stats_frame["radius_arcsec"] == stats_frame["radius_arcsec"].max(), "expected_false_matches"
@@ -368,7 +378,7 @@ def run_crossmatch(
         "n_fast_stars": int(sum(r["fast"].size for r in results)),
         "n_radio_quarantined": n_radio_bad,
         "n_stars_quarantined": n_stars_bad,
-        "n_candidates_incl_offsets": len(found),
+        "n_candidates_incl_offsets": n_candidates,
         "n_star_chunks": len(chunks),
         "star_bytes_read": int(sum(r["bytes"] for r in results)),
         "star_bytes_near_footprint": int(sum(sum(g.col_bytes.values()) for g in groups)),
