@@ -89,13 +89,13 @@ def assemble_tables(
 
     found: per pair (real and offset skies) `sky` (= offset * n_radio + radio row) and PAIR_VALUES; star_id:
     per pair; radio_ids: per radio row. radio: per radio row, ra, dec and the positional-error columns
-    (ra_error, dec_error, ELLIPSE_COLUMNS); their error scale det(C)^(1/4) (NaN: unknown) picks the row's
+    (ra_error, dec_error, ELLIPSE_COLUMNS where given); their error scale det(C)^(1/4) (NaN: unknown) picks the row's
     prior class. star_density_counts: sorted (pixel at density_order, valid stars in it), over at least every
     pixel next to a matched radio source."""
     n_radio = int(np.asarray(radio["ra"]).size)
     sky = np.asarray(found["sky"], dtype=np.int64)
     real = np.flatnonzero(sky < n_radio)
-    radio_error_scale = error_scale(*(radio[c] for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
+    radio_error_scale = error_scale(*(radio.get(c) for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
 
     # the offset skies: the false-match statistics and the priors (integer rows only)
     off = np.flatnonzero(sky >= n_radio)

@@ -1,7 +1,8 @@
 """The Spark plan of the cross-match: Spark schedules star chunks; star rows never leave their task.
 
 Plan:
-1. the driver reads the (small) radio catalogue with pyarrow, quarantines invalid rows, and reads only the
+1. the driver reads the columns of the radio catalogue the match needs with pyarrow (the others are read again
+   at the end, for the matched rows only), quarantines invalid rows, and reads only the
    Parquet footers of the star files near the radio footprint: their statistics give the plan (epochs,
    largest proper motion and errors) without a pass over the star rows;
 2. the driver replicates the real radio rows to the join pixels their cone reaches and plans star chunks
@@ -14,8 +15,10 @@ Plan:
    integer keys, the few fast movers, and full rows only for matched stars (string ids only for output rows);
 4. the driver matches the fast movers with their own star-side search, then `assemble.assemble_tables` ranks,
    adds density and p_chance, builds best, k-nearest and offset statistics, and runs the association step
-   (priors per radio-error class from the offset skies, likelihood ratio and posterior per final pair);
-   tables are written with pyarrow per radiolake/results.py, run.json last.
+   (priors per radio-error class from the offset skies, likelihood ratio and posterior per final pair) on
+   integer radio rows, the string ids staying Arrow arrays gathered only for output rows; tables are written
+   with pyarrow per radiolake/results.py, run.json last. What is no longer needed is dropped as it goes, so
+   100 M stars x 10 M radio sources fit in 6 GB for all processes with Spark's default 1g driver heap.
 No shuffle, no Arrow<->JVM<->Python conversion of star rows: Spark is the scheduler (local or a cluster).
 """
 
@@ -41,8 +44,16 @@ from pyspark.sql import SparkSession
 from radiolake.crossmatch.assemble import assemble_tables
 from radiolake.crossmatch.core import CatalogueStats, concat_results, plan_match
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
-from radiolake.crossmatch.engine import RadioSkies, match_fast_stars
-from radiolake.crossmatch.io import catalogue_files, read_arrow, remove_file, resolve_location, write_arrow, write_text
+from radiolake.crossmatch.engine import RadioSkies, match_fast_stars, radio_columns
+from radiolake.crossmatch.io import (
+    catalogue_files,
+    read_arrow,
+    read_rows,
+    remove_file,
+    resolve_location,
+    write_arrow,
+    write_text,
+)
 from radiolake.crossmatch.offsets import DEFAULT_OFFSET_ARCMIN, DEFAULT_REGION_ORDER
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
 from radiolake.crossmatch.partitioning import (
@@ -66,6 +77,8 @@ from radiolake.results import OFFSET_STATS_SCHEMA
 
 #: Rows one Spark task takes at most (its chunks run one after the other, so memory stays one chunk's).
 TASK_ROWS = 5_000_000
+#: Radio columns the driver holds (the match's); the rest is read again only for matched rows.
+RADIO_READ = ("source_id", "ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)
 #: More healpix ranges than this are coarsened (the row-group filter stays cheap).
 MAX_RANGES = 500
 log = logging.getLogger(__name__)
@@ -154,7 +167,7 @@ def _stats(radio: dict[str, np.ndarray], meta: dict[str, tuple[float, float]], n
         star_epoch_min=epoch[0],
         star_epoch_max=epoch[1],
         star_pm_max=math.hypot(hi("pmra"), hi("pmdec")),  # a bound from min/max: exact enough for a reach
-        radio_err_max=max(nanmax(radio[c]) for c in ("ra_error", "dec_error", "pos_err_major")),
+        radio_err_max=max(nanmax(radio[c]) for c in ("ra_error", "dec_error", "pos_err_major") if c in radio),
         star_err_max=max(hi("ra_error"), hi("dec_error")),
         star_pm_err_max=max(hi("pmra_error"), hi("pmdec_error")),
     )
@@ -230,13 +243,19 @@ def run_crossmatch(
     timer = StepTimer()
 
     # 1. radio on the driver; star footers near its footprint; the plan from both.
-    radio_tbl = read_arrow(radio_location)
+    # Only the columns the match needs are held; the other columns are read again for the output rows only.
+    radio_tbl = read_arrow(radio_location, columns=list(RADIO_READ))
     _require(radio_tbl.column_names, ["source_id", "ra", "dec", "epoch"], "radio")
     codes = invalid_codes(radio_tbl, "radio")
-    radio_bad = quarantined(radio_tbl, codes) if codes.any() else None
-    # one chunk per column: the float columns below are then views of it, not a second copy
-    radio_tbl = (radio_tbl.filter(pa.array(codes == 0)) if codes.any() else radio_tbl).combine_chunks()
-    radio = float_arrays(radio_tbl, ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS))
+    valid_rows = np.flatnonzero(codes == 0) if codes.any() else None  # catalogue row of each valid radio row
+    radio_bad = quarantined(read_rows(radio_location, np.flatnonzero(codes)), codes[codes != 0]) \
+        if codes.any() else None
+    radio = radio_columns(float_arrays(radio_tbl, RADIO_READ[1:]))
+    radio_ids = radio_tbl.column("source_id").combine_chunks()
+    del radio_tbl
+    if valid_rows is not None:
+        radio = {k: v[valid_rows] for k, v in radio.items()}
+        radio_ids = radio_ids.take(pa.array(valid_rows))
     foot = with_neighbours(home_pixels(radio["ra"], radio["dec"], MIN_JOIN_ORDER), MIN_JOIN_ORDER)
     all_files, near_files, s3 = catalogue_files(stars_location, coverage=(MIN_JOIN_ORDER, foot))
     schema, groups = _footers(near_files, s3)
@@ -302,7 +321,7 @@ def run_crossmatch(
     tables = assemble_tables(
         res,
         ids,
-        radio_tbl.column("source_id"),
+        radio_ids,
         radio,
         counts,
         plan,
@@ -322,11 +341,12 @@ def run_crossmatch(
         pa.Table.from_pandas(tables["offset_stats"], schema=OFFSET_STATS_SCHEMA, preserve_index=False),
         f"{out}/offset_stats",
     )
-    matched_radio = pc.is_in(radio_tbl.column("source_id"), value_set=pairs.column("radio_id").unique())
-    radio_out = radio_tbl.filter(matched_radio)
+    matched = np.flatnonzero(pc.is_in(radio_ids, value_set=pairs.column("radio_id").unique()).to_numpy(
+        zero_copy_only=False))
+    radio_out = read_rows(radio_location, matched if valid_rows is None else valid_rows[matched])
     write_arrow(radio_out.append_column("survey", pa.repeat(pa.scalar(radio_name, pa.string()), radio_out.num_rows)),
                 f"{out}/radio_sources")
-    del radio_out, matched_radio
+    del radio_out, matched
     star_rows = _unify([r.pop("full") for r in results])
     if star_rows is None:
         star_rows = pa.table({name: pa.array([], schema.field(name).type) for name in schema.names})
