@@ -124,7 +124,7 @@ def association_arrays(
     density_deg2: np.ndarray,
     prior: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(likelihood_ratio, association_probability) for pairs; `radio_group`: an integer code per radio source
-    (all pairs of a source must be present)."""
+    """(likelihood_ratio, association_probability) for pairs; `radio_group`: each pair's radio source, as an
+    integer code or its id (all pairs of a source must be present)."""
     lr = likelihood_ratio(separation_sigma, combined_error_arcsec, density_deg2)
     return lr, posterior(radio_group, lr, prior)
