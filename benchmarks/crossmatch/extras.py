@@ -17,9 +17,6 @@ from benchmarks.crossmatch import chunked_data, lsdb_peer
 #: Address-space cap for astropy at 100 M x 10 M: it fails with a MemoryError instead of waking the OOM killer.
 ASTROPY_CAP_BYTES = 12 * 2**30
 RUN_PY = Path(__file__).with_name("run.py")
-#: Spark driver heap for 100 M x 10 M: with 1g (the default) the JVM dies with "Java heap space" while it
-#: deserialises the parallelized task payloads (each star chunk's radio replicas, ~10 M rows in all).
-HUGE_DRIVER_MEMORY = "2g"
 
 
 def phase_lsdb(folder: Path, radius_arcsec: float) -> dict:

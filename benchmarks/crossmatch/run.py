@@ -123,7 +123,8 @@ def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1, motions: s
 
 
 class TreePeak:
-    """Polls the RSS of this process and its descendants (JVM, Python workers) for the peak."""
+    """Polls the RSS of this process and its descendants (JVM, Python workers) for the peak, and which
+    processes made it: `at_peak` splits the peak into the driver (Python), the JVM(s) and the Python workers."""
 
     def __init__(self) -> None:
         import psutil
@@ -131,6 +132,7 @@ class TreePeak:
         self.me = psutil.Process()
         self.total = 0
         self.worker = 0
+        self.at_peak: dict[str, float] = {}
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -144,7 +146,10 @@ class TreePeak:
                         rss.append((p.name(), p.memory_info().rss))
                     except Exception:  # noqa: BLE001 - a worker may exit between listing and reading
                         rss.append(("gone", 0))
-                self.total = max(self.total, sum(r for _, r in rss))
+                total = sum(r for _, r in rss)
+                if total > self.total:
+                    self.total = total
+                    self.at_peak = self._roles(procs, rss)
                 py_workers = [
                     r for p, (n, r) in zip(procs, rss, strict=False) if "python" in n and p.pid != self.me.pid
                 ]
@@ -152,6 +157,19 @@ class TreePeak:
             except Exception:  # noqa: BLE001
                 pass
             time.sleep(0.2)
+
+    def _roles(self, procs: list, rss: list[tuple[str, int]]) -> dict[str, float]:
+        """MB by role: the JVM(s), the Python workers (children of the JVM), the rest (this process, driver)."""
+        out = {"driver_mb": 0.0, "jvm_mb": 0.0, "python_workers_mb": 0.0}
+        jvms = {p.pid for p, (n, _) in zip(procs, rss, strict=False) if "java" in n}
+        for p, (_, r) in zip(procs, rss, strict=False):
+            try:
+                under_jvm = any(a.pid in jvms for a in p.parents())
+            except Exception:  # noqa: BLE001
+                under_jvm = False
+            role = "jvm_mb" if p.pid in jvms else "python_workers_mb" if under_jvm else "driver_mb"
+            out[role] += r / 2**20
+        return {k: round(v) for k, v in out.items()}
 
     def __enter__(self):
         self._t.start()
@@ -232,6 +250,7 @@ def phase_cli(folder: Path, master: str, offsets: int) -> dict:
         "bytes_near_footprint": run.get("star_bytes_near_footprint"),
         "n_fast_stars": run.get("n_fast_stars"),
         "peak_rss_mb": peak.total / 2**20,
+        "at_peak": peak.at_peak,
     }
 
 
@@ -323,8 +342,6 @@ def main() -> None:
     folder = Path(args.data) if args.data else Path(tmp := tempfile.mkdtemp(prefix="radiolake-xbench-"))
     ensure_data(folder, n_stars, n_radio)
     rows = n_stars + n_radio
-    if args.size == "huge":  # the default 1g JVM heap dies holding 10 M radio rows' task payloads (extras.py)
-        os.environ.setdefault("RADIOLAKE_SPARK_DRIVER_MEMORY", extras.HUGE_DRIVER_MEMORY)
     print(load(), flush=True)
     phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else []),
               *(["lsdb"] if args.lsdb else [])]
@@ -347,7 +364,7 @@ def main() -> None:
     table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, {area} deg^2, {RADIUS} arcsec, Spark {args.master}"
           " (cli = whole process incl. Spark start)", results, rows, results["astropy"]["wall_s"], "astropy")
     c0 = results["cli0"]
-    print(f"cli0 steps (s): {c0['steps_s']}; tasks {c0['task_s']}")
+    print(f"cli0 steps (s): {c0['steps_s']}; tasks {c0['task_s']}; at the memory peak (MB): {c0.get('at_peak')}")
     if c0.get("bytes_read"):
         print(f"star bytes read {c0['bytes_read'] / 2**20:.1f} MiB of {c0['bytes_near_footprint'] / 2**20:.1f} MiB "
               f"in the pixels the footprint + margin touches ({c0['bytes_read'] / c0['bytes_near_footprint']:.2f}); "

@@ -1,7 +1,7 @@
 """The association post-processing step: likelihood ratio and posterior for every final pair.
 
 Runs once, over the final pairs of a run (after ranking, density and the offset skies), in
-`core.assemble_results`, which the in-memory core and the Spark job's driver share (the engine returns every
+`assemble.assemble_tables`, which the in-memory core and the Spark job's driver share (the engine returns every
 pair to the driver), through the pure-numpy math of `radiolake.crossmatch.association`. The prior comes from
 the run's own counts: per class of radio positional error, the real radio sources with a match against the
 chance matches the offset skies found for the same sources (`priors_from_rows`).
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from radiolake.crossmatch.association import class_priors, likelihood_ratio, posterior
 
@@ -119,26 +118,13 @@ def priors_from_rows(
 
 
 def association_arrays(
-    radio_id: np.ndarray,
+    radio_group: np.ndarray,
     separation_sigma: np.ndarray,
     combined_error_arcsec: np.ndarray,
     density_deg2: np.ndarray,
     prior: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(likelihood_ratio, association_probability) for pairs; all pairs of a radio source must be present."""
+    """(likelihood_ratio, association_probability) for pairs; `radio_group`: each pair's radio source, as an
+    integer code or its id (all pairs of a source must be present)."""
     lr = likelihood_ratio(separation_sigma, combined_error_arcsec, density_deg2)
-    codes = pd.factorize(pd.Series(radio_id, dtype=object))[0]
-    return lr, posterior(codes, lr, prior)
-
-
-def associate_frame(pairs: pd.DataFrame, priors: Priors) -> pd.DataFrame:
-    """The pairs with `likelihood_ratio` and `association_probability` added (pandas, in memory); needs a
-    `radio_error_scale` column (the radio source's own error scale, which picks its prior)."""
-    lr, p = association_arrays(
-        pairs["radio_id"].to_numpy(object),
-        pairs["separation_sigma"].to_numpy(np.float64, na_value=np.nan),
-        pairs["combined_error_arcsec"].to_numpy(np.float64, na_value=np.nan),
-        pairs["star_density_deg2"].to_numpy(np.float64),
-        priors.for_scales(pairs["radio_error_scale"].to_numpy(np.float64, na_value=np.nan)),
-    )
-    return pairs.assign(likelihood_ratio=lr, association_probability=p)
+    return lr, posterior(radio_group, lr, prior)

@@ -3,34 +3,26 @@
 `plan_match` turns the user's criteria and a few catalogue statistics into the search bound, the reach
 (bound + largest displacement of a *slow* star) and the HEALPix join order. `crossmatch_frames` runs the very
 same engine as the Spark job (radio skies and replicas, star chunks, fast movers apart, then
-`assemble_results`: rank, density, offsets, association) in one process: it is the reference the Spark job is tested
-against and the engine of the property tests.
+`assemble.assemble_tables`: rank, density, offsets, association) in one process: it is the reference the Spark
+job is tested against and the engine of the property tests.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from radiolake.crossmatch.associate import Priors, associate_frame, priors_from_rows
-from radiolake.crossmatch.density import (
-    DEFAULT_DENSITY_ORDER,
-    density_from_counts,
-    neighbourhood,
-    p_chance,
-    star_counts,
-)
+from radiolake.crossmatch.assemble import assemble_tables
+from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER, star_counts
 from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioSkies, match_fast_stars, match_star_chunk
 from radiolake.crossmatch.offsets import (
     DEFAULT_OFFSET_ARCMIN,
     DEFAULT_REGION_ORDER,
-    offset_stats_frame,
-    region_pixels,
 )
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, empty_result
 from radiolake.crossmatch.partitioning import (
@@ -42,8 +34,6 @@ from radiolake.crossmatch.partitioning import (
     pixel_size_arcsec,
     star_keys_from_healpix,
 )
-from radiolake.crossmatch.positional_errors import error_scale
-from radiolake.results import PAIRS_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -162,142 +152,12 @@ def star_arrays(stars: pd.DataFrame, join_order: int) -> dict[str, np.ndarray]:
     return out
 
 
-#: Columns of the engine's raw pair list (real and offset skies), before ranking and density.
-FOUND_COLUMNS = (
-    "offset",
-    "radio_row",
-    "star_id",
-    "separation_arcsec",
-    "separation_sigma",
-    "combined_error_arcsec",
-    "dt_years",
-    "pm_applied",
-    "star_ra_at_epoch",
-    "star_dec_at_epoch",
-)
-
-
-def found_frame(res: dict[str, np.ndarray], n_radio: int, star_ids: np.ndarray) -> pd.DataFrame:
-    """Engine result (sky rows, star ids of the pairs) -> a FOUND_COLUMNS frame."""
-    sky = np.asarray(res["sky"], dtype=np.int64)
-    return pd.DataFrame(
-        {
-            "offset": (sky // max(n_radio, 1)).astype(np.int32),
-            "radio_row": sky % max(n_radio, 1),
-            "star_id": star_ids,
-            "separation_arcsec": res["separation_arcsec"],
-            "separation_sigma": res["separation_sigma"],
-            "combined_error_arcsec": res["combined_error_arcsec"],
-            "dt_years": res["dt_years"],
-            "pm_applied": res["pm_applied"],
-            "star_ra_at_epoch": res["star_ra_at_epoch"],
-            "star_dec_at_epoch": res["star_dec_at_epoch"],
-        },
-        columns=list(FOUND_COLUMNS),
-    )
-
-
 def concat_results(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if not parts:
         out = empty_result()
         out["sky"] = out.pop("radio_idx")
         return out
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def rank_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
-    """rank 1 = nearest star of each radio source; ties broken by star_id so ranks are deterministic.
-
-    Sorted on integers and floats (radio_row, separation); only exact separation ties compare star ids."""
-    group = pairs["radio_row"].to_numpy(np.int64) if "radio_row" in pairs else pd.factorize(pairs["radio_id"])[0]
-    sep = pairs["separation_arcsec"].to_numpy(np.float64)
-    order = np.lexsort((sep, group))
-    g, s = group[order], sep[order]
-    tie = np.flatnonzero((g[1:] == g[:-1]) & (s[1:] == s[:-1]))
-    if tie.size:
-        ids = pairs["star_id"].to_numpy(object)
-        starts = tie[np.r_[True, np.diff(tie) > 1]]
-        for a in starts:
-            b = a + 1
-            while b < g.size and g[b] == g[a] and s[b] == s[a]:
-                b += 1
-            block = order[a:b]
-            order[a:b] = block[np.argsort(ids[block].astype(str), kind="stable")]
-            g, s = group[order], sep[order]
-    pairs = pairs.iloc[order].reset_index(drop=True)
-    g = group[order]
-    first = np.r_[True, g[1:] != g[:-1]] if g.size else np.zeros(0, bool)
-    start_idx = np.maximum.accumulate(np.where(first, np.arange(g.size), 0)) if g.size else np.zeros(0, np.int64)
-    pairs["rank"] = (np.arange(g.size) - start_idx + 1).astype(np.int32)
-    return pairs
-
-
-def finalize_pairs(
-    real: pd.DataFrame,
-    density_deg2: np.ndarray,
-    radio_error_scale: np.ndarray,
-    priors: Priors,
-    k_nearest: int | None,
-    run_id: str,
-) -> pd.DataFrame:
-    """The per-pair post-processing of the real sky's pairs, in one place: rank, local density, p_chance,
-    k-nearest cut, then the association step over the final pairs (likelihood ratio and posterior, each
-    radio source's prior picked by its error scale). `real` has FOUND_COLUMNS (offset 0) plus radio_id;
-    `density_deg2` and `radio_error_scale` are per row of `real`."""
-    real = real.assign(star_density_deg2=density_deg2, radio_error_scale=radio_error_scale)
-    real = rank_pairs(real)
-    real["p_chance"] = p_chance(real["separation_arcsec"].to_numpy(), real["star_density_deg2"].to_numpy())
-    real["run_id"] = run_id
-    if k_nearest is not None:
-        real = real.loc[real["rank"] <= k_nearest]
-    return associate_frame(real, priors)[PAIRS_SCHEMA.names].reset_index(drop=True)
-
-
-def assemble_results(
-    found: pd.DataFrame,
-    radio_ids: np.ndarray,
-    radio: Mapping[str, np.ndarray],
-    star_density_counts: tuple[np.ndarray, np.ndarray],
-    plan: MatchPlan,
-    *,
-    n_offsets: int,
-    k_nearest: int | None,
-    density_order: int,
-    region_order: int,
-    run_id: str,
-) -> dict[str, Any]:
-    """Result tables from the engine's raw pairs: pairs, best, offset_stats, and the association priors
-    (shared by core and Spark job).
-
-    radio: per radio row, ra, dec and the positional-error columns (ra_error, dec_error, ELLIPSE_COLUMNS); their
-    error scale det(C)^(1/4) (`positional_errors.error_scale`; NaN: unknown) picks the row's prior class.
-    star_density_counts: sorted (pixel at density_order, valid
-    stars in it), over at least every pixel next to a matched radio source."""
-    radio_ra, radio_dec = radio["ra"], radio["dec"]
-    radio_error_scale = error_scale(*(radio[c] for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
-    real = found.loc[found["offset"] == 0]
-    rows = real["radio_row"].to_numpy(np.int64)
-    matched, inverse = np.unique(rows, return_inverse=True)
-    nb = neighbourhood(radio_ra[matched], radio_dec[matched], density_order)
-    density = density_from_counts(nb, *star_density_counts, density_order)[inverse.ravel()]
-    offset_pairs = found.loc[found["offset"] > 0]
-    offset_rows = offset_pairs["radio_row"].to_numpy(np.int64)
-    priors = priors_from_rows(
-        radio_error_scale, matched, offset_pairs["offset"].to_numpy(np.int64), offset_rows, n_offsets
-    )
-    pairs = finalize_pairs(
-        real.assign(radio_id=radio_ids[rows]), density, radio_error_scale[rows], priors, k_nearest, run_id
-    )
-    # integer radio ids (rows) for the offset statistics: grouping 1 M strings would cost seconds
-    regions = pd.Series(region_pixels(radio_ra, radio_dec, region_order))
-    offset_pairs = offset_pairs.assign(radio_id=offset_rows)
-    stats = offset_stats_frame(offset_pairs, regions, n_offsets, plan.criteria.search_arcsec, region_order, run_id)
-    return {
-        "pairs": pairs,
-        "best": pairs.loc[pairs["rank"] == 1].reset_index(drop=True),
-        "offset_stats": stats,
-        "priors": priors,
-    }
 
 
 def crossmatch_frames(
@@ -348,12 +208,12 @@ def crossmatch_frames(
     res["star_idx"] = fast_idx[res["star_idx"]]
     parts.append(res)
     res = concat_results(parts)
-    star_ids = stars["source_id"].to_numpy(object)
-    found = found_frame(res, len(radio), star_ids[res["star_idx"]])
+    star_ids = pa.array(stars["source_id"].to_numpy(object)).take(pa.array(res.pop("star_idx")))
     counts = star_counts(_col(stars, "ra"), _col(stars, "dec"), density_order)
-    out = assemble_results(
-        found,
-        radio["source_id"].to_numpy(object),
+    out = assemble_tables(
+        res,
+        star_ids,
+        pa.array(radio["source_id"].to_numpy(object)),
         radio_cols,
         counts,
         plan,
@@ -363,4 +223,5 @@ def crossmatch_frames(
         region_order=region_order,
         run_id=run_id,
     )
+    out["pairs"], out["best"] = out["pairs"].to_pandas(), out["best"].to_pandas()
     return {**out, "plan": plan}

@@ -57,6 +57,18 @@ def displacement_arcsec(stars: dict[str, np.ndarray], radio_epoch_min: float, ra
     return np.fmax(pm, 0.0, out=pm)  # NaN (no proper motion or epoch) -> 0
 
 
+def radio_columns(radio: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The radio columns the engine keeps, as float64 (NaN: unknown); the error-ellipse columns only where the
+    catalogue gives an ellipse for some row. An ellipse column that is all NaN means "no ellipse" to
+    `radio_covariance` either way, and at 10 M sources three of them are 240 MB in every process."""
+    n = radio["ra"].size
+    columns = {c: np.asarray(radio[c], dtype=np.float64) if c in radio else np.full(n, np.nan)
+               for c in ("ra", "dec", "epoch", "ra_error", "dec_error")}
+    columns.update({c: np.asarray(radio[c], dtype=np.float64) for c in ELLIPSE_COLUMNS
+                    if c in radio and np.isfinite(radio[c]).any()})
+    return columns
+
+
 @dataclass
 class RadioRows:
     """The valid radio rows (real sky) and how to make the offset skies from them.
@@ -64,7 +76,7 @@ class RadioRows:
     Sky row = offset * n_radio + row. Offset skies are computed where they are used (a task computes them
     for its own rows), never shipped: 8 offset skies would otherwise multiply what travels by 9."""
 
-    columns: dict[str, np.ndarray]  # ra, dec, epoch, ra_error, dec_error, ELLIPSE_COLUMNS (NaN: none)
+    columns: dict[str, np.ndarray]  # ra, dec, epoch, ra_error, dec_error, ELLIPSE_COLUMNS if given (NaN: none)
     n_offsets: int
     offset_arcmin: float
 
@@ -91,7 +103,8 @@ class RadioRows:
                 ra[m], dec[m] = offset_sky_position(ra[m], dec[m], int(k), self.n_offsets, self.offset_arcmin)
         out = {"sky": sky, "key": np.zeros(sky.size, np.int64), "ra": ra, "dec": dec}
         for c in ("epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS):
-            out[c] = self.columns[c][row]
+            if c in self.columns:  # an error ellipse nowhere given is left out (evaluate_pairs: None)
+                out[c] = self.columns[c][row]
         return out
 
     def arrays(self, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -128,9 +141,7 @@ class RadioSkies:
     ) -> RadioSkies:
         from radiolake.crossmatch.partitioning import radio_replicas  # driver only
 
-        n = radio["ra"].size
-        columns = {c: np.asarray(radio[c], dtype=np.float64) if c in radio else np.full(n, np.nan)
-                   for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)}
+        columns = radio_columns(radio)
         rows, key = radio_replicas(columns["ra"], columns["dec"], reach_arcsec, join_order)  # sorted by key
         by_dec = np.argsort(columns["dec"], kind="stable") if n_offsets else None
         return cls(RadioRows(columns, n_offsets, offset_arcmin), join_order, key, rows, reach_arcsec, by_dec)

@@ -133,8 +133,9 @@ def catalogue_files(location: str, coverage: tuple[int, np.ndarray] | None = Non
     return files, [f for f in files if _in_coverage(f, coverage)], False
 
 
-def read_arrow(location: str) -> pa.Table:
-    """A whole (small) catalogue as one Arrow table, read with pyarrow on this process (files unified)."""
+def read_arrow(location: str, columns: list[str] | None = None) -> pa.Table:
+    """A whole (small) catalogue as one Arrow table, read with pyarrow on this process (files unified);
+    only `columns` (those a file has) when given."""
     import pyarrow.parquet as pq
 
     from radiolake.crossmatch.star_chunks import filesystem
@@ -144,7 +145,9 @@ def read_arrow(location: str) -> pa.Table:
 
     def read(path: str) -> pa.Table:  # a file at a time: no dataset discovery (its first call costs ~0.5 s)
         with fs.open_input_file(path) as f:
-            return pq.ParquetFile(f).read()
+            pf = pq.ParquetFile(f)
+            have = None if columns is None else [c for c in columns if c in pf.schema_arrow.names]
+            return pf.read(columns=have)
 
     tables = [read(f) for f in files]
     return pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
@@ -163,6 +166,30 @@ def dictionary_columns(table: pa.Table, sample_rows: int = 4096, max_share: floa
     return [f.name for f in table.schema
             if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
             and pc.count_distinct(sample.column(f.name)).as_py() <= limit]
+
+
+def read_rows(location: str, positions: np.ndarray) -> pa.Table:
+    """All columns of the rows at `positions` (sorted; row numbers of the catalogue as `read_arrow` reads it),
+    read one row group at a time: only the wanted rows are ever held, not the whole catalogue."""
+    import pyarrow.parquet as pq
+
+    from radiolake.crossmatch.star_chunks import filesystem
+
+    positions = np.asarray(positions, dtype=np.int64)
+    files, _, s3 = catalogue_files(location)
+    fs = filesystem(s3)
+    pieces, start = [], 0
+    for f in files:
+        with fs.open_input_file(f) as fh:
+            pf = pq.ParquetFile(fh)
+            pieces.append(pf.schema_arrow.empty_table())  # every file's columns, as read_arrow unifies them
+            for g in range(pf.metadata.num_row_groups):
+                n = pf.metadata.row_group(g).num_rows
+                a, b = np.searchsorted(positions, [start, start + n])
+                if b > a:
+                    pieces.append(pf.read_row_group(g).take(pa.array(positions[a:b] - start)))
+                start += n
+    return pa.concat_tables(pieces, promote_options="permissive") if len(pieces) > 1 else pieces[0]
 
 
 def write_arrow(table: pa.Table, location: str) -> int:

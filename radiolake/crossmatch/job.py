@@ -1,7 +1,8 @@
 """The Spark plan of the cross-match: Spark schedules star chunks; star rows never leave their task.
 
 Plan:
-1. the driver reads the (small) radio catalogue with pyarrow, quarantines invalid rows, and reads only the
+1. the driver reads the columns of the radio catalogue the match needs with pyarrow (the others are read again
+   at the end, for the matched rows only), quarantines invalid rows, and reads only the
    Parquet footers of the star files near the radio footprint: their statistics give the plan (epochs,
    largest proper motion and errors) without a pass over the star rows;
 2. the driver replicates the real radio rows to the join pixels their cone reaches and plans star chunks
@@ -12,10 +13,12 @@ Plan:
    quarantine invalid rows, count stars per density pixel, compute the offset skies of their radio rows,
    match the slow stars by declination zones (`engine.match_star_chunk`, `zones.py`) and return pairs with
    integer keys, the few fast movers, and full rows only for matched stars (string ids only for output rows);
-4. the driver matches the fast movers with their own star-side search, then `core.assemble_results` ranks,
+4. the driver matches the fast movers with their own star-side search, then `assemble.assemble_tables` ranks,
    adds density and p_chance, builds best, k-nearest and offset statistics, and runs the association step
-   (priors per radio-error class from the offset skies, likelihood ratio and posterior per final pair);
-   tables are written with pyarrow per radiolake/results.py, run.json last.
+   (priors per radio-error class from the offset skies, likelihood ratio and posterior per final pair) on
+   integer radio rows, the string ids staying Arrow arrays gathered only for output rows; tables are written
+   with pyarrow per radiolake/results.py, run.json last. What is no longer needed is dropped as it goes, so
+   100 M stars x 10 M radio sources fit in 6 GB for all processes with Spark's default 1g driver heap.
 No shuffle, no Arrow<->JVM<->Python conversion of star rows: Spark is the scheduler (local or a cluster).
 """
 
@@ -33,22 +36,24 @@ from datetime import UTC, datetime
 from functools import partial
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
-from radiolake.crossmatch.core import (
-    CatalogueStats,
-    assemble_results,
-    concat_results,
-    found_frame,
-    plan_match,
-)
+from radiolake.crossmatch.assemble import assemble_tables
+from radiolake.crossmatch.core import CatalogueStats, concat_results, plan_match
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
-from radiolake.crossmatch.engine import RadioSkies, match_fast_stars
-from radiolake.crossmatch.io import catalogue_files, read_arrow, remove_file, resolve_location, write_arrow, write_text
+from radiolake.crossmatch.engine import RadioSkies, match_fast_stars, radio_columns
+from radiolake.crossmatch.io import (
+    catalogue_files,
+    read_arrow,
+    read_rows,
+    remove_file,
+    resolve_location,
+    write_arrow,
+    write_text,
+)
 from radiolake.crossmatch.offsets import DEFAULT_OFFSET_ARCMIN, DEFAULT_REGION_ORDER
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
 from radiolake.crossmatch.partitioning import (
@@ -68,10 +73,12 @@ from radiolake.crossmatch.star_chunks import (
 )
 from radiolake.crossmatch.star_task import STAR_READ, TaskContext, run_star_group
 from radiolake.crossmatch.validity import invalid_codes, quarantined
-from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
+from radiolake.results import OFFSET_STATS_SCHEMA
 
 #: Rows one Spark task takes at most (its chunks run one after the other, so memory stays one chunk's).
 TASK_ROWS = 5_000_000
+#: Radio columns the driver holds (the match's); the rest is read again only for matched rows.
+RADIO_READ = ("source_id", "ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)
 #: More healpix ranges than this are coarsened (the row-group filter stays cheap).
 MAX_RANGES = 500
 log = logging.getLogger(__name__)
@@ -160,7 +167,7 @@ def _stats(radio: dict[str, np.ndarray], meta: dict[str, tuple[float, float]], n
         star_epoch_min=epoch[0],
         star_epoch_max=epoch[1],
         star_pm_max=math.hypot(hi("pmra"), hi("pmdec")),  # a bound from min/max: exact enough for a reach
-        radio_err_max=max(nanmax(radio[c]) for c in ("ra_error", "dec_error", "pos_err_major")),
+        radio_err_max=max(nanmax(radio[c]) for c in ("ra_error", "dec_error", "pos_err_major") if c in radio),
         star_err_max=max(hi("ra_error"), hi("dec_error")),
         star_pm_err_max=max(hi("pmra_error"), hi("pmdec_error")),
     )
@@ -181,6 +188,14 @@ def task_groups(items: list, rows: list[int], parallelism: int, task_rows: int =
         groups[g].append(items[k])
         load[g] += rows[k]
     return [g for g in groups if g]
+
+
+def first_occurrences(ids: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Row positions of each distinct id's first row, in row order (a star read twice is written once)."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    codes = pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False)
+    return np.sort(np.unique(codes, return_index=True)[1])
 
 
 def _unify(tables: list[pa.Table]) -> pa.Table | None:
@@ -228,12 +243,19 @@ def run_crossmatch(
     timer = StepTimer()
 
     # 1. radio on the driver; star footers near its footprint; the plan from both.
-    radio_all = read_arrow(radio_location)
-    _require(radio_all.column_names, ["source_id", "ra", "dec", "epoch"], "radio")
-    codes = invalid_codes(radio_all, "radio")
-    radio_bad = quarantined(radio_all, codes) if codes.any() else None
-    radio_tbl = radio_all.filter(pa.array(codes == 0)) if codes.any() else radio_all
-    radio = float_arrays(radio_tbl, ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS))
+    # Only the columns the match needs are held; the other columns are read again for the output rows only.
+    radio_tbl = read_arrow(radio_location, columns=list(RADIO_READ))
+    _require(radio_tbl.column_names, ["source_id", "ra", "dec", "epoch"], "radio")
+    codes = invalid_codes(radio_tbl, "radio")
+    valid_rows = np.flatnonzero(codes == 0) if codes.any() else None  # catalogue row of each valid radio row
+    radio_bad = quarantined(read_rows(radio_location, np.flatnonzero(codes)), codes[codes != 0]) \
+        if codes.any() else None
+    radio = radio_columns(float_arrays(radio_tbl, RADIO_READ[1:]))
+    radio_ids = radio_tbl.column("source_id").combine_chunks()
+    del radio_tbl
+    if valid_rows is not None:
+        radio = {k: v[valid_rows] for k, v in radio.items()}
+        radio_ids = radio_ids.take(pa.array(valid_rows))
     foot = with_neighbours(home_pixels(radio["ra"], radio["dec"], MIN_JOIN_ORDER), MIN_JOIN_ORDER)
     all_files, near_files, s3 = catalogue_files(stars_location, coverage=(MIN_JOIN_ORDER, foot))
     schema, groups = _footers(near_files, s3)
@@ -272,28 +294,33 @@ def run_crossmatch(
                        .collect() for r in rs]
         finally:
             radio_rows.unpersist()
+        del tasks
+    del payloads
     timer.lap("match")
 
-    # 4. fast movers, then the tables.
+    # 4. fast movers, then the tables: string ids stay in Arrow, gathered only for output rows.
     fast_full = _unify([r["full"].take(pa.array(np.searchsorted(r["full_idx"], r["fast"]))) for r in results
                         if r["fast"].size])
-    parts = [r["found"] for r in results]
-    star_ids = [r["star_id"] for r in results]
+    parts = [r.pop("found") for r in results]
+    star_ids = [r.pop("star_id") for r in results]
     if fast_full is not None:
         fres = match_fast_stars(float_arrays(fast_full), skies, plan.criteria)
         star_ids.append(fast_full.column("source_id").take(pa.array(fres.pop("star_idx"))))
         parts.append(fres)
+    del skies, fast_full  # the replicas and the broadcast copy of the radio columns
     res = concat_results(parts)
+    n_candidates = int(res["sky"].size)
+    del parts
     ids = pa.chunked_array([c for a in star_ids for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],
-                           type=pa.string()) if star_ids else pa.chunked_array([], pa.string())
-    found = found_frame(res, skies.n_radio, ids.to_numpy())
+                           type=pa.string())
+    del star_ids
     pix = np.concatenate([r["counts"][0] for r in results]) if results else np.zeros(0, np.int64)
     cnt = np.concatenate([r["counts"][1] for r in results]) if results else np.zeros(0, np.int64)
     upix, inv = np.unique(pix, return_inverse=True)
     counts = (upix, np.bincount(inv.ravel(), weights=cnt, minlength=upix.size).astype(np.int64))
-    radio_ids = radio_tbl.column("source_id").to_numpy()
-    tables = assemble_results(
-        found,
+    tables = assemble_tables(
+        res,
+        ids,
         radio_ids,
         radio,
         counts,
@@ -304,7 +331,8 @@ def run_crossmatch(
         region_order=region_order,
         run_id=run_id,
     )
-    pairs = pa.Table.from_pandas(tables["pairs"], schema=PAIRS_SCHEMA, preserve_index=False)
+    del res, ids, radio
+    pairs = tables["pairs"]
     timer.lap("assemble")
 
     # Tables are written by a few threads (pyarrow encodes and compresses without the GIL) while the next
@@ -316,23 +344,25 @@ def run_crossmatch(
         written.append(writer.submit(write_arrow, table, location))
 
     write(pairs, f"{out}/pairs")
-    write(pa.Table.from_pandas(tables["best"], schema=PAIRS_SCHEMA, preserve_index=False), f"{out}/best")
+    write(tables["best"], f"{out}/best")
     write(
         pa.Table.from_pandas(tables["offset_stats"], schema=OFFSET_STATS_SCHEMA, preserve_index=False),
         f"{out}/offset_stats",
     )
-    matched_radio = pc.is_in(radio_tbl.column("source_id"), value_set=pairs.column("radio_id").unique())
-    radio_out = radio_tbl.filter(matched_radio)
-    write(radio_out.append_column("survey", pa.array([radio_name] * radio_out.num_rows, pa.string())),
+    matched = np.flatnonzero(pc.is_in(radio_ids, value_set=pairs.column("radio_id").unique()).to_numpy(
+        zero_copy_only=False))
+    radio_out = read_rows(radio_location, matched if valid_rows is None else valid_rows[matched])
+    write(radio_out.append_column("survey", pa.repeat(pa.scalar(radio_name, pa.string()), radio_out.num_rows)),
           f"{out}/radio_sources")
-    star_rows = _unify([r["full"] for r in results])
+    del radio_out, matched
+    star_rows = _unify([r.pop("full") for r in results])
     if star_rows is None:
         star_rows = pa.table({name: pa.array([], schema.field(name).type) for name in schema.names})
     star_rows = star_rows.filter(pc.is_in(star_rows.column("source_id"), value_set=pairs.column("star_id").unique()))
-    first = pd.Series(star_rows.column("source_id").to_numpy(zero_copy_only=False)).duplicated().to_numpy()
-    star_rows = star_rows.filter(pa.array(~first))
-    write(star_rows.append_column("survey", pa.array([star_name] * star_rows.num_rows, pa.string())),
+    star_rows = star_rows.take(pa.array(first_occurrences(star_rows.column("source_id"))))
+    write(star_rows.append_column("survey", pa.repeat(pa.scalar(star_name, pa.string()), star_rows.num_rows)),
           f"{out}/stars")
+    del star_rows
     n_radio_bad = radio_bad.num_rows if radio_bad is not None else 0
     if n_radio_bad:
         write(radio_bad, f"{out}/quarantine/radio")
@@ -362,7 +392,7 @@ def run_crossmatch(
         "n_radio": stats.n_radio,
         "n_stars": n_valid,
         "n_pairs": pairs.num_rows,
-        "n_best": len(tables["best"]),
+        "n_best": tables["best"].num_rows,
         "expected_false_matches": float(
             stats_frame.loc[
                 stats_frame["radius_arcsec"] == stats_frame["radius_arcsec"].max(), "expected_false_matches"
@@ -381,7 +411,7 @@ def run_crossmatch(
         "n_fast_stars": int(sum(r["fast"].size for r in results)),
         "n_radio_quarantined": n_radio_bad,
         "n_stars_quarantined": n_stars_bad,
-        "n_candidates_incl_offsets": len(found),
+        "n_candidates_incl_offsets": n_candidates,
         "n_star_chunks": len(chunks),
         "star_bytes_read": int(sum(r["bytes"] for r in results)),
         "star_bytes_near_footprint": int(sum(sum(g.col_bytes.values()) for g in groups)),

@@ -16,6 +16,8 @@ from radiolake.crossmatch.sky import offset_sky_position as offset_position  # n
 DEFAULT_OFFSET_ARCMIN = 3.0
 DEFAULT_REGION_ORDER = 3
 RADIUS_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+OFFSET_STATS_COLUMNS = ["run_id", "region_order", "region_pixel", "radius_arcsec", "n_offsets", "n_radio",
+                        "false_matches_total", "expected_false_matches"]
 
 
 def radius_grid(search_arcsec: float) -> list[float]:
@@ -42,6 +44,42 @@ def offset_stats_row(run_id: str, region_order: int, region: int, radius: float,
     }
 
 
+def nearest_per_source(offset: np.ndarray, row: np.ndarray, sep: np.ndarray, n_rows: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(row, nearest separation) per distinct (offset sky, row) of the offset skies' pairs: one chance match
+    per shifted source, however many stars it found. Integer keys and numpy: millions of pairs at survey scale."""
+    key = np.asarray(offset, np.int64) * max(n_rows, 1) + np.asarray(row, np.int64)
+    uniq, inv = np.unique(key, return_inverse=True)
+    nearest = np.full(uniq.size, np.inf)
+    np.minimum.at(nearest, inv.ravel(), np.asarray(sep, dtype=np.float64))
+    return uniq % max(n_rows, 1), nearest
+
+
+def offset_stats_from_rows(
+    offset: np.ndarray,
+    row: np.ndarray,
+    sep: np.ndarray,
+    row_regions: np.ndarray,
+    n_offsets: int,
+    search_arcsec: float,
+    region_order: int,
+    run_id: str,
+) -> pd.DataFrame:
+    """OFFSET_STATS rows from the offset skies' pairs by radio row (offset >= 1, row, separation), given the
+    region pixel of every real radio row."""
+    row_regions = np.asarray(row_regions, dtype=np.int64)
+    n_radio = pd.Series(row_regions).value_counts()
+    rows, nearest = nearest_per_source(offset, row, sep, row_regions.size)
+    region = row_regions[rows]
+    out = []
+    for radius in radius_grid(search_arcsec):
+        hit, counts = np.unique(region[nearest <= radius], return_counts=True)
+        found = dict(zip(hit.tolist(), counts.tolist(), strict=True))
+        for reg, n in n_radio.items():
+            out.append(offset_stats_row(run_id, region_order, reg, radius, n_offsets, n, int(found.get(reg, 0))))
+    return pd.DataFrame(out, columns=OFFSET_STATS_COLUMNS)
+
+
 def offset_stats_frame(
     offset_pairs: pd.DataFrame,
     radio_regions: pd.Series,
@@ -50,30 +88,20 @@ def offset_stats_frame(
     region_order: int,
     run_id: str,
 ) -> pd.DataFrame:
-    """OFFSET_STATS rows from the pairs of the offset skies.
+    """OFFSET_STATS rows from the pairs of the offset skies (pandas form of `offset_stats_from_rows`).
 
     offset_pairs: columns offset, radio_id, separation_arcsec (offset >= 1 only).
     radio_regions: region pixel of every real radio source, indexed by radio_id.
     """
-    n_radio = radio_regions.value_counts()
-    nearest = offset_pairs.groupby(["offset", "radio_id"])["separation_arcsec"].min().reset_index()
-    nearest["region_pixel"] = radio_regions.reindex(nearest["radio_id"]).to_numpy()
-    rows = []
-    for radius in radius_grid(search_arcsec):
-        counts = nearest.loc[nearest["separation_arcsec"] <= radius].groupby("region_pixel").size()
-        for region, n in n_radio.items():
-            total = int(counts.get(region, 0))
-            rows.append(offset_stats_row(run_id, region_order, region, radius, n_offsets, n, total))
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "run_id",
-            "region_order",
-            "region_pixel",
-            "radius_arcsec",
-            "n_offsets",
-            "n_radio",
-            "false_matches_total",
-            "expected_false_matches",
-        ],
+    row = radio_regions.index.get_indexer(offset_pairs["radio_id"])
+    known = row >= 0  # a pair of an unknown source counts in no region
+    return offset_stats_from_rows(
+        offset_pairs["offset"].to_numpy(np.int64)[known],
+        row[known],
+        offset_pairs["separation_arcsec"].to_numpy(np.float64)[known],
+        radio_regions.to_numpy(np.int64),
+        n_offsets,
+        search_arcsec,
+        region_order,
+        run_id,
     )
