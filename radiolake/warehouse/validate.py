@@ -308,11 +308,17 @@ def _keys_unique(arrays: dict[str, pa.Array], key: tuple[str, ...]) -> bool:
 
 def _check_references(tables: dict[str, pa.Table], problems: list[str]) -> None:
     """Every pair and best match must point at a radio source and a star shipped in the same folder."""
+    found: dict[tuple[str, str], pa.ChunkedArray] = {}
+    n_pairs = tables["pairs"].num_rows
+    for column, parent in (("radio_id", "radio_sources"), ("star_id", "stars")):
+        # pairs' and best's ids probed together: the parent's id set is hashed once, not once per child.
+        probes = pa.chunked_array(tables["pairs"].column(column).chunks + tables["best"].column(column).chunks,
+                                  type=pa.string())
+        known = pc.is_in(probes, value_set=tables[parent].column("source_id").combine_chunks())
+        found["pairs", column], found["best", column] = known.slice(0, n_pairs), known.slice(n_pairs)
     for child in ("pairs", "best"):
         for column, parent in (("radio_id", "radio_sources"), ("star_id", "stars")):
-            ids = tables[child].column(column)
-            known = tables[parent].column("source_id")
-            orphans = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=known.combine_chunks())))
+            orphans = pc.filter(tables[child].column(column), pc.invert(found[child, column]))
             if len(orphans):
                 problems.append(f"{child}.{column}: {len(orphans)} id(s) not in {parent}/ "
                                 f"(e.g. {orphans[0].as_py()!r})")
