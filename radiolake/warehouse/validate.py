@@ -4,7 +4,8 @@ A run is loaded whole or not at all, so every problem is collected first and rep
 column, a null or NaN key, a NaN or infinite value in any float column, a run_id that disagrees with
 run.json, a duplicate key, a pair pointing at a radio source or star that is not in the folder, a value out
 of range. The result is a set of Arrow tables
-already in the `load.*` column order and types, ready for COPY.
+already in the `load.*` column order and types, ready for COPY. `read_checked` hands each table over as soon
+as it passed its own checks, so the loader can COPY it while the next one is read and checked.
 """
 
 from __future__ import annotations
