@@ -2,6 +2,7 @@
 
 Sizes for the issues' figures: `python benchmarks/ingest.py --rows 10000000`,
 `python -m benchmarks.crossmatch --size large`, `python benchmarks/warehouse.py --pairs 1000000`,
+`python benchmarks/warehouse_load.py --pairs 1000000` (the load alone, repeated, wall and CPU),
 `python benchmarks/spark_cluster.py --rows 1000000` (local mode vs the stack's standalone cluster)
 (the warehouse one needs the embedded stack: `radiolake stack up --no-airflow`).
 """
@@ -16,6 +17,7 @@ RUNS = [
     ["benchmarks/ingest.py"],
     ["-m", "benchmarks.crossmatch", "--size", "small"],
     ["benchmarks/warehouse.py", "--pairs", "200000"],
+    ["benchmarks/warehouse_load.py", "--pairs", "200000", "--repeat", "2"],
     ["benchmarks/spark_cluster.py", "--rows", "100000"],
 ]
 

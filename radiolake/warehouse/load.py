@@ -9,7 +9,10 @@ lock, taken before anything else, serialises loads: two loads (of the same run o
 create tables LIKE the parents and then drop and attach partitions of those same parents, which, interleaved,
 deadlocks (each holds the parents shared and waits for them exclusively). Readers are never blocked by it.
 COPY is fed Postgres binary format encoded straight from Arrow batches by pgpq: no Python loop per row, and
-the server skips parsing text floats (measured 4x faster than CSV COPY here, identical rows).
+the server skips parsing text floats (measured 4x faster than CSV COPY here, identical rows). Reading and
+checking the Parquet of the next table runs on a worker thread while the server COPYs the current one
+(validate.read_checked); a refused folder rolls the transaction back, so it changes nothing. Tables made
+and filled in the load's own transaction skip WAL on a server with wal_level=minimal (the embedded stack's).
 """
 
 from __future__ import annotations
@@ -30,7 +33,14 @@ from psycopg.rows import dict_row
 from radiolake.config import Settings, get_settings
 from radiolake.warehouse.retention import RetentionPolicy, apply_retention
 from radiolake.warehouse.tables import LOAD_TABLES
-from radiolake.warehouse.validate import RUN_COLUMNS, ResultsValidationError, RunResults, read_results
+from radiolake.warehouse.validate import (
+    RUN_COLUMNS,
+    ResultsFolder,
+    ResultsValidationError,
+    RunResults,
+    open_results,
+    read_checked,
+)
 
 #: Advisory lock key (hashed) serialising loads; see the module docstring.
 LOAD_LOCK = "radiolake.warehouse.load"
@@ -112,20 +122,32 @@ def _swap(cur: psycopg.Cursor, name: str, run_id: str, staged: str) -> None:
         sql.Identifier("load", name), sql.Identifier("load", staged), sql.Literal(run_id)))
 
 
-def write_run(conn: psycopg.Connection, results: RunResults,
+def write_run(conn: psycopg.Connection, results: RunResults | ResultsFolder,
               retention: RetentionPolicy | None = None) -> tuple[dict[str, int], list[str]]:
     """Replace one run in every load table, inside one transaction; returns rows per table and the runs
-    the retention policy dropped in the same transaction (radiolake/warehouse/retention.py)."""
-    run_id = results.run_id
+    the retention policy dropped in the same transaction (radiolake/warehouse/retention.py).
+
+    Given a ResultsFolder, its tables are read and checked while the previous one is COPYed
+    (validate.read_checked); a ResultsValidationError then rolls the transaction back, so nothing is
+    changed, exactly as when the folder is refused before COPY.
+    """
+    run_id = results.run["run_id"]
     token = secrets.token_hex(4)  # new tables never collide with the partitions they replace
     rows: dict[str, int] = {}
     with conn.transaction(), conn.cursor() as cur:
         # Before the first lock on a load.* table, so no two loads ever hold the parents in opposite orders.
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
-        staged = {}
-        for table in LOAD_TABLES:  # the long part: takes no lock that blocks readers of load.*
-            staged[table.name] = _stage(cur, table.name, run_id, results.tables[table.name], token)
-            rows[table.name] = results.tables[table.name].num_rows
+        staged: dict[str, str] = {}
+
+        def stage(name: str, data: pa.Table) -> None:  # the long part: no lock that blocks readers of load.*
+            staged[name] = _stage(cur, name, run_id, data, token)
+            rows[name] = data.num_rows
+
+        if isinstance(results, ResultsFolder):
+            results = read_checked(results, on_table=stage)
+        else:
+            for table in LOAD_TABLES:
+                stage(table.name, results.tables[table.name])
         cur.execute("DELETE FROM load.runs WHERE run_id = %s", (run_id,))
         run = results.run
         cur.execute(
@@ -151,25 +173,23 @@ def load_run(uri: str, *, dsn: str | None = None, settings: Settings | None = No
              retention: RetentionPolicy | None = None) -> LoadReport:
     """Validate the results folder at `uri` (local path or s3://bucket/prefix) and load it as one run.
 
-    Then, in the same transaction, older runs are dropped as `retention` says (default: the policy from
-    RADIOLAKE_RETENTION_*, which keeps every run unless set). Raises ResultsValidationError (after
-    recording it in load.rejected_runs) when the folder is refused; then no row of the run is written or
-    changed.
+    Reading and checking a table overlaps the COPY of the one before (write_run). Then, in the same
+    transaction, older runs are dropped as `retention` says (default: the policy from RADIOLAKE_RETENTION_*,
+    which keeps every run unless set). Raises ResultsValidationError (after recording it in
+    load.rejected_runs) when the folder is refused; then no row of the run is written or changed.
     """
     started = time.perf_counter()
     dsn = _dsn(dsn, settings)
     retention = retention or RetentionPolicy.from_env()  # a bad setting fails before anything is read
-    try:
-        results = read_results(uri, settings)
-    except ResultsValidationError as exc:
-        with psycopg.connect(dsn, application_name="radiolake-load") as conn:
-            ensure_load_schema(conn)
-            record_rejection(conn, exc)
-        raise
     with psycopg.connect(dsn, application_name="radiolake-load") as conn:
         ensure_load_schema(conn)
-        rows, dropped = write_run(conn, results, retention)
-    return LoadReport(run_id=results.run_id, source_uri=uri, rows=rows,
+        try:
+            folder = open_results(uri, settings)
+            rows, dropped = write_run(conn, folder, retention)
+        except ResultsValidationError as exc:  # the load's transaction, if begun, is rolled back by now
+            record_rejection(conn, exc)
+            raise
+    return LoadReport(run_id=folder.run["run_id"], source_uri=uri, rows=rows,
                       seconds=time.perf_counter() - started, dropped_runs=dropped)
 
 

@@ -4,13 +4,15 @@ A run is loaded whole or not at all, so every problem is collected first and rep
 column, a null or NaN key, a NaN or infinite value in any float column, a run_id that disagrees with
 run.json, a duplicate key, a pair pointing at a radio source or star that is not in the folder, a value out
 of range. The result is a set of Arrow tables
-already in the `load.*` column order and types, ready for COPY.
+already in the `load.*` column order and types, ready for COPY. `read_checked` hands each table over as soon
+as it passed its own checks, so the loader can COPY it while the next one is read and checked.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -76,31 +78,99 @@ def _read_folder(fs: pafs.FileSystem, path: str) -> pa.Table:
     return dataset.to_table()
 
 
-def read_results(uri: str, settings: Settings | None = None) -> RunResults:
-    """Read run.json and the five table folders, then validate; raises ResultsValidationError."""
+@dataclass
+class ResultsFolder:
+    """A results folder whose run.json was read: where its tables are, and the run they belong to."""
+
+    uri: str
+    fs: pafs.FileSystem
+    base: str
+    run: dict
+
+
+def open_results(uri: str, settings: Settings | None = None) -> ResultsFolder:
+    """Read run.json (written last: without it the run is incomplete); raises ResultsValidationError."""
     fs, base = resolve(uri, settings)
     info = fs.get_file_info(f"{base}/run.json")
     if info.type != pafs.FileType.File:
-        # run.json is written last: without it the run is incomplete (or the path is wrong).
         raise ResultsValidationError(uri, [f"no run.json under {uri}: the run is missing or incomplete"])
     try:
         run = read_run_json(fs, base)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultsValidationError(uri, [f"run.json is not valid JSON: {exc}"]) from exc
-    raw: dict[str, pa.Table] = {}
+    return ResultsFolder(uri, fs, base, run)
+
+
+def _read_table(folder: ResultsFolder, table: LoadTable) -> tuple[pa.Table | None, str | None]:
+    """The table's Parquet files as one Arrow table, or None and why they cannot be read."""
+    path = f"{folder.base}/{table.name}"
+    if folder.fs.get_file_info(path).type != pafs.FileType.Directory:
+        return None, f"{table.name}/: folder missing"
+    try:
+        return _read_folder(folder.fs, path), None
+    except (pa.ArrowInvalid, OSError) as exc:
+        return None, f"{table.name}/: unreadable Parquet ({exc})"
+
+
+def read_results(uri: str, settings: Settings | None = None) -> RunResults:
+    """Read run.json and the five table folders, then validate; raises ResultsValidationError."""
+    return read_checked(open_results(uri, settings))
+
+
+def read_checked(folder: ResultsFolder,
+                 on_table: Callable[[str, pa.Table], None] | None = None) -> RunResults:
+    """Read and check the folder's tables one by one on a worker thread, in load order.
+
+    `on_table(name, table)` is called in the caller's thread with each table that passed its own checks,
+    as long as no problem has been found so far, while the worker reads and checks the next one: the
+    loader COPYs a table meanwhile, so reading, checking and COPY overlap. The cross-table checks
+    (references) run last, on the worker. Finding a problem stops the calls, not the checks: every
+    problem is still collected and raised at the end (ResultsValidationError, the same problems in the same
+    order as `validate` finds on the same tables), and the caller then rolls back what it did with the
+    tables it was given.
+    """
+    run = folder.run
+    run_id = run.get("run_id") if isinstance(run, dict) else None
+    if not isinstance(run_id, str) or not run_id.strip():
+        raise ResultsValidationError(folder.uri, ["run.json: run_id missing or empty"])
+    unreadable: list[str] = []  # any of these: the run is refused for them alone, as before checking
+    checked: dict[str, pa.Table] = {}
+
+    def read_and_check(table: LoadTable) -> list[str]:
+        data, problem = _read_table(folder, table)
+        if problem is not None:
+            unreadable.append(problem)
+        if unreadable:  # refused anyway: reading the other folders only completes the list
+            return []
+        problems: list[str] = []
+        normalised = _normalise(table, data, run_id, problems)
+        if normalised is not None:
+            checked[table.name] = normalised
+        return problems
+
+    def cross_checks() -> list[str]:
+        problems: list[str] = []
+        if len(checked) == len(LOAD_TABLES):
+            _check_references(checked, problems)
+        return problems
+
     problems: list[str] = []
-    for table in LOAD_TABLES:
-        path = f"{base}/{table.name}"
-        if fs.get_file_info(path).type != pafs.FileType.Directory:
-            problems.append(f"{table.name}/: folder missing")
-            continue
-        try:
-            raw[table.name] = _read_folder(fs, path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            problems.append(f"{table.name}/: unreadable Parquet ({exc})")
-    if problems:
-        raise ResultsValidationError(uri, problems, run.get("run_id") if isinstance(run, dict) else None)
-    return validate(uri, run, raw)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="radiolake-validate")
+    try:
+        # One worker runs these in order: each table's job ends before the next starts, references last.
+        jobs = [(table, worker.submit(read_and_check, table)) for table in LOAD_TABLES]
+        references = worker.submit(cross_checks)
+        for table, job in jobs:
+            problems.extend(job.result())
+            if on_table is not None and not problems and not unreadable and table.name in checked:
+                on_table(table.name, checked[table.name])
+        if not problems and not unreadable:
+            problems.extend(references.result())
+    finally:
+        worker.shutdown(wait=True, cancel_futures=True)
+    if unreadable or problems:
+        raise ResultsValidationError(folder.uri, unreadable or problems, run_id)
+    return RunResults(source_uri=folder.uri, run=run, tables=checked)
 
 
 def validate(source_uri: str, run: dict, raw: dict[str, pa.Table]) -> RunResults:
@@ -239,11 +309,17 @@ def _keys_unique(arrays: dict[str, pa.Array], key: tuple[str, ...]) -> bool:
 
 def _check_references(tables: dict[str, pa.Table], problems: list[str]) -> None:
     """Every pair and best match must point at a radio source and a star shipped in the same folder."""
+    found: dict[tuple[str, str], pa.ChunkedArray] = {}
+    n_pairs = tables["pairs"].num_rows
+    for column, parent in (("radio_id", "radio_sources"), ("star_id", "stars")):
+        # pairs' and best's ids probed together: the parent's id set is hashed once, not once per child.
+        probes = pa.chunked_array(tables["pairs"].column(column).chunks + tables["best"].column(column).chunks,
+                                  type=pa.string())
+        known = pc.is_in(probes, value_set=tables[parent].column("source_id").combine_chunks())
+        found["pairs", column], found["best", column] = known.slice(0, n_pairs), known.slice(n_pairs)
     for child in ("pairs", "best"):
         for column, parent in (("radio_id", "radio_sources"), ("star_id", "stars")):
-            ids = tables[child].column(column)
-            known = tables[parent].column("source_id")
-            orphans = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=known.combine_chunks())))
+            orphans = pc.filter(tables[child].column(column), pc.invert(found[child, column]))
             if len(orphans):
                 problems.append(f"{child}.{column}: {len(orphans)} id(s) not in {parent}/ "
                                 f"(e.g. {orphans[0].as_py()!r})")

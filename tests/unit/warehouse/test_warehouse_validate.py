@@ -17,7 +17,13 @@ from astropy.coordinates import Latitude, Longitude
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
 from radiolake.warehouse.sample_run import make_sample_tables, write_results
 from radiolake.warehouse.tables import LOAD_TABLES
-from radiolake.warehouse.validate import ResultsValidationError, read_results, validate
+from radiolake.warehouse.validate import (
+    ResultsValidationError,
+    open_results,
+    read_checked,
+    read_results,
+    validate,
+)
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +197,53 @@ def test_sample_tables_follow_the_results_contract(sample):
     r_deg = pairs["separation_arcsec"] / 3600.0
     expected = 1.0 - np.exp(-math.pi * r_deg**2 * pairs["star_density_deg2"])
     assert np.allclose(pairs["p_chance"], expected, rtol=1e-12)
+
+
+def test_read_checked_hands_over_each_checked_table_in_load_order(tmp_path, sample):
+    """The loader COPYs each table as soon as it passed its checks: all five, in load order, as validated."""
+    tables, run = sample
+    write_results(str(tmp_path / "run"), tables, run)
+    handed: list[tuple[str, pa.Table]] = []
+    results = read_checked(open_results(str(tmp_path / "run")), on_table=lambda n, t: handed.append((n, t)))
+    assert [name for name, _ in handed] == [t.name for t in LOAD_TABLES]
+    expected = validate("mem://test", run, tables)
+    for name, table in handed:
+        assert table.equals(expected.tables[name]) and results.tables[name].equals(table)
+
+
+@pytest.mark.parametrize("breakage", ["nan_in_pairs", "orphan_best", "duplicate_star"])
+def test_read_checked_stops_handing_over_at_a_problem_and_reports_what_validate_does(tmp_path, sample,
+                                                                                  breakage):
+    tables, run = sample
+    if breakage == "nan_in_pairs":
+        tables = dict(tables, pairs=_replace(tables["pairs"], "p_chance",
+                                             [math.nan] + tables["pairs"].column("p_chance").to_pylist()[1:]))
+        handed_before = ["radio_sources", "stars", "offset_stats"]
+    elif breakage == "orphan_best":  # passes every per-table check: only the references catch it
+        ids = tables["best"].column("star_id").to_pylist()
+        tables = dict(tables, best=_replace(tables["best"], "star_id", ["no-such-star", *ids[1:]]))
+        handed_before = [t.name for t in LOAD_TABLES]
+    else:
+        ids = tables["stars"].column("source_id").to_pylist()
+        tables = dict(tables, stars=_replace(tables["stars"], "source_id", [ids[1], *ids[1:]]))
+        handed_before = ["radio_sources"]
+    write_results(str(tmp_path / "run"), tables, run)
+    handed: list[str] = []
+    with pytest.raises(ResultsValidationError) as info:
+        read_checked(open_results(str(tmp_path / "run")), on_table=lambda n, t: handed.append(n))
+    assert handed == handed_before
+    assert info.value.problems == _problems(run, tables)
+    assert info.value.run_id == "unit-run"
+
+
+def test_read_checked_reports_unreadable_folders_alone(tmp_path, sample):
+    """As before checking: a folder that cannot be read refuses the run for that reason only."""
+    tables, run = sample
+    tables = dict(tables, stars=tables["stars"].drop_columns(["ra"]))  # would be a problem if checked
+    write_results(str(tmp_path / "run"), tables, run)
+    (tmp_path / "run" / "best" / "part-00000.parquet").write_bytes(b"not parquet")
+    handed: list[str] = []
+    with pytest.raises(ResultsValidationError) as info:
+        read_checked(open_results(str(tmp_path / "run")), on_table=lambda n, t: handed.append(n))
+    assert len(info.value.problems) == 1 and info.value.problems[0].startswith("best/: unreadable Parquet")
+    assert "stars" not in handed
