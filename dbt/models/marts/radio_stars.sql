@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['star_id']}, {'columns': ['star_grade']}],
-    pre_hook="{{ prepare_stars_merge(star_vars()) }}",
+    pre_hook="{{ prepare_star_merge(star_vars(), 'radiolake_restated_stars', restated_stars()) }}",
     post_hook="{{ record_vars(star_vars()) }}",
 ) }}
 -- One row per star detected in radio, over every run and survey loaded (radio_star_detections): how often,
@@ -10,7 +10,7 @@
 -- is (distance, colour, motion), and a star-level grade from the radio evidence that a star, not a
 -- background source, is emitting. The rules are documented in marts.yml and enforced by
 -- tests/assert_radio_star_grades_follow_rules.sql.
--- Incremental, merged by star (macros/incremental_runs.sql, prepare_stars_merge): a build recomputes only
+-- Incremental, merged by star (macros/incremental_runs.sql, prepare_star_merge): a build recomputes only
 -- the stars whose detections were rebuilt since the last one (or are gone).
 {% set full = rebuild_all(star_vars()) %}
 with detections as (
