@@ -95,50 +95,45 @@
 {%- endmacro %}
 
 {# Star-level marts merge rather than append: a star's rows depend on every run that detected it.
-   Pre-hook of radio_star_detections: collect the stars whose detections may change (stars of runs that are
-   gone, reloaded or no longer the newest of their catalogues, and stars of newest runs not yet in the
-   table) into a temporary table, and delete their rows; the model then recomputes exactly those stars
-   (over every run, so the newest-run rules hold as in a full build). #}
-{% macro prepare_detections_merge(var_names) -%}
+   Pre-hook of radio_star_detections and radio_stars: collect the stars whose rows may change
+   (`changed_stars_sql`, below) into a temporary table, and delete their rows; the model then recomputes
+   exactly those stars (reading `temp_table`). Everything on a first build, or when the cuts changed. #}
+{% macro prepare_star_merge(var_names, temp_table, changed_stars_sql) -%}
     {%- if not is_incremental() -%}
         select 1
     {%- elif vars_changed(var_names) -%}
         delete from {{ this }}
     {%- else -%}
-        drop table if exists radiolake_changed_stars;
-        create temporary table radiolake_changed_stars as
-        select star_id from {{ this }} where run_id = any(array(
-            select i.run_id
-            from ({{ run_ids_in(this) }}) as i
-            left join {{ ref('stg_runs') }} as r on r.run_id = i.run_id
-            where not coalesce(r.is_latest_run, false) or r.loaded_at is distinct from (
-                select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)))
-        union
-        select star_id from {{ ref('int_best_matches') }} where run_id = any(array(
-            select r.run_id from {{ ref('stg_runs') }} as r
-            where r.is_latest_run and not exists (
-                select 1 from {{ this }} as t where t.run_id = r.run_id and t.run_loaded_at = r.loaded_at)));
-        analyze radiolake_changed_stars;
-        delete from {{ this }} where star_id in (select star_id from radiolake_changed_stars)
+        drop table if exists {{ temp_table }};
+        create temporary table {{ temp_table }} as {{ changed_stars_sql }};
+        analyze {{ temp_table }};
+        delete from {{ this }} where star_id in (select star_id from {{ temp_table }})
     {%- endif -%}
 {%- endmacro %}
 
-{# Pre-hook of radio_stars: the stars whose detections were rebuilt since this table's last build (their
-   built_at is newer than any it has seen) or are gone; their rows are deleted and recomputed. #}
-{% macro prepare_stars_merge(var_names) -%}
-    {%- if not is_incremental() -%}
-        select 1
-    {%- elif vars_changed(var_names) -%}
-        delete from {{ this }}
-    {%- else -%}
-        drop table if exists radiolake_restated_stars;
-        create temporary table radiolake_restated_stars as
-        select distinct star_id from {{ ref('radio_star_detections') }}
-        where built_at > coalesce((select max(detections_built_at) from {{ this }}), '-infinity')
-        union
-        select s.star_id from {{ this }} as s
-        where not exists (select 1 from {{ ref('radio_star_detections') }} as d where d.star_id = s.star_id);
-        analyze radiolake_restated_stars;
-        delete from {{ this }} where star_id in (select star_id from radiolake_restated_stars)
-    {%- endif -%}
+{# radio_star_detections: stars of runs that are gone, reloaded or no longer the newest of their
+   catalogues, and stars of newest runs not yet in the table; the model recomputes them over every newest
+   run, so the newest-run rules hold as in a full build. #}
+{% macro detections_changed_stars() -%}
+    select star_id from {{ this }} where run_id = any(array(
+        select i.run_id
+        from ({{ run_ids_in(this) }}) as i
+        left join {{ ref('stg_runs') }} as r on r.run_id = i.run_id
+        where not coalesce(r.is_latest_run, false) or r.loaded_at is distinct from (
+            select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)))
+    union
+    select star_id from {{ ref('int_best_matches') }} where run_id = any(array(
+        select r.run_id from {{ ref('stg_runs') }} as r
+        where r.is_latest_run and not exists (
+            select 1 from {{ this }} as t where t.run_id = r.run_id and t.run_loaded_at = r.loaded_at)))
+{%- endmacro %}
+
+{# radio_stars: the stars whose detections were rebuilt since this table's last build (their built_at is
+   newer than any it has seen) or are gone. #}
+{% macro restated_stars() -%}
+    select distinct star_id from {{ ref('radio_star_detections') }}
+    where built_at > coalesce((select max(detections_built_at) from {{ this }}), '-infinity')
+    union
+    select s.star_id from {{ this }} as s
+    where not exists (select 1 from {{ ref('radio_star_detections') }} as d where d.star_id = s.star_id)
 {%- endmacro %}

@@ -27,6 +27,13 @@ DBT_INSTALL_HINT = (
 )
 _FAILED = {"error", "fail", "runtime error"}
 
+#: Planner and memory settings of dbt's sessions (measured on a 1 M-pair run, benchmarks/warehouse.py).
+#: dbt's statements are one-off bulk queries over whole runs: JIT compilation costs more than it saves
+#: (0.5-6 s per statement, a few hundred statements per build); the runs are picked by `run_id =
+#: any(array(...))` (partition pruning at execution time), for which the planner cannot estimate rows and
+#: then sorts a million rows on text keys for merge joins, several times slower than hash joins.
+DBT_SESSION_SETTINGS = {"work_mem": "256MB", "jit": "off", "enable_mergejoin": "off"}
+
 
 class DbtError(RuntimeError):
     """dbt failed; `failures` names each failing node (model/test) with its message."""
@@ -77,7 +84,7 @@ def dbt_env(dsn: str, base: dict[str, str] | None = None) -> dict[str, str]:
         "RADIOLAKE_ANALYST_ROLE": env.get("RADIOLAKE_ANALYST_ROLE", ANALYST_ROLE),
         # No internet here; and nothing about the user's warehouse should leave the machine anyway.
         # lock/statement/idle timeouts for dbt's sessions even where the role has none set (see timeouts.py)
-        "PGOPTIONS": pg_options() + " -c work_mem=256MB",
+        "PGOPTIONS": " ".join([pg_options(), *(f"-c {k}={v}" for k, v in DBT_SESSION_SETTINGS.items())]),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_VERSION_CHECK": "false",
     })

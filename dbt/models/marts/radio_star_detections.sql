@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['star_id']}, {'columns': ['run_id']}],
-    pre_hook="{{ prepare_detections_merge(grade_vars()) }}",
+    pre_hook="{{ prepare_star_merge(grade_vars(), 'radiolake_changed_stars', detections_changed_stars()) }}",
     post_hook="{{ record_vars(grade_vars()) }}",
 ) }}
 -- One row per star x radio detection, over every run and survey loaded. A detection is a radio source
@@ -11,7 +11,7 @@
 -- or rerun replaces its run's rows in load.* rather than adding to them. Should the same radio source
 -- still reach the same star through two runs (two catalogue definitions with one id prefix), the newest
 -- run's row wins: detection_key is unique by construction and tested.
--- Incremental, merged by star (macros/incremental_runs.sql, prepare_detections_merge): a build recomputes
+-- Incremental, merged by star (macros/incremental_runs.sql, prepare_star_merge): a build recomputes
 -- only the stars whose detections can have changed since the last one, each over every newest run.
 -- depends_on: {{ ref('int_best_matches') }}
 {% set full = rebuild_all(grade_vars()) %}

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     indexes=[{'columns': ['star_id']}, {'columns': ['star_grade']}],
-    pre_hook="{{ prepare_stars_merge(star_vars()) }}",
+    pre_hook="{{ prepare_star_merge(star_vars(), 'radiolake_restated_stars', restated_stars()) }}",
     post_hook="{{ record_vars(star_vars()) }}",
 ) }}
 -- One row per star detected in radio, over every run and survey loaded (radio_star_detections): how often,
@@ -10,7 +10,7 @@
 -- is (distance, colour, motion), and a star-level grade from the radio evidence that a star, not a
 -- background source, is emitting. The rules are documented in marts.yml and enforced by
 -- tests/assert_radio_star_grades_follow_rules.sql.
--- Incremental, merged by star (macros/incremental_runs.sql, prepare_stars_merge): a build recomputes only
+-- Incremental, merged by star (macros/incremental_runs.sql, prepare_star_merge): a build recomputes only
 -- the stars whose detections were rebuilt since the last one (or are gone).
 {% set full = rebuild_all(star_vars()) %}
 with detections as (
@@ -18,6 +18,59 @@ with detections as (
     {%- if not full %}
     where star_id in (select star_id from radiolake_restated_stars)
     {%- endif %}
+),
+
+-- The newest runs, newest first (the order in which a star's own columns are taken from its runs).
+run_recency as (
+    select
+        run_id,
+        row_number() over (order by created_at desc nulls last, loaded_at desc, run_id desc) as newest_rank
+    from {{ ref('stg_runs') }}
+    where is_latest_run
+),
+
+-- Per star, one pass with plain aggregates (no DISTINCT aggregates: each sorts once per group, which over
+-- a million stars costs far more than the rest of the model). Distinct surveys and runs are counted in
+-- `multi` below, only for the stars seen in more than one; newest_run_rank finds the star's newest run.
+star_detections as (
+    select
+        d.star_id,
+        min(d.star_catalog) as star_catalog,
+        count(*) as n_detections,
+        min(d.survey) as min_survey,
+        max(d.survey) as max_survey,
+        min(d.run_id) as min_run_id,
+        max(d.run_id) as max_run_id,
+        min(d.freq_mhz) as freq_min_mhz,
+        max(d.freq_mhz) as freq_max_mhz,
+        min(d.epoch_jyear) as first_epoch_jyear,
+        max(d.epoch_jyear) as last_epoch_jyear,
+        min(d.flux_mjy) as flux_min_mjy,
+        max(d.flux_mjy) as flux_max_mjy,
+        case when min(d.flux_mjy) > 0 then max(d.flux_mjy) / min(d.flux_mjy) end as flux_max_min_ratio,
+        max(d.association_probability) as best_association_probability,
+        min(d.p_chance) as min_p_chance,
+        min(d.separation_arcsec) as min_separation_arcsec,
+        min(d.grade) as best_candidate_grade,  -- 'A' < 'B' < 'C'
+        max(d.radio_luminosity_erg_s_hz) as max_radio_luminosity_erg_s_hz,
+        max(d.built_at) as detections_built_at,
+        min(r.newest_rank) as newest_run_rank
+    from detections as d
+    left join run_recency as r on r.run_id = d.run_id
+    group by d.star_id
+),
+
+-- Distinct surveys and runs of the stars detected in more than one (the others have one of each).
+multi as (
+    select
+        star_id,
+        count(distinct survey) as n_surveys,
+        string_agg(distinct survey, ',' order by survey) as surveys,
+        count(distinct run_id) as n_runs
+    from detections
+    where star_id in (select star_id from star_detections
+                      where min_survey <> max_survey or min_run_id <> max_run_id)
+    group by star_id
 ),
 
 -- Variability is measured within one observing frequency: flux differences between frequencies are a
@@ -41,6 +94,8 @@ per_frequency as (
             as sum_wss
     from detections
     where flux_mjy > 0 and freq_mhz is not null
+      -- two detections at one frequency need two detections: skip the (many) stars detected once
+      and star_id in (select star_id from star_detections where n_detections >= 2)
     group by star_id, freq_mhz
     having count(*) >= 2
 ),
@@ -92,42 +147,12 @@ star_polarisation as (
     group by star_id
 ),
 
-star_detections as (
-    select
-        star_id,
-        min(star_catalog) as star_catalog,
-        count(*) as n_detections,
-        count(distinct survey) as n_surveys,
-        string_agg(distinct survey, ',' order by survey) as surveys,
-        count(distinct run_id) as n_runs,
-        min(freq_mhz) as freq_min_mhz,
-        max(freq_mhz) as freq_max_mhz,
-        min(epoch_jyear) as first_epoch_jyear,
-        max(epoch_jyear) as last_epoch_jyear,
-        min(flux_mjy) as flux_min_mjy,
-        max(flux_mjy) as flux_max_mjy,
-        case when min(flux_mjy) > 0 then max(flux_mjy) / min(flux_mjy) end as flux_max_min_ratio,
-        max(association_probability) as best_association_probability,
-        min(p_chance) as min_p_chance,
-        min(separation_arcsec) as min_separation_arcsec,
-        min(grade) as best_candidate_grade,  -- 'A' < 'B' < 'C'
-        max(radio_luminosity_erg_s_hz) as max_radio_luminosity_erg_s_hz,
-        max(built_at) as detections_built_at
-    from detections
-    group by star_id
-),
-
 -- The star's own columns from the newest run that detected it.
 star_rows as (
-    select
-        s.*,
-        row_number() over (
-            partition by s.star_id order by runs.created_at desc nulls last, runs.loaded_at desc, s.run_id desc
-        ) as newest_first
-    from {{ ref('stg_stars') }} as s
-    inner join (select distinct run_id, star_id from detections) as d
-        on s.run_id = d.run_id and s.star_id = d.star_id
-    inner join {{ ref('stg_runs') }} as runs on runs.run_id = s.run_id
+    select s.*
+    from star_detections as d
+    inner join run_recency as r on r.newest_rank = d.newest_run_rank
+    inner join {{ ref('stg_stars') }} as s on s.run_id = r.run_id and s.star_id = d.star_id
     where s.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
 ),
 
@@ -148,12 +173,30 @@ star_info as (
         pmdec_mas_yr,
         sqrt(power(pmra_mas_yr, 2) + power(pmdec_mas_yr, 2)) as pm_total_mas_yr
     from star_rows
-    where newest_first = 1
 ),
 
 graded as (
     select
-        d.*,
+        d.star_id,
+        d.star_catalog,
+        d.n_detections,
+        case when d.min_survey is null then 0 when d.min_survey = d.max_survey then 1 else m.n_surveys end
+            as n_surveys,
+        case when d.min_survey = d.max_survey then d.min_survey else m.surveys end as surveys,
+        case when d.min_run_id = d.max_run_id then 1 else m.n_runs end as n_runs,
+        d.freq_min_mhz,
+        d.freq_max_mhz,
+        d.first_epoch_jyear,
+        d.last_epoch_jyear,
+        d.flux_min_mjy,
+        d.flux_max_mjy,
+        d.flux_max_min_ratio,
+        d.best_association_probability,
+        d.min_p_chance,
+        d.min_separation_arcsec,
+        d.best_candidate_grade,
+        d.max_radio_luminosity_erg_s_hz,
+        d.detections_built_at,
         i.ra_deg as star_ra_deg,
         i.dec_deg as star_dec_deg,
         i.epoch_jyear as star_epoch_jyear,
@@ -182,6 +225,7 @@ graded as (
         v.max_flux_ratio_same_freq,
         coalesce(v.is_variable, false) as is_variable
     from star_detections as d
+    left join multi as m on m.star_id = d.star_id
     left join star_info as i on i.star_id = d.star_id
     left join star_polarisation as p on p.star_id = d.star_id
     left join star_variability as v on v.star_id = d.star_id

@@ -67,6 +67,12 @@ def test_dbt_env_from_dsn_keeps_password_secret_var():
     assert "p@ss/w" not in {v for k, v in env.items() if not k.startswith("DBT_ENV_SECRET_")}
 
 
+def test_dbt_sessions_keep_the_timeouts_and_get_the_bulk_query_settings():
+    options = dbt_runner.dbt_env("postgresql://radiolake:pw@db.example:6543/warehouse", base={})["PGOPTIONS"]
+    assert "-c statement_timeout=" in options and "-c lock_timeout=" in options
+    assert "-c jit=off" in options and "-c enable_mergejoin=off" in options and "-c work_mem=256MB" in options
+
+
 def test_failures_name_the_failing_nodes():
     results = [
         {"unique_id": "model.radiolake.stg_runs", "status": "success", "message": "SELECT"},
