@@ -119,10 +119,8 @@ def radio_replicas(
     key = np.concatenate(keys)
     ok = key >= 0  # neighbours() marks missing neighbours (at the 8 special corners) with -1
     row, key = row[ok], key[ok]
-    if 12 * 4**order * n < 2**62:  # one int64 sort key (key, row): a single argsort instead of a lexsort
-        order_idx = np.argsort(key * n + row)
-    else:
-        order_idx = np.lexsort((row, key))
+    # One int64 sort key (key, row) when it fits: a single argsort instead of a lexsort.
+    order_idx = np.argsort(key * n + row) if 12 * 4**order * n < 2**62 else np.lexsort((row, key))
     row, key = row[order_idx], key[order_idx]
     first = np.ones(row.size, dtype=bool)
     first[1:] = (row[1:] != row[:-1]) | (key[1:] != key[:-1])
