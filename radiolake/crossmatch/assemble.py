@@ -78,6 +78,7 @@ def assemble_tables(
     star_density_counts: tuple[np.ndarray, np.ndarray],
     plan: MatchPlan,
     *,
+    offset_pairs: Mapping[str, np.ndarray],
     n_offsets: int,
     k_nearest: int | None,
     density_order: int,
@@ -87,32 +88,30 @@ def assemble_tables(
     """The result tables from the engine's raw pairs: {'pairs', 'best' (Arrow, PAIRS_SCHEMA), 'offset_stats'
     (pandas, OFFSET_STATS_SCHEMA columns), 'priors'}.
 
-    found: per pair (real and offset skies) `sky` (= offset * n_radio + radio row) and PAIR_VALUES; star_id:
-    per pair; radio_ids: per radio row. radio: per radio row, ra, dec and the positional-error columns
+    found: per pair of the real sky, `sky` (= radio row) and PAIR_VALUES; star_id: per pair; offset_pairs: per
+    pair of an offset sky, `sky` (= offset * n_radio + radio row) and `separation_arcsec` (engine.split_skies);
+    radio_ids: per radio row. radio: per radio row, ra, dec and the positional-error columns
     (ra_error, dec_error, ELLIPSE_COLUMNS where given); their error scale det(C)^(1/4) (NaN: unknown) picks the row's
     prior class. star_density_counts: sorted (pixel at density_order, valid stars in it), over at least every
     pixel next to a matched radio source."""
     n_radio = int(np.asarray(radio["ra"]).size)
-    sky = np.asarray(found["sky"], dtype=np.int64)
-    real = np.flatnonzero(sky < n_radio)
+    rows = np.asarray(found["sky"], dtype=np.int64)
     radio_error_scale = error_scale(*(radio.get(c) for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
 
     # the offset skies: the false-match statistics and the priors (integer rows only)
-    off = np.flatnonzero(sky >= n_radio)
-    off_offset, off_row = sky[off] // max(n_radio, 1), sky[off] % max(n_radio, 1)
-    rows = sky[real]
+    off_sky = np.asarray(offset_pairs["sky"], dtype=np.int64)
+    off_offset, off_row = off_sky // max(n_radio, 1), off_sky % max(n_radio, 1)
     matched = np.unique(rows)
     priors = priors_from_rows(radio_error_scale, matched, off_offset, off_row, n_offsets)
     regions = region_pixels(radio["ra"], radio["dec"], region_order)
-    stats = offset_stats_from_rows(off_offset, off_row, np.asarray(found["separation_arcsec"])[off], regions,
+    stats = offset_stats_from_rows(off_offset, off_row, np.asarray(offset_pairs["separation_arcsec"]), regions,
                                    n_offsets, plan.criteria.search_arcsec, region_order, run_id)
-    del off, off_offset, off_row, regions
+    del off_sky, off_offset, off_row, regions
 
     # the real sky's pairs: rank, density, p_chance, the k-nearest cut, then the association
-    sep = np.asarray(found["separation_arcsec"], dtype=np.float64)[real]
-    order, rank = rank_order(rows, sep, star_id.take(pa.array(real)))
-    pick = real[order]
-    rows = rows[order]
+    sep = np.asarray(found["separation_arcsec"], dtype=np.float64)
+    pick, rank = rank_order(rows, sep, star_id)
+    rows = rows[pick]
     if k_nearest is not None:
         keep = rank <= k_nearest
         pick, rows, rank = pick[keep], rows[keep], rank[keep]

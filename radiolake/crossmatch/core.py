@@ -19,7 +19,13 @@ import pyarrow as pa
 
 from radiolake.crossmatch.assemble import assemble_tables
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER, star_counts
-from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioSkies, match_fast_stars, match_star_chunk
+from radiolake.crossmatch.engine import (
+    STAR_MATCH_COLUMNS,
+    RadioSkies,
+    match_fast_stars,
+    match_star_chunk,
+    split_skies,
+)
 from radiolake.crossmatch.offsets import (
     DEFAULT_OFFSET_ARCMIN,
     DEFAULT_REGION_ORDER,
@@ -207,7 +213,7 @@ def crossmatch_frames(
     res = match_fast_stars({c: star[c][fast_idx] for c in STAR_MATCH_COLUMNS}, skies, plan.criteria)
     res["star_idx"] = fast_idx[res["star_idx"]]
     parts.append(res)
-    res = concat_results(parts)
+    res, off = split_skies(concat_results(parts), skies.n_radio)
     star_ids = pa.array(stars["source_id"].to_numpy(object)).take(pa.array(res.pop("star_idx")))
     counts = star_counts(_col(stars, "ra"), _col(stars, "dec"), density_order)
     out = assemble_tables(
@@ -217,6 +223,7 @@ def crossmatch_frames(
         radio_cols,
         counts,
         plan,
+        offset_pairs=off,
         n_offsets=n_offsets,
         k_nearest=k_nearest,
         density_order=density_order,

@@ -44,7 +44,7 @@ from pyspark.sql import SparkSession
 from radiolake.crossmatch.assemble import assemble_tables
 from radiolake.crossmatch.core import CatalogueStats, concat_results, plan_match
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
-from radiolake.crossmatch.engine import RadioSkies, match_fast_stars, radio_columns
+from radiolake.crossmatch.engine import RadioSkies, match_fast_stars, radio_columns, split_skies
 from radiolake.crossmatch.io import (
     catalogue_files,
     read_arrow,
@@ -302,15 +302,18 @@ def run_crossmatch(
     fast_full = _unify([r["full"].take(pa.array(np.searchsorted(r["full_idx"], r["fast"]))) for r in results
                         if r["fast"].size])
     parts = [r.pop("found") for r in results]
+    offs = [r.pop("off") for r in results]
     star_ids = [r.pop("star_id") for r in results]
     if fast_full is not None:
-        fres = match_fast_stars(float_arrays(fast_full), skies, plan.criteria)
+        fres, foff = split_skies(match_fast_stars(float_arrays(fast_full), skies, plan.criteria), skies.n_radio)
         star_ids.append(fast_full.column("source_id").take(pa.array(fres.pop("star_idx"))))
         parts.append(fres)
+        offs.append(foff)
     del skies, fast_full  # the replicas and the broadcast copy of the radio columns
     res = concat_results(parts)
-    n_candidates = int(res["sky"].size)
-    del parts
+    off = {k: np.concatenate([o[k] for o in offs]) if offs else np.zeros(0) for k in ("sky", "separation_arcsec")}
+    n_candidates = int(res["sky"].size + off["sky"].size)
+    del parts, offs
     ids = pa.chunked_array([c for a in star_ids for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],
                            type=pa.string())
     del star_ids
@@ -325,13 +328,14 @@ def run_crossmatch(
         radio,
         counts,
         plan,
+        offset_pairs=off,
         n_offsets=n_offsets,
         k_nearest=k_nearest,
         density_order=density_order,
         region_order=region_order,
         run_id=run_id,
     )
-    del res, ids, radio
+    del res, off, ids, radio
     pairs = tables["pairs"]
     timer.lap("assemble")
 

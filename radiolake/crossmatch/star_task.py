@@ -2,7 +2,8 @@
 
 Runs in the executors' Python workers, so it imports only numpy and pyarrow (no astropy, scipy, pandas or
 pyspark.sql): a worker starts in a fraction of a second. Star rows never leave the task: what goes back to the
-driver is the pairs (integer keys, string ids of matched stars only), the few fast movers, full rows of the
+driver is the pairs (integer keys, string ids of matched stars only; of the offset skies only sky row and
+separation), the few fast movers, full rows of the
 matched stars, star counts per density pixel, and the quarantined rows.
 """
 
@@ -18,7 +19,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from pyspark import Broadcast
 
-from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioRows, match_star_chunk
+from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioRows, match_star_chunk, split_skies
 from radiolake.crossmatch.pairs import MatchCriteria
 from radiolake.crossmatch.star_chunks import StarChunk, filesystem, float_arrays, read_chunk
 from radiolake.crossmatch.validity import invalid_codes, quarantined
@@ -60,8 +61,9 @@ def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndar
     healpix = table.column("healpix").to_numpy()
     pix, counts = pixel_counts(healpix >> (2 * (HEALPIX_ORDER - ctx.density_order)))
     res, fast = match_star_chunk(stars, radio, ctx.criteria, ctx.radio_epoch_range, ctx.slow_limit_arcsec)
+    res, off = split_skies(res, ctx.n_radio)
     ids = table.column("source_id")
-    real_rows = np.unique(res["star_idx"][res["sky"] < ctx.n_radio])
+    real_rows = np.unique(res["star_idx"])
     wanted = np.union1d(real_rows, fast)
     full, n_bytes = None, chunk.n_bytes
     if wanted.size:  # full rows only of the stars that matched (real sky) or move fast
@@ -74,8 +76,9 @@ def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndar
                 full = full.append_column(rest.schema.field(name), rest.column(name))
             n_bytes += chunk.rest_bytes
     return {
-        "found": {k: v for k, v in res.items() if k != "star_idx"},
+        "found": {k: v for k, v in res.items() if k != "star_idx"},  # the real sky's pairs
         "star_id": ids.take(pa.array(res["star_idx"])),
+        "off": off,  # the offset skies' pairs: sky row and separation only
         "full": full,
         "full_idx": wanted,
         "fast": fast,

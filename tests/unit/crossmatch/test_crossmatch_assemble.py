@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from radiolake.crossmatch.assemble import rank_order
-from radiolake.crossmatch.engine import RadioRows, radio_columns
+from radiolake.crossmatch.engine import RadioRows, radio_columns, split_skies
 from radiolake.crossmatch.io import read_arrow, read_rows
 from radiolake.crossmatch.job import first_occurrences
 from radiolake.crossmatch.offsets import offset_stats_from_rows, radius_grid
@@ -76,3 +76,20 @@ def test_an_ellipse_given_nowhere_is_left_out_of_the_radio_rows():
     assert {"pos_err_major", "pos_err_minor", "pos_err_pa"} <= set(some)
     sky = RadioRows(none, 1, 3.0).arrays(np.array([1, 2]))
     assert "pos_err_major" not in sky and sky["sky"].tolist() == [1, 2, 5, 6]
+
+
+def test_split_skies_keeps_every_column_of_real_pairs_and_only_sky_and_separation_of_offset_ones():
+    n_radio = 10
+    found = {
+        "sky": np.array([3, 13, 7, 95, 0]),  # 13 = offset 1 of row 3, 95 = offset 9 of row 5
+        "star_idx": np.array([0, 1, 2, 3, 4]),
+        "separation_arcsec": np.array([0.1, 0.2, 0.3, 0.4, 0.5]),
+        "dt_years": np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
+    }
+    real, off = split_skies(found, n_radio)
+    assert real["sky"].tolist() == [3, 7, 0] and real["star_idx"].tolist() == [0, 2, 4]
+    assert real["dt_years"].tolist() == [1.0, 3.0, 5.0]
+    assert set(off) == {"sky", "separation_arcsec"}
+    assert off["sky"].tolist() == [13, 95] and off["separation_arcsec"].tolist() == [0.2, 0.4]
+    real, off = split_skies({k: v[[0, 2]] for k, v in found.items()}, n_radio)
+    assert real["sky"].tolist() == [3, 7] and off["sky"].size == 0 and off["separation_arcsec"].size == 0
