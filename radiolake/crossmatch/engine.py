@@ -129,6 +129,7 @@ class RadioSkies:
     rep_row: np.ndarray  # real radio row of each replica
     reach_arcsec: float
     by_dec: np.ndarray | None = None  # with offset skies: rows sorted by dec
+    dec_sorted: np.ndarray | None = None  # with offset skies: dec[by_dec] (gathered once, not per chunk)
 
     @classmethod
     def build(
@@ -144,7 +145,9 @@ class RadioSkies:
         columns = radio_columns(radio)
         rows, key = radio_replicas(columns["ra"], columns["dec"], reach_arcsec, join_order)  # sorted by key
         by_dec = np.argsort(columns["dec"], kind="stable") if n_offsets else None
-        return cls(RadioRows(columns, n_offsets, offset_arcmin), join_order, key, rows, reach_arcsec, by_dec)
+        dec_sorted = columns["dec"][by_dec] if n_offsets else None
+        return cls(RadioRows(columns, n_offsets, offset_arcmin), join_order, key, rows, reach_arcsec, by_dec,
+                   dec_sorted)
 
     @property
     def n_radio(self) -> int:
@@ -174,9 +177,9 @@ class RadioSkies:
 
         ra_lo, ra_hi, dec_lo, dec_hi = box
         d = margin_arcsec / 3600.0 * (1 + 1e-9) + 1e-9
-        dec = self.radio.columns["dec"]
-        a = np.searchsorted(dec[self.by_dec], dec_lo - d, side="left")
-        b = np.searchsorted(dec[self.by_dec], dec_hi + d, side="right")
+        dec = self.dec_sorted if self.dec_sorted is not None else self.radio.columns["dec"][self.by_dec]
+        a = np.searchsorted(dec, dec_lo - d, side="left")
+        b = np.searchsorted(dec, dec_hi + d, side="right")
         rows = self.by_dec[a:b]
         w = float(ra_half_width_deg(np.array([max(abs(dec_lo), abs(dec_hi))]), d)[0])
         if w >= 180.0 or ra_hi - ra_lo + 2 * w >= 360.0:
