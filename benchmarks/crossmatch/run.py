@@ -15,7 +15,7 @@ Prints wall time, rows/s, peak RSS, the load average, and ratios against astropy
     python -m benchmarks.crossmatch --size small              # 1 M stars x 100 k radio
     python -m benchmarks.crossmatch --size large --data .bench-cache/large   # 10 M x 1 M, data kept
     ... --lsdb (the LSDB peer, in .venv-bench)  --partial (radio over a quarter of the stars: bytes read)
-    python -m benchmarks.crossmatch --size huge --data .bench-cache/huge --no-offsets  # 100 M x 10 M
+    python -m benchmarks.crossmatch --size huge --data .bench-cache/huge  # 100 M x 10 M, with and without offset skies
 """
 
 from __future__ import annotations
