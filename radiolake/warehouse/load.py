@@ -107,6 +107,10 @@ def _stage(cur: psycopg.Cursor, name: str, run_id: str, data: pa.Table, token: s
     cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
         ident, sql.Identifier("load", name), sql.Literal(run_id)))
     copy_table(cur, ident, data)
+    # Statistics now, in the load's transaction: the dbt build right after the load would otherwise plan its
+    # joins over the run's partitions before autovacuum's autoanalyze reached them (radio_stars of a 1 M-pair
+    # run ran for over 10 minutes on a plan made without them; 6 s with them). ANALYZE samples 30 k rows.
+    cur.execute(sql.SQL("ANALYZE {}").format(ident))
     return staged
 
 
