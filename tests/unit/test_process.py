@@ -70,7 +70,11 @@ def test_kill_strays_finds_children_that_left_the_group(state):
     # Not started as a group leader, so `setsid` detaches itself in place (no fork, no race).
     escaped = subprocess.Popen(["setsid", "sleep", "300"], cwd=state.root,
                                env={**_unmarked_env(), MARKER: str(state.root)})
-    procs = stack_processes(state.root)
+    # `setsid` execs `sleep` right after Popen returns; mid-exec its environment can read as empty, so look
+    # again for a few seconds (one look straight after Popen failed once in CI).
+    deadline = time.monotonic() + 5
+    while not (procs := stack_processes(state.root)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert [p.pid for p in procs] == [escaped.pid], "the escaped process should be found by its mark"
     assert kill_strays(state.root) >= 1
     assert stack_processes(state.root) == []
