@@ -36,6 +36,16 @@ from radiolake.warehouse.tables import LOAD_TABLES
 from radiolake.warehouse.validate import read_results
 
 
+def render_csvs(tables: dict) -> dict[str, tuple[list[str], bytes]]:
+    """Each Arrow table as (column names, header-less CSV bytes): the bare COPY reference's input."""
+    csvs = {}
+    for name, table in tables.items():
+        buf = io.BytesIO()
+        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        csvs[name] = (table.column_names, buf.getvalue())
+    return csvs
+
+
 def bare_copy_seconds(dsn: str, csvs: dict[str, tuple[list[str], bytes]]) -> float:
     """COPY pre-rendered CSV of every table into plain index-free tables like load.*, in one transaction.
 
@@ -89,11 +99,7 @@ def main() -> None:
         results = read_results(str(Path(tmp) / "run"))
         t_validate = time.perf_counter() - t0
         pairs = results.tables["pairs"]
-        csvs = {}
-        for name, table in results.tables.items():
-            buf = io.BytesIO()
-            pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-            csvs[name] = (table.column_names, buf.getvalue())
+        csvs = render_csvs(results.tables)
 
         with psycopg.connect(dsn) as conn:
             ensure_load_schema(conn)

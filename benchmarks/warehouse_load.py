@@ -17,7 +17,6 @@ Needs a warehouse: `radiolake stack up` (or RADIOLAKE_WAREHOUSE_DSN).
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import tempfile
@@ -25,7 +24,10 @@ import time
 from pathlib import Path
 
 import psycopg
-import pyarrow.csv as pacsv
+
+# The sibling script (`python benchmarks/warehouse_load.py` puts benchmarks/ first on sys.path): the same
+# bare COPY reference and its CSV input as the load-and-build benchmark.
+from warehouse import bare_copy_seconds, render_csvs
 
 from radiolake.config import get_settings
 from radiolake.warehouse.load import ensure_load_schema, load_run
@@ -70,20 +72,6 @@ def _server_cpu_reader(dsn: str):
     return total
 
 
-def bare_copy(dsn: str, csvs: dict[str, tuple[list[str], bytes]]) -> None:
-    """COPY pre-rendered CSV of every table into plain tables LIKE load.*, one transaction, then drop them."""
-    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
-        for name, (columns, csv) in csvs.items():
-            cur.execute(f"CREATE TABLE load.bench_{name} (LIKE load.{name})")
-            with cur.copy(f"COPY load.bench_{name} ({', '.join(columns)}) FROM STDIN (FORMAT csv)") as copy:
-                for start in range(0, len(csv), 8 << 20):
-                    copy.write(csv[start:start + (8 << 20)])
-        conn.commit()
-        for name in csvs:
-            cur.execute(f"DROP TABLE load.bench_{name}")
-        conn.commit()
-
-
 def measure(fn, server_cpu) -> tuple[float, float, float | None]:
     """(wall s, this process's CPU s, server CPU s or None) of one call."""
     s0 = server_cpu()
@@ -111,11 +99,7 @@ def main() -> None:
         tables, run = make_sample_tables(args.pairs, seed=1, run_id=run_id)
         write_results(folder, tables, run)
         total_rows = 1 + sum(t.num_rows for t in tables.values())
-        csvs = {}
-        for name, table in read_results(folder).tables.items():
-            buf = io.BytesIO()
-            pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-            csvs[name] = (table.column_names, buf.getvalue())
+        csvs = render_csvs(read_results(folder).tables)
         with psycopg.connect(dsn) as conn:
             ensure_load_schema(conn)
             with conn.transaction(), conn.cursor() as cur:
@@ -127,7 +111,7 @@ def main() -> None:
         try:
             for i in range(1, args.repeat + 1):
                 load_start = os.getloadavg()[0]
-                ref = measure(lambda: bare_copy(dsn, csvs), server_cpu)
+                ref = measure(lambda: bare_copy_seconds(dsn, csvs), server_cpu)
                 got = measure(lambda: load_run(folder, dsn=dsn), server_cpu)  # 2nd and later: a rerun
                 ratios.append(ref[0] / got[0])
                 best = got if best is None or got[0] < best[0] else best
