@@ -177,9 +177,8 @@ class RadioSkies:
 
         ra_lo, ra_hi, dec_lo, dec_hi = box
         d = margin_arcsec / 3600.0 * (1 + 1e-9) + 1e-9
-        dec = self.dec_sorted if self.dec_sorted is not None else self.radio.columns["dec"][self.by_dec]
-        a = np.searchsorted(dec, dec_lo - d, side="left")
-        b = np.searchsorted(dec, dec_hi + d, side="right")
+        a = np.searchsorted(self.dec_sorted, dec_lo - d, side="left")
+        b = np.searchsorted(self.dec_sorted, dec_hi + d, side="right")
         rows = self.by_dec[a:b]
         w = float(ra_half_width_deg(np.array([max(abs(dec_lo), abs(dec_hi))]), d)[0])
         if w >= 180.0 or ra_hi - ra_lo + 2 * w >= 360.0:

@@ -3,8 +3,8 @@
 Runs in the executors' Python workers, so it imports only numpy and pyarrow (no astropy, scipy, pandas or
 pyspark.sql): a worker starts in a fraction of a second. Star rows never leave the task: what goes back to the
 driver is the pairs (integer keys, string ids of matched stars only; of the offset skies only sky row and
-separation), the few fast movers, full rows of the
-matched stars, star counts per density pixel, and the quarantined rows.
+separation), the few fast movers, full rows of the matched stars, star counts per density pixel, and the
+quarantined rows.
 """
 
 from __future__ import annotations
