@@ -82,11 +82,18 @@ def _dsn(dsn: str | None, settings: Settings | None) -> str:
     return settings.warehouse_dsn
 
 
-def copy_table(cur: psycopg.Cursor, target: sql.Composable, table: pa.Table) -> int:
-    """COPY an Arrow table (columns in the target's order and types) into `target`, binary format."""
+def copy_table(cur: psycopg.Cursor, target: sql.Composable, table: pa.Table, freeze: bool = False) -> int:
+    """COPY an Arrow table (columns in the target's order and types) into `target`, binary format.
+
+    `freeze` (only for a table created in the current transaction) writes the rows already frozen and
+    marked visible, as VACUUM FREEZE would: the first readers (the dbt build right after a load) then do not
+    set hint bits on, and so dirty and write again, every page of the run, and autovacuum has nothing to do
+    on the new partitions while that build runs.
+    """
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in table.column_names)
     encoder = ArrowToPostgresBinaryEncoder(table.schema)
-    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT binary)").format(target, columns)) as copy:
+    options = sql.SQL("FORMAT binary, FREEZE" if freeze else "FORMAT binary")
+    with cur.copy(sql.SQL("COPY {} ({}) FROM STDIN ({})").format(target, columns, options)) as copy:
         copy.write(encoder.write_header())
         for batch in table.to_batches(max_chunksize=COPY_BATCH_ROWS):
             copy.write(encoder.write_batch(batch))
@@ -106,7 +113,7 @@ def _stage(cur: psycopg.Cursor, name: str, run_id: str, data: pa.Table, token: s
     # The CHECK is the partition bound: ATTACH then needs no validating scan.
     cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
         ident, sql.Identifier("load", name), sql.Literal(run_id)))
-    copy_table(cur, ident, data)
+    copy_table(cur, ident, data, freeze=True)  # created just above, in this transaction
     # Statistics now, in the load's transaction: the dbt build right after the load would otherwise plan its
     # joins over the run's partitions before autovacuum's autoanalyze reached them (radio_stars of a 1 M-pair
     # run ran for over 10 minutes on a plan made without them; 6 s with them). ANALYZE samples 30 k rows.
