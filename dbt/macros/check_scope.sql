@@ -7,7 +7,13 @@
    other value stops compilation. #}
 
 {% macro check_runs_sql() -%}
+    {#- The runs come as the var or, from radiolake/warehouse/dbt_runner.py, in an env var read only when
+        executing: a new --vars value makes dbt parse the whole project again (2 s), and an env var read while
+        parsing the files that read it. -#}
     {%- set runs = var('check_runs', []) -%}
+    {%- if not runs and execute -%}
+        {%- set runs = fromjson(env_var('RADIOLAKE_DBT_CHECK_RUNS', '[]')) -%}
+    {%- endif -%}
     {%- if runs is string or runs is mapping or runs is not iterable -%}
         {{ exceptions.raise_compiler_error("dbt var check_runs must be a list of run ids") }}
     {%- endif -%}

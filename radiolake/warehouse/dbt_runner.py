@@ -19,6 +19,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from radiolake.config import ANALYST_ROLE, WAREHOUSE_ROLE, ConfigError, Settings, get_settings, repo_root
+from radiolake.run_params import CHECK_RUNS_VAR
 from radiolake.timeouts import pg_options, role_limits
 from radiolake.warehouse.grants import grant_analyst
 
@@ -33,6 +34,8 @@ _FAILED = {"error", "fail", "runtime error"}
 #: any(array(...))` (partition pruning at execution time), for which the planner cannot estimate rows and
 #: then sorts a million rows on text keys for merge joins, several times slower than hash joins.
 DBT_SESSION_SETTINGS = {"work_mem": "256MB", "jit": "off", "enable_mergejoin": "off"}
+#: Env var carrying the dbt var check_runs (the runs the data tests check) to dbt/macros/check_scope.sql.
+CHECK_RUNS_ENV = "RADIOLAKE_DBT_CHECK_RUNS"
 
 
 class DbtError(RuntimeError):
@@ -104,12 +107,16 @@ def run_dbt(command: list[str], *, settings: Settings | None = None, dsn: str | 
     args = [str(dbt_executable()), *command, "--project-dir", str(project_dir()),
             "--profiles-dir", str(project_dir()), "--target-path", str(target_path),
             "--log-path", str(work_dir / "logs")]
+    env = dbt_env(dsn)
+    vars = dict(vars or {})
+    # The runs the tests check change with every build: as an env var (read by dbt/macros/check_scope.sql)
+    # they keep dbt's partial parsing, which any change of --vars throws away.
+    env[CHECK_RUNS_ENV] = json.dumps(vars.pop(CHECK_RUNS_VAR, []))
     if vars:
         args += ["--vars", vars_text(vars)]
     work_dir.mkdir(parents=True, exist_ok=True)
     (target_path / "run_results.json").unlink(missing_ok=True)  # never read a previous run's results
-    proc = subprocess.run(args, env=dbt_env(dsn), cwd=project_dir(), capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(args, env=env, cwd=project_dir(), capture_output=True, text=True, timeout=timeout)
     results = _read_results(target_path / "run_results.json")
     result = DbtResult(" ".join(command), proc.returncode, proc.stdout + proc.stderr, target_path, results)
     if check and proc.returncode != 0:
