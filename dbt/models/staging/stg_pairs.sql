@@ -1,3 +1,7 @@
+-- Pairs point at radio sources and stars: built (and tested) after those two are, so their reference
+-- tests read checked parents. It also lets dbt test the pairs, which only survey_summary reads, while
+-- int_best_matches is being built rather than before it (dbt runs a graph level at a time).
+-- depends_on: {{ ref('stg_radio_sources') }}, {{ ref('stg_stars') }}
 select
     run_id,
     run_id || '|' || radio_id || '|' || star_id as pair_key,
