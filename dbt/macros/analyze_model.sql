@@ -3,10 +3,13 @@
    Why: the tests and the models downstream run seconds later, before autovacuum's autoanalyze has seen the
    new rows. Planned on a table without statistics, the `relationships` test of radio_star_detections ->
    radio_stars (666 k rows each, 1 M-pair run) ran as a nested-loop anti-join for over 10 minutes at 100 %
-   CPU; with statistics it is a hash anti-join of a second. ANALYZE samples 30 k rows: a fraction of a second. #}
+   CPU; with statistics it is a hash anti-join of a second. ANALYZE samples 30 k rows: a fraction of a second.
+   A model may name the columns its readers join and filter on (config `analyze_columns`): the row count
+   and those columns' statistics are what the plans need, and the big marts have some fifty columns. #}
 {% macro analyze_model() -%}
-    {%- if config.get('materialized') in ('table', 'incremental') -%}
-        analyze {{ this }}
+    {%- if config.get('materialized') in ('table', 'incremental', 'incremental_direct') -%}
+        {%- set columns = config.get('analyze_columns') or [] -%}
+        analyze {{ this }}{% if columns %} ({{ columns | map('replace', '"', '') | join(', ') }}){% endif %}
     {%- else -%}
         select 1
     {%- endif -%}

@@ -97,7 +97,9 @@
 {# Star-level marts merge rather than append: a star's rows depend on every run that detected it.
    Pre-hook of radio_star_detections and radio_stars: collect the stars whose rows may change
    (`changed_stars_sql`, below) into a temporary table, and delete their rows; the model then recomputes
-   exactly those stars (reading `temp_table`). Everything on a first build, or when the cuts changed. #}
+   exactly those stars (reading `temp_table`). Everything on a first build, or when the cuts changed.
+   A star may be listed more than once (UNION ALL: every reader is a semi-join, and removing duplicates
+   from a run's worth of stars cost more than the rest of the hook). #}
 {% macro prepare_star_merge(var_names, temp_table, changed_stars_sql) -%}
     {%- if not is_incremental() -%}
         select 1
@@ -121,7 +123,7 @@
         left join {{ ref('stg_runs') }} as r on r.run_id = i.run_id
         where not coalesce(r.is_latest_run, false) or r.loaded_at is distinct from (
             select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)))
-    union
+    union all
     select star_id from {{ ref('int_best_matches') }} where run_id = any(array(
         select r.run_id from {{ ref('stg_runs') }} as r
         where r.is_latest_run and not exists (
@@ -131,9 +133,30 @@
 {# radio_stars: the stars whose detections were rebuilt since this table's last build (their built_at is
    newer than any it has seen) or are gone. #}
 {% macro restated_stars() -%}
-    select distinct star_id from {{ ref('radio_star_detections') }}
+    select star_id from {{ ref('radio_star_detections') }}
     where built_at > coalesce((select max(detections_built_at) from {{ this }}), '-infinity')
-    union
+    union all
     select s.star_id from {{ this }} as s
     where not exists (select 1 from {{ ref('radio_star_detections') }} as d where d.star_id = s.star_id)
+{%- endmacro %}
+
+{# The rows a build is about to add (config new_rows_estimate, macros/incremental_direct.sql): a build that
+   adds at least as many as the table holds rewrites it rather than inserting. #}
+{% macro best_matches_new_rows() -%}
+    select coalesce(sum(n_best), 0) from {{ source('load', 'runs') }} where run_id = any({{ runs_to_add() }})
+{%- endmacro %}
+{% macro detections_new_rows() -%}
+    {{- changed_stars_count(grade_vars(), 'radiolake_changed_stars') -}}
+{%- endmacro %}
+{% macro radio_stars_new_rows() -%}
+    {{- changed_stars_count(star_vars(), 'radiolake_restated_stars') -}}
+{%- endmacro %}
+{# The stars prepare_star_merge collected (at least one row each); every row when the model is recomputed
+   whole (then prepare_star_merge collected nothing and emptied the table). #}
+{% macro changed_stars_count(var_names, temp_table) -%}
+    {%- if rebuild_all(var_names) -%}
+        select 'Infinity'::float8
+    {%- else -%}
+        select count(*) from {{ temp_table }}
+    {%- endif -%}
 {%- endmacro %}

@@ -220,3 +220,37 @@ def test_check_runs_scopes_the_tests_and_refuses_non_ids(stack, work):
     with pytest.raises(dbt_runner.DbtError, match="not a run id"):
         dbt_runner.build(settings=stack.settings, work_dir=work, select="stg_best",
                          vars={"check_runs": ["x' or '1'='1"]})
+
+
+def test_big_increments_rewrite_the_table_and_small_ones_insert(stack, work, tmp_path_factory):
+    """incremental_direct: a build adding fewer rows than a table holds inserts them (the table stays the same
+    relation); one adding at least as many writes a new table and swaps it in (a new relation, with its
+    unique key index). Either way the rows are those of a full refresh."""
+    dsn = stack.settings.warehouse_dsn
+    dbt_runner.build(settings=stack.settings, work_dir=work)
+
+    def state() -> dict[str, tuple[int, int]]:
+        with psycopg.connect(dsn) as conn:
+            return {t: conn.execute(f"SELECT '{t}'::regclass::oid, (SELECT count(*) FROM {t})").fetchone()
+                    for t in ("intermediate.int_best_matches", "marts.radio_star_detections", "marts.radio_stars")}
+
+    before = state()
+    load_run(write_run(tmp_path_factory, "it-inc-small", 70, "it_inc_small", n_pairs=60), dsn=dsn)
+    dbt_runner.build(settings=stack.settings, work_dir=work)
+    after_small = state()
+    assert after_small["intermediate.int_best_matches"][1] > before["intermediate.int_best_matches"][1]
+    for table, (oid, rows) in before.items():
+        assert after_small[table][0] == oid, f"{table} was rewritten for a small increment"
+        assert after_small[table][1] >= rows, table  # sample runs share star ids: not every star is new
+
+    n_big = 3 * max(rows for _, rows in after_small.values())  # ~2/3 of the pairs become best matches
+    load_run(write_run(tmp_path_factory, "it-inc-big", 71, "it_inc_big", n_pairs=n_big), dsn=dsn)
+    result = dbt_runner.build(settings=stack.settings, work_dir=work)
+    assert set(result.statuses().values()) <= {"success", "pass"}
+    after_big = state()
+    for table, (oid, rows) in after_small.items():
+        assert after_big[table][0] != oid, f"{table} was not rewritten for an increment bigger than it"
+        assert after_big[table][1] > rows, table
+    assert any(k.endswith("assert_mart_keys_have_unique_indexes") for k in result.statuses())
+    incremental = snapshot(dsn)
+    assert_same(incremental, full_refresh(stack, work))

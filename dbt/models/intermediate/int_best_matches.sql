@@ -1,8 +1,9 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    indexes=[{'columns': ['run_id']}, {'columns': ['star_id']}],
+    materialized='incremental_direct',
+    indexes=[{'columns': ['run_id', 'radio_id'], 'unique': True}, {'columns': ['star_id']}],
     pre_hook="{{ delete_changed_runs(distance_vars()) }}",
+    new_rows_estimate='best_matches_new_rows',
+    analyze_columns=['run_id', 'radio_id', 'star_id', 'region_key'],
     post_hook="{{ record_vars(distance_vars()) }}",
 ) }}
 -- The best (nearest) star of each matched radio source, with the radio and stellar columns the marts

@@ -1,8 +1,9 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    indexes=[{'columns': ['star_id']}, {'columns': ['run_id']}],
+    materialized='incremental_direct',
+    indexes=[{'columns': ['star_id', 'radio_id'], 'unique': True}, {'columns': ['run_id']}],
     pre_hook="{{ prepare_star_merge(grade_vars(), 'radiolake_changed_stars', detections_changed_stars()) }}",
+    new_rows_estimate='detections_new_rows',
+    analyze_columns=['run_id', 'radio_id', 'star_id', 'built_at'],
     post_hook="{{ record_vars(grade_vars()) }}",
 ) }}
 -- One row per star x radio detection, over every run and survey loaded. A detection is a radio source

@@ -1,8 +1,9 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    indexes=[{'columns': ['star_id']}, {'columns': ['star_grade']}],
+    materialized='incremental_direct',
+    indexes=[{'columns': ['star_id'], 'unique': True}, {'columns': ['star_grade']}],
     pre_hook="{{ prepare_star_merge(star_vars(), 'radiolake_restated_stars', restated_stars()) }}",
+    new_rows_estimate='radio_stars_new_rows',
+    analyze_columns=['star_id', 'star_grade', 'detections_built_at'],
     post_hook="{{ record_vars(star_vars()) }}",
 ) }}
 -- One row per star detected in radio, over every run and survey loaded (radio_star_detections): how often,
@@ -13,8 +14,20 @@
 -- Incremental, merged by star (macros/incremental_runs.sql, prepare_star_merge): a build recomputes only
 -- the stars whose detections were rebuilt since the last one (or are gone).
 {% set full = rebuild_all(star_vars()) %}
+{%- set stokes_v_detected -%}
+    circular_polarisation_fraction is not null
+    and (stokes_v_snr is null or stokes_v_snr >= {{ var('stokes_v_min_snr') }})
+{%- endset %}
+-- Planned for a run's worth of stars (666 k for a 1 M-pair run, most detected once): the detections are
+-- read once, narrow; one aggregate per star carries everything that needs no DISTINCT; the few stars
+-- detected more than once get their distinct counts and variability from a side path; the star's own
+-- columns come from one join on (run_id, star_id). No wide intermediate result is joined twice.
 with detections as (
-    select * from {{ ref('radio_star_detections') }}
+    select
+        star_id, star_catalog, survey, run_id, freq_mhz, epoch_jyear, flux_mjy, flux_error_mjy,
+        association_probability, p_chance, separation_arcsec, grade, radio_luminosity_erg_s_hz, built_at,
+        circular_polarisation_fraction, circular_polarisation_fraction_error, stokes_v_snr
+    from {{ ref('radio_star_detections') }}
     {%- if not full %}
     where star_id in (select star_id from radiolake_restated_stars)
     {%- endif %}
@@ -31,7 +44,9 @@ run_recency as (
 
 -- Per star, one pass with plain aggregates (no DISTINCT aggregates: each sorts once per group, which over
 -- a million stars costs far more than the rest of the model). Distinct surveys and runs are counted in
--- `multi` below, only for the stars seen in more than one; newest_run_rank finds the star's newest run.
+-- `multi` below, only for the stars seen more than once; newest_run_rank finds the star's newest run.
+-- A Stokes V value counts as a detection of circular polarisation when its S/N reaches the cut, or when
+-- the catalogue lists V without an error (catalogues such as the SRSC list V only where it was detected).
 star_detections as (
     select
         d.star_id,
@@ -39,8 +54,6 @@ star_detections as (
         count(*) as n_detections,
         min(d.survey) as min_survey,
         max(d.survey) as max_survey,
-        min(d.run_id) as min_run_id,
-        max(d.run_id) as max_run_id,
         min(d.freq_mhz) as freq_min_mhz,
         max(d.freq_mhz) as freq_max_mhz,
         min(d.epoch_jyear) as first_epoch_jyear,
@@ -54,13 +67,24 @@ star_detections as (
         min(d.grade) as best_candidate_grade,  -- 'A' < 'B' < 'C'
         max(d.radio_luminosity_erg_s_hz) as max_radio_luminosity_erg_s_hz,
         max(d.built_at) as detections_built_at,
-        min(r.newest_rank) as newest_run_rank
+        min(r.newest_rank) as newest_run_rank,
+        max(r.newest_rank) as oldest_run_rank,  -- differs from newest_run_rank when two runs detected it
+        count(*) filter (where {{ stokes_v_detected }}) as n_circular_polarisation_detections,
+        max(d.circular_polarisation_fraction) filter (where {{ stokes_v_detected }})
+            as max_circular_polarisation_fraction,
+        max(d.circular_polarisation_fraction_error) filter (where {{ stokes_v_detected }})
+            as max_circular_polarisation_fraction_error
     from detections as d
     left join run_recency as r on r.run_id = d.run_id
     group by d.star_id
 ),
 
--- Distinct surveys and runs of the stars detected in more than one (the others have one of each).
+-- Stars detected more than once: the only ones with distinct counts or variability to work out.
+repeat_stars as (
+    select star_id from detections group by star_id having count(*) > 1
+),
+
+-- Distinct surveys and runs of the stars detected more than once (the others have one of each).
 multi as (
     select
         star_id,
@@ -68,8 +92,7 @@ multi as (
         string_agg(distinct survey, ',' order by survey) as surveys,
         count(distinct run_id) as n_runs
     from detections
-    where star_id in (select star_id from star_detections
-                      where min_survey <> max_survey or min_run_id <> max_run_id)
+    where star_id in (select star_id from repeat_stars)
     group by star_id
 ),
 
@@ -95,7 +118,7 @@ per_frequency as (
     from detections
     where flux_mjy > 0 and freq_mhz is not null
       -- two detections at one frequency need two detections: skip the (many) stars detected once
-      and star_id in (select star_id from star_detections where n_detections >= 2)
+      and star_id in (select star_id from repeat_stars)
     group by star_id, freq_mhz
     having count(*) >= 2
 ),
@@ -131,50 +154,6 @@ star_variability as (
     group by star_id
 ),
 
--- A Stokes V value counts as a detection of circular polarisation when its S/N reaches the cut, or when
--- the catalogue lists V without an error (catalogues such as the SRSC list V only where it was detected).
-star_polarisation as (
-    select
-        star_id,
-        count(*) as n_circular_polarisation_detections,
-        max(circular_polarisation_fraction) as max_circular_polarisation_fraction,
-        max(circular_polarisation_fraction_error) filter (
-            where circular_polarisation_fraction is not null
-        ) as max_circular_polarisation_fraction_error
-    from detections
-    where circular_polarisation_fraction is not null
-      and (stokes_v_snr is null or stokes_v_snr >= {{ var('stokes_v_min_snr') }})
-    group by star_id
-),
-
--- The star's own columns from the newest run that detected it.
-star_rows as (
-    select s.*
-    from star_detections as d
-    inner join run_recency as r on r.newest_rank = d.newest_run_rank
-    inner join {{ ref('stg_stars') }} as s on s.run_id = r.run_id and s.star_id = d.star_id
-    where s.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
-),
-
-star_info as (
-    select
-        star_id,
-        ra_deg,
-        dec_deg,
-        epoch_jyear,
-        parallax_mas,
-        parallax_error_mas,
-        {{ distance_pc('parallax_mas', 'parallax_error_mas') }} as distance_pc,
-        phot_g_mag,
-        phot_bp_mag,
-        phot_rp_mag,
-        bp_rp_mag,
-        pmra_mas_yr,
-        pmdec_mas_yr,
-        sqrt(power(pmra_mas_yr, 2) + power(pmdec_mas_yr, 2)) as pm_total_mas_yr
-    from star_rows
-),
-
 graded as (
     select
         d.star_id,
@@ -183,7 +162,7 @@ graded as (
         case when d.min_survey is null then 0 when d.min_survey = d.max_survey then 1 else m.n_surveys end
             as n_surveys,
         case when d.min_survey = d.max_survey then d.min_survey else m.surveys end as surveys,
-        case when d.min_run_id = d.max_run_id then 1 else m.n_runs end as n_runs,
+        case when d.newest_run_rank = d.oldest_run_rank then 1 else m.n_runs end as n_runs,
         d.freq_min_mhz,
         d.freq_max_mhz,
         d.first_epoch_jyear,
@@ -197,25 +176,24 @@ graded as (
         d.best_candidate_grade,
         d.max_radio_luminosity_erg_s_hz,
         d.detections_built_at,
-        i.ra_deg as star_ra_deg,
-        i.dec_deg as star_dec_deg,
-        i.epoch_jyear as star_epoch_jyear,
-        i.parallax_mas,
-        i.parallax_error_mas,
-        i.distance_pc,
-        i.phot_g_mag,
-        case when i.distance_pc is not null then i.phot_g_mag + 5.0 * log(i.parallax_mas / 100.0) end
-            as abs_g_mag,
-        i.phot_bp_mag,
-        i.phot_rp_mag,
-        i.bp_rp_mag,
-        i.pmra_mas_yr,
-        i.pmdec_mas_yr,
-        i.pm_total_mas_yr,
-        coalesce(p.n_circular_polarisation_detections, 0) as n_circular_polarisation_detections,
-        p.max_circular_polarisation_fraction,
-        p.max_circular_polarisation_fraction_error,
-        coalesce(p.max_circular_polarisation_fraction >= {{ var('star_min_circular_polarisation') }}, false)
+        -- The star's own columns, from the newest run that detected it.
+        s.ra_deg as star_ra_deg,
+        s.dec_deg as star_dec_deg,
+        s.epoch_jyear as star_epoch_jyear,
+        s.parallax_mas,
+        s.parallax_error_mas,
+        {{ distance_pc('s.parallax_mas', 's.parallax_error_mas') }} as distance_pc,
+        s.phot_g_mag,
+        s.phot_bp_mag,
+        s.phot_rp_mag,
+        s.bp_rp_mag,
+        s.pmra_mas_yr,
+        s.pmdec_mas_yr,
+        sqrt(power(s.pmra_mas_yr, 2) + power(s.pmdec_mas_yr, 2)) as pm_total_mas_yr,
+        d.n_circular_polarisation_detections,
+        d.max_circular_polarisation_fraction,
+        d.max_circular_polarisation_fraction_error,
+        coalesce(d.max_circular_polarisation_fraction >= {{ var('star_min_circular_polarisation') }}, false)
             as has_high_circular_polarisation,
         v.variability_freq_mhz,
         v.variability_n_detections,
@@ -225,14 +203,59 @@ graded as (
         v.max_flux_ratio_same_freq,
         coalesce(v.is_variable, false) as is_variable
     from star_detections as d
+    left join run_recency as r on r.newest_rank = d.newest_run_rank
+    left join {{ ref('stg_stars') }} as s
+        on s.run_id = r.run_id and s.star_id = d.star_id
+        and s.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
     left join multi as m on m.star_id = d.star_id
-    left join star_info as i on i.star_id = d.star_id
-    left join star_polarisation as p on p.star_id = d.star_id
     left join star_variability as v on v.star_id = d.star_id
 )
 
 select
-    *,
+    star_id,
+    star_catalog,
+    n_detections,
+    n_surveys,
+    surveys,
+    n_runs,
+    freq_min_mhz,
+    freq_max_mhz,
+    first_epoch_jyear,
+    last_epoch_jyear,
+    flux_min_mjy,
+    flux_max_mjy,
+    flux_max_min_ratio,
+    best_association_probability,
+    min_p_chance,
+    min_separation_arcsec,
+    best_candidate_grade,
+    max_radio_luminosity_erg_s_hz,
+    detections_built_at,
+    star_ra_deg,
+    star_dec_deg,
+    star_epoch_jyear,
+    parallax_mas,
+    parallax_error_mas,
+    distance_pc,
+    phot_g_mag,
+    case when distance_pc is not null then phot_g_mag + 5.0 * log(parallax_mas / 100.0) end as abs_g_mag,
+    phot_bp_mag,
+    phot_rp_mag,
+    bp_rp_mag,
+    pmra_mas_yr,
+    pmdec_mas_yr,
+    pm_total_mas_yr,
+    n_circular_polarisation_detections,
+    max_circular_polarisation_fraction,
+    max_circular_polarisation_fraction_error,
+    has_high_circular_polarisation,
+    variability_freq_mhz,
+    variability_n_detections,
+    flux_modulation_index,
+    flux_modulation_index_error,
+    flux_variability_eta,
+    max_flux_ratio_same_freq,
+    is_variable,
     coalesce(nullif(concat_ws('+',
         case when has_high_circular_polarisation then 'circular_polarisation' end,
         case when is_variable then 'variability' end), ''), 'none') as star_evidence,

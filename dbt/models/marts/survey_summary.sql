@@ -1,6 +1,5 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
+    materialized='incremental_direct',
     indexes=[{'columns': ['run_id']}],
     pre_hook="{{ delete_changed_runs(grade_vars()) }}",
     post_hook=["{{ record_vars(grade_vars()) }}", "{{ refresh_latest_run_flags() }}"],
