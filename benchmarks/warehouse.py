@@ -5,7 +5,7 @@ something on any machine:
 - load: `load_run` end to end (read Parquet, validate, binary COPY of six tables into new partitions, one
   transaction) vs. a bare COPY of the same rows, pre-rendered CSV, into plain index-free tables;
 - dbt: `dbt build` right after the load (all models and tests; the marts are incremental, so it computes
-  the new run and the stars it touches, and the tests check that run: what the warehouse DAG does) vs. one
+  the new run and the stars it touches, and the tests check that run, as `radiolake marts --check-run`) vs. one
   CREATE TABLE AS over the run's pairs (a single scan and write of the biggest table). The marts are built
   once before the load (untimed), as in a warehouse in use; `--full-refresh` also times a rebuild of every
   mart from load.*.
