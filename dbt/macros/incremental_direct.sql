@@ -11,12 +11,15 @@
    as in dbt's incremental materialization.
 
    A build that adds at least as many rows as the table holds (config `new_rows_estimate`: the name of a
-   macro returning a query for the expected number of new rows) also writes a new table, the kept rows
-   plus the new ones, and swaps it in. Inserting a million rows into an indexed table maintains every index
-   row by row and logs it all; a table made in the build's own transaction is indexed once at the end and,
-   on a server with wal_level=minimal, not logged (measured for 666 k rows of radio_star_detections: 2.9 s
-   inserted with its two indexes, 1.5 s written and indexed). Small increments stay inserts, which never
-   take more than a row lock on what analysts read.
+   macro returning a query for the expected number of new rows) rewrites the table in place instead: the
+   kept rows go to a temporary table, the table's indexes are dropped, the table is truncated and refilled
+   (kept + new rows), and the indexes are built again from their own definitions. Inserting a million rows
+   into an indexed table maintains every index row by row and logs it all; a table truncated in the build's
+   own transaction is refilled without WAL on a server with wal_level=minimal and indexed once (measured
+   for 666 k rows of radio_star_detections: 2.9 s inserted with its two indexes, 1.5 s written and
+   indexed). The table itself stays (not a new one swapped in), so the views over it, its grants and its
+   comment stay too. Truncating locks the table against readers until the build's commit; small
+   increments stay inserts, which never take more than a row lock on what analysts read.
 
    Hooks, grants, docs, indexes and the transaction are as in dbt's own incremental materialization
    (dbt-core 1.11, global_project/macros/materializations/models/incremental/incremental.sql), which this
@@ -54,7 +57,7 @@
       {% set relation_for_indexes = intermediate_relation %}
       {% set need_swap = true %}
   {% else %}
-      {#- The one difference from dbt's incremental: a temporary view, not a temporary table. -#}
+      {#- Unlike dbt's incremental: a temporary view, not a temporary table (and the rewrite below). -#}
       {% do run_query('create temporary view ' ~ temp_relation ~ ' as (\n' ~ sql ~ '\n)') %}
       {% do adapter.expand_target_column_types(from_relation=temp_relation, to_relation=target_relation) %}
       {% set dest_columns = process_schema_changes(on_schema_change, temp_relation, existing_relation) %}
@@ -63,14 +66,29 @@
       {% endif %}
       {% if rewrite_is_cheaper(target_relation) %}
           {%- set columns_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
+          {%- set kept_relation = make_temp_relation(target_relation, '__dbt_kept') -%}
+          {%- set index_definitions = run_query("select pg_get_indexdef(indexrelid) from pg_index where indrelid = '"
+                                                ~ target_relation ~ "'::regclass").columns[0].values() -%}
+          {#- A query that reads the table itself (int_best_matches: which runs it lacks) must see it before the
+              truncate: then the new rows are set aside with the kept ones. -#}
+          {%- set reads_itself = (target_relation | string) in sql -%}
+          {% do run_query('create temporary table ' ~ kept_relation ~ ' as select ' ~ columns_csv ~ ' from '
+                          ~ target_relation ~ (' union all select ' ~ columns_csv ~ ' from ' ~ temp_relation
+                                               if reads_itself else '')) %}
+          {% for index in run_query("select indexrelid::regclass::text from pg_index where indrelid = '"
+                                    ~ target_relation ~ "'::regclass").columns[0].values() %}
+              {% do run_query('drop index ' ~ index) %}
+          {% endfor %}
+          {% do run_query('truncate ' ~ target_relation) %}
           {% set build_sql %}
-              create table {{ intermediate_relation }} as
-              select {{ columns_csv }} from {{ target_relation }}
+              insert into {{ target_relation }} ({{ columns_csv }})
+              select {{ columns_csv }} from {{ kept_relation }}
+              {% if not reads_itself -%}
               union all
               select {{ columns_csv }} from {{ temp_relation }}
+              {%- endif %}
           {% endset %}
-          {% set relation_for_indexes = intermediate_relation %}
-          {% set need_swap = true %}
+          {% do to_drop.append(kept_relation.incorporate(type='table')) %}
       {% else %}
           {% set build_sql = get_insert_into_sql(target_relation, temp_relation, dest_columns) %}
       {% endif %}
@@ -81,7 +99,11 @@
       {{ build_sql }}
   {% endcall %}
 
-  {% if existing_relation is none or existing_relation.is_view or should_full_refresh() or need_swap %}
+  {% for definition in index_definitions or [] %}
+      {% do run_query(definition) %}
+  {% endfor %}
+
+  {% if existing_relation is none or existing_relation.is_view or should_full_refresh() %}
       {% do create_indexes(relation_for_indexes) %}
   {% endif %}
 

@@ -223,34 +223,46 @@ def test_check_runs_scopes_the_tests_and_refuses_non_ids(stack, work):
 
 
 def test_big_increments_rewrite_the_table_and_small_ones_insert(stack, work, tmp_path_factory):
-    """incremental_direct: a build adding fewer rows than a table holds inserts them (the table stays the same
-    relation); one adding at least as many writes a new table and swaps it in (a new relation, with its
-    unique key index). Either way the rows are those of a full refresh."""
+    """incremental_direct: a build adding fewer rows than a table holds inserts them (same storage); one adding
+    at least as many truncates and refills the table (new storage, same table: views over it and its grants
+    stay). Either way the rows are those of a full refresh."""
     dsn = stack.settings.warehouse_dsn
+    load_run(write_run(tmp_path_factory, "it-inc-base", 69, "it_inc_base", n_pairs=300), dsn=dsn)
     dbt_runner.build(settings=stack.settings, work_dir=work)
+    tables = ("intermediate.int_best_matches", "marts.radio_star_detections", "marts.radio_stars")
 
-    def state() -> dict[str, tuple[int, int]]:
+    def state() -> dict[str, tuple[int, int, int]]:
         with psycopg.connect(dsn) as conn:
-            return {t: conn.execute(f"SELECT '{t}'::regclass::oid, (SELECT count(*) FROM {t})").fetchone()
-                    for t in ("intermediate.int_best_matches", "marts.radio_star_detections", "marts.radio_stars")}
+            return {t: conn.execute(f"SELECT oid, relfilenode, (SELECT count(*) FROM {t}) FROM pg_class "
+                                    f"WHERE oid = '{t}'::regclass").fetchone() for t in tables}
 
     before = state()
     load_run(write_run(tmp_path_factory, "it-inc-small", 70, "it_inc_small", n_pairs=60), dsn=dsn)
     dbt_runner.build(settings=stack.settings, work_dir=work)
     after_small = state()
-    assert after_small["intermediate.int_best_matches"][1] > before["intermediate.int_best_matches"][1]
-    for table, (oid, rows) in before.items():
-        assert after_small[table][0] == oid, f"{table} was rewritten for a small increment"
-        assert after_small[table][1] >= rows, table  # sample runs share star ids: not every star is new
+    assert after_small["intermediate.int_best_matches"][2] > before["intermediate.int_best_matches"][2]
+    for table, (oid, filenode, rows) in before.items():
+        assert after_small[table][:2] == (oid, filenode), f"{table} was rewritten for a small increment"
+        assert after_small[table][2] >= rows, table  # sample runs share star ids: not every star is new
 
-    n_big = 3 * max(rows for _, rows in after_small.values())  # ~2/3 of the pairs become best matches
+    n_big = 3 * max(rows for *_, rows in after_small.values())  # ~2/3 of the pairs become best matches
     load_run(write_run(tmp_path_factory, "it-inc-big", 71, "it_inc_big", n_pairs=n_big), dsn=dsn)
-    result = dbt_runner.build(settings=stack.settings, work_dir=work)
-    assert set(result.statuses().values()) <= {"success", "pass"}
-    after_big = state()
-    for table, (oid, rows) in after_small.items():
-        assert after_big[table][0] != oid, f"{table} was not rewritten for an increment bigger than it"
-        assert after_big[table][1] > rows, table
-    assert any(k.endswith("assert_mart_keys_have_unique_indexes") for k in result.statuses())
+    with psycopg.connect(dsn) as conn:  # a view over a rewritten table, to see it survive the rewrite
+        conn.execute("CREATE OR REPLACE VIEW public.it_inc_analyst AS SELECT count(*) AS n "
+                     "FROM marts.radio_stars")
+    try:
+        result = dbt_runner.build(settings=stack.settings, work_dir=work)
+        assert set(result.statuses().values()) <= {"success", "pass"}
+        after_big = state()
+        for table, (oid, filenode, rows) in after_small.items():
+            assert after_big[table][0] == oid, f"{table} was replaced by another table"
+            assert after_big[table][1] != filenode, f"{table} was not rewritten for an increment bigger than it"
+            assert after_big[table][2] > rows, table
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SELECT n FROM public.it_inc_analyst").fetchone()[0] > 0
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DROP VIEW IF EXISTS public.it_inc_analyst")
+    assert result.statuses()["test.radiolake.assert_mart_keys_have_unique_indexes"] == "pass"
     incremental = snapshot(dsn)
     assert_same(incremental, full_refresh(stack, work))
