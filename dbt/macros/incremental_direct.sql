@@ -23,7 +23,7 @@
 
    Hooks, grants, docs, indexes and the transaction are as in dbt's own incremental materialization
    (dbt-core 1.11, global_project/macros/materializations/models/incremental/incremental.sql), which this
-   follows line for line apart from the temporary relation. #}
+   follows line for line apart from the temporary relation and the rewrite. #}
 {% materialization incremental_direct, adapter='postgres' -%}
 
   {%- set existing_relation = load_cached_relation(this) -%}
@@ -67,16 +67,16 @@
       {% if rewrite_is_cheaper(target_relation) %}
           {%- set columns_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
           {%- set kept_relation = make_temp_relation(target_relation, '__dbt_kept') -%}
-          {%- set index_definitions = run_query("select pg_get_indexdef(indexrelid) from pg_index where indrelid = '"
-                                                ~ target_relation ~ "'::regclass").columns[0].values() -%}
+          {%- set indexes = run_query("select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index"
+                                      ~ " where indrelid = '" ~ target_relation ~ "'::regclass") -%}
+          {%- set index_definitions = indexes.columns[1].values() -%}
           {#- A query that reads the table itself (int_best_matches: which runs it lacks) must see it before the
               truncate: then the new rows are set aside with the kept ones. -#}
           {%- set reads_itself = (target_relation | string) in sql -%}
           {% do run_query('create temporary table ' ~ kept_relation ~ ' as select ' ~ columns_csv ~ ' from '
                           ~ target_relation ~ (' union all select ' ~ columns_csv ~ ' from ' ~ temp_relation
                                                if reads_itself else '')) %}
-          {% for index in run_query("select indexrelid::regclass::text from pg_index where indrelid = '"
-                                    ~ target_relation ~ "'::regclass").columns[0].values() %}
+          {% for index in indexes.columns[0].values() %}
               {% do run_query('drop index ' ~ index) %}
           {% endfor %}
           {% do run_query('truncate ' ~ target_relation) %}
