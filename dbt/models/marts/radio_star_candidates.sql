@@ -39,14 +39,7 @@ select
     m.radio_luminosity_erg_s_hz,
     m.region_key,
     c.false_match_rate_per_source as region_false_match_rate,
-    case
-        when m.association_probability >= {{ num_var('grade_a_min_probability') }}
-             and m.parallax_snr >= {{ num_var('grade_a_min_parallax_snr') }}
-            then 'A'
-        when m.association_probability >= {{ num_var('grade_b_min_probability') }}
-            then 'B'
-        else 'C'
-    end as grade
+    {{ candidate_grade('m') }} as grade
 from {{ ref('int_best_matches') }} as m
 inner join {{ ref('stg_runs') }} as runs on runs.run_id = m.run_id
 left join {{ ref('int_chance_rates') }} as c on c.run_id = m.run_id and c.region_key = m.region_key

@@ -7,25 +7,26 @@
     post_hook="{{ record_vars(grade_vars()) }}",
 ) }}
 -- One row per star x radio detection, over every run and survey loaded. A detection is a radio source
--- whose best (nearest) star is this star (radio_star_candidates). Only the newest run of each radio survey
--- x stellar catalogue counts (stg_runs.is_latest_run): a newer run supersedes the older one, and a reload
--- or rerun replaces its run's rows in load.* rather than adding to them. Should the same radio source
--- still reach the same star through two runs (two catalogue definitions with one id prefix), the newest
--- run's row wins: detection_key is unique by construction and tested.
+-- whose best (nearest) star is this star: a row of radio_star_candidates, read here from the table under
+-- that view (int_best_matches, same grade macro), so this model need not wait for the view's tests.
+-- Only the newest run of each radio survey x stellar catalogue counts (stg_runs.is_latest_run): a newer
+-- run supersedes the older one, and a reload or rerun replaces its run's rows in load.* rather than adding
+-- to them. Should the same radio source still reach the same star through two runs (two catalogue
+-- definitions with one id prefix), the newest run's row wins: detection_key is unique by construction
+-- and by the table's unique index.
 -- Incremental, merged by star (macros/incremental_runs.sql, prepare_star_merge): a build recomputes
 -- only the stars whose detections can have changed since the last one, each over every newest run.
--- depends_on: {{ ref('int_best_matches') }}
 {% set full = rebuild_all(grade_vars()) %}
 with current_candidates as (
     select
         c.*,
+        {{ candidate_grade('c') }} as grade,
         runs.created_at as run_created_at,
-        runs.loaded_at as run_loaded_at,
         row_number() over (
             partition by c.star_id, c.radio_id
             order by runs.created_at desc nulls last, runs.loaded_at desc, c.run_id desc
         ) as newest_first
-    from {{ ref('radio_star_candidates') }} as c
+    from {{ ref('int_best_matches') }} as c
     inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
     where runs.is_latest_run
       and c.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
