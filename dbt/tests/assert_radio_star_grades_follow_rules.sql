@@ -1,5 +1,9 @@
 -- Rows of marts.radio_stars whose star_grade or counts disagree with the documented rules (marts.yml):
 -- recomputed here from radio_star_detections, independently of the model's SQL.
+-- Checking some runs (macros/check_scope.sql), the stars they detected are recounted and their
+-- radio_stars rows looked up (a star missing from radio_stars fails too); checking everything, every
+-- radio_stars row is compared (a full join: a star without detections fails).
+{%- set scope = check_scope(ref('radio_stars')) %}
 with recount as (
     select
         star_id,
@@ -9,14 +13,15 @@ with recount as (
             where stokes_v_snr is null or stokes_v_snr >= {{ var('stokes_v_min_snr') }}
         ), 0) >= {{ var('star_min_circular_polarisation') }} as polarised
     from {{ ref('radio_star_detections') }}
-    where {{ check_scope(ref('radio_stars')) }}  -- the stars of the checked runs (macros/check_scope.sql)
+    where {{ scope }}
     group by star_id
 )
 
-select s.star_id, s.star_grade, s.n_detections, r.n_detections as recounted
-from {{ ref('radio_stars') }} as s
-left join recount as r on r.star_id = s.star_id
-where {{ check_scope(ref('radio_stars'), 's') }} and (r.star_id is null
+select coalesce(s.star_id, r.star_id) as star_id, s.star_grade, s.n_detections, r.n_detections as recounted
+from recount as r
+{{ 'full' if scope == 'true' else 'left' }} join {{ ref('radio_stars') }} as s on s.star_id = r.star_id
+where r.star_id is null
+   or s.star_id is null
    or s.n_detections <> r.n_detections
    or s.best_candidate_grade <> r.best_candidate_grade
    or s.has_high_circular_polarisation <> r.polarised
@@ -24,4 +29,4 @@ where {{ check_scope(ref('radio_stars'), 's') }} and (r.star_id is null
         when r.best_candidate_grade in ('A', 'B') and (r.polarised or s.is_variable) then 'A'
         when r.best_candidate_grade in ('A', 'B') then 'B'
         else 'C'
-      end)
+      end

@@ -14,6 +14,7 @@ from astropy.coordinates import Latitude, Longitude
 from cdshealpix import nested
 
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
+from radiolake.run_params import dbt_check_runs_vars
 from radiolake.schema import CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS, coarse_pixel
 from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import load_run
@@ -249,3 +250,42 @@ def test_analyst_reads_the_catalogue(stack, loaded):
         n_det = conn.execute("SELECT count(*) FROM marts.radio_star_detections WHERE star_id LIKE %s",
                              (f"{STAR_CATALOG}:%",)).fetchone()[0]
     assert (n_stars, n_det) == (3, 6)
+
+
+def _grade_rules_test(stack, work, check_runs: list[str] | None) -> list[str]:
+    """Failures of the grade-rules test, checking `check_runs` (all runs if None)."""
+    vars = dbt_check_runs_vars(check_runs) if check_runs else None
+    try:
+        dbt_runner.run_dbt(["test", "--select", "assert_radio_star_grades_follow_rules"],
+                           settings=stack.settings, vars=vars, work_dir=work)
+    except dbt_runner.DbtError as error:
+        return error.failures
+    return []
+
+
+def test_grade_rules_test_catches_a_wrong_grade_and_a_star_without_detections(stack, loaded):
+    """The grade-rules test bites, scoped to the runs that detected the broken star and unscoped."""
+    _, _, work = loaded
+    dsn = stack.settings.warehouse_dsn
+    s3, ghost = f"{STAR_CATALOG}:s3", f"{STAR_CATALOG}:ghost"  # s3: graded C, detected by racs-new only
+    with psycopg.connect(dsn) as conn:
+        conn.execute("UPDATE marts.radio_stars SET star_grade = 'A' WHERE star_id = %s", (s3,))
+    try:
+        assert _grade_rules_test(stack, work, ["it-cat-vlass"]) == []  # s3 is not a star of this run
+        for scope in (["it-cat-racs-new"], None):
+            failures = _grade_rules_test(stack, work, scope)
+            assert len(failures) == 1 and "assert_radio_star_grades_follow_rules" in failures[0]
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("UPDATE marts.radio_stars SET star_grade = 'C' WHERE star_id = %s", (s3,))
+    assert _grade_rules_test(stack, work, None) == []
+    with psycopg.connect(dsn) as conn:  # a star row no detection supports: only the full check sees it
+        conn.execute("CREATE TEMPORARY TABLE ghost AS SELECT * FROM marts.radio_stars WHERE star_id = %s", (s3,))
+        conn.execute("UPDATE ghost SET star_id = %s", (ghost,))
+        conn.execute("INSERT INTO marts.radio_stars SELECT * FROM ghost")
+    try:
+        assert _grade_rules_test(stack, work, ["it-cat-racs-new"]) == []
+        assert len(_grade_rules_test(stack, work, None)) == 1
+    finally:
+        with psycopg.connect(dsn) as conn:
+            conn.execute("DELETE FROM marts.radio_stars WHERE star_id = %s", (ghost,))
