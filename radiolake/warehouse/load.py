@@ -1,18 +1,19 @@
 """Load one cross-match run into Postgres schema `load`: validate, then COPY everything in one transaction.
 
-Each data table is LIST-partitioned by run_id (ddl.sql). A load COPYs the run into fresh, index-free
-tables, then drops the run's previous partitions and attaches the new ones, all in one transaction. So a
-rerun replaces its run (never duplicates it), a load that dies half-way is rolled back by Postgres (readers
-keep seeing the previous version, or nothing), other runs are untouched (runs stay side by side for
-comparison), and replacing a run is a DROP rather than a million-row DELETE. One transaction-scoped advisory
-lock, taken before anything else, serialises loads: two loads (of the same run or of different runs) both
-create tables LIKE the parents and then drop and attach partitions of those same parents, which, interleaved,
-deadlocks (each holds the parents shared and waits for them exclusively). Readers are never blocked by it.
-COPY is fed Postgres binary format encoded straight from Arrow batches by pgpq: no Python loop per row, and
-the server skips parsing text floats (measured 4x faster than CSV COPY here, identical rows). Reading and
-checking the Parquet of the next table runs on a worker thread while the server COPYs the current one
-(validate.read_checked); a refused folder rolls the transaction back, so it changes nothing. Tables made
-and filled in the load's own transaction skip WAL on a server with wal_level=minimal (the embedded stack's).
+Each data table is LIST-partitioned by run_id (ddl.sql). A load COPYs the run into fresh, index-free tables,
+gives each its primary key (one index build after COPY), then drops the run's previous partitions and
+attaches the new ones, all in one transaction. So a rerun replaces its run (never duplicates it), a load
+that dies half-way is rolled back by Postgres (readers keep seeing the previous version, or nothing), other
+runs are untouched (runs stay side by side for comparison), and replacing a run is a DROP rather than a
+million-row DELETE. One transaction-scoped advisory lock, taken before anything else, serialises loads: two
+loads (of the same run or of different runs) both create tables LIKE the parents and then drop and attach
+partitions of those same parents, which, interleaved, deadlocks (each holds the parents shared and waits for
+them exclusively). Readers are never blocked by it. COPY is fed Postgres binary format encoded straight from
+Arrow batches by pgpq: no Python loop per row, and the server skips parsing text floats (measured 4x faster
+than CSV COPY here, identical rows). Reading and checking the Parquet of the next table runs on a worker
+thread while the server COPYs the current one (validate.read_checked); a refused folder rolls the
+transaction back, so it changes nothing. Tables made and filled in the load's own transaction skip WAL on a
+server with wal_level=minimal (the embedded stack's).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from psycopg.rows import dict_row
 
 from radiolake.config import Settings, get_settings
 from radiolake.warehouse.retention import RetentionPolicy, apply_retention
-from radiolake.warehouse.tables import LOAD_TABLES
+from radiolake.warehouse.tables import LOAD_TABLES, LoadTable
 from radiolake.warehouse.validate import (
     RUN_COLUMNS,
     ResultsFolder,
@@ -46,6 +47,7 @@ from radiolake.warehouse.validate import (
 LOAD_LOCK = "radiolake.warehouse.load"
 #: Rows per chunk handed to COPY: big enough to amortise calls, small enough to bound memory.
 COPY_BATCH_ROWS = 100_000
+LOAD_TABLE_BY_NAME = {table.name: table for table in LOAD_TABLES}
 
 
 @dataclass
@@ -67,11 +69,33 @@ def ddl_sql() -> str:
     return resources.files("radiolake.warehouse").joinpath("ddl.sql").read_text()
 
 
+#: Partitions of a load table without a primary key (loaded before loads added them).
+PARTITIONS_WITHOUT_KEY = """
+    SELECT c.relname FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+    WHERE i.inhparent = %s::regclass
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conrelid = c.oid AND k.contype = 'p')"""
+
+
 def ensure_load_schema(conn: psycopg.Connection) -> None:
-    """Create schema `load` and its tables if missing (idempotent; serialised by an advisory lock)."""
+    """Create schema `load` and its tables if missing (idempotent; serialised by an advisory lock).
+
+    Partitions loaded before loads gave them primary keys get theirs here, once (dbt tests that every
+    partition has one, dbt/tests/assert_load_partitions_have_primary_keys.sql)."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('radiolake.warehouse.ddl'))")
         cur.execute(ddl_sql())
+
+        def without_key(table: LoadTable) -> list[str]:
+            cur.execute(PARTITIONS_WITHOUT_KEY, (f"load.{table.name}",))
+            return [name for (name,) in cur.fetchall()]
+
+        if any(without_key(table) for table in LOAD_TABLES):
+            # Under the loader's lock too, and looked up again: no load drops a partition being given its key.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (LOAD_LOCK,))
+            for table in LOAD_TABLES:
+                for name in without_key(table):
+                    cur.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(
+                        sql.Identifier("load", name), primary_key(table)))
 
 
 def _dsn(dsn: str | None, settings: Settings | None) -> str:
@@ -106,6 +130,11 @@ def partition_prefix(table: str, run_id: str) -> str:
     return f"{table}__r{hashlib.sha256(run_id.encode()).hexdigest()[:16]}"
 
 
+def primary_key(table: LoadTable) -> sql.Composable:
+    """The primary key columns of a partition of `table`: run_id and the key unique within a run."""
+    return sql.SQL(", ").join(sql.Identifier(c) for c in ("run_id", *table.key))
+
+
 def _stage(cur: psycopg.Cursor, name: str, run_id: str, data: pa.Table, token: str) -> str:
     """COPY one table of the run into a new standalone table; returns the table's name."""
     staged = f"{partition_prefix(name, run_id)}_{token}"
@@ -114,6 +143,9 @@ def _stage(cur: psycopg.Cursor, name: str, run_id: str, data: pa.Table, token: s
     cur.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS, CHECK (run_id = {}))").format(
         ident, sql.Identifier("load", name), sql.Literal(run_id)))
     copy_table(cur, ident, data, freeze=True)  # created just above, in this transaction
+    # The key, enforced by Postgres from here on: built once over the run after COPY (no WAL either), it
+    # replaces dbt's unique tests on the staging keys (a group-by of the run per build, on the critical path).
+    cur.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(ident, primary_key(LOAD_TABLE_BY_NAME[name])))
     # Statistics now, in the load's transaction: the dbt build right after the load would otherwise plan its
     # joins over the run's partitions before autovacuum's autoanalyze reached them (radio_stars of a 1 M-pair
     # run ran for over 10 minutes on a plan made without them; 6 s with them). ANALYZE samples 30 k rows.

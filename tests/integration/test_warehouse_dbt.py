@@ -88,6 +88,9 @@ def test_dbt_build_passes_with_tests(built):
     for model in ("radio_star_candidates", "survey_summary", "sky_summary"):
         assert statuses[f"model.radiolake.{model}"] == "success"
     assert any("assert_candidate_grades_follow_cuts" in k for k in statuses)
+    # staging keys: the load partitions' primary keys, checked present (not `unique` tests per build)
+    assert statuses["test.radiolake.assert_load_partitions_have_primary_keys"] == "pass"
+    assert not any(k.startswith("test.radiolake.unique_stg_") and "run_id" not in k for k in statuses)
 
 
 def test_candidates_match_independent_computation(stack, built):

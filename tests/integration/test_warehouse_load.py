@@ -11,11 +11,14 @@ import time
 import psycopg
 import pyarrow.parquet as pq
 import pytest
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from radiolake.lake import arrow_fs, ensure_buckets
+from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import ensure_load_schema, load_run
 from radiolake.warehouse.sample_run import make_sample_tables, write_results, write_sample_run
+from radiolake.warehouse.tables import LOAD_TABLES
 from radiolake.warehouse.validate import ResultsValidationError
 
 pytestmark = pytest.mark.integration
@@ -247,3 +250,40 @@ def test_embedded_load_skips_wal_and_a_rerun_still_replaces_the_run(stack, tmp_p
             assert data_bytes > 8 << 20, attempt
             assert wal_bytes < data_bytes / 4, (attempt, wal_bytes, data_bytes)
             assert run_counts(dsn, run_id) == file_counts(tables), attempt
+
+
+def test_each_partition_gets_its_primary_key_and_a_dbt_test_checks_it(stack, tmp_path):
+    """The load gives every partition its key (run_id + the table's key within a run): Postgres refuses a
+    duplicate from any writer. dbt's catalog test fails when a partition lacks it; the next load's schema
+    step (ensure_load_schema) gives a keyless partition, e.g. one loaded by an older version, its key."""
+    dsn = stack.settings.warehouse_dsn
+    run_id = "it-load-keys"
+    write_sample_run(str(tmp_path / "r"), n_pairs=300, seed=41, run_id=run_id)
+    load_run(str(tmp_path / "r"), dsn=dsn)
+    key_of_partition = """
+        SELECT c.relname, array(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u (attnum, n)
+                                JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum = u.attnum ORDER BY n)
+        FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+        LEFT JOIN pg_constraint AS k ON k.conrelid = c.oid AND k.contype = 'p'
+        WHERE i.inhparent = %s::regclass AND pg_get_expr(c.relpartbound, c.oid) LIKE %s"""
+    with psycopg.connect(dsn) as conn:
+        for table in LOAD_TABLES:
+            partition, key = conn.execute(key_of_partition, (f"load.{table.name}", f"%'{run_id}'%")).fetchone()
+            assert key == ["run_id", *table.key], table.name
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO load.stars SELECT * FROM load.stars WHERE run_id = %s LIMIT 1", (run_id,))
+    work = tmp_path / "dbt"
+    select = ["test", "--select", "assert_load_partitions_have_primary_keys"]
+    dbt_runner.run_dbt(select, settings=stack.settings, work_dir=work)  # every partition has its key
+    with psycopg.connect(dsn) as conn:
+        partition, _ = conn.execute(key_of_partition, ("load.stars", f"%'{run_id}'%")).fetchone()
+        conn.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+            sql.Identifier("load", partition), sql.Identifier(f"{partition}_pkey")))
+    with pytest.raises(dbt_runner.DbtError) as info:
+        dbt_runner.run_dbt(select, settings=stack.settings, work_dir=work)
+    assert "assert_load_partitions_have_primary_keys" in info.value.failures[0]
+    with psycopg.connect(dsn) as conn:
+        ensure_load_schema(conn)
+        assert conn.execute(key_of_partition, ("load.stars", f"%'{run_id}'%")).fetchone()[1] == [
+            "run_id", "source_id"]
+    dbt_runner.run_dbt(select, settings=stack.settings, work_dir=work)
