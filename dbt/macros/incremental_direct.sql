@@ -49,6 +49,17 @@
   {% set to_drop = [] %}
   {% set need_swap = false %}
 
+  {#- A first build, a full refresh and a rewrite write a whole table's worth of rows: hash joins only.
+      Row estimates of joins on (run_id, id) and of aggregated CTEs are far too low (one run_id per
+      partition; 200 groups), and on them the planner probes the load partitions' primary keys a million
+      times (radio_stars of a 1 M-pair run: 11 s instead of 6.5 s; int_best_matches 3.8 s instead of 2.7 s,
+      where hash joins also let its query run in parallel). Small increments keep the planner's choice, for
+      which such probes are the right plan. -#}
+  {% set rewrite = existing_relation is not none and not full_refresh_mode and rewrite_is_cheaper(target_relation) %}
+  {% if existing_relation is none or full_refresh_mode or rewrite %}
+      {% do run_query('set local enable_nestloop = off') %}
+  {% endif %}
+
   {% if existing_relation is none %}
       {% set build_sql = get_create_table_as_sql(False, target_relation, sql) %}
       {% set relation_for_indexes = target_relation %}
@@ -64,7 +75,7 @@
       {% if not dest_columns %}
           {% set dest_columns = adapter.get_columns_in_relation(existing_relation) %}
       {% endif %}
-      {% if rewrite_is_cheaper(target_relation) %}
+      {% if rewrite %}
           {%- set columns_csv = get_quoted_csv(dest_columns | map(attribute='name')) -%}
           {%- set kept_relation = make_temp_relation(target_relation, '__dbt_kept') -%}
           {%- set indexes = run_query("select indexrelid::regclass::text, pg_get_indexdef(indexrelid) from pg_index"
