@@ -118,7 +118,7 @@ def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehou
 def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_still_run(stack, warehouse_dag):
     """A radio source with a negative frequency (another run, already loaded) breaks stg_radio_sources'
     column checks (freq_mhz >= 0): its test task fails by name, what reads stg_radio_sources (and stg_pairs,
-    built after it) does not run, and models that do not depend on it (stg_stars, ...) are built and tested."""
+    built after int_best_matches) does not run, and models that do not depend on it (stg_stars, ...) are built and tested."""
     settings = stack.settings
     ensure_buckets(settings)
     bad, good = "it-dag-bad-freq", "it-dag-run-2"
@@ -140,7 +140,7 @@ def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_st
     assert failed == {"dbt.stg_radio_sources.test"}, states
     assert states["dbt.stg_radio_sources.run"] == "success"
     assert states["dbt.int_best_matches.run"] == "upstream_failed"
-    assert states["dbt.stg_pairs.run"] == "upstream_failed"  # pairs are built after the radio sources they name
+    assert states["dbt.stg_pairs.run"] == "upstream_failed"  # pairs are built after int_best_matches
     for independent in ("dbt.stg_stars.run", "dbt.stg_stars.test", "dbt.stg_offset_stats.run",
                         "dbt.stg_offset_stats.test"):
         assert states[independent] == "success", (independent, states[independent])

@@ -1,7 +1,9 @@
--- Pairs point at radio sources and stars: built (and tested) after those two are, so their reference
--- tests read checked parents. It also lets dbt test the pairs, which only survey_summary reads, while
--- int_best_matches is being built rather than before it (dbt runs a graph level at a time).
--- depends_on: {{ ref('stg_radio_sources') }}, {{ ref('stg_stars') }}
+-- Pairs point at radio sources and stars, and only survey_summary reads them: the view is built after
+-- int_best_matches, so that its tests (two reference checks over a run's million pairs, 2 s) run while
+-- int_best_matches is being built rather than before it. dbt starts the ready node of the lowest graph
+-- level first; without this, the pairs' tests (a level lower) took both threads as int_best_matches
+-- became ready.
+-- depends_on: {{ ref('int_best_matches') }}
 select
     run_id,
     run_id || '|' || radio_id || '|' || star_id as pair_key,
