@@ -97,9 +97,12 @@
 {# Star-level marts merge rather than append: a star's rows depend on every run that detected it.
    Pre-hook of radio_star_detections and radio_stars: collect the stars whose rows may change
    (`changed_stars_sql`, below) into a temporary table, and delete their rows; the model then recomputes
-   exactly those stars (reading `temp_table`). Everything on a first build, or when the cuts changed.
-   A star may be listed more than once (UNION ALL: every reader is a semi-join, and removing duplicates
-   from a run's worth of stars cost more than the rest of the hook). #}
+   exactly those stars (reading `temp_table`, through rows_of_changed_stars below), or every star when they
+   are at least as many as the table held. Everything on a first build, or when the cuts changed.
+   A star may be listed more than once (UNION ALL: every reader is a semi-join or the DELETE's join, and
+   removing duplicates from a run's worth of stars cost more than the rest of the hook). The DELETE joins
+   rather than semi-joins, so Postgres may hash whichever side is smaller: a table small next to a run's
+   666 k changed stars is hashed and probed (0.1 s) instead of hashing the stars (0.3 s). #}
 {% macro prepare_star_merge(var_names, temp_table, changed_stars_sql) -%}
     {%- if not is_incremental() -%}
         select 1
@@ -109,8 +112,28 @@
         drop table if exists {{ temp_table }};
         create temporary table {{ temp_table }} as {{ changed_stars_sql }};
         analyze {{ temp_table }};
-        delete from {{ this }} where star_id in (select star_id from {{ temp_table }})
+        drop table if exists {{ temp_table }}_every;
+        create temporary table {{ temp_table }}_every as
+            select (select count(*) from {{ temp_table }}) >= greatest(c.reltuples, 0) as every_star
+            from pg_class as c where c.oid = '{{ this }}'::regclass;
+        delete from {{ this }} as t using {{ temp_table }} as c
+        where t.star_id = c.star_id and not (select every_star from {{ temp_table }}_every);
+        delete from {{ this }} where (select every_star from {{ temp_table }}_every)
     {%- endif -%}
+{%- endmacro %}
+
+{# The rows of `relation` a star-level model recomputes after prepare_star_merge (temp_table: its changed
+   stars): those of the changed stars; or every row, when the changes are at least as many stars as the
+   table held (`<temp_table>_every`; then the pre-hook emptied the table, as a full build would). Recomputing
+   every star is then cheaper than picking them: the model reads every row anyway, and picking a run's
+   worth of stars hashes them all (0.8 s for 666 k stars). Two branches, each behind a one-time filter,
+   rather than an OR: only the taken branch runs, and the other keeps its hash semi-join. #}
+{% macro rows_of_changed_stars(relation, temp_table) -%}
+    select * from {{ relation }} where (select every_star from {{ temp_table }}_every)
+    union all
+    select * from {{ relation }}
+    where not (select every_star from {{ temp_table }}_every)
+      and star_id in (select star_id from {{ temp_table }})
 {%- endmacro %}
 
 {# radio_star_detections: stars of runs that are gone, reloaded or no longer the newest of their

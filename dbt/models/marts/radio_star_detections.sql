@@ -26,13 +26,14 @@ with current_candidates as (
             partition by c.star_id, c.radio_id
             order by runs.created_at desc nulls last, runs.loaded_at desc, c.run_id desc
         ) as newest_first
+    {%- if full %}
     from {{ ref('int_best_matches') }} as c
+    {%- else %}
+    from ({{ rows_of_changed_stars(ref('int_best_matches'), 'radiolake_changed_stars') }}) as c
+    {%- endif %}
     inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
     where runs.is_latest_run
       and c.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
-    {%- if not full %}
-      and c.star_id in (select star_id from radiolake_changed_stars)
-    {%- endif %}
 ),
 
 detections as (

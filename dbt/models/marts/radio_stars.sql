@@ -27,9 +27,10 @@ with detections as (
         star_id, star_catalog, survey, run_id, freq_mhz, epoch_jyear, flux_mjy, flux_error_mjy,
         association_probability, p_chance, separation_arcsec, grade, radio_luminosity_erg_s_hz, built_at,
         circular_polarisation_fraction, circular_polarisation_fraction_error, stokes_v_snr
+    {%- if full %}
     from {{ ref('radio_star_detections') }}
-    {%- if not full %}
-    where star_id in (select star_id from radiolake_restated_stars)
+    {%- else %}
+    from ({{ rows_of_changed_stars(ref('radio_star_detections'), 'radiolake_restated_stars') }}) as changed
     {%- endif %}
 ),
 
