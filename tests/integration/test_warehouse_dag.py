@@ -118,7 +118,8 @@ def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehou
 def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_still_run(stack, warehouse_dag):
     """A radio source with a negative frequency (another run, already loaded) breaks stg_radio_sources'
     column checks (freq_mhz >= 0): its test task fails by name, what reads stg_radio_sources (and stg_pairs,
-    built after int_best_matches) does not run, and models that do not depend on it (stg_stars, ...) are built and tested."""
+    built after int_best_matches) does not run, and models that do not depend on it (stg_stars, ...) are
+    built and tested."""
     settings = stack.settings
     ensure_buckets(settings)
     bad, good = "it-dag-bad-freq", "it-dag-run-2"
