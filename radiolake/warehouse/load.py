@@ -47,6 +47,7 @@ from radiolake.warehouse.validate import (
 LOAD_LOCK = "radiolake.warehouse.load"
 #: Rows per chunk handed to COPY: big enough to amortise calls, small enough to bound memory.
 COPY_BATCH_ROWS = 100_000
+#: The load tables by name (each staged table's primary key comes from its LoadTable.key).
 LOAD_TABLE_BY_NAME = {table.name: table for table in LOAD_TABLES}
 
 
