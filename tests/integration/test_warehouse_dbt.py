@@ -12,6 +12,7 @@ import pytest
 from astropy import units as u
 from psycopg import errors
 
+from radiolake.run_params import dbt_check_runs_vars
 from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import load_run
 from radiolake.warehouse.sample_run import make_sample_tables, write_results
@@ -173,6 +174,17 @@ def test_broken_relationship_fails_the_build_by_name(stack, built):
             dbt_runner.build(settings=stack.settings, select="stg_best", work_dir=work)
         failed = " ".join(info.value.failures)
         assert "relationships_stg_best_star_key" in failed and "relationships_stg_best_radio_key" in failed
+        # Checking only the ghost's run (both sides of the test limited to it) still finds it by name;
+        # checking only the other run does not look at it.
+        with pytest.raises(dbt_runner.DbtError) as info:
+            dbt_runner.build(settings=stack.settings, select="stg_best", work_dir=work,
+                             vars=dbt_check_runs_vars(["it-dbt-new"]))
+        assert "relationships_stg_best_star_key" in " ".join(info.value.failures)
+        other = dbt_runner.build(settings=stack.settings, select="stg_best", work_dir=work,
+                                 vars=dbt_check_runs_vars(["it-dbt-old"]))
+        assert set(other.statuses().values()) <= {"success", "pass"}
+        compiled = next((work / "target" / "run").rglob("relationships_stg_best_star_key*.sql")).read_text()
+        assert "\"stg_stars\" where run_id in ('it-dbt-old')" in compiled  # the parent side is limited too
     finally:
         with psycopg.connect(dsn) as conn:
             conn.execute("DELETE FROM load.best WHERE radio_id = 'ghost-radio'")
