@@ -118,7 +118,9 @@
             from pg_class as c where c.oid = '{{ this }}'::regclass;
         delete from {{ this }} as t using {{ temp_table }} as c
         where t.star_id = c.star_id and not (select every_star from {{ temp_table }}_every);
-        delete from {{ this }} where (select every_star from {{ temp_table }}_every)
+        do $$ begin  -- every star: emptied at once (no dead rows; the build rewrites the table anyway)
+            if (select every_star from {{ temp_table }}_every) then truncate {{ this }}; end if;
+        end $$
     {%- endif -%}
 {%- endmacro %}
 
