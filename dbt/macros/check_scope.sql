@@ -65,11 +65,12 @@
    children, so its cost grew with the history. Limiting the parent can only add failures, never hide an
    orphan. Defined here, it takes the place of dbt's own default__test_relationships. #}
 {% macro default__test_relationships(model, column_name, to, field) %}
-{%- set runs = check_runs_sql() -%}
+{#- The parent's scope as check_scope gives it, used only when it is by run_id and the child (from
+    get_where_subquery) is limited by the same condition. -#}
+{%- set scope = check_scope(to) -%}
 {%- set parent = to -%}
-{%- if runs and execute and (' and run_id in (' ~ runs ~ ')') in (model | string)
-      and 'run_id' in (adapter.get_columns_in_relation(to) | map(attribute='name') | list) -%}
-    {%- set parent = '(select * from ' ~ to ~ ' where run_id in (' ~ runs ~ ')) as parent_rows' -%}
+{%- if scope.startswith('run_id in (') and (' and ' ~ scope ~ ')') in (model | string) -%}
+    {%- set parent = '(select * from ' ~ to ~ ' where ' ~ scope ~ ') as parent_rows' -%}
 {%- endif %}
 with child as (
     select {{ column_name }} as from_field

@@ -23,9 +23,7 @@ partitions as (
 primary_keys as (
     select
         k.conrelid,
-        (select string_agg(a.attname, ',' order by c.position)
-         from unnest(k.conkey) with ordinality as c (attnum, position)
-         inner join pg_attribute as a on a.attrelid = k.conrelid and a.attnum = c.attnum) as key_columns
+        {{ catalog_column_names('k.conrelid', 'k.conkey') }} as key_columns
     from pg_constraint as k
     where k.contype = 'p'
 )

@@ -13,9 +13,7 @@ with expected (relation, key_columns) as (
 unique_indexes as (
     select
         i.indrelid,
-        (select string_agg(a.attname, ',' order by k.position)
-         from unnest(i.indkey::int2[]) with ordinality as k (attnum, position)
-         inner join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = k.attnum) as key_columns
+        {{ catalog_column_names('i.indrelid', 'i.indkey::int2[]') }} as key_columns
     from pg_index as i
     where i.indisunique and i.indisvalid and i.indpred is null
 )
