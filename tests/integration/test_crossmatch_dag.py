@@ -12,6 +12,7 @@ from radiolake.config import repo_root
 from radiolake.crossmatch.core import crossmatch_frames
 from radiolake.crossmatch.runner import safe_run_id
 from radiolake.lake import arrow_fs, ensure_buckets, get_bytes
+from tests.integration.airflow_runs import not_successful, run_in_process
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 
 pytestmark = pytest.mark.integration
@@ -50,8 +51,8 @@ def test_crossmatch_dag_writes_results_and_announces_the_run(stack):
         "offset_arcmin": 2.0,
         "k_nearest": None,
     }
-    dag_run = dag.test(run_conf=conf)
-    assert dag_run.state == "success"
+    dag_run = run_in_process(dag, conf)
+    assert dag_run.state == "success", not_successful(dag_run)
 
     run_id = safe_run_id(dag_run.run_id)
     xmatch = settings.bucket("xmatch")

@@ -6,6 +6,7 @@ import pytest
 
 from radiolake.ingest import catalog as cat
 from radiolake.lake import arrow_fs, ensure_buckets
+from tests.integration.airflow_runs import not_successful, run_in_process
 
 
 @pytest.mark.integration
@@ -19,8 +20,8 @@ def test_ingest_dag_writes_catalogue_to_lake_and_reruns_idempotently(stack):
     assert not bag.import_errors, bag.import_errors
     dag = bag.get_dag("ingest_synthetic_radio")
     conf = {"region": "cone:120,-40,15", "rows": 3000, "seed": 11, "path": "", "max_bad_fraction": None}
-    run = dag.test(run_conf=conf)
-    assert run.state == "success"
+    run = run_in_process(dag, conf)
+    assert run.state == "success", not_successful(run)
     fs = arrow_fs(stack.settings)
     base = f"{stack.settings.bucket('catalogs')}/synthetic_radio"
     info = cat.open_catalog(fs, base)
@@ -33,7 +34,7 @@ def test_ingest_dag_writes_catalogue_to_lake_and_reruns_idempotently(stack):
     assert cat.exists(fs, f"{info.path}/truth.parquet")
     versions = cat.list_versions(fs, base)  # other tests may have ingested this survey with other params
     assert versions[info.version] is True
-    second = dag.test(run_conf=conf)
-    assert second.state == "success"
+    second = run_in_process(dag, conf)
+    assert second.state == "success", not_successful(second)
     assert cat.list_versions(fs, base) == versions  # same input → the same catalogue, not two
     assert cat.open_catalog(fs, base).version == info.version

@@ -17,6 +17,7 @@ from radiolake.airflow_client import AirflowRunFailed
 from radiolake.import_paths import allowed_import_dirs
 from radiolake.lake import arrow_fs, ensure_buckets
 from radiolake.warehouse import dbt_runner
+from tests.integration.airflow_runs import run_in_process
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +50,7 @@ def test_ingest_dag_refuses_a_file_outside_imports_and_stores_nothing(stack):
     ensure_buckets(stack.settings)
     bag = DagBag(dag_folder=str(repo_root() / "dags" / "ingest.py"))
     dag = bag.get_dag("ingest_srsc")
-    run = dag.test(run_conf={"region": "all", "path": "../secrets.json"})
+    run = run_in_process(dag, {"region": "all", "path": "../secrets.json"})
     assert run.state == "failed"
     assert _raw_objects(stack, "srsc") == []
 

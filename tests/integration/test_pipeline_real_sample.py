@@ -9,6 +9,13 @@ import pytest
 
 from radiolake.crossmatch.runner import safe_run_id
 from radiolake.demo import REAL_CONF
+from tests.integration.airflow_runs import (
+    executor_task_logs,
+    not_successful,
+    run_in_process,
+    set_paused,
+    task_states,
+)
 
 HD_123037 = "gaia_dr3:6291206045789315328"
 
@@ -22,12 +29,14 @@ def test_real_sample_pipeline_finds_hd_123037(stack):
 
     bag = DagBag(dag_folder=str(repo_root() / "dags" / "pipeline.py"))
     assert not bag.import_errors, bag.import_errors
-    run = bag.get_dag("radiolake_pipeline").test(run_conf=REAL_CONF)
-    assert run.state == "success"
-    # dbt ran as one task per model, its tests after it, all of them successful, before the report
-    from tests.integration.test_warehouse_dag import task_states
-
+    # Unpaused, as the e2e tests and a user leave it: the stack's scheduler must still leave dag.test's run alone.
+    stack.airflow.wait_for_dag("radiolake_pipeline", timeout=240)
+    set_paused("radiolake_pipeline", False)
+    run = run_in_process(bag.get_dag("radiolake_pipeline"), REAL_CONF)
+    assert run.state == "success", not_successful(run)
+    assert executor_task_logs(stack.stack.airflow.home, run) == []  # no task of it ran a second time elsewhere
     states = task_states(run)
+    # dbt ran as one task per model, its tests after it, all of them successful, before the report
     dbt_tasks = {t: s for t, s in states.items() if t.startswith("dbt.")}
     assert {"dbt.radio_star_candidates.run", "dbt.radio_star_candidates.test", "dbt.radio_stars.run",
             "dbt.radio_stars.test"} <= set(dbt_tasks)

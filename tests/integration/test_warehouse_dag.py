@@ -10,32 +10,13 @@ from radiolake.config import repo_root
 from radiolake.lake import arrow_fs, ensure_buckets
 from radiolake.warehouse.load import load_run
 from radiolake.warehouse.sample_run import write_sample_run
+from tests.integration.airflow_runs import not_successful, run_in_process, task_states
 
 pytestmark = pytest.mark.integration
 
 #: A model per layer, and the tests that follow them.
 MODEL_TASKS = {f"dbt.{m}.{step}" for m in ("stg_pairs", "stg_stars", "int_best_matches", "radio_star_candidates",
                                            "survey_summary", "radio_stars") for step in ("run", "test")}
-
-
-def set_paused(dag_id: str, paused: bool) -> None:
-    from airflow.models.dag import DagModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import update
-
-    with create_session() as session:
-        session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused))
-
-
-def task_states(dag_run) -> dict[str, str]:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.execute(select(TaskInstance.task_id, TaskInstance.state).where(
-            TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id)).all()
-    return {task_id: str(state) for task_id, state in rows}
 
 
 def asset_event_uris(dag_run) -> set[str]:
@@ -66,12 +47,8 @@ def warehouse_dag(stack):
 
     bag = DagBag(dag_folder=str(repo_root() / "dags" / "warehouse.py"))
     assert bag.import_errors == {}
-    dag = bag.dags["warehouse"]
-    # The stack's own scheduler also runs this (unpaused) DAG: pause it so it leaves dag.test's runs alone.
     stack.airflow.wait_for_dag("warehouse", timeout=240)
-    set_paused("warehouse", True)
-    yield dag
-    set_paused("warehouse", False)
+    return bag.dags["warehouse"]
 
 
 def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehouse_dag):
@@ -87,9 +64,9 @@ def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehou
         assert order.index(f"dbt.{model}.run") < order.index(f"dbt.{model}.test")
     assert order.index("dbt.stg_best.test") < order.index("dbt.int_best_matches.run")
 
-    dag_run = warehouse_dag.test(run_conf={"run_id": run_id, "grade_b_min_probability": 0.7})
+    dag_run = run_in_process(warehouse_dag, {"run_id": run_id, "grade_b_min_probability": 0.7})
+    assert dag_run.state == "success", not_successful(dag_run)
     states = task_states(dag_run)
-    assert dag_run.state == "success", {t: s for t, s in states.items() if s != "success"}
     dbt_tasks = {t for t in states if t.startswith("dbt.")}
     assert dbt_tasks >= MODEL_TASKS and len(dbt_tasks) >= 30
     assert {states[t] for t in dbt_tasks} == {"success"}
@@ -131,7 +108,7 @@ def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_st
     with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
         assert conn.execute(flip.format(">"), (bad,)).rowcount > 0
     try:
-        dag_run = warehouse_dag.test(run_conf={"run_id": good})
+        dag_run = run_in_process(warehouse_dag, {"run_id": good})
     finally:  # the other tests see a clean warehouse again (staging models are views)
         with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
             conn.execute(flip.format("<"), (bad,))
