@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -29,6 +30,11 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: api-server reads task and trigger logs from the files directly: the log servers are not started at all.
 SERVE_LOGS_OFF = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 ADMIN_USER = "admin"
+
+
+def _as_utc(timestamp: str) -> datetime:
+    moment = datetime.fromisoformat(timestamp)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str], pg: Postgres) -> dict[str, str]:
@@ -129,22 +135,32 @@ class Airflow:
                                      f"port {self.ports[name]} on {HOST} is in use by another process "
                                      "(set RADIOLAKE_AIRFLOW_PORT, or free it)",
                                      self.state.log_file("airflow-api-server"))
+        since = datetime.now(UTC)
         self.migrate()
         for proc in procs:
             proc.start()
         api = procs[0]
-        api.wait_ready(self._all_healthy, timeout, "api-server /api/v2/monitor/health with scheduler, "
-                       "dag-processor and triggerer heartbeats")
+        api.wait_ready(lambda: self._all_healthy(since), timeout, "api-server /api/v2/monitor/health with "
+                       "scheduler, dag-processor and triggerer heartbeats newer than this start")
 
     def health(self) -> dict:
         resp = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5)
         resp.raise_for_status()
         return resp.json()
 
-    def _all_healthy(self) -> bool:
+    def _all_healthy(self, since: datetime) -> bool:
+        """Every part healthy, each job with a heartbeat after `since`. "healthy" alone counts a heartbeat
+        up to 30 s old: after the metadata database restarted, a component that lost it (and may be about to
+        exit) still looks healthy on the heartbeat it wrote before, so `start()` would return too early."""
         health = self.health()
-        parts = ("metadatabase", "scheduler", "triggerer", "dag_processor")
-        return all((health.get(p) or {}).get("status") == "healthy" for p in parts)
+        if (health.get("metadatabase") or {}).get("status") != "healthy":
+            return False
+        for part in ("scheduler", "triggerer", "dag_processor"):
+            info = health.get(part) or {}
+            beat = info.get(f"latest_{part}_heartbeat")
+            if info.get("status") != "healthy" or not beat or _as_utc(beat) < since:
+                return False
+        return True
 
     def stop(self) -> None:
         # Scheduler first, so it stops launching tasks, then the rest.
