@@ -25,7 +25,7 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     catchup=False,
     max_active_runs=1,  # loads may overlap safely, but one dbt build at a time is simpler to follow
     tags=["radiolake", "warehouse"],
-    user_defined_macros=MACROS,  # the dbt tasks' --vars: the run's cuts, checked
+    user_defined_macros=MACROS,  # the dbt tasks' --vars (the run's cuts) and checked runs, validated
     params={
         "run_id": Param(None, type=["null", "string"], pattern=NAME_PATTERN, title="Run id",
                         description="Cross-match run to load (xmatch/<run_id>/); empty: the run(s) announced "

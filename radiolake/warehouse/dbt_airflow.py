@@ -10,11 +10,15 @@ model (task `dbt.<model>.run` or `dbt.<model>.test`) and Clear on that task reru
   with the connection, PGOPTIONS timeouts, advisory lock and grants that `dbt_runner.build` gives the CLI.
 - The candidate cuts reach dbt through `--vars` rendered by the `radiolake_dbt_vars` macro: the run's params
   checked in Python (numbers within bounds, RunParamError otherwise) and written as YAML numbers.
+- The tests check the runs this DAG run loaded (the `load` task's XCom), as `radiolake marts` does: the
+  `radiolake_check_runs` macro renders them into the env var RADIOLAKE_DBT_CHECK_RUNS (dbt/macros/
+  check_scope.sql), so a build's tests cost the new run, not every run kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -25,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from radiolake.config import ConfigError, get_settings
-from radiolake.run_params import dbt_cut_vars
+from radiolake.run_params import CHECK_RUNS_VAR, dbt_check_runs_vars, dbt_cut_vars
 from radiolake.timeouts import task_timeout
-from radiolake.warehouse.dbt_runner import DbtError, dbt_env, dbt_executable, project_dir, vars_text
+from radiolake.warehouse.dbt_runner import CHECK_RUNS_ENV, DbtError, dbt_env, dbt_executable, project_dir, vars_text
 
 # Cosmos reports usage to its vendor unless told not to (read when cosmos is first imported); the stack and
 # compose set it too, for the Airflow components that import cosmos before this module.
@@ -118,8 +122,28 @@ def cut_vars_text(params: Mapping[str, Any] | None) -> str:
     return vars_text(dbt_cut_vars(params))
 
 
-#: Jinja macros the DAGs register (user_defined_macros) for the dbt tasks' templated `vars`.
-MACROS = {"radiolake_dbt_vars": cut_vars_text}
+#: The task, in both DAGs, whose XCom names the runs a DAG run loaded.
+LOAD_TASK = "load"
+
+
+def loaded_runs(loaded: Any) -> list[str]:
+    """Run ids in a `load` task's XCom: one report (the pipeline DAG) or a list of them (the warehouse DAG)."""
+    reports = loaded if isinstance(loaded, list) else [loaded] if loaded else []
+    return [r["run_id"] for r in reports if isinstance(r, Mapping) and r.get("run_id")]
+
+
+def check_runs_text(ti: Any, params: Mapping[str, Any] | None = None) -> str:
+    """The runs the dbt tests check, as JSON for RADIOLAKE_DBT_CHECK_RUNS: those this DAG run loaded, else
+    the run named by the `run_id` param (a load marked successful by hand), else none (`[]`: every run).
+    Each id is checked against the run-id pattern here (RunParamError) and again by the dbt macro."""
+    runs = loaded_runs(ti.xcom_pull(task_ids=LOAD_TASK))
+    if not runs and params and params.get("run_id"):
+        runs = [params["run_id"]]
+    return json.dumps(dbt_check_runs_vars(runs).get(CHECK_RUNS_VAR, []))
+
+
+#: Jinja macros the DAGs register (user_defined_macros) for the dbt tasks' templated `vars` and `env`.
+MACROS = {"radiolake_dbt_vars": cut_vars_text, "radiolake_check_runs": check_runs_text}
 
 
 def dbt_task_group(group_id: str = GROUP_ID, **operator_args: Any):
@@ -149,7 +173,7 @@ def dbt_task_group(group_id: str = GROUP_ID, **operator_args: Any):
                                    should_detach_multiple_parents_tests=True),
         operator_args={
             "vars": "{{ radiolake_dbt_vars(params) }}",
-            "env": lineage_env(),
+            "env": {**lineage_env(), CHECK_RUNS_ENV: "{{ radiolake_check_runs(ti, params) }}"},
             "execution_timeout": task_timeout("dbt"),
             **operator_args,
         },

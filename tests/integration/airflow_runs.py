@@ -31,13 +31,13 @@ def is_paused(dag_id: str) -> bool | None:
         return session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == dag_id))
 
 
-def run_in_process(dag: Any, run_conf: dict[str, Any]) -> Any:
-    """`dag.test(run_conf=...)` with the DAG paused meanwhile (see the module docstring); its pause flag is
-    restored afterwards. Returns the DagRun."""
+def run_in_process(dag: Any, run_conf: dict[str, Any], **test_args: Any) -> Any:
+    """`dag.test(run_conf=..., **test_args)` with the DAG paused meanwhile (see the module docstring); its
+    pause flag is restored afterwards. Returns the DagRun."""
     before = is_paused(dag.dag_id)
     set_paused(dag.dag_id, True)
     try:
-        return dag.test(run_conf=run_conf)
+        return dag.test(run_conf=run_conf, **test_args)
     finally:
         if before is not None:
             set_paused(dag.dag_id, before)

@@ -89,14 +89,19 @@ def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehou
     parts = conninfo_to_dict(settings.warehouse_dsn)
     where = f"postgres://{parts['host']}:{parts['port']}/{parts['dbname']}"
     assert f"{where}/marts/radio_star_candidates" in asset_event_uris(dag_run)
-    assert parts["password"] not in rendered_fields(dag_run)
+    rendered = rendered_fields(dag_run)
+    assert parts["password"] not in rendered
+    # The dbt tasks' tests checked the run this DAG run loaded (its load task's XCom), not every run kept.
+    assert f"'RADIOLAKE_DBT_CHECK_RUNS': '[\"{run_id}\"]'" in rendered
 
 
 def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_still_run(stack, warehouse_dag):
-    """A radio source with a negative frequency (another run, already loaded) breaks stg_radio_sources'
-    column checks (freq_mhz >= 0): its test task fails by name, what reads stg_radio_sources (and stg_pairs,
-    built after int_best_matches) does not run, and models that do not depend on it (stg_stars, ...) are
-    built and tested."""
+    """A run's radio source with a negative frequency (written into the warehouse behind the loader's checks)
+    breaks stg_radio_sources' column checks (freq_mhz >= 0). A DAG run that loads another run checks that
+    run and succeeds. One that checks the broken run (its load marked successful, as when it was loaded
+    outside Airflow; the tests then check the run named by `run_id`) fails stg_radio_sources' test task by
+    name; what reads stg_radio_sources (and stg_pairs, built after int_best_matches) does not run, and models
+    that do not depend on it (stg_stars, ...) are built and tested."""
     settings = stack.settings
     ensure_buckets(settings)
     bad, good = "it-dag-bad-freq", "it-dag-run-2"
@@ -108,10 +113,13 @@ def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_st
     with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
         assert conn.execute(flip.format(">"), (bad,)).rowcount > 0
     try:
-        dag_run = run_in_process(warehouse_dag, {"run_id": good})
+        other_run = run_in_process(warehouse_dag, {"run_id": good})
+        dag_run = run_in_process(warehouse_dag, {"run_id": bad}, mark_success_pattern="load")
     finally:  # the other tests see a clean warehouse again (staging models are views)
         with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
             conn.execute(flip.format("<"), (bad,))
+    assert other_run.state == "success", not_successful(other_run)  # the broken rows are not its run's
+    assert f'["{good}"]' in rendered_fields(other_run) and f'["{bad}"]' in rendered_fields(dag_run)
     states = task_states(dag_run)
     assert dag_run.state == "failed"
     failed = {t for t, s in states.items() if s == "failed"}

@@ -62,8 +62,10 @@ def test_dbt_tasks_run_radiolake_dbt_with_no_secret_in_their_arguments(dags):
             # where the warehouse is, for the Assets' names; the password is set by radiolake-dbt in dbt's
             # own environment only
             assert set(task.env) <= {"RADIOLAKE_DBT_HOST", "RADIOLAKE_DBT_PORT", "RADIOLAKE_DBT_DBNAME",
-                                     "RADIOLAKE_DBT_USER"}
+                                     "RADIOLAKE_DBT_USER", "RADIOLAKE_DBT_CHECK_RUNS"}
             assert task.vars == "{{ radiolake_dbt_vars(params) }}"
+            # the tests check the runs the DAG run loaded (check_runs_text, below)
+            assert task.env["RADIOLAKE_DBT_CHECK_RUNS"] == "{{ radiolake_check_runs(ti, params) }}"
             assert task.execution_timeout is not None
 
 
@@ -132,3 +134,32 @@ def test_the_manifest_is_made_again_only_when_the_project_changes(tmp_path):
     (project / "models" / "marts" / "extra_mart.sql").write_text("select {{ broken(\n")
     with pytest.raises(dbt_airflow.DbtError, match="parse"):
         dbt_airflow.ensure_manifest(project)
+
+
+class LoadXcom:
+    """What `ti.xcom_pull(task_ids="load")` returns in a dbt task: the load task's return value."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def xcom_pull(self, task_ids):
+        assert task_ids == dbt_airflow.LOAD_TASK
+        return self.value
+
+
+def test_the_tests_check_the_runs_the_dag_run_loaded():
+    warehouse_dag_load = [{"run_id": "run-b", "rows": {}}, {"run_id": "run-a", "rows": {}}]
+    assert dbt_airflow.check_runs_text(LoadXcom(warehouse_dag_load), {"run_id": None}) == '["run-a", "run-b"]'
+    pipeline_load = {"run_id": "manual__2026-11-26T14.00.00", "rows": {}}
+    assert dbt_airflow.check_runs_text(LoadXcom(pipeline_load)) == '["manual__2026-11-26T14.00.00"]'
+    # load marked successful by hand (no XCom): the run the DAG run names; nothing named: every run
+    assert dbt_airflow.check_runs_text(LoadXcom(None), {"run_id": "run-c"}) == '["run-c"]'
+    assert dbt_airflow.check_runs_text(LoadXcom(None), {"run_id": None}) == "[]"
+    assert dbt_airflow.check_runs_text(LoadXcom([]), {}) == "[]"
+
+
+def test_a_run_id_that_is_not_one_never_reaches_dbt():
+    with pytest.raises(RunParamError, match="cannot scope the dbt tests"):
+        dbt_airflow.check_runs_text(LoadXcom({"run_id": "x') or true --"}))
+    with pytest.raises(RunParamError):
+        dbt_airflow.check_runs_text(LoadXcom(None), {"run_id": "a b"})
