@@ -8,6 +8,8 @@ import pytest
 
 from radiolake.config import repo_root
 from radiolake.lake import arrow_fs, ensure_buckets
+from radiolake.run_params import dbt_check_runs_vars
+from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.load import load_run
 from radiolake.warehouse.sample_run import write_sample_run
 from tests.integration.airflow_runs import not_successful, run_in_process, task_states
@@ -95,7 +97,8 @@ def test_warehouse_dag_runs_each_model_as_a_task_and_builds_marts(stack, warehou
     assert f"'RADIOLAKE_DBT_CHECK_RUNS': '[\"{run_id}\"]'" in rendered
 
 
-def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_still_run(stack, warehouse_dag):
+def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_still_run(stack, warehouse_dag,
+                                                                                         tmp_path):
     """A run's radio source with a negative frequency (written into the warehouse behind the loader's checks)
     breaks stg_radio_sources' column checks (freq_mhz >= 0). A DAG run that loads another run checks that
     run and succeeds. One that checks the broken run (its load marked successful, as when it was loaded
@@ -109,6 +112,8 @@ def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_st
         write_sample_run(f"{settings.bucket('xmatch')}/{run_id}", n_pairs=300, seed=seed, run_id=run_id,
                          filesystem=arrow_fs(settings))
     load_run(f"s3://{settings.bucket('xmatch')}/{bad}", settings=settings)
+    # Built before its rows are broken, so no incremental mart keeps a broken row after the test.
+    dbt_runner.build(settings=settings, vars=dbt_check_runs_vars([bad]), work_dir=tmp_path)
     flip = "UPDATE load.radio_sources SET freq_mhz = -freq_mhz WHERE run_id = %s AND freq_mhz {} 0"
     with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
         assert conn.execute(flip.format(">"), (bad,)).rowcount > 0
@@ -119,6 +124,9 @@ def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_st
         with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
             conn.execute(flip.format("<"), (bad,))
     assert other_run.state == "success", not_successful(other_run)  # the broken rows are not its run's
+    with psycopg.connect(settings.warehouse_dsn) as conn:  # and no table kept one: the next tests compare
+        assert conn.execute("SELECT count(*) FROM intermediate.int_best_matches "  # marts to a full refresh
+                            "WHERE freq_mhz < 0").fetchone() == (0,)
     assert f'["{good}"]' in rendered_fields(other_run) and f'["{bad}"]' in rendered_fields(dag_run)
     states = task_states(dag_run)
     assert dag_run.state == "failed"
