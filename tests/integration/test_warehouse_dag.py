@@ -124,8 +124,9 @@ def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_st
         with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
             conn.execute(flip.format("<"), (bad,))
     assert other_run.state == "success", not_successful(other_run)  # the broken rows are not its run's
-    with psycopg.connect(settings.warehouse_dsn) as conn:  # and no table kept one: the next tests compare
-        assert conn.execute("SELECT count(*) FROM intermediate.int_best_matches "  # marts to a full refresh
+    # Nor did a mart keep one (the incremental tests compare the marts with a full refresh).
+    with psycopg.connect(settings.warehouse_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM intermediate.int_best_matches "
                             "WHERE freq_mhz < 0").fetchone() == (0,)
     assert f'["{good}"]' in rendered_fields(other_run) and f'["{bad}"]' in rendered_fields(dag_run)
     states = task_states(dag_run)
