@@ -261,11 +261,14 @@ def _normalise(table: LoadTable, data: pa.Table, run_id: str, problems: list[str
 
 def _check_not_null(table: str, name: str, arr: pa.Array, problems: list[str]) -> None:
     n_null = arr.null_count
-    n_nan = 0
+    n_nan = n_inf = 0
     if pa.types.is_floating(arr.type):
         n_nan = pc.sum(pc.is_nan(arr)).as_py() or 0
-    if n_null or n_nan:
-        parts = [f"{n_null} null"] * bool(n_null) + [f"{n_nan} NaN"] * bool(n_nan)
+        # ±inf passes every range check without an upper (or lower) bound, so refuse it like NaN.
+        n_inf = pc.sum(pc.is_inf(arr)).as_py() or 0
+    if n_null or n_nan or n_inf:
+        parts = ([f"{n_null} null"] * bool(n_null) + [f"{n_nan} NaN"] * bool(n_nan)
+                 + [f"{n_inf} infinite"] * bool(n_inf))
         what = " and ".join(parts)
         problems.append(f"{table}.{name}: {what} value(s) in a required column")
 
@@ -286,7 +289,7 @@ def _check_range(table: str, name: str, arr: pa.Array, bounds: tuple, problems: 
     lo, hi = bounds
     if len(arr) == 0 or arr.null_count == len(arr):
         return
-    # NaN compares false with every bound: _check_not_null and _check_finite refuse it before this.
+    # NaN compares false with every bound: _check_not_null and _check_finite refuse it (and ±inf) first.
     bad = pa.array(np.zeros(len(arr), dtype=bool))
     if lo is not None:
         bad = pc.or_(bad, pc.less(arr, lo))

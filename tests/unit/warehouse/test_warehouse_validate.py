@@ -77,6 +77,19 @@ def test_nan_and_null_keys_are_refused(sample):
 
 
 @pytest.mark.parametrize(("table", "column", "bad"), [
+    ("best", "separation_arcsec", math.inf),  # no upper bound: the range check alone lets +inf through
+    ("pairs", "dt_years", -math.inf),
+    ("stars", "epoch", math.inf),
+])
+def test_infinity_in_required_float_columns_is_refused(sample, table, column, bad):
+    tables, run = sample
+    values = tables[table].column(column).to_pylist()
+    values[2] = bad
+    problems = _problems(run, dict(tables, **{table: _replace(tables[table], column, values)}))
+    assert problems == [f"{table}.{column}: 1 infinite value(s) in a required column"]
+
+
+@pytest.mark.parametrize(("table", "column", "bad"), [
     ("stars", "parallax", math.nan),  # would pass parallax_snr >= 5 in Postgres (NaN sorts above numbers)
     ("stars", "parallax_error", math.inf),
     ("pairs", "separation_sigma", math.nan),
