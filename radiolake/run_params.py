@@ -58,8 +58,21 @@ class NumberParam:
 
 
 #: A lake catalogue name or run id given in a form: one path segment (no '/', no leading '.'), so it can
-#: never point outside its bucket prefix.
+#: never point outside its bucket prefix (`.`, `..` and any id of dots only are refused). The one
+#: declaration: the DAG Params, `check_run_id` and `safe_run_id` use it; dbt/macros/check_scope.sql spells
+#: it out (dbt cannot import Python) and a unit test keeps the two equal.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+def check_run_id(value: Any, what: str = "run id") -> str:
+    """`value` if it is a run id by NAME_PATTERN (one path segment, never `.` or `..`); RunParamError
+    naming `what` otherwise. Used wherever a run id comes from outside: run conf, Asset event extras."""
+    import re
+
+    if not isinstance(value, str) or not re.fullmatch(NAME_PATTERN, value):
+        raise RunParamError(f"{what} {str(value)[:60]!r} is not a run id: it must match {NAME_PATTERN} "
+                            f"(one folder name of letters, digits, '_', '.', '-', not starting with '.')")
+    return value
 
 #: The dbt vars a run may override (candidate cuts); their defaults are in dbt/dbt_project.yml.
 CUTS: tuple[NumberParam, ...] = (
@@ -81,13 +94,9 @@ CHECK_RUNS_VAR = "check_runs"
 def dbt_check_runs_vars(run_ids: Iterable[str] | None) -> dict[str, list[str]]:
     """`{"check_runs": [...]}` for dbt, each id checked against NAME_PATTERN (the macro checks it again);
     {} (test every run) when there are none."""
-    import re
-
     ids = sorted(set(run_ids or ()))
     for run_id in ids:
-        if not isinstance(run_id, str) or not re.fullmatch(NAME_PATTERN, run_id):
-            raise RunParamError(f"run id {str(run_id)[:60]!r} cannot scope the dbt tests: it must match "
-                                f"{NAME_PATTERN}")
+        check_run_id(run_id, "cannot scope the dbt tests with run id")
     return {CHECK_RUNS_VAR: ids} if ids else {}
 
 

@@ -17,12 +17,17 @@ log = logging.getLogger(__name__)
 
 
 def safe_run_id(raw: str | None) -> str:
-    """A run id usable as an object-store prefix and a folder name (Airflow's contain ':' and '+')."""
+    """A run id usable as an object-store prefix and a folder name (Airflow's contain ':' and '+', which
+    become '-'). A trigger user chooses Airflow's run id, so the result must still pass the run-id rule
+    (run_params.NAME_PATTERN): `.`, `..`, dots only, a leading '.' or an over-long id raise RunParamError
+    rather than naming `s3://xmatch/..`."""
+    from radiolake.run_params import check_run_id
+
     if not raw:
         import uuid
 
         return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-")
+    return check_run_id(re.sub(r"[^A-Za-z0-9._-]+", "-", raw).strip("-"), f"run id (from {raw[:60]!r})")
 
 
 def default_out(run_id: str) -> str:
