@@ -8,8 +8,11 @@ and every URL and DSN a user needs next.
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterable, Sequence
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -45,18 +48,60 @@ def _run_dag(console: Console, client: AirflowClient, dag_id: str, conf: dict, t
     return run_id
 
 
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+#: Characters of a uuid id shown in the terminal, like a short git hash (the full id is in `radiolake export`).
+SHORT_UUID = 8
+#: Width an id column may claim in the 80-column layout (a Gaia DR3 source_id has 19 digits).
+ID_WIDTH = 19
+
+
+def short_ids(ids: Sequence[str | None]) -> tuple[str | None, list[str]]:
+    """Ids a person can read in an 80-column terminal: (common survey prefix or None, the ids without it).
+
+    The survey prefix (``gaia_dr3:``) moves to the column header when every id shares it, and uuid ids
+    (RACS components) show their first characters only; numbers are kept whole, never cut.
+    """
+    prefixes = {i.split(":", 1)[0] for i in ids if i and ":" in i}
+    common = prefixes.pop() if len(prefixes) == 1 and all(i and ":" in i for i in ids) else None
+    shown = []
+    for value in ids:
+        text = "" if value is None else (value.split(":", 1)[1] if common else value)
+        head, sep, tail = text.rpartition(":")
+        if _UUID.match(tail):
+            text = f"{head}{sep}{tail[:SHORT_UUID]}…"
+        shown.append(text)
+    return common, shown
+
+
+def candidates_table(rows: Iterable[dict], run_id: str) -> Table:
+    """The demo's candidate table, laid out to fit 80 columns with every id readable (no truncated cells)."""
+    rows = list(rows)
+    radio_survey, radio_ids = short_ids([r["radio_id"] for r in rows])
+    star_survey, star_ids = short_ids([r["star_id"] for r in rows])
+    fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
+    table = Table(title=f"Top candidates of run {run_id}", box=box.SIMPLE_HEAD, show_edge=False, padding=0,
+                  caption="marts.radio_star_candidates; all columns and links: "
+                  "radiolake export", caption_justify="left")
+    table.add_column("gr")
+    # The header is the dropped survey prefix. Ids get their full width (a Gaia id: 19 digits) and fold onto a
+    # second line, never cut with an ellipsis, when mixed prefixes make them longer than that.
+    for header, ids in ((f"{radio_survey}:" if radio_survey else "radio", radio_ids),
+                        (f"{star_survey}:" if star_survey else "star", star_ids)):
+        table.add_column(header, overflow="fold", min_width=min(ID_WIDTH, max(map(len, [header, *ids]))))
+    for header in ("sep\"", "σ", "P", "d pc", "M_G", "BP-RP", "S mJy"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for row, radio, star in zip(rows, radio_ids, star_ids, strict=True):
+        table.add_row(row["grade"], radio, star, fmt(row["separation_arcsec"], ".2f"),
+                      fmt(row["separation_sigma"], ".1f"), fmt(row.get("association_probability"), ".2f"),
+                      fmt(row["distance_pc"], ".0f"), fmt(row["abs_g_mag"], ".1f"), fmt(row["bp_rp_mag"], ".2f"),
+                      fmt(row["flux_mjy"], ".1f"))
+    return table
+
+
 def print_candidates(console: Console, run_id: str, settings) -> None:
     from radiolake.pipeline import top_candidates
 
-    table = Table("grade", "radio source", "star", "sep (\")", "sep (σ)", "P(assoc)", "dist (pc)", "M_G", "BP-RP",
-                  "S (mJy)", title=f"Top candidates (marts.radio_star_candidates, run {run_id})")
-    fmt = lambda v, f: "" if v is None else format(v, f)  # noqa: E731
-    for row in top_candidates(run_id, 10, settings):
-        table.add_row(row["grade"], row["radio_id"], row["star_id"], fmt(row["separation_arcsec"], ".2f"),
-                      fmt(row["separation_sigma"], ".1f"), fmt(row.get("association_probability"), ".3f"),
-                      fmt(row["distance_pc"], ".0f"),
-                      fmt(row["abs_g_mag"], ".2f"), fmt(row["bp_rp_mag"], ".2f"), fmt(row["flux_mjy"], ".2f"))
-    console.print(table)
+    console.print(candidates_table(top_candidates(run_id, 10, settings), run_id))
 
 
 def run_demo(console: Console, timeout: float = 1800, real: bool = False, smoke_only: bool = False,
