@@ -6,7 +6,7 @@ Used by the CLI (`radiolake demo`) and the tests, so both drive Airflow the way 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 
@@ -19,9 +19,11 @@ class AirflowRunFailed(RuntimeError):
 
 @dataclass
 class AirflowClient:
+    """The password stays out of repr/str: a failing test or a log that prints the client must not show it."""
+
     base_url: str
     username: str
-    password: str
+    password: str = field(repr=False)
     timeout: float = 30.0
 
     def _token(self) -> str:

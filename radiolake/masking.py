@@ -14,10 +14,16 @@ MASK = "***"
 
 # scheme://user:password@host  (the password ends at the last '@' before the host; quoted DSNs have no '@')
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s'\"]*:)(?P<secret>[^@\s'\"]+)(?=@)")
-# key=value DSNs and config dumps: password=..., secret_key=..., and their JSON/YAML forms
+# KEY=value in DSNs, env dumps, command lines and config (and their JSON/YAML forms), case-insensitive:
+# any key whose name contains password/passwd/pwd/secret/token/credential (warehouse_password, PGPASSWORD,
+# MINIO_ROOT_PASSWORD, spark.authenticate.secret, JWT_SECRET, ..._TOKEN), or ends in a secret kind of key
+# (secret_key, api-key, FERNET_KEY, private_key, ...). A bare `key=` (an object key) or an access key id
+# (an account name, not a secret) is kept.
+_KEY_NAME = (r"[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|credential)[A-Za-z0-9_.-]*"
+             r"|[A-Za-z0-9_.-]*(?:secret|private|api|fernet|signing|encryption|auth)[_.-]?key")
 _KEY_PASSWORD = re.compile(
-    r"(?P<head>\b(?:password|passwd|pwd|secret|secret_key|s3_secret_key|access_token|token)"
-    r"[\"']?\s*[=:]\s*[\"']?)(?P<secret>[^\s\"',;&}]+)", re.IGNORECASE)
+    rf"(?P<head>(?<![A-Za-z0-9_.-])(?:{_KEY_NAME})[\"']?[ \t]*[=:][ \t]*[\"']?)(?P<secret>[^\s\"',;&}}]+)",
+    re.IGNORECASE)
 
 
 def mask_secrets(text: str) -> str:
@@ -38,7 +44,7 @@ class MaskingFilter(logging.Filter):
 
 
 def mask_task_secrets(context: object = None) -> None:
-    """Register the warehouse and S3 secrets with Airflow's masker, so a task log shows *** for them even
+    """Register the warehouse, S3 and Spark secrets with Airflow's masker, so a task log shows *** for them even
     when a library prints a DSN or an error quotes one. Used as the DAGs' `on_execute_callback`."""
     from urllib.parse import quote
 
@@ -48,7 +54,7 @@ def mask_task_secrets(context: object = None) -> None:
     from radiolake.config import get_settings
 
     settings = get_settings()
-    secrets = [settings.s3_secret_key]
+    secrets = [settings.s3_secret_key, settings.spark_auth_secret, settings.stack_spark_secret]
     if settings.warehouse_dsn:
         password = str(conninfo_to_dict(settings.warehouse_dsn).get("password") or "")
         secrets += [password, quote(password, safe="")]
