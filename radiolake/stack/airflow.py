@@ -30,6 +30,8 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: api-server reads task and trigger logs from the files directly: the log servers are not started at all.
 SERVE_LOGS_OFF = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-serve-logs",)}
 ADMIN_USER = "admin"
+#: A read-only account (Airflow role `viewer`): sees DAGs and runs, may not read the lake's buckets.
+VIEWER_USER = "viewer"
 
 
 def _as_utc(timestamp: str) -> datetime:
@@ -58,7 +60,7 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": os.environ.get("AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION",
                                                                      "False"),
         "AIRFLOW__CORE__FERNET_KEY": secrets["airflow_fernet_key"],
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin,{VIEWER_USER}:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{url}/execution/",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
@@ -109,7 +111,8 @@ class Airflow:
         path = self.home / "passwords.json"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            json.dump({ADMIN_USER: self.secrets["airflow_admin_password"]}, fh)
+            json.dump({ADMIN_USER: self.secrets["airflow_admin_password"],
+                       VIEWER_USER: self.secrets["airflow_viewer_password"]}, fh)
 
     def migrate(self, timeout: float = 300.0) -> None:
         log = self.state.log_file("airflow-migrate")

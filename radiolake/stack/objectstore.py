@@ -9,10 +9,10 @@ SeaweedFS is locked down so that only the S3 API, with keys, serves objects (any
 127.0.0.1): its master and filer answer gRPC only (their HTTP APIs would list, serve, write and delete without
 any key), the volume server's HTTP API requires JWTs signed with keys from `security.toml` (0600, generated;
 the S3 gateway holds them), every gRPC port requires mutual TLS with a certificate only the server process
-holds (`tls`), and every port binds 127.0.0.1. Two S3 identities: `stack-admin` (Admin, used by
+holds (`tls`), and every port binds 127.0.0.1. Three S3 identities: `stack-admin` (Admin, used by
 the stack only to create the buckets) and `radiolake`, the pipeline's, with Read, Write and List on the lake's
-buckets and nothing else. People browse the buckets through the Airflow plugin `radiolake_buckets` (behind the
-Airflow login), not through a SeaweedFS UI.
+buckets and nothing else; a third, `browser`, with Read and List only, is the bucket browser's. People browse
+the buckets through the Airflow plugin `radiolake_buckets` (behind the Airflow login), not a SeaweedFS UI.
 """
 
 from __future__ import annotations
@@ -61,6 +61,11 @@ def choose_server() -> str:
 def pipeline_actions(buckets: list[str]) -> list[str]:
     """The pipeline's SeaweedFS rights: read, write (incl. delete) and list, on the lake's buckets only."""
     return [f"{action}:{bucket}" for bucket in buckets for action in ("Read", "Write", "List")]
+
+
+def browser_actions(buckets: list[str]) -> list[str]:
+    """The bucket browser's SeaweedFS rights: read and list the lake's buckets, nothing else."""
+    return [f"{action}:{bucket}" for bucket in buckets for action in ("Read", "List")]
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -124,6 +129,9 @@ class ObjectStore:
             {"name": "radiolake",
              "credentials": [{"accessKey": s["s3_access_key"], "secretKey": s["s3_secret_key"]}],
              "actions": pipeline_actions(buckets)},
+            {"name": "browser",  # the bucket browser's: read and list, never write
+             "credentials": [{"accessKey": s["s3_browser_access_key"], "secretKey": s["s3_browser_secret_key"]}],
+             "actions": browser_actions(buckets)},
         ]}
         _write_private(self.root / "identities.json", json.dumps(config))
 

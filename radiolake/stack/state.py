@@ -35,6 +35,7 @@ SECRET_NAMES = (
     "s3_access_key", "s3_secret_key", "airflow_admin_password", "airflow_jwt_secret", "airflow_secret_key",
     "airflow_fernet_key", "spark_auth_secret", "s3_admin_access_key", "s3_admin_secret_key", "seaweedfs_jwt_write_key",
     "seaweedfs_jwt_read_key", "seaweedfs_filer_jwt_write_key", "seaweedfs_filer_jwt_read_key",
+    "s3_browser_access_key", "s3_browser_secret_key", "airflow_viewer_password",
 )
 
 
@@ -148,7 +149,7 @@ class StateDir:
             if name not in values:
                 if name == "airflow_fernet_key":
                     values[name] = _fernet_key()
-                elif name in ("s3_access_key", "s3_admin_access_key"):
+                elif name in ("s3_access_key", "s3_admin_access_key", "s3_browser_access_key"):
                     values[name] = "RL" + _token(18, string.ascii_uppercase + string.digits)
                 else:
                     values[name] = _token(32)
