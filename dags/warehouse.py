@@ -37,11 +37,16 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
 def warehouse():
     @task(execution_timeout=task_timeout("load"))
     def load(params=None, triggering_asset_events=None, dag=None) -> list[dict]:
-        from radiolake.run_params import warn_unknown
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from radiolake.run_params import RunParamError, warn_unknown
         from radiolake.warehouse.pipeline import load_task
 
         warn_unknown(params, dag.params.keys(), "warehouse")
-        return load_task(params, triggering_asset_events)
+        try:  # the run conf and the Asset event extras are checked before any run is loaded
+            return load_task(params, triggering_asset_events)
+        except RunParamError as exc:  # bad input: a retry reads the same; fail now, naming it
+            raise AirflowFailException(f"warehouse load refused: {exc}") from exc
 
     load() >> dbt_task_group()
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from radiolake.config import Settings, get_settings
-from radiolake.run_params import CUT_NAMES, dbt_cut_vars
+from radiolake.run_params import CUT_NAMES, RunParamError, check_run_id, dbt_cut_vars
 from radiolake.warehouse.load import load_run
 
 #: dbt vars a DAG run may override (candidate cuts); None means "use dbt_project.yml's value".
@@ -42,19 +42,54 @@ def event_extras(triggering_asset_events: Mapping[Any, Iterable[Any]] | None) ->
     return [dict(getattr(e, "extra", None) or {}) for e in events]
 
 
+def run_uri_from_extra(extra: Mapping[str, Any], settings: Settings) -> str | None:
+    """`s3://<xmatch>/<run_id>` named by an Asset event's extra, checked like a Param; None if it names no
+    run. Whoever may create asset events (REST `POST /assets/events`) writes the extra, so a `prefix` must
+    be a run folder of the xmatch bucket (`s3://<xmatch>/<run_id>`, `<xmatch>/<run_id>` or `<run_id>`),
+    a `run_id` must pass the run-id rule, and both, if given, must name the same run; RunParamError
+    (naming the extra) otherwise."""
+    bucket = settings.bucket("xmatch")
+    run_id, prefix = extra.get("run_id"), extra.get("prefix")
+    if run_id is None and prefix is None:
+        return None
+    if run_id is not None:
+        check_run_id(run_id, "asset event extra run_id")
+    if prefix is not None:
+        layout = f"s3://{bucket}/<run_id>"
+        if not isinstance(prefix, str):
+            raise RunParamError(f"asset event extra prefix {str(prefix)[:60]!r} is not a run folder {layout}")
+        rest = prefix.rstrip("/")
+        if rest.startswith("s3://"):
+            rest = rest[len("s3://"):]
+            if not rest.startswith(f"{bucket}/"):
+                raise RunParamError(f"asset event extra prefix {prefix[:80]!r} is outside the run folders "
+                                    f"{layout}")
+        rest = rest.removeprefix(f"{bucket}/")
+        try:
+            from_prefix = check_run_id(rest, "run folder")
+        except RunParamError as exc:
+            raise RunParamError(f"asset event extra prefix {prefix[:80]!r} is outside the run folders "
+                                f"{layout}: {exc}") from exc
+        if run_id is not None and run_id != from_prefix:
+            raise RunParamError(f"asset event extra run_id {run_id!r} and prefix {prefix[:80]!r} name "
+                                f"different runs")
+        run_id = from_prefix
+    return results_uri(run_id, None, settings)
+
+
 def runs_to_load(params: Mapping[str, Any] | None, triggering_asset_events=None,
                  settings: Settings | None = None) -> list[str]:
-    """Results URIs to load: the param's run, else every run announced by the triggering events."""
+    """Results URIs to load: the param's run, else every run announced by the triggering events. Every
+    value is checked before any is returned, so one bad extra loads nothing (RunParamError)."""
     settings = settings or get_settings()
     params = params or {}
     if params.get("run_id"):
-        return [results_uri(str(params["run_id"]), None, settings)]
+        return [results_uri(check_run_id(params["run_id"], "run conf run_id"), None, settings)]
     uris = []
     for extra in event_extras(triggering_asset_events):
-        if extra.get("run_id") or extra.get("prefix"):
-            uri = results_uri(extra.get("run_id"), extra.get("prefix"), settings)
-            if uri not in uris:
-                uris.append(uri)
+        uri = run_uri_from_extra(extra, settings)
+        if uri and uri not in uris:
+            uris.append(uri)
     if not uris:
         raise ValueError("no run to load: trigger with param run_id, or let a cross-match Asset event "
                          "(extra {'run_id': ..., 'prefix': ...}) schedule it")
