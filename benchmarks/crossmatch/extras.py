@@ -1,5 +1,5 @@
-"""The crossmatch benchmark's extra phases: the LSDB peer (--lsdb), astropy under a memory cap (--size huge)
-and a radio footprint over a quarter of the star patch (--partial), each reported against the same run.
+"""The crossmatch benchmark's extra phases: the LSDB peer (--lsdb), the chunked data of --size huge and a radio
+footprint over a quarter of the star patch (--partial), each reported against the same run.
 
 Kept apart from run.py so the engine's benchmark stays readable; run.py calls in with a few hooks.
 """
@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from benchmarks.crossmatch import chunked_data, lsdb_peer
-
-#: Address-space cap for astropy at 100 M x 10 M: it fails with a MemoryError instead of waking the OOM killer.
-ASTROPY_CAP_BYTES = 12 * 2**30
-RUN_PY = Path(__file__).with_name("run.py")
 
 
 def phase_lsdb(folder: Path, radius_arcsec: float) -> dict:
@@ -42,18 +37,6 @@ def phase_lsdb(folder: Path, radius_arcsec: float) -> dict:
 
 def _json_tail(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
-
-
-def astropy_capped(folder: Path, cap_bytes: int = ASTROPY_CAP_BYTES) -> dict:
-    """run.py's astropy phase under `prlimit --as`: its result, or how it failed (and after how long)."""
-    cmd = ["prlimit", f"--as={cap_bytes}", sys.executable, str(RUN_PY), "--phase", "astropy", "--data", str(folder)]
-    t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if out.returncode == 0:
-        return _json_tail(out.stdout)
-    last = [line for line in out.stderr.strip().splitlines() if line.strip()][-1:] or [f"exit {out.returncode}"]
-    return {"failed": last[0][:200], "after_s": wall, "cap_gb": cap_bytes / 2**30}
 
 
 def generate_huge(folder: Path, n_stars: int, n_radio: int) -> None:

@@ -1,8 +1,13 @@
 """Benchmark: the cross-match CLI (whole process, Spark start included) vs astropy, measured in the same run.
 
-A 10 x 10 deg (100 deg^2) patch: N stars (J2016, HATS-like folder of order-4 pixel files sorted by healpix)
-and M radio sources (10% at stars), matched at 2". Each engine runs in its own process so peak memory is its
-own (all processes of the tree: driver, JVM, Python workers):
+A 10 x 10 deg (100 deg^2) patch: N stars at J2016 and M radio sources (10% at stars), matched at 2". The stars
+come in one of two layouts (--layout): `hats`, a folder of order-4 pixel files sorted by healpix as a lake
+catalogue is written, or `plain`, the same rows as ONE Parquet file in random order, as a user's own file
+usually is. Each engine runs in its own process, measured the same way by this process: wall time, CPU seconds
+(user + system of the whole process tree), peak RSS of the tree (driver, JVM, Python workers), under the same
+memory limit for every system (--mem-limit-gb; the huge size sets 12 GB). Phases are rotated between rounds,
+and every timed run's pairs are compared with an astropy reference (reference.py), failing the benchmark on
+any difference. Results are saved as JSON with the commit under benchmarks/results/.
   astropy   SkyCoord + search_around_sky at catalogue positions, from Parquet read to pair arrays (no epoch
             propagation: it has no per-row epochs);
   cli       `radiolake crossmatch --offsets 0` on Spark local[2]: epochs, rank, density, all tables written;
@@ -10,9 +15,11 @@ own (all processes of the tree: driver, JVM, Python workers):
   still / gaia (with --motions): radio epochs 1993-2024; `still` has all proper motions zero, `gaia` 0.1% of
             stars above 1"/yr (up to 10"/yr): the ratio gaia/still is the cost of fast movers (target <= 1.5);
   core      the same engine in one process (numpy), for the profile (--core).
-Prints wall time, rows/s, peak RSS, the load average, and ratios against astropy measured in the same run.
+Prints wall time, rows/s, CPU seconds, peak RSS, the load average, and ratios against astropy measured in the
+same run.
 
     python -m benchmarks.crossmatch --size small              # 1 M stars x 100 k radio
+    python -m benchmarks.crossmatch --size small --layout plain   # the same stars as one unsorted file
     python -m benchmarks.crossmatch --size large --data .bench-cache/large   # 10 M x 1 M, data kept
     ... --lsdb (the LSDB peer, in .venv-bench)  --partial (radio over a quarter of the stars: bytes read)
     python -m benchmarks.crossmatch --size huge --data .bench-cache/huge  # 100 M x 10 M, with and without offset skies
@@ -21,6 +28,7 @@ Prints wall time, rows/s, peak RSS, the load average, and ratios against astropy
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -36,7 +44,7 @@ import numpy as np
 
 if __package__ in (None, ""):  # run as a script (the phases' subprocesses): make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.crossmatch import extras  # noqa: E402
+from benchmarks.crossmatch import extras, reference  # noqa: E402
 
 SIZES = {"small": (1_000_000, 100_000), "large": (10_000_000, 1_000_000), "tiny": (100_000, 10_000),
          "huge": (100_000_000, 10_000_000)}  # huge: chunked, same density over ~1000 deg^2 (extras.py)
@@ -122,17 +130,49 @@ def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1, motions: s
     pq.write_table(radio, folder / "radio.parquet")
 
 
-class TreePeak:
-    """Polls the RSS of this process and its descendants (JVM, Python workers) for the peak, and which
-    processes made it: `at_peak` splits the peak into the driver (Python), the JVM(s) and the Python workers."""
+LAYOUTS = ("hats", "plain")
+#: Phases whose engine moves each star to its radio row's epoch: checked against the `moved` reference. The
+#: others (astropy as timed, LSDB) match at catalogue positions and are checked against the `static` one.
+MOVES_STARS = frozenset({"cli0", "cli8", "core"})
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
-    def __init__(self) -> None:
+
+def stars_path(folder: Path, layout: str) -> Path:
+    """The stars in `layout`: the pixel-file folder, or the same rows as one file in random order (made once
+    from the folder, untimed, with pyarrow's default row groups as a user's writer would leave them)."""
+    if layout == "hats":
+        return folder / "stars"
+    plain = folder / "stars-plain.parquet"
+    if not plain.exists():
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(folder / "stars")
+        if table.num_rows > SIZES["large"][0]:
+            raise SystemExit("--layout plain holds the stars in memory once: sizes up to large")
+        tmp = plain.with_name(plain.name + ".tmp")
+        pq.write_table(table.take(np.random.default_rng(7).permutation(table.num_rows)), tmp)
+        tmp.rename(plain)
+    return plain
+
+
+class TreePeak:
+    """Polls the RSS of a process and its descendants (JVM, Python workers) for the peak, and which processes
+    made it: `at_peak` splits the peak into the driver (the root process), the JVM(s) and the Python workers.
+
+    With `limit_bytes`, the tree is killed when its RSS passes the limit (`exceeded` is then True): the same
+    memory limit for every system measured, instead of an address-space cap that only some survive (a JVM
+    reserves far more address space than it uses)."""
+
+    def __init__(self, pid: int | None = None, limit_bytes: float | None = None) -> None:
         import psutil
 
-        self.me = psutil.Process()
+        self.me = psutil.Process(pid)
+        self.limit = limit_bytes
+        self.exceeded = False
         self.total = 0
         self.worker = 0
         self.at_peak: dict[str, float] = {}
+        self._cpu: dict[int, float] = {}  # pid -> user + system seconds when last seen
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -144,6 +184,8 @@ class TreePeak:
                 for p in procs:
                     try:
                         rss.append((p.name(), p.memory_info().rss))
+                        t = p.cpu_times()
+                        self._cpu[p.pid] = t.user + t.system
                     except Exception:  # noqa: BLE001 - a worker may exit between listing and reading
                         rss.append(("gone", 0))
                 total = sum(r for _, r in rss)
@@ -154,12 +196,23 @@ class TreePeak:
                     r for p, (n, r) in zip(procs, rss, strict=False) if "python" in n and p.pid != self.me.pid
                 ]
                 self.worker = max([self.worker, *py_workers])
+                if self.limit and total > self.limit and not self.exceeded:
+                    self.exceeded = True
+                    for p in reversed(procs):
+                        with contextlib.suppress(Exception):
+                            p.kill()
             except Exception:  # noqa: BLE001
                 pass
             time.sleep(0.2)
 
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of every process seen in the tree, as last sampled (a process that is never waited
+        for, such as a JVM its driver leaves to exit, is missing from the parent's rusage)."""
+        return sum(self._cpu.values())
+
     def _roles(self, procs: list, rss: list[tuple[str, int]]) -> dict[str, float]:
-        """MB by role: the JVM(s), the Python workers (children of the JVM), the rest (this process, driver)."""
+        """MB by role: the JVM(s), the Python workers (children of the JVM), the rest (the root, the driver)."""
         out = {"driver_mb": 0.0, "jvm_mb": 0.0, "python_workers_mb": 0.0}
         jvms = {p.pid for p, (n, _) in zip(procs, rss, strict=False) if "java" in n}
         for p, (_, r) in zip(procs, rss, strict=False):
@@ -180,105 +233,108 @@ class TreePeak:
         self._t.join()
 
 
-def phase_astropy(folder: Path) -> dict:
+def _write_pairs(path: Path, radio_ids, star_ids) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"radio_id": radio_ids, "star_id": star_ids}), path)
+
+
+def phase_astropy(folder: Path, layout: str) -> dict:
+    """search_around_sky at catalogue positions, from Parquet read to pair arrays (the timed part); the pairs'
+    ids are written afterwards for the check."""
     import pyarrow.parquet as pq
     from astropy import units as u
     from astropy.coordinates import SkyCoord, search_around_sky
 
+    stars = stars_path(folder, layout)
     t0 = time.perf_counter()
-    s = pq.read_table(folder / "stars", columns=["ra", "dec"])
+    s = pq.read_table(stars, columns=["ra", "dec"])
     r = pq.read_table(folder / "radio.parquet", columns=["ra", "dec"])
     sc = SkyCoord(s["ra"].to_numpy() * u.deg, s["dec"].to_numpy() * u.deg)
     rc = SkyCoord(r["ra"].to_numpy() * u.deg, r["dec"].to_numpy() * u.deg)
-    i, _, _, _ = search_around_sky(rc, sc, RADIUS * u.arcsec)
+    i, j, _, _ = search_around_sky(rc, sc, RADIUS * u.arcsec)
     wall = time.perf_counter() - t0
-    return {
-        "wall_s": wall,
-        "pairs": int(i.size),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    import pyarrow as pa
+
+    _write_pairs(folder / f"pairs-astropy-{layout}.parquet",
+                 pq.read_table(folder / "radio.parquet", columns=["source_id"])["source_id"].take(pa.array(i)),
+                 pq.read_table(stars, columns=["source_id"])["source_id"].take(pa.array(j)))
+    return {"wall_s": wall, "pairs": int(i.size)}
 
 
-def phase_spark(folder: Path, master: str) -> dict:
-    os.environ.setdefault("RADIOLAKE_SPARK_DRIVER_MEMORY", "4g")
-    from radiolake.crossmatch.job import run_crossmatch
-    from radiolake.spark_session import get_spark
-
-    with TreePeak() as peak:
-        t0 = time.perf_counter()
-        spark = get_spark("radiolake-bench", master)
-        startup = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        summary = run_crossmatch(
-            spark,
-            str(folder / "radio.parquet"),
-            str(folder / "stars"),
-            str(folder / "out"),
-            radius_arcsec=RADIUS,
-            n_offsets=0,
-            run_id="bench",
-        )
-        wall = time.perf_counter() - t1
-    return {
-        "wall_s": wall,
-        "startup_s": startup,
-        "pairs": summary["n_pairs"],
-        "join_order": summary["join_order"],
-        "steps_s": summary["timings_s"],
-        "peak_rss_mb": peak.total / 2**20,
-        "peak_python_worker_mb": peak.worker / 2**20,
-    }
-
-
-def phase_cli(folder: Path, master: str, offsets: int) -> dict:
-    """The user's command, whole process: Python start, Spark start, the job, every table written."""
-    cli = Path(sys.executable).parent / "radiolake"
-    out = folder / f"out-cli-{offsets}"
-    cmd = [str(cli), "crossmatch", "--radio", str(folder / "radio.parquet"), "--stars", str(folder / "stars"),
-           "--radius-arcsec", str(RADIUS), "--offsets", str(offsets), "--out", str(out), "--master", master]
-    with TreePeak() as peak:
-        t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        wall = time.perf_counter() - t0
-    run = json.loads((out / "run.json").read_text())
-    return {
-        "wall_s": wall,
-        "pairs": run["n_pairs"],
-        "steps_s": run["timings_s"],
-        "task_s": run.get("task_seconds"),
-        "bytes_read": run.get("star_bytes_read"),
-        "bytes_near_footprint": run.get("star_bytes_near_footprint"),
-        "n_fast_stars": run.get("n_fast_stars"),
-        "peak_rss_mb": peak.total / 2**20,
-        "at_peak": peak.at_peak,
-    }
-
-
-def phase_core(folder: Path) -> dict:
+def phase_core(folder: Path, layout: str) -> dict:
+    """The same engine in one process (numpy), from Parquet read to result tables."""
     import pyarrow.parquet as pq
 
     from radiolake.crossmatch.core import crossmatch_frames
 
     t0 = time.perf_counter()
-    stars = pq.read_table(folder / "stars").to_pandas()
+    stars = pq.read_table(stars_path(folder, layout)).to_pandas()
     radio = pq.read_table(folder / "radio.parquet").to_pandas()
     res = crossmatch_frames(radio, stars, RADIUS)
     wall = time.perf_counter() - t0
-    return {
-        "wall_s": wall,
-        "pairs": len(res["pairs"]),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    pairs = res["pairs"]
+    _write_pairs(folder / f"pairs-core-{layout}.parquet", pairs["radio_id"].astype(str).to_numpy(),
+                 pairs["star_id"].astype(str).to_numpy())
+    return {"wall_s": wall, "pairs": len(pairs)}
 
 
-def run_phase(phase: str, folder: Path, master: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--data", str(folder), "--master", master],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _phase_command(phase: str, folder: Path, master: str, layout: str) -> tuple[list[str], Path]:
+    """The command a phase runs and where it leaves its pairs: the CLI runs as a user runs it (whole process);
+    the other engines through this file's --phase entry."""
+    if phase in ("cli0", "cli8"):
+        out = folder / f"out-{phase}-{layout}"
+        cli = Path(sys.executable).parent / "radiolake"
+        return [str(cli), "crossmatch", "--radio", str(folder / "radio.parquet"), "--stars",
+                str(stars_path(folder, layout)), "--radius-arcsec", str(RADIUS), "--offsets", phase[3:],
+                "--out", str(out), "--master", master], out / "pairs"
+    pairs = folder / ("lsdb_pairs.parquet" if phase == "lsdb" else f"pairs-{phase}-{layout}.parquet")
+    return [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--data", str(folder), "--master",
+            master, "--layout", layout], pairs
+
+
+def run_phase(phase: str, folder: Path, master: str, layout: str = "hats", limit_gb: float | None = None) -> dict:
+    """Run one phase in a child process, measured from here: whole-process wall time, CPU seconds of the
+    tree (user + system of the child and what it waited for), peak RSS of the tree under `limit_gb`; then
+    its pairs compared with the reference (untimed)."""
+    cmd, pairs_path = _phase_command(phase, folder, master, layout)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with TreePeak(proc.pid, limit_gb * 2**30 if limit_gb else None) as peak:
+        stdout, stderr = proc.communicate()
+    process_s = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # rusage counts the waited-for processes exactly; sampling also sees those never waited for
+    cpu_s = max((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak.cpu_s)
+    if peak.exceeded:
+        return {"failed": f"exceeded the {limit_gb:g} GB memory limit", "after_s": process_s, "cpu_s": cpu_s}
+    if proc.returncode != 0:
+        raise RuntimeError(f"{phase} failed ({proc.returncode}): {stderr.strip()[-2000:]}")
+    if phase in ("cli0", "cli8"):
+        run = json.loads((pairs_path.parent / "run.json").read_text())
+        result = {"wall_s": process_s, "pairs": run["n_pairs"], "steps_s": run["timings_s"],
+                  "task_s": run.get("task_seconds"), "bytes_read": run.get("star_bytes_read"),
+                  "bytes_near_footprint": run.get("star_bytes_near_footprint"),
+                  "n_fast_stars": run.get("n_fast_stars")}
+    else:
+        result = json.loads(stdout.strip().splitlines()[-1])
+    result.update(process_s=process_s, cpu_s=cpu_s, at_peak=peak.at_peak,
+                  peak_python_worker_mb=peak.worker / 2**20)
+    result.setdefault("peak_rss_mb", peak.total / 2**20)  # LSDB reports its match's own peak (import apart)
+    result.update(check_phase(phase, folder, pairs_path))
+    return result
+
+
+def check_phase(phase: str, folder: Path, pairs_path: Path) -> dict:
+    """The phase's pairs against the reference: the engine's own answer, never just its count."""
+    import pyarrow.parquet as pq
+
+    candidates = reference.reference_candidates(folder, RADIUS)
+    found = pq.read_table(pairs_path, columns=["radio_id", "star_id"])
+    check = reference.check_pairs(phase, found, candidates, RADIUS, moved=phase in MOVES_STARS)
+    return {"pair_check": check.line(), "pairs_ok": check.ok}
 
 
 def load() -> str:
@@ -299,10 +355,15 @@ def ensure_data(folder: Path, n_stars: int, n_radio: int, motions: str = "defaul
 
 def table(title: str, results: dict, rows: int, ref_wall: float, ref_name: str) -> None:
     print(f"\n{title}")
-    print(f"{'engine':<9} {'wall s':>8} {'rows/s':>12} {'peak MB':>9} {'pairs':>9} {'vs ' + ref_name:>12}")
+    print(f"{'engine':<9} {'wall s':>8} {'CPU s':>7} {'rows/s':>12} {'peak MB':>9} {'pairs':>9} "
+          f"{'vs ' + ref_name:>12}  pairs checked")
     for name, r in results.items():
-        print(f"{name:<9} {r['wall_s']:>8.1f} {rows / r['wall_s']:>12,.0f} {r['peak_rss_mb']:>9.0f} "
-              f"{r['pairs']:>9,} {ref_wall / r['wall_s']:>11.2f}x")
+        if "wall_s" not in r:
+            print(f"{name:<9} {r.get('failed', 'no result')} after {r.get('after_s', float('nan')):.1f} s")
+            continue
+        print(f"{name:<9} {r['wall_s']:>8.1f} {r.get('cpu_s', float('nan')):>7.1f} {rows / r['wall_s']:>12,.0f} "
+              f"{r['peak_rss_mb']:>9.0f} {r['pairs']:>9,} {ref_wall / r['wall_s']:>11.2f}x  "
+              f"{'identical' if r.get('pairs_ok') else 'DIFFERENT'}")
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -311,60 +372,88 @@ def median_run(runs: list[dict]) -> dict:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def main() -> None:
+def rotated(phases: list[str], k: int) -> list[str]:
+    """Round k's order: each phase goes first in turn, so none always runs on a cold (or warm) machine."""
+    k %= len(phases)
+    return phases[k:] + phases[:k]
+
+
+def save(results: dict, args: argparse.Namespace, rounds: list[dict], where: Path = RESULTS) -> Path:
+    """The results as JSON under benchmarks/results/, with the commit they measured (and whether the work
+    tree had changes), the machine's cores and the arguments."""
+    def git(*a: str) -> str:
+        out = subprocess.run(["git", *a], cwd=RESULTS.parent.parent, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    where.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = where / f"crossmatch-{args.size}-{args.layout}-{stamp}.json"
+    path.write_text(json.dumps({
+        "benchmark": "crossmatch", "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain")),
+        "utc": stamp, "cores": os.cpu_count(), "args": vars(args), "rounds": rounds, "results": results,
+    }, indent=1, default=str))
+    return path
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--layout", choices=LAYOUTS, default="hats",
+                    help="stars as healpix-sorted pixel files (a lake catalogue) or one unsorted file")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--data", help="data folder (kept; generated if empty)")
-    ap.add_argument("--phase", choices=["astropy", "spark", "core", "cli0", "cli8", "lsdb"], help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=["astropy", "core", "lsdb"], help=argparse.SUPPRESS)
     ap.add_argument("--core", action="store_true", help="also time the one-process numpy engine")
     ap.add_argument("--no-offsets", action="store_true", help="skip the 8-offset-skies run")
     ap.add_argument("--motions", action="store_true", help="also the Gaia-like motions vs no motion pair")
     ap.add_argument("--lsdb", action="store_true", help="also the LSDB peer (HATS import timed apart)")
     ap.add_argument("--partial", action="store_true", help="also radio over a quarter of the star patch")
+    ap.add_argument("--mem-limit-gb", type=float, default=None,
+                    help="kill any system's process tree above this RSS (default: none; 12 for --size huge)")
+    ap.add_argument("--results", type=Path, default=RESULTS, help="folder for the results JSON")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="rounds of the main phases, interleaved; the table shows each phase's median run "
+                    help="rounds of the main phases, rotated; the table shows each phase's median run "
                          "(on a shared or virtual machine one round can be off by 20%%)")
     args = ap.parse_args()
     if args.phase:
         fn = {
-            "astropy": phase_astropy,
-            "spark": lambda f: phase_spark(f, args.master),
-            "core": phase_core,
-            "cli0": lambda f: phase_cli(f, args.master, 0),
-            "cli8": lambda f: phase_cli(f, args.master, 8),
+            "astropy": lambda f: phase_astropy(f, args.layout),
+            "core": lambda f: phase_core(f, args.layout),
             "lsdb": lambda f: extras.phase_lsdb(f, RADIUS),
         }
         print(json.dumps(fn[args.phase](Path(args.data))))
-        return
+        return 0
     n_stars, n_radio = SIZES[args.size]
+    limit_gb = args.mem_limit_gb if args.mem_limit_gb is not None else (12.0 if args.size == "huge" else None)
     tmp = None
     folder = Path(args.data) if args.data else Path(tmp := tempfile.mkdtemp(prefix="radiolake-xbench-"))
     ensure_data(folder, n_stars, n_radio)
+    stars_path(folder, args.layout)
+    reference.reference_candidates(folder, RADIUS)
     rows = n_stars + n_radio
-    print(load(), flush=True)
+    print(f"{load()}; {os.cpu_count()} cores; stars as {args.layout}; memory limit "
+          f"{f'{limit_gb:g} GB' if limit_gb else 'none'} for every system", flush=True)
     phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else []),
               *(["lsdb"] if args.lsdb else [])]
     rounds: list[dict] = []
-    for _ in range(max(args.repeat, 1)):
+    for k in range(max(args.repeat, 1)):
         rounds.append({})
-        for phase in phases:
-            huge = phase == "astropy" and args.size == "huge"  # capped: a MemoryError, not the OOM killer
-            rounds[-1][phase] = extras.astropy_capped(folder) if huge else run_phase(phase, folder, args.master)
-            print(f"{phase}: {json.dumps(rounds[-1][phase])}  ({load()})", flush=True)
+        for phase in rotated(phases, k):
+            rounds[-1][phase] = run_phase(phase, folder, args.master, args.layout, limit_gb)
+            print(f"{phase}: {json.dumps(rounds[-1][phase], default=str)}  ({load()})", flush=True)
     results = {phase: median_run([r[phase] for r in rounds]) for phase in phases}
     if len(rounds) > 1:
         for phase in phases[1:]:
-            ratios = [r["astropy"].get("wall_s", float("nan")) / r[phase]["wall_s"] for r in rounds]
+            ratios = [r["astropy"].get("wall_s", float("nan")) / r[phase].get("wall_s", float("nan")) for r in rounds]
             print(f"{phase} vs astropy per round: {', '.join(f'{x:.2f}x' for x in ratios)}; "
                   f"median {statistics.median(ratios):.2f}x")
-    for key in ("wall_s", "pairs", "peak_rss_mb"):  # astropy failed under its cap: no reference time
-        results["astropy"].setdefault(key, float("nan"))
     area = "~1000" if args.size == "huge" else "100"
-    table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, {area} deg^2, {RADIUS} arcsec, Spark {args.master}"
-          " (cli = whole process incl. Spark start)", results, rows, results["astropy"]["wall_s"], "astropy")
+    table(f"cross-match {n_stars:,} stars x {n_radio:,} radio, {area} deg^2, {RADIUS} arcsec, stars as {args.layout}, "
+          f"Spark {args.master} (cli = whole process incl. Spark start)", results, rows,
+          results["astropy"].get("wall_s", float("nan")), "astropy")
     c0 = results["cli0"]
-    print(f"cli0 steps (s): {c0['steps_s']}; tasks {c0['task_s']}; at the memory peak (MB): {c0.get('at_peak')}")
+    print(f"cli0 steps (s): {c0.get('steps_s')}; tasks {c0.get('task_s')}; at the memory peak (MB): "
+          f"{c0.get('at_peak')}")
     if c0.get("bytes_read"):
         print(f"star bytes read {c0['bytes_read'] / 2**20:.1f} MiB of {c0['bytes_near_footprint'] / 2**20:.1f} MiB "
               f"in the pixels the footprint + margin touches ({c0['bytes_read'] / c0['bytes_near_footprint']:.2f}); "
@@ -379,17 +468,26 @@ def main() -> None:
             sub = folder.parent / f"{folder.name}-{motions}"
             ensure_data(sub, n_stars, n_radio, motions)
             moving[motions] = run_phase("cli0", sub, args.master)
-            print(f"{motions}: {json.dumps(moving[motions])}  ({load()})", flush=True)
+            print(f"{motions}: {json.dumps(moving[motions], default=str)}  ({load()})", flush=True)
         table("proper motions: radio epochs 1993-2024; gaia = 0.1% of stars at 1-10 arcsec/yr", moving, rows,
               moving["still"]["wall_s"], "still")
         print(f"fast movers cost: gaia / still = {moving['gaia']['wall_s'] / moving['still']['wall_s']:.2f}x "
               f"(target <= 1.5), fast stars {moving['gaia']['n_fast_stars']}")
-    print(json.dumps({"size": args.size, "rows": rows, **results}))
+        results["motions"] = moving
+    checks = [r for r in (*rounds[-1].values(), *[r for rr in rounds[:-1] for r in rr.values()],
+                          *results.get("motions", {}).values(), *results.get("partial", {}).values())
+              if isinstance(r, dict) and "pair_check" in r]
+    bad = [c["pair_check"] for c in checks if not c["pairs_ok"]]
+    print(f"pairs checked against the astropy reference in {len(checks)} timed runs: "
+          + ("all identical" if not bad else f"{len(bad)} DIFFERENT:\n  " + "\n  ".join(bad)))
+    print(f"results: {save(results, args, rounds, args.results)}")
+    print(json.dumps({"size": args.size, "layout": args.layout, "rows": rows, **results}, default=str))
     if tmp:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
