@@ -123,6 +123,8 @@ def top_candidates(run_id: str | None = None, limit: int = 10, settings: Setting
         return cur.fetchall()
 
 
+#: Candidates listed in the run report's table.
+CANDIDATE_TABLE_ROWS = 100
 #: Stars drawn in the run report's light curves.
 LIGHT_CURVE_STARS = 6
 
@@ -203,9 +205,11 @@ def _results_table(fs, prefix: str, name: str):
     return pq.read_table(f"{strip_scheme(prefix).rstrip('/')}/{name}", filesystem=fs).to_pandas()
 
 
-def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) -> dict[str, bytes]:
+def report_pictures(radio: dict, stars: dict, xmatch: dict,
+                    settings: Settings) -> tuple[dict[str, bytes], list[dict]]:
     """Sky map, colour-magnitude diagram and separation histogram of a run, from the lake; light curves of
-    its top stars from the warehouse marts (built before the report)."""
+    its top stars from the warehouse marts (built before the report), drawn only for stars with two or more
+    epochs. Returns the figures and the detections of the top stars with a single epoch (a table row each)."""
     from radiolake.lake import arrow_fs
     from radiolake.reports.plots import (
         cmd,
@@ -214,7 +218,7 @@ def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) 
         separation_histogram_from_stats,
         sky_map,
     )
-    from radiolake.reports.prepare import light_curves
+    from radiolake.reports.prepare import light_curves, split_by_epochs
 
     fs = arrow_fs(settings)
     star_cols = ["ra", "dec", "parallax", "parallax_error", "phot_g_mean_mag", "bp_rp", "phot_bp_mean_mag",
@@ -238,9 +242,12 @@ def report_pictures(radio: dict, stars: dict, xmatch: dict, settings: Settings) 
         figures["reliability"] = reliability_diagram(
             reliability_from_truth(_results_table(fs, xmatch["prefix"], "pairs"), truth))
     top_stars, detections = top_star_detections(xmatch["run_id"], LIGHT_CURVE_STARS, settings)
-    if len(detections):
-        figures["light_curves"] = light_curve_figure(light_curves(detections, top_stars))
-    return figures
+    plotted, single = split_by_epochs(light_curves(detections, top_stars)) if len(detections) else ([], [])
+    if plotted:
+        figures["light_curves"] = light_curve_figure(plotted)
+    single_ids = {curve.star_id for curve in single}
+    single_rows = detections[detections["star_id"].isin(single_ids)].to_dict("records") if single_ids else []
+    return figures, single_rows
 
 
 def _truth_pairs(fs, radio_catalog_path: str):
@@ -285,8 +292,10 @@ def report_step(radio: dict, stars: dict, xmatch: dict, params: Mapping[str, Any
         n_pairs=int(xmatch.get("n_pairs") or 0), n_best=int(xmatch.get("n_best") or 0),
         candidates_by_grade=grades, expected_false_matches=float(xmatch.get("expected_false_matches") or 0.0))
     try:
-        figures = report_pictures(radio, stars, xmatch, settings)
-        markdown, html = build_run_summary(run_id, counts, figures, dict(params or {}))
+        figures, single_detections = report_pictures(radio, stars, xmatch, settings)
+        markdown, html = build_run_summary(run_id, counts, figures, dict(params or {}),
+                                           candidates=top_candidates(run_id, CANDIDATE_TABLE_ROWS, settings),
+                                           single_detections=single_detections)
         uris = publish_report(run_id, figures, (markdown, html), settings)
     except Exception as exc:
         raise PipelineStepError(f"report failed for run {run_id}: {exc}") from exc

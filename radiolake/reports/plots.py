@@ -248,6 +248,18 @@ def _draw_separation_histogram(h: SeparationHistogram, title: str) -> bytes:
     return _png(fig)
 
 
+def epoch_limits(epochs, min_span_years: float = 1.0) -> tuple[float, float]:
+    """x-limits of a light curve: the epochs plus a margin, at least `min_span_years` wide (one point, or two
+    close together, must not get an axis of decades, nor one of a day)."""
+    values = np.asarray(list(epochs), dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 2000.0, 2000.0 + min_span_years
+    lo, hi = float(values.min()), float(values.max())
+    margin = max(0.08 * (hi - lo), (min_span_years - (hi - lo)) / 2, 0.0)
+    return lo - margin, hi + margin
+
+
 def light_curve_figure(curves: list[LightCurve], *, title: str = "Radio light curves of the top stars") -> bytes:
     """One panel per star: flux density against epoch, one colour and line per observing frequency (flux
     changes between frequencies are a spectrum, within one frequency variability). Error bars where known."""
@@ -265,6 +277,8 @@ def light_curve_figure(curves: list[LightCurve], *, title: str = "Radio light cu
                         fmt="o-", ms=4, lw=1, capsize=2, color=colours[freq],
                         label="? MHz" if np.isnan(freq) else f"{freq:g} MHz")
         ax.set_title(curve.label, fontsize="small")
+        ax.set_xlim(*epoch_limits([e for df in curve.by_freq.values() for e in df["epoch_jyear"]]))
+        ax.xaxis.get_major_formatter().set_useOffset(False)
         ax.set_xlabel("epoch (Julian year)", fontsize="small")
         ax.set_ylabel("flux density (mJy)", fontsize="small")
         ax.tick_params(labelsize="small")
@@ -273,7 +287,7 @@ def light_curve_figure(curves: list[LightCurve], *, title: str = "Radio light cu
     for ax in axes[len(curves):]:
         ax.set_axis_off()
     if not curves:
-        axes[0].text(0.5, 0.5, "no star with a radio detection", transform=axes[0].transAxes, ha="center")
+        axes[0].text(0.5, 0.5, "no star with two or more radio epochs", transform=axes[0].transAxes, ha="center")
     fig.suptitle(title)
     fig.tight_layout()
     return _png(fig)

@@ -181,6 +181,16 @@ class LightCurve:
     def n_detections(self) -> int:
         return sum(len(df) for df in self.by_freq.values())
 
+    @property
+    def n_epochs(self) -> int:
+        """Distinct epochs over every frequency: a curve needs two to show a change in time."""
+        return len({float(e) for df in self.by_freq.values() for e in df["epoch_jyear"]})
+
+
+def split_by_epochs(curves: list[LightCurve]) -> tuple[list[LightCurve], list[LightCurve]]:
+    """(stars with two or more epochs: plotted, stars with one: listed in a table instead)."""
+    return [c for c in curves if c.n_epochs >= 2], [c for c in curves if c.n_epochs < 2]
+
 
 def light_curves(detections: pd.DataFrame, stars: pd.DataFrame | None = None) -> list[LightCurve]:
     """Light curves from radio_star_detections rows (`star_id`, `epoch_jyear`, `freq_mhz`, `flux_mjy`,

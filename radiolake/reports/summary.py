@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,11 @@ from minio import Minio
 
 from radiolake.config import Settings, get_settings
 from radiolake.lake import minio_client, put_bytes
+from radiolake.reports.candidates import (
+    candidate_table_html,
+    candidate_table_markdown,
+    single_detection_html,
+)
 from radiolake.reports.plots import FIGURE_CAPTIONS
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -66,8 +71,11 @@ def build_run_summary(
     figures: Mapping[str, Any],
     params: Mapping[str, Any] | None = None,
     captions: Mapping[str, str] | None = None,
+    candidates: Sequence[Mapping[str, Any]] | None = None,
+    single_detections: Sequence[Mapping[str, Any]] | None = None,
 ) -> tuple[str, str]:
-    """Markdown and HTML summaries of a run: parameters, counts, and every figure (`<name>.png`, relative).
+    """Markdown and HTML summaries of a run: parameters, counts, the candidate table (sortable, with links
+    to the star in the Gaia archive and SIMBAD), and every figure (`<name>.png`, relative).
 
     `figures` is keyed by figure name (its values, e.g. the PNG bytes, are not needed here); links are
     relative so the summary works both in the bucket and in a downloaded copy of the folder."""
@@ -83,6 +91,8 @@ def build_run_summary(
         md.append("")
     md += ["## Counts", "", "| quantity | value |", "|---|---:|"]
     md += [f"| {k} | {v} |" for k, v in count_rows]
+    if candidates is not None:
+        md += ["", "## Candidates", "", *candidate_table_markdown(candidates)]
     md += ["", "## Figures", ""]
     for name in names:
         caption = captions.get(name, name.replace("_", " "))
@@ -105,10 +115,17 @@ def build_run_summary(
         h.append("</table>")
     h.append("<h2>Counts</h2><table><tr><th>quantity</th><th>value</th></tr>")
     h += [f'<tr><td>{esc(k)}</td><td class="n">{esc(v)}</td></tr>' for k, v in count_rows]
-    h.append("</table><h2>Figures</h2>")
+    h.append("</table>")
+    if candidates is not None:
+        h += ["<h2>Candidates</h2>", candidate_table_html(candidates, counts.n_candidates or None)]
+    h.append("<h2>Figures</h2>")
     for name in names:
         caption = esc(captions.get(name, name.replace("_", " ")))
         h.append(f'<figure><img src="{name}.png" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
+        if name == "light_curves" and single_detections:
+            h.append(single_detection_html(single_detections))
+    if single_detections and "light_curves" not in names:
+        h.append(single_detection_html(single_detections))
     h += ['<p><a href="summary.md">summary.md</a></p>', "</body></html>"]
     return markdown, "\n".join(h)
 
