@@ -61,4 +61,7 @@ STANDARD_EXTRA_FIELDS: list[pa.Field] = [
     pa.field("pos_err_major", pa.float64()),
     pa.field("pos_err_minor", pa.float64()),
     pa.field("pos_err_pa", pa.float64()),
+    # Years over which the row's date is only known to lie (the survey span, when the catalogue gives no date
+    # per row; `epoch` is then its middle): the cross-match adds the star's motion over it to the covariance.
+    pa.field("epoch_span_years", pa.float64()),
 ]

@@ -63,6 +63,7 @@ def output_schema(definition: SurveyDefinition, raw_schema: pa.Schema | None = N
     """Canonical columns, then the standard extras the survey maps, then its kept columns."""
     fields = list(CANONICAL_SCHEMA)
     derived = set(ELLIPSE_COLUMNS) if definition.positions.shape_columns else set()
+    derived |= {"epoch_span_years"} if definition.epoch.span is not None else set()
     fields += [f for f in STANDARD_EXTRA_FIELDS if f.name in definition.columns or f.name in derived]
     for name in definition.keep:
         if name in definition.keep_units:
@@ -211,6 +212,14 @@ def apply_position_rule(rule: PositionErrorRule, raw: pa.Table, cols: dict[str, 
     if rule.shape_columns:
         major, minor, pa_deg = (_to_float(raw.column(c))[0] for c in rule.shape_columns)
         n = len(major)
+        if rule.shape_limit_columns:  # an upper limit ('<') on a deconvolved axis: unresolved along it
+            major, minor = major.copy(), minor.copy()
+            for axis, flag_col in zip((major, minor), rule.shape_limit_columns, strict=True):
+                flags = pc.fill_null(pc.cast(raw.column(flag_col), pa.string()), "").to_numpy(zero_copy_only=False)
+                axis[np.char.find(flags.astype(str), "<") >= 0] = 0.0
+        if rule.shape_beam_arcsec is not None:  # deconvolved -> fitted axes: the errors scale with these
+            major = np.hypot(np.nan_to_num(major), rule.shape_beam_arcsec)
+            minor = np.hypot(np.nan_to_num(minor), rule.shape_beam_arcsec)
         cols["pos_err_major"], cols["pos_err_minor"], cols["pos_err_pa"] = ellipse_from_shape(
             cols.get("ra_error", np.full(n, np.nan)), cols.get("dec_error", np.full(n, np.nan)), major, minor, pa_deg
         )
@@ -294,6 +303,8 @@ def normalize_batch(
             ~epoch_bad & ~((epoch >= PLAUSIBLE_EPOCH[0]) & (epoch <= PLAUSIBLE_EPOCH[1])), "implausible_epoch"
         )
     cols["epoch"] = epoch
+    if definition.epoch.span is not None and "epoch_span_years" not in cols:
+        cols["epoch_span_years"] = np.full(n, definition.epoch.span_years)
     # ids: non-empty, unique within the batch and across the ingest.
     id_map = definition.columns["source_id"]
     if id_map.generate == "iau_name":

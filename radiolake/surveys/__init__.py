@@ -54,6 +54,7 @@ TARGET_UNITS: dict[str, str | None] = {
     "pos_err_major": "arcsec",
     "pos_err_minor": "arcsec",
     "pos_err_pa": "deg",
+    "epoch_span_years": "yr",
 }
 REQUIRED_OUTPUTS = ("source_id", "ra", "dec")
 #: Ways to make a stable id for a catalogue that has no id column (``source_id: {generate: ...}``):
@@ -93,13 +94,25 @@ class ColumnMap:
 
 @dataclass(frozen=True)
 class EpochRule:
-    """A fixed epoch (Julian year) or a per-row epoch column in one of EPOCH_FORMATS."""
+    """A fixed epoch (Julian year), a per-row epoch column in one of EPOCH_FORMATS, or a survey span.
+
+    `span` (first, last Julian year): the catalogue gives no date per row, only the survey's observing span.
+    The row's epoch is then the span's middle and `epoch_span_years` (last - first) is stored with each row:
+    the cross-match adds the star's motion over the span to the pair's covariance (a date uniform over a
+    span of T years has variance T^2/12), instead of pretending the middle is the date."""
 
     fixed: float | None = None
     column: str | None = None
     format: str = "jyear"
+    span: tuple[float, float] | None = None
+
+    @property
+    def span_years(self) -> float | None:
+        return None if self.span is None else self.span[1] - self.span[0]
 
     def describe(self) -> str:
+        if self.span is not None:
+            return f"J{self.fixed} (middle of the survey span {self.span[0]}-{self.span[1]}, no per-row date)"
         return f"J{self.fixed}" if self.fixed is not None else f"per row from {self.column} ({self.format})"
 
 
@@ -118,19 +131,29 @@ class PositionErrorRule:
     floor_by: str | None = None
     floor_values: dict[str, float] = field(default_factory=dict)
     shape_columns: tuple[str, str, str] | None = None
+    #: The shape columns are deconvolved sizes (NVSS): the fitted axes, which the position errors scale with,
+    #: are sqrt(axis^2 + beam^2) for this circular restoring beam FWHM (arcsec); None: the axes are fitted.
+    shape_beam_arcsec: float | None = None
+    #: Columns flagging an axis as an upper limit ('<'): that deconvolved axis counts as 0 (unresolved).
+    shape_limit_columns: tuple[str, str] | None = None
 
     @property
     def columns(self) -> list[str]:
         """Raw columns the rule reads."""
-        return ([self.floor_by] if self.floor_by else []) + list(self.shape_columns or ())
+        return ([self.floor_by] if self.floor_by else []) + list(self.shape_columns or ()) + list(
+            self.shape_limit_columns or ())
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out = {
             "floor_arcsec": self.floor_arcsec,
             "floor_by": self.floor_by,
             "floor_values": dict(sorted(self.floor_values.items())),
             "shape_columns": list(self.shape_columns) if self.shape_columns else None,
         }
+        if self.shape_beam_arcsec is not None or self.shape_limit_columns:  # older fingerprints unchanged
+            out["shape_beam_arcsec"] = self.shape_beam_arcsec
+            out["shape_limit_columns"] = list(self.shape_limit_columns or ())
+        return out
 
 
 def _parse_positions(path: str, spec: Any) -> PositionErrorRule:
@@ -138,7 +161,8 @@ def _parse_positions(path: str, spec: Any) -> PositionErrorRule:
         return PositionErrorRule()
     if not isinstance(spec, dict):
         raise SurveyDefinitionError(f"{path}: positions must be a mapping")
-    unknown = set(spec) - {"systematic_error_arcsec", "error_ellipse_from_shape"}
+    unknown = set(spec) - {"systematic_error_arcsec", "error_ellipse_from_shape", "shape_deconvolved_beam_arcsec",
+                           "shape_upper_limit_flags"}
     if unknown:
         raise SurveyDefinitionError(f"{path}: positions has unknown field(s) {sorted(unknown)}")
     floor = spec.get("systematic_error_arcsec", 0.0)
@@ -162,7 +186,18 @@ def _parse_positions(path: str, spec: Any) -> PositionErrorRule:
         raise SurveyDefinitionError(
             f"{path}: positions.error_ellipse_from_shape must list three columns: [major, minor, pa]"
         )
-    return PositionErrorRule(floor, by, values, tuple(str(c) for c in shape) if shape else None)
+    beam = spec.get("shape_deconvolved_beam_arcsec")
+    limits = spec.get("shape_upper_limit_flags")
+    if (beam is not None or limits is not None) and shape is None:
+        raise SurveyDefinitionError(
+            f"{path}: positions.shape_deconvolved_beam_arcsec / shape_upper_limit_flags need error_ellipse_from_shape")
+    if beam is not None and (isinstance(beam, bool) or not isinstance(beam, int | float) or not beam > 0):
+        raise SurveyDefinitionError(f"{path}: positions.shape_deconvolved_beam_arcsec must be a positive number")
+    if limits is not None and (not isinstance(limits, list) or len(limits) != 2):
+        raise SurveyDefinitionError(f"{path}: positions.shape_upper_limit_flags must list two columns: [major, minor]")
+    return PositionErrorRule(floor, by, values, tuple(str(c) for c in shape) if shape else None,
+                             float(beam) if beam is not None else None,
+                             tuple(str(c) for c in limits) if limits else None)
 
 
 @dataclass(frozen=True)
@@ -203,7 +238,8 @@ class SurveyDefinition:
                 + ([c.generate] if c.generate else [])  # fingerprints of existing definitions unchanged
                 for k, c in sorted(self.columns.items())
             },
-            "epoch": [self.epoch.fixed, self.epoch.column, self.epoch.format],
+            "epoch": [self.epoch.fixed, self.epoch.column, self.epoch.format]
+            + ([list(self.epoch.span)] if self.epoch.span else []),  # older fingerprints unchanged
             "id_prefix": self.id_prefix,
         }
         if self.positions != PositionErrorRule():  # only then: older catalogues keep their fingerprint
@@ -214,6 +250,8 @@ class SurveyDefinition:
         """Units of every stored column, for the catalogue metadata."""
         out = {k: TARGET_UNITS[k] for k in self.columns if TARGET_UNITS.get(k)}
         out.update({"epoch": "yr (Julian)"})
+        if self.epoch.span is not None:
+            out["epoch_span_years"] = "yr"
         out.update(self.keep_units)
         return out
 
@@ -278,13 +316,26 @@ def parse_definition(data: dict[str, Any], path: str = "<dict>") -> SurveyDefini
         if req not in columns:
             raise SurveyDefinitionError(f"{path}: columns must map `{req}`")
     ep = dict(need("epoch"))
+    unknown = set(ep) - {"fixed", "column", "format", "span"}
+    if unknown:
+        raise SurveyDefinitionError(f"{path}: epoch has unknown field(s) {sorted(unknown)}")
+    if sum(k in ep for k in ("fixed", "column", "span")) != 1:
+        raise SurveyDefinitionError(f"{path}: epoch needs exactly one of `fixed`, `column` or `span`")
+    span = None
+    if "span" in ep:
+        try:
+            first, last = (float(v) for v in ep["span"])
+        except (TypeError, ValueError) as exc:
+            raise SurveyDefinitionError(f"{path}: epoch.span must be [first, last] Julian years") from exc
+        if not first <= last:
+            raise SurveyDefinitionError(f"{path}: epoch.span must be [first, last] with first <= last")
+        span = (first, last)
     epoch = EpochRule(
-        fixed=float(ep["fixed"]) if "fixed" in ep else None,
+        fixed=float(ep["fixed"]) if "fixed" in ep else (0.5 * (span[0] + span[1]) if span else None),
         column=ep.get("column"),
         format=ep.get("format", "jyear"),
+        span=span,
     )
-    if (epoch.fixed is None) == (epoch.column is None):
-        raise SurveyDefinitionError(f"{path}: epoch needs exactly one of `fixed` or `column`")
     if epoch.format not in EPOCH_FORMATS:
         raise SurveyDefinitionError(f"{path}: epoch.format must be one of {EPOCH_FORMATS}")
     keep = data.get("keep", []) or []
