@@ -24,9 +24,9 @@ from radiolake.timeouts import task_timeout
 def radiolake_smoke():
     @task
     def object_store(run_id: str | None = None) -> dict:
-        from radiolake.smoke import object_store_round_trip
+        from radiolake.smoke import object_store_round_trip, task_env_check
 
-        return object_store_round_trip(_key(run_id))
+        return {**object_store_round_trip(_key(run_id)), **task_env_check()}
 
     @task
     def warehouse(run_id: str | None = None) -> dict:

@@ -68,3 +68,17 @@ def spark_round_trip(run_key: str, rows: int = 10_000) -> dict:
         raise RuntimeError(f"Spark round trip: wrote {rows} rows (sum {expected}), read {n} (sum {total})")
     log.info("Spark round trip ok: %d rows through %s", n, path)
     return {"path": path, "rows": n}
+
+
+def task_env_check() -> dict:
+    """Fail when this task's environment holds a key that signs Airflow tokens (issue 24, item 7): a task never
+    signs (its execution-API token comes signed), so holding one would only let it mint tokens, an admin's too."""
+    import os
+
+    from radiolake.task_executor import SIGNING_KEY_OPTIONS
+
+    found = sorted(name for name in os.environ if name.upper().startswith(SIGNING_KEY_OPTIONS))
+    if found:
+        raise RuntimeError(f"this task's environment holds Airflow signing keys: {found}")
+    log.info("task environment holds no Airflow signing key")
+    return {"signing_keys_in_task_env": found}

@@ -72,6 +72,10 @@ def spark_options(master: str, settings: Settings, shuffle_partitions: int | Non
         "spark.driver.bindAddress": os.environ.get("RADIOLAKE_SPARK_DRIVER_BIND_ADDRESS", "127.0.0.1"),
         "spark.driver.host": os.environ.get("RADIOLAKE_SPARK_DRIVER_HOST", "127.0.0.1"),
         "spark.ui.enabled": os.environ.get("RADIOLAKE_SPARK_UI", "false"),
+        # When the driver's UI is on (RADIOLAKE_SPARK_UI), it only looks: no login guards it (on loopback,
+        # every local account reaches it), so it may not kill jobs or stages.
+        "spark.ui.killEnabled": "false",
+        "spark.acls.enable": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.redaction.regex": REDACTION_REGEX,
         # pyspark's daemon, importing the installed (compiled) pyspark: see radiolake/spark_daemon.py.

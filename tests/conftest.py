@@ -26,9 +26,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from radiolake.stack.stack import Stack
     from radiolake.stack.state import StateDir
 
-    # Under /tmp and world-traversable: as root, PostgreSQL runs as an unprivileged user that must reach it.
+    # Under /tmp (traversable by all): as root, PostgreSQL runs as an unprivileged user that must reach it. The
+    # folder itself is private; Stack() lets only that user's group pass through it (radiolake.stack.state).
     _HOME = Path(tempfile.mkdtemp(prefix="radiolake-test-", dir="/tmp"))
-    _HOME.chmod(0o755)
     os.environ["RADIOLAKE_HOME"] = str(_HOME)
     for var in [v for v in os.environ if v.startswith("RADIOLAKE_") and v != "RADIOLAKE_HOME"]:
         if var.startswith(("RADIOLAKE_S3_", "RADIOLAKE_WAREHOUSE", "RADIOLAKE_PG_", "RADIOLAKE_AIRFLOW")):

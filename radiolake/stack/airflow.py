@@ -2,7 +2,8 @@
 
 LocalExecutor, metadata in the stack's PostgreSQL, DAGs from this repository's `dags/`, the simple auth
 manager with an `admin` user whose password is generated into the state directory. Every component gets the
-same environment, which also carries the RADIOLAKE_* settings so tasks reach the lake and the warehouse.
+same environment, which also carries the RADIOLAKE_* settings so tasks reach the lake and the warehouse, plus
+the token-signing keys it needs (`SIGNING_KEYS`): tasks get none (radiolake.task_executor).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from radiolake.stack.errors import StackError, tail
 from radiolake.stack.ports import HOST, is_port_free
 from radiolake.stack.postgres import Postgres
 from radiolake.stack.process import ManagedProcess
-from radiolake.stack.state import StateDir
+from radiolake.stack.state import UMASK, StateDir
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: Airflow 3.3's worker and triggerer log servers bind every interface (airflow/utils/serve_logs/core.py
@@ -32,6 +33,22 @@ SERVE_LOGS_OFF = {"scheduler": ("--skip-serve-logs",), "triggerer": ("--skip-ser
 ADMIN_USER = "admin"
 #: A read-only account (Airflow role `viewer`): sees DAGs and runs, may not read the lake's buckets.
 VIEWER_USER = "viewer"
+
+
+#: Which component holds which token-signing key (env name -> secret name). The api-server signs and checks
+#: every token (JWT secret) and log-fetch tokens (API secret key); the scheduler signs each task's
+#: execution-API token. The dag-processor and the triggerer talk to an in-process execution API that takes no
+#: token, and the scheduler's task workers drop what they inherit (radiolake.task_executor).
+SIGNING_KEYS = {
+    "api-server": {"AIRFLOW__API_AUTH__JWT_SECRET": "airflow_jwt_secret",
+                   "AIRFLOW__API__SECRET_KEY": "airflow_secret_key"},
+    "scheduler": {"AIRFLOW__API_AUTH__JWT_SECRET": "airflow_jwt_secret"},
+}
+
+
+def signing_env(component: str, secrets: dict[str, str]) -> dict[str, str]:
+    """The signing keys `component` needs, as environment variables (none for most)."""
+    return {var: secrets[name] for var, name in SIGNING_KEYS.get(component, {}).items()}
 
 
 def _as_utc(timestamp: str) -> datetime:
@@ -53,7 +70,7 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         # The bucket browser plugin (plugins/radiolake_buckets.py), behind the Airflow login.
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo_root() / "plugins"),
-        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__EXECUTOR": "radiolake.task_executor.ScopedLocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
         # New DAGs run at once by default (a demo should not need an unpause click); tests pause them so
         # Asset-scheduled DAGs do not wake up in the background.
@@ -68,8 +85,9 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         "AIRFLOW__API__PORT": str(ports["airflow"]),
         "AIRFLOW__API__BASE_URL": url,
         "AIRFLOW__API__WORKERS": "1",
-        "AIRFLOW__API__SECRET_KEY": secrets["airflow_secret_key"],
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets["airflow_jwt_secret"],
+        # Task logs in the state directory are private to the stack's account, like every file there.
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": "0o700",
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": "0o600",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["airflow_worker_logs"]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["airflow_trigger_logs"]),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "15",
@@ -103,8 +121,8 @@ class Airflow:
 
     def processes(self) -> list[ManagedProcess]:
         airflow = str(Path(sys.executable).parent / "airflow")
-        return [ManagedProcess(f"airflow-{c}", [airflow, c, *SERVE_LOGS_OFF.get(c, ())], self.state, self.env,
-                               cwd=self.home)
+        return [ManagedProcess(f"airflow-{c}", [airflow, c, *SERVE_LOGS_OFF.get(c, ())], self.state,
+                               {**self.env, **signing_env(c, self.secrets)}, cwd=self.home)
                 for c in COMPONENTS]
 
     def _write_passwords(self) -> None:
@@ -120,7 +138,8 @@ class Airflow:
         with open(log, "ab") as fh:
             try:
                 result = subprocess.run([airflow, "db", "migrate"], stdout=fh, stderr=subprocess.STDOUT,
-                                        env={**os.environ, **self.env}, cwd=self.home, timeout=timeout)
+                                        env={**os.environ, **self.env}, cwd=self.home, timeout=timeout,
+                                        umask=UMASK)
             except subprocess.TimeoutExpired as exc:
                 raise StackError("airflow-migrate", f"`airflow db migrate` timed out after {timeout:.0f} s",
                                  log, tail(log)) from exc

@@ -5,6 +5,10 @@ published in the registries reachable here, so the default is SeaweedFS from PyP
 gateway with its data on disk. Access keys are generated into the state directory.
 `RADIOLAKE_S3_SERVER=minio|seaweedfs` forces a choice.
 
+Under MinIO, as under compose (docker/minio/init.sh), the root credentials are the stack's admin keys, used
+only to create the buckets and the pipeline's user; the pipeline's keys belong to that user, whose policy
+(`minio_pipeline_policy`) reads, writes and lists the lake's buckets and nothing else.
+
 SeaweedFS is locked down so that only the S3 API, with keys, serves objects (anyone on the machine can reach
 127.0.0.1): its master and filer answer gRPC only (their HTTP APIs would list, serve, write and delete without
 any key), the volume server's HTTP API requires JWTs signed with keys from `security.toml` (0600, generated;
@@ -24,13 +28,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from minio import Minio
+from minio import Minio, MinioAdmin
+from minio.credentials import StaticProvider
 
 from radiolake.lake import ensure_buckets, minio_client
 from radiolake.stack.errors import StackError
 from radiolake.stack.ports import HOST, is_listening, is_port_free
 from radiolake.stack.process import ManagedProcess
-from radiolake.stack.state import StateDir
+from radiolake.stack.state import StateDir, write_private
 from radiolake.stack.tls import ensure_grpc_certificates
 
 SERVICE = "objectstore"
@@ -68,10 +73,36 @@ def browser_actions(buckets: list[str]) -> list[str]:
     return [f"{action}:{bucket}" for bucket in buckets for action in ("Read", "List")]
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
+#: Name of the MinIO policy attached to the pipeline's user (the same as compose's).
+MINIO_PIPELINE_POLICY = "radiolake-pipeline"
+
+
+def minio_pipeline_policy(buckets: list[str]) -> dict:
+    """The pipeline user's MinIO policy: list, read, write and delete in the lake's buckets, nothing else.
+    The same document docker/minio/init.sh gives compose's pipeline user (a static test compares them)."""
+    resources = [arn for bucket in buckets for arn in (f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*")]
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ListLakeBuckets", "Effect": "Allow",
+         "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+         "Resource": resources},
+        {"Sid": "ReadWriteLakeObjects", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts"],
+         "Resource": resources},
+    ]}
+
+
+def minio_root_env(secrets: dict[str, str]) -> dict[str, str]:
+    """MinIO's root credentials: the stack's admin keys, never the pipeline's."""
+    return {"MINIO_ROOT_USER": secrets["s3_admin_access_key"], "MINIO_ROOT_PASSWORD": secrets["s3_admin_secret_key"]}
+
+
+def provision_minio_pipeline(admin: MinioAdmin, secrets: dict[str, str], buckets: list[str]) -> None:
+    """Create (or reset) the pipeline's MinIO user with its keys and attach its bucket-scoped policy;
+    every call converges to the same state."""
+    admin.policy_add(MINIO_PIPELINE_POLICY, policy=minio_pipeline_policy(buckets))
+    admin.user_add(secrets["s3_access_key"], secrets["s3_secret_key"])
+    admin.policy_set(MINIO_PIPELINE_POLICY, user=secrets["s3_access_key"])
 
 
 @dataclass
@@ -101,9 +132,7 @@ class ObjectStore:
         if self.kind == "minio":
             argv = ["minio", "server", str(data), "--address", f"{HOST}:{self.ports['s3']}",
                     "--console-address", f"{HOST}:{self.ports['s3_filer']}"]
-            env = {"MINIO_ROOT_USER": self.secrets["s3_access_key"],
-                   "MINIO_ROOT_PASSWORD": self.secrets["s3_secret_key"]}
-            return ManagedProcess(SERVICE, argv, self.state, env, cwd=self.root)
+            return ManagedProcess(SERVICE, argv, self.state, minio_root_env(self.secrets), cwd=self.root)
         p = self.ports
         argv = [
             weed_binary() or "weed", "server", f"-dir={data}", f"-ip={HOST}", f"-ip.bind={HOST}",
@@ -133,7 +162,7 @@ class ObjectStore:
              "credentials": [{"accessKey": s["s3_browser_access_key"], "secretKey": s["s3_browser_secret_key"]}],
              "actions": browser_actions(buckets)},
         ]}
-        _write_private(self.root / "identities.json", json.dumps(config))
+        write_private(self.root / "identities.json", json.dumps(config))
 
     def _write_security(self) -> None:
         """JWT keys for volume-server and filer HTTP reads/writes, and mutual TLS on every gRPC port."""
@@ -148,19 +177,17 @@ class ObjectStore:
         text += f'[grpc]\nca = "{tls["ca"]}"\n\n'
         text += "".join(f'[grpc.{component}]\ncert = "{tls["cert"]}"\nkey = "{tls["key"]}"\n\n'
                         for component in GRPC_COMPONENTS)
-        _write_private(self.root / "security.toml", text)
+        write_private(self.root / "security.toml", text)
 
     def admin_client(self) -> Minio:
         """An S3 client with the stack-admin identity (bucket creation); the pipeline never gets it."""
-        if self.kind == "minio":
-            return minio_client(self.state.settings())
         return Minio(f"{HOST}:{self.ports['s3']}", access_key=self.secrets["s3_admin_access_key"],
                      secret_key=self.secrets["s3_admin_secret_key"], secure=False,
                      region=self.state.settings().s3_region)
 
     def start(self, timeout: float = 60.0) -> None:
         proc = self._process()
-        (self.root / "data").mkdir(parents=True, exist_ok=True)
+        (self.root / "data").mkdir(parents=True, exist_ok=True, mode=0o700)
         if proc.pid() is None:
             if self.kind == "seaweedfs":
                 self._write_identities()
@@ -176,6 +203,14 @@ class ObjectStore:
         # Ready = the S3 API answers an authenticated call and the buckets exist.
         proc.wait_ready(lambda: is_listening(self.ports["s3"]) and bool(ensure_buckets(settings, client)),
                         timeout, "S3 API and buckets")
+        if self.kind == "minio":
+            provision_minio_pipeline(self.minio_admin(), self.secrets, list(settings.buckets.values()))
+
+    def minio_admin(self) -> MinioAdmin:
+        """MinIO's admin API with the root (stack-admin) credentials."""
+        return MinioAdmin(endpoint=f"{HOST}:{self.ports['s3']}", secure=False,
+                          credentials=StaticProvider(self.secrets["s3_admin_access_key"],
+                                                     self.secrets["s3_admin_secret_key"]))
 
     def _own_port_names(self) -> list[str]:
         if self.kind == "minio":

@@ -27,7 +27,7 @@ from radiolake.config import (
 )
 from radiolake.stack.errors import StackError, tail
 from radiolake.stack.ports import HOST, is_port_free
-from radiolake.stack.state import StateDir
+from radiolake.stack.state import UMASK, StateDir, write_private
 from radiolake.timeouts import role_limits
 
 SERVICE = "postgres"
@@ -62,6 +62,13 @@ def server_user() -> str | None:
     return "radiolake"
 
 
+def traverse_gid() -> int | None:
+    """The group that may pass through the state directory to the server's files: the server account's own
+    group when that account is not ours (we are root), else None (the state directory stays 0700)."""
+    user = server_user()
+    return pwd.getpwnam(user).pw_gid if user else None
+
+
 @dataclass
 class Postgres:
     state: StateDir
@@ -92,7 +99,7 @@ class Postgres:
         user = server_user()
         argv = ["runuser", "-u", user, "--", *args] if user else args
         try:
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, umask=UMASK)
         except subprocess.TimeoutExpired as exc:
             raise StackError(SERVICE, f"{what} timed out after {timeout:.0f} s", self.log_file,
                              tail(self.log_file)) from exc
@@ -116,8 +123,9 @@ class Postgres:
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
         pwfile = self.root / "pwfile"
-        pwfile.write_text(self.secrets["postgres_password"] + "\n")
-        self.log_file.touch()
+        write_private(pwfile, self.secrets["postgres_password"] + "\n")
+        self.log_file.touch(mode=0o600)
+        self.log_file.chmod(0o600)
         self._own(self.root, self.log_file)
         user = server_user()
         if user and self._run(["test", "-w", str(self.root)], 10, "access check").returncode != 0:
@@ -138,7 +146,8 @@ class Postgres:
         self._own(self.data_dir)
 
     def _write_runtime_conf(self) -> None:
-        (self.data_dir / "radiolake.conf").write_text(
+        write_private(
+            self.data_dir / "radiolake.conf",
             f"listen_addresses = '{HOST}'\n"
             f"port = {self.port}\n"
             "unix_socket_directories = ''\n"

@@ -1,7 +1,8 @@
 """Background processes with a PID file, a log file and a process group, so `down` leaves nothing behind.
 
 A PID file holds the PID and the process's start time, so a file whose process is gone, or whose PID was
-reused by another program, is stale and ignored. Every process the stack starts runs with its working directory
+reused by another program, is stale and ignored. Every process the stack starts runs with umask 077 (what it
+creates is private to the stack's account, see `state`) and with its working directory
 inside the state directory (PostgreSQL chdirs into its data directory itself) and carries
 `RADIOLAKE_STACK_HOME=<state dir>` in its environment; `kill_strays` sweeps whatever still carries the mark
 (children that left the process group included). The environment alone is not enough: Airflow and PostgreSQL
@@ -24,7 +25,7 @@ from pathlib import Path
 import psutil
 
 from radiolake.stack.errors import StackError, tail
-from radiolake.stack.state import StateDir
+from radiolake.stack.state import UMASK, StateDir, write_private
 
 MARKER = "RADIOLAKE_STACK_HOME"
 
@@ -87,17 +88,19 @@ class ManagedProcess:
         if (pid := self.pid()) is not None:
             return pid
         env = {**os.environ, **self.env, MARKER: str(self.state.root)}
-        with open(self.log_file, "ab") as log:
+        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "ab") as log:
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {' '.join(self.argv)}\n".encode())
             log.flush()
             try:
                 proc = subprocess.Popen(
                     list(self.argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=env, cwd=self.cwd, start_new_session=True,
+                    env=env, cwd=self.cwd, start_new_session=True, umask=UMASK,
                 )
             except OSError as exc:
                 raise StackError(self.service, f"cannot run {self.argv[0]}: {exc}", self.log_file) from exc
-        self.pid_file.write_text(f"{proc.pid} {psutil.Process(proc.pid).create_time():.2f}\n")
+        write_private(self.pid_file, f"{proc.pid} {psutil.Process(proc.pid).create_time():.2f}\n")
         return proc.pid
 
     def wait_ready(self, check: Callable[[], bool], timeout: float, what: str) -> None:

@@ -5,7 +5,9 @@ the cluster is for trying the job as it runs on real clusters (and for the tests
 `radiolake stack up --spark-workers N` (or `RADIOLAKE_SPARK_WORKERS=N`) starts it; then `radiolake crossmatch`
 and the Airflow tasks submit to it, because configuration falls back to the running stack's master URL.
 
-Everything binds to 127.0.0.1 (RPC through `--host`, the web UIs through SPARK_LOCAL_IP), and the cluster runs
+The web UIs have no login, so they may only look: killing applications (`/app/kill/`) and decommissioning
+workers (`/workers/kill/`) are off, and ACLs are on (`CLUSTER_UI_SETTINGS`). Everything binds to 127.0.0.1
+(RPC through `--host`, the web UIs through SPARK_LOCAL_IP), and the cluster runs
 with `spark.authenticate`: master, workers and drivers share a generated secret, given to the JVMs in the
 environment (`_SPARK_AUTH_SECRET`, which Spark reads first), never on a command line that `ps` shows to every
 user. A driver without the secret is refused, so nobody else on the machine can run code on these workers.
@@ -26,12 +28,21 @@ from radiolake.config import SPARK_CLUSTER_FILE
 from radiolake.stack.errors import StackError
 from radiolake.stack.ports import HOST, is_port_free
 from radiolake.stack.process import ManagedProcess
-from radiolake.stack.state import StateDir
+from radiolake.stack.state import StateDir, write_private
 
 MASTER = "spark-master"
 WORKER_PREFIX = "spark-worker-"
 #: Spark reads the authentication secret from this variable before its configuration (SecurityManager).
 AUTH_SECRET_ENV = "_SPARK_AUTH_SECRET"
+#: What the master's and workers' web UIs may do: look only. Anyone on the machine reaches 127.0.0.1 and the UIs
+#: ask for no login, so nothing there may kill an application or take a worker out. With ACLs on, only the
+#: account that started the cluster may modify (a login filter would name the user; without one, the settings
+#: above are what keeps the UI read-only).
+CLUSTER_UI_SETTINGS = {
+    "spark.ui.killEnabled": "false",
+    "spark.master.ui.decommission.allow.mode": "DENY",
+    "spark.acls.enable": "true",
+}
 
 
 def spark_home() -> Path:
@@ -110,14 +121,16 @@ class SparkCluster:
     def _properties(self) -> Path:
         """Settings shared by master and workers (no secret in here)."""
         path = self.root / "conf" / "cluster.properties"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(
+            path,
             "spark.authenticate true\n"
             "spark.master.rest.enabled false\n"
             "spark.ui.reverseProxy false\n"
             # Finished applications' folders (executor logs, shipped files) are swept after a day.
             "spark.worker.cleanup.enabled true\n"
             "spark.worker.cleanup.appDataTtl 86400\n"
+            + "".join(f"{key} {value}\n" for key, value in CLUSTER_UI_SETTINGS.items())
         )
         return path
 
@@ -182,8 +195,8 @@ class SparkCluster:
                             f"worker registered ALIVE with {self.master_url}")
         self.cluster_file.parent.mkdir(parents=True, exist_ok=True)
         cores = workers * int(os.environ.get("RADIOLAKE_SPARK_WORKER_CORES", "1"))
-        self.cluster_file.write_text(json.dumps({"master": self.master_url, "ui": self.ui_url,
-                                                 "workers": workers, "cores": cores}) + "\n")
+        write_private(self.cluster_file, json.dumps({"master": self.master_url, "ui": self.ui_url,
+                                                     "workers": workers, "cores": cores}) + "\n")
 
     def _registered(self, proc: ManagedProcess) -> bool:
         i = proc.service[len(WORKER_PREFIX):]

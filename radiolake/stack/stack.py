@@ -10,7 +10,7 @@ from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, WAREHOUSE_ROLE, Setting
 from radiolake.stack.airflow import ADMIN_USER, Airflow
 from radiolake.stack.errors import StackError
 from radiolake.stack.objectstore import ObjectStore
-from radiolake.stack.postgres import Postgres
+from radiolake.stack.postgres import Postgres, traverse_gid
 from radiolake.stack.process import kill_strays, stack_processes
 from radiolake.stack.spark import SparkCluster, worker_count
 from radiolake.stack.state import StateDir
@@ -32,7 +32,7 @@ class Stack:
 
     def __init__(self, state: StateDir | None = None, env: dict[str, str] | None = None) -> None:
         self.state = state or StateDir.from_env(env)
-        self.state.prepare()
+        self.state.prepare(traverse_gid())
         self.ports = self.state.ports(env)
         self.secrets = self.state.secrets()
         self.postgres = Postgres(self.state, self.ports["postgres"], self.secrets)

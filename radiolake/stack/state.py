@@ -2,6 +2,13 @@
 
 Ports are chosen once (configured via env, else free ones) and persisted, so DSNs and URLs stay stable across
 `down`/`up`. Secrets are generated on first `up` into a 0600 file; nothing secret is ever in code.
+
+The directory holds the lake's objects, the warehouse's files, logs and keys, so it is private to the account
+that runs the stack: 0700, every file 0600 (the services run with umask 077, files written here are created
+private, and `prepare` tightens whatever an older version left looser). One exception: run as root,
+PostgreSQL runs as its own unprivileged account, which must pass through this folder and `logs/` to reach
+its data directory and its log; those two folders then carry the search bit (x, never r or w) for that
+account's group only (`prepare(traverse_gid=...)`).
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +45,39 @@ SECRET_NAMES = (
     "seaweedfs_jwt_read_key", "seaweedfs_filer_jwt_write_key", "seaweedfs_filer_jwt_read_key",
     "s3_browser_access_key", "s3_browser_secret_key", "airflow_viewer_password",
 )
+
+
+#: Services the stack starts create files private to its account (0600, folders 0700).
+UMASK = 0o077
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only this account may read (0600 from its creation, also when it existed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def tighten(root: Path, traversable: dict[Path, int]) -> None:
+    """Strip every group/other bit under `root` (links are not followed); the folders in `traversable` get
+    mode 0710 with the given group instead: search only, for that group only."""
+    for entry in [root, *root.rglob("*")]:
+        try:
+            info = entry.lstat()
+        except FileNotFoundError:  # removed meanwhile by a running service
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if entry in traversable:
+            if info.st_gid != traversable[entry]:
+                os.chown(entry, -1, traversable[entry])
+            wanted = (mode & 0o700) | 0o010
+        else:
+            wanted = mode & 0o700
+        if wanted != mode:
+            entry.chmod(wanted)
 
 
 def _token(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
@@ -89,14 +130,20 @@ class StateDir:
         return get_settings({"RADIOLAKE_HOME": str(self.root)})
 
     # --- lifecycle ----------------------------------------------------------------------------------------
-    def prepare(self) -> None:
-        """Create the layout, or check that an existing one is of this version."""
-        self.root.mkdir(parents=True, exist_ok=True)
+    def prepare(self, traverse_gid: int | None = None) -> None:
+        """Create the layout, or check that an existing one is of this version; make it all private.
+
+        `traverse_gid`: the group of the account PostgreSQL runs as when that is not ours (see the module
+        docstring); it alone may pass through the state directory and `logs/`.
+        """
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.check_version()
         if not self.meta_file.exists():
-            self.meta_file.write_text(json.dumps({"version": STATE_VERSION}) + "\n")
-        self.logs.mkdir(exist_ok=True)
-        self.run.mkdir(exist_ok=True)
+            write_private(self.meta_file, json.dumps({"version": STATE_VERSION}) + "\n")
+        self.logs.mkdir(exist_ok=True, mode=0o700)
+        self.run.mkdir(exist_ok=True, mode=0o700)
+        traversable = {} if traverse_gid is None else {self.root: traverse_gid, self.logs: traverse_gid}
+        tighten(self.root, traversable)
 
     def check_version(self) -> None:
         if not self.meta_file.exists():
@@ -128,7 +175,7 @@ class StateDir:
             if name not in ports:
                 ports[name] = free_port(exclude=set(ports.values()))
         if ports != stored:
-            self.ports_file.write_text(json.dumps(ports, indent=2) + "\n")
+            write_private(self.ports_file, json.dumps(ports, indent=2) + "\n")
         return ports
 
     def extra_ports(self, names: list[str]) -> dict[str, int]:
@@ -138,7 +185,7 @@ class StateDir:
         for name in missing:
             ports[name] = free_port(exclude=set(ports.values()))
         if missing:
-            self.ports_file.write_text(json.dumps(ports, indent=2) + "\n")
+            write_private(self.ports_file, json.dumps(ports, indent=2) + "\n")
         return ports
 
     def secrets(self) -> dict[str, str]:
@@ -154,7 +201,5 @@ class StateDir:
                 else:
                     values[name] = _token(32)
         if values != stored:
-            fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(json.dumps(values, indent=2) + "\n")
+            write_private(self.secrets_file, json.dumps(values, indent=2) + "\n")
         return values

@@ -180,16 +180,19 @@ def test_airflow_components_share_one_configuration():
     services = compose_resolved()["services"]
     airflow = {n: s for n, s in services.items() if n.startswith("airflow-")}
     assert len({s["image"] for s in airflow.values()}) == 1
-    # airflow-init alone also gets the admin password (it writes the password file from it).
-    envs = [{k: v for k, v in s["environment"].items() if k != "AIRFLOW_ADMIN_PASSWORD"} for s in airflow.values()]
+    # airflow-init alone also gets the admin password (it writes the password file from it); the api-server and
+    # the scheduler alone the JWT secret (tests/static/test_compose_hardening.py).
+    only_some = {"AIRFLOW_ADMIN_PASSWORD", "AIRFLOW__API_AUTH__JWT_SECRET"}
+    envs = [{k: v for k, v in s["environment"].items() if k not in only_some} for s in airflow.values()]
     assert all(env == envs[0] for env in envs)
     env = envs[0]
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "radiolake.task_executor.ScopedLocalExecutor"
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@postgres:5432/airflow")
     assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("SimpleAuthManager")
     assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin"
-    assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == read_env_file()["AIRFLOW_JWT_SECRET"]
+    jwt = services["airflow-apiserver"]["environment"]["AIRFLOW__API_AUTH__JWT_SECRET"]
+    assert jwt == read_env_file()["AIRFLOW_JWT_SECRET"]
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/radiolake/dags"
     assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False"  # the dbt tasks report nothing to a vendor
     dags_mounts = [
