@@ -45,6 +45,12 @@ def make_ingest_dag(survey: str, description: str):
             "max_bad_fraction": Param(
                 None, type=["null", "number"], minimum=0, maximum=1, title="Max share of rejected rows"
             ),
+            "allow_large_fetch": Param(
+                False, type="boolean", title="Allow a large fetch",
+                description="Fetch even above RADIOLAKE_INGEST_MAX_ROWS rows (default 10 million), or the whole "
+                            "sky of a table of unknown size. Without it such a fetch fails at once, naming its "
+                            "estimated rows and bytes.",
+            ),
         },
         doc_md=__doc__,
     )
@@ -76,6 +82,7 @@ def make_ingest_dag(survey: str, description: str):
                     seed=params.get("seed"),
                     path=path,
                     max_bad_fraction=params.get("max_bad_fraction"),
+                    allow_large_fetch=bool(params.get("allow_large_fetch")),
                 )
             except (IngestError, ImportPathError) as exc:  # bad input: a retry reads the same; fail now, fix, clear
                 raise AirflowFailException(str(exc)) from exc

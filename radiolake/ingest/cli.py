@@ -37,6 +37,11 @@ def ingest(
         Path | None, typer.Option(help="Write to this local folder instead of the lake.")
     ] = None,
     list_surveys: Annotated[bool, typer.Option("--list", help="List survey definitions and exit.")] = False,
+    allow_large_fetch: Annotated[
+        bool, typer.Option(help="Fetch even above RADIOLAKE_INGEST_MAX_ROWS rows (default 10 million) or the "
+                           "whole sky of a table of unknown size; without it such a fetch is refused with its "
+                           "estimated rows and bytes.")
+    ] = False,
 ) -> None:
     """Fetch a survey, validate it (bad rows → quarantine) and write it as a HEALPix-partitioned catalogue."""
     console = Console()
@@ -83,6 +88,7 @@ def ingest(
                 name=name,
                 max_bad_fraction=max_bad_fraction,
                 progress=progress,
+                allow_large_fetch=allow_large_fetch,
                 **kwargs,
             )
         except (IngestError, SurveyDefinitionError, ValueError) as exc:

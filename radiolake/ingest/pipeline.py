@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 
 from radiolake.config import Settings, get_settings
 from radiolake.ingest import catalog as cat
+from radiolake.ingest.fetch_size import FetchTooLarge, check_fetch_size
 from radiolake.ingest.lock import catalog_lock
 from radiolake.ingest.normalize import (
     IdTracker,
@@ -48,7 +49,7 @@ from radiolake.ingest.partition_writer import (
 )
 from radiolake.ingest.readers import ReadError, detect_format, read_batches
 from radiolake.ingest.region import Region, parse_region
-from radiolake.ingest.sources import RawArtifact, RetryPolicy, fetch, software_versions
+from radiolake.ingest.sources import RawArtifact, RetryPolicy, fetch, software_versions, tap_columns
 from radiolake.ingest.synthetic import generate_synthetic_sky
 from radiolake.surveys import SurveyDefinition, get_survey
 
@@ -169,11 +170,14 @@ def ingest_survey(
     source_url: str | None = None,
     tap_page_size: int | None = None,
     progress: Progress | None = None,
+    allow_large_fetch: bool = False,
 ) -> IngestResult:
     """Ingest one survey into the lake (or any pyarrow filesystem) and return what was committed.
 
     `catalogs_root`/`raw_root` default to the catalogs/raw buckets of `settings`; the catalogue lands at
-    ``<catalogs_root>/<name>`` (name defaults to the survey's)."""
+    ``<catalogs_root>/<name>`` (name defaults to the survey's). An online fetch larger than the configured
+    limit, or of the whole sky from a table of unknown size, is refused before anything is downloaded unless
+    `allow_large_fetch` (radiolake/ingest/fetch_size.py)."""
     definition = survey if isinstance(survey, SurveyDefinition) else get_survey(survey)
     region = region if isinstance(region, Region) else parse_region(region)
     name = name or definition.name
@@ -218,6 +222,13 @@ def ingest_survey(
                 star_prefix = definition.source.get("star_prefix", "synthetic_stars")
                 truth = sky.truth(radio_prefix=definition.id_prefix, star_prefix=star_prefix)
         else:
+            if path is None:
+                try:
+                    planned = check_fetch_size(definition, region, len(tap_columns(definition)), allow_large_fetch)
+                except FetchTooLarge as exc:
+                    raise IngestError(str(exc)) from exc
+                if planned is not None:
+                    log.info("ingest %s: fetching %s", name, planned.describe())
             progress("fetch", 0, None)
             artifacts = fetch(
                 definition,
