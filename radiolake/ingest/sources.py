@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import importlib.metadata
+import math
 import re
 import shutil
 import subprocess
@@ -55,12 +56,52 @@ class RawArtifact:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
+#: Default limit of one HTTP/TAP request, in seconds (to connect, and between bytes of the answer): a
+#: server that accepts and never answers fails the request (then the fetch's retries), not the whole task
+#: hours later. RADIOLAKE_HTTP_TIMEOUT_SECONDS overrides.
+HTTP_TIMEOUT_SECONDS = 300.0
+HTTP_TIMEOUT_ENV = "RADIOLAKE_HTTP_TIMEOUT_SECONDS"
+
+
+def http_timeout() -> float:
+    """Seconds one HTTP request of a fetch (URL download, TAP page) may wait for the server (config)."""
+    import os
+
+    from radiolake.config import ConfigError
+
+    raw = os.environ.get(HTTP_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return HTTP_TIMEOUT_SECONDS
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{HTTP_TIMEOUT_ENV}={raw!r} is not a number") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{HTTP_TIMEOUT_ENV}={raw!r} must be a finite number of seconds above 0")
+    return value
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
     wait_seconds: float = 2.0  # first wait; doubles each retry
     max_wait_seconds: float = 60.0
-    timeout_seconds: float = 300.0
+    #: limit of each request (RADIOLAKE_HTTP_TIMEOUT_SECONDS, default HTTP_TIMEOUT_SECONDS)
+    timeout_seconds: float = field(default_factory=http_timeout)
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session whose every request has a timeout: pyvo's TAP queries pass none of their own."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.headers["User-Agent"] = USER_AGENT
+
+    def request(self, method, url, **kwargs):  # noqa: ANN001, ANN201 (requests' signature)
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().request(method, url, **kwargs)
 
 
 def sha256_file(path: Path) -> str:
@@ -145,13 +186,25 @@ def tap_columns(definition: SurveyDefinition) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+def _adql_id_literal(value: Any) -> str:
+    """The last id of a page as an ADQL literal: an integer as digits, a finite float, a string quoted with
+    its quotes doubled (the id is the server's data, never ADQL); FetchError for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    raise FetchError(f"TAP paging: cannot page on the id {str(value)[:60]!r} ({type(value).__name__}): "
+                     f"an id column must hold integers, finite numbers or text")
+
+
 def build_tap_query(definition: SurveyDefinition, region: Region, page_size: int, after: Any = None) -> str:
     src = definition.source
     id_col = _adql_name(src["id_column"])
     where = [region.adql(_adql_name(src.get("ra_column", "ra")), _adql_name(src.get("dec_column", "dec")))]
     if after is not None:
-        literal = f"'{str(after)}'" if isinstance(after, str) else repr(after)
-        where.append(f"{id_col} > {literal}")
+        where.append(f"{id_col} > {_adql_id_literal(after)}")
     where = [w for w in where if w]
     cols = ", ".join(_adql_name(c) for c in tap_columns(definition))
     clause = f" WHERE {' AND '.join(where)}" if where else ""
@@ -189,7 +242,7 @@ def fetch_tap(
 
     url = url or definition.source["url"]
     page_size = page_size or int(definition.source.get("page_size", 100_000))
-    service = pyvo.dal.TAPService(url)
+    service = pyvo.dal.TAPService(url, session=_TimeoutSession(policy.timeout_seconds))
     artifacts: list[RawArtifact] = []
     after = None
     for page in range(max_pages):
