@@ -58,6 +58,18 @@ variable "pipeline_secret_key" {
   sensitive   = true
 }
 
+variable "browser_access_key" {
+  description = "The bucket browser's read-only S3 user (RADIOLAKE_BROWSER_S3_ACCESS_KEY)."
+  type        = string
+  default     = "radiolake-browser"
+}
+
+variable "browser_secret_key" {
+  description = "The bucket browser's S3 secret (RADIOLAKE_BROWSER_S3_SECRET_KEY)."
+  type        = string
+  sensitive   = true
+}
+
 variable "postgres_host" {
   description = "Postgres host as seen from where terraform runs."
   type        = string

@@ -182,7 +182,9 @@ def test_airflow_components_share_one_configuration():
     assert len({s["image"] for s in airflow.values()}) == 1
     # airflow-init alone also gets the admin password (it writes the password file from it); the api-server and
     # the scheduler alone the JWT secret (tests/static/test_compose_hardening.py).
-    only_some = {"AIRFLOW_ADMIN_PASSWORD", "AIRFLOW__API_AUTH__JWT_SECRET"}
+    only_some = {"AIRFLOW_ADMIN_PASSWORD", "AIRFLOW__API_AUTH__JWT_SECRET",
+                 # the api-server alone: the bucket browser's read-only key (tests/static/test_compose_browser.py)
+                 "RADIOLAKE_BROWSER_S3_ACCESS_KEY", "RADIOLAKE_BROWSER_S3_SECRET_KEY"}
     envs = [{k: v for k, v in s["environment"].items() if k not in only_some} for s in airflow.values()]
     assert all(env == envs[0] for env in envs)
     env = envs[0]
