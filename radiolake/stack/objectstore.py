@@ -7,7 +7,8 @@ gateway with its data on disk. Access keys are generated into the state director
 
 Under MinIO, as under compose (docker/minio/init.sh), the root credentials are the stack's admin keys, used
 only to create the buckets and the pipeline's user; the pipeline's keys belong to that user, whose policy
-(`minio_pipeline_policy`) reads, writes and lists the lake's buckets and nothing else.
+(`minio_pipeline_policy`) reads, writes and lists the lake's buckets and nothing else; the bucket
+browser's user (`minio_browser_policy`) lists and reads them.
 
 SeaweedFS is locked down so that only the S3 API, with keys, serves objects (anyone on the machine can reach
 127.0.0.1): its master and filer answer gRPC only (their HTTP APIs would list, serve, write and delete without
@@ -92,6 +93,21 @@ def minio_pipeline_policy(buckets: list[str]) -> dict:
     ]}
 
 
+#: Name of the MinIO policy attached to the bucket browser's user (the same as compose's).
+MINIO_BROWSER_POLICY = "radiolake-browser-readonly"
+
+
+def minio_browser_policy(buckets: list[str]) -> dict:
+    """The bucket browser user's MinIO policy: list and read the lake's buckets, nothing else (the same
+    document as docker/minio/init.sh --print-browser-policy)."""
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ListLakeBuckets", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+         "Resource": [f"arn:aws:s3:::{bucket}" for bucket in buckets]},
+        {"Sid": "ReadLakeObjects", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/*" for bucket in buckets]},
+    ]}
+
+
 def minio_root_env(secrets: dict[str, str]) -> dict[str, str]:
     """MinIO's root credentials: the stack's admin keys, never the pipeline's."""
     return {"MINIO_ROOT_USER": secrets["s3_admin_access_key"], "MINIO_ROOT_PASSWORD": secrets["s3_admin_secret_key"]}
@@ -103,6 +119,13 @@ def provision_minio_pipeline(admin: MinioAdmin, secrets: dict[str, str], buckets
     admin.policy_add(MINIO_PIPELINE_POLICY, policy=minio_pipeline_policy(buckets))
     admin.user_add(secrets["s3_access_key"], secrets["s3_secret_key"])
     admin.policy_set(MINIO_PIPELINE_POLICY, user=secrets["s3_access_key"])
+
+
+def provision_minio_browser(admin: MinioAdmin, secrets: dict[str, str], buckets: list[str]) -> None:
+    """Create (or reset) the bucket browser's read-only MinIO user and attach its policy (converges)."""
+    admin.policy_add(MINIO_BROWSER_POLICY, policy=minio_browser_policy(buckets))
+    admin.user_add(secrets["s3_browser_access_key"], secrets["s3_browser_secret_key"])
+    admin.policy_set(MINIO_BROWSER_POLICY, user=secrets["s3_browser_access_key"])
 
 
 @dataclass
@@ -205,6 +228,7 @@ class ObjectStore:
                         timeout, "S3 API and buckets")
         if self.kind == "minio":
             provision_minio_pipeline(self.minio_admin(), self.secrets, list(settings.buckets.values()))
+            provision_minio_browser(self.minio_admin(), self.secrets, list(settings.buckets.values()))
 
     def minio_admin(self) -> MinioAdmin:
         """MinIO's admin API with the root (stack-admin) credentials."""

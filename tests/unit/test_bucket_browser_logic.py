@@ -171,3 +171,25 @@ def test_the_browser_identity_may_read_and_list_but_not_write():
     assert set(browser_actions(buckets)) == {"Read:catalogs", "List:catalogs", "Read:reports", "List:reports"}
     assert not any(a.startswith(("Write", "Admin", "Tagging")) for a in browser_actions(buckets))
     assert set(browser_actions(buckets)) < set(pipeline_actions(buckets))
+
+
+def test_embedded_minio_gives_the_browser_the_compose_read_only_policy():
+    import os
+    import subprocess
+
+    from radiolake.config import DEFAULT_BUCKETS, repo_root
+    from radiolake.stack.objectstore import MINIO_BROWSER_POLICY, minio_browser_policy, provision_minio_browser
+
+    env = {"PATH": os.environ["PATH"], **{f"RADIOLAKE_BUCKET_{k.upper()}": f"b-{k}" for k in DEFAULT_BUCKETS}}
+    out = subprocess.run(["sh", str(repo_root() / "docker" / "minio" / "init.sh"), "--print-browser-policy"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    buckets = [f"b-{k}" for k in ("raw", "catalogs", "xmatch", "reports")]
+    assert json.loads(out) == minio_browser_policy(buckets)
+
+    calls: list[tuple] = []
+    admin = SimpleNamespace(policy_add=lambda name, policy=None: calls.append(("policy_add", name)),
+                            user_add=lambda key, secret: calls.append(("user_add", key)),
+                            policy_set=lambda name, user=None: calls.append(("policy_set", name, user)))
+    provision_minio_browser(admin, {"s3_browser_access_key": "RO", "s3_browser_secret_key": "x"}, buckets)
+    assert calls == [("policy_add", MINIO_BROWSER_POLICY), ("user_add", "RO"),
+                     ("policy_set", MINIO_BROWSER_POLICY, "RO")]
