@@ -42,7 +42,7 @@ def esc(text: object) -> str:
 
 
 def link(href: str, text: str, **attrs: str) -> str:
-    extra = "".join(f' {k.rstrip("_")}="{esc(v)}"' for k, v in attrs.items())
+    extra = "".join(f' {k.rstrip("_").replace("_", "-")}="{esc(v)}"' for k, v in attrs.items())
     return f'<a href="{esc(href)}"{extra}>{esc(text)}</a>'
 
 

@@ -80,6 +80,7 @@ def test_the_listing_html_links_sort_columns_and_the_next_page_and_escapes_names
     assert "<b>.png" not in html and "&lt;b&gt;.png" in html
     assert "sort=size&amp;order=desc" in html  # the active column flips its order
     assert "sort=name&amp;order=asc" in html
+    assert 'data-sort="size"' in html and 'class="btn"' in html
     assert "token=p%2F%3Cb%3E.png" in html and "next page" in html
     assert "/buckets/v/reports/p/%3Cb%3E.png" in html and "download=1" in html
 
