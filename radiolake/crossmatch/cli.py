@@ -24,6 +24,10 @@ def crossmatch(
         str | None, typer.Option(help="Spark master (default RADIOLAKE_SPARK_MASTER or local[*]).")
     ] = None,
     join_order: Annotated[int | None, typer.Option(help="HEALPix join order (default: chosen from the reach).")] = None,
+    radio_epoch: Annotated[float | None, typer.Option(
+        help="Julian year of the radio positions, for a Parquet file without an `epoch` column.")] = None,
+    stars_epoch: Annotated[float | None, typer.Option(
+        help="Julian year of the star positions (2016.0 for Gaia DR3), for a file without an `epoch` column.")] = None,
 ) -> None:
     """Cross-match a radio catalogue against a stellar catalogue with Spark; writes pairs, best, offset stats."""
     from radiolake.crossmatch.runner import crossmatch_run
@@ -49,9 +53,11 @@ def crossmatch(
                 run_id=run_id,
                 master=master,
                 join_order=join_order,
+                radio_epoch=radio_epoch,
+                stars_epoch=stars_epoch,
             )
     except (ValueError, FileNotFoundError) as exc:
-        console.print(f"[bold red]error[/] {exc}")
+        console.print(f"[bold red]error[/] {exc}", soft_wrap=True, highlight=False)  # one line, never wrapped
         raise typer.Exit(1) from exc
     console.print(
         f"[green]run {summary['run_id']}[/]: {summary['n_pairs']} pairs, {summary['n_best']} radio "

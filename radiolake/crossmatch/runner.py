@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 
 from radiolake.config import get_settings
 
@@ -104,25 +106,36 @@ def crossmatch_run(
     region_order: int = 3,
     radio_version: str | None = None,
     stars_version: str | None = None,
+    radio_epoch: float | None = None,
+    stars_epoch: float | None = None,
 ) -> dict:
     """Run one cross-match and return its run.json summary (with `prefix`: where the results are).
 
     Lake catalogues are read at one pinned version each: `radio_version`/`stars_version` when given (the
-    versions the pipeline's own ingest produced), else their CURRENT at this moment (see `versions`)."""
+    versions the pipeline's own ingest produced), else their CURRENT at this moment (see `versions`).
+    A user's own Parquet (not a lake catalogue) is read through `user_input.prepare_input`: any Arrow
+    writer's types, no `healpix` needed; `radio_epoch`/`stars_epoch` fill a missing `epoch` column."""
     import radiolake.spark_session  # noqa: F401  (imported here, not in the thread: one importer at a time)
 
-    with ThreadPoolExecutor(1) as pool:  # the JVM starts first, while the driver imports, reads radio rows, plans
+    # The JVM starts first, while the driver imports, reads radio rows, plans; user files are made canonical
+    # in `workdir`, removed with it when the run ends.
+    with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory(prefix="radiolake-input-") as workdir:
         session = _take_prestarted(master) or pool.submit(spark_with_warm_workers, APP_NAME, master)
         from radiolake.crossmatch.job import run_crossmatch
+        from radiolake.crossmatch.user_input import prepare_input
         from radiolake.crossmatch.versions import pin_input
 
         run_id = safe_run_id(run_id)
         out = out or default_out(run_id)
         radio_in, stars_in = pin_input(radio, run_id, radio_version), pin_input(stars, run_id, stars_version)
+        radio_location = radio_in.location if radio_in.version else \
+            prepare_input(radio_in.location, "radio", epoch=radio_epoch, workdir=Path(workdir))
+        stars_location = stars_in.location if stars_in.version else \
+            prepare_input(stars_in.location, "stars", epoch=stars_epoch, workdir=Path(workdir))
         summary = run_crossmatch(
             session.result,
-            radio_in.location,
-            stars_in.location,
+            radio_location,
+            stars_location,
             out,
             radio_name=radio_in.catalog,
             star_name=stars_in.catalog,
