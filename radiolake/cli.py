@@ -164,12 +164,13 @@ def _register_step_commands() -> None:
     """Pipeline steps live in their own packages; the CLI only wires them in."""
     from radiolake.crossmatch.cli import crossmatch
     from radiolake.ingest.cli import ingest
-    from radiolake.warehouse.cli import load, marts
+    from radiolake.warehouse.cli import export, load, marts
 
     app.command("ingest")(ingest)
     app.command("crossmatch")(crossmatch)
     app.command("load")(load)
     app.command("marts")(marts)
+    app.command("export")(export)
 
 
 _register_step_commands()

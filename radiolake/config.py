@@ -75,6 +75,8 @@ class Settings:
     s3_region: str = "us-east-1"
     buckets: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BUCKETS))
     warehouse_dsn: str = field(default="", repr=False)  # holds the loader's password
+    #: RADIOLAKE_ANALYST_DSN: the read-only role on schema marts (what `radiolake export` reads with).
+    analyst_dsn: str = field(default="", repr=False)
     spark_master: str = "local[*]"
     airflow_url: str = ""
     #: RADIOLAKE_SPARK_AUTH_SECRET: the shared secret of a cluster run with spark.authenticate (any master).
@@ -153,6 +155,11 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
             pg_port, WAREHOUSE_DB,
         )
 
+    analyst_dsn = env.get("RADIOLAKE_ANALYST_DSN", "")
+    if not analyst_dsn and pg_port and secrets.get("analyst_password"):
+        analyst_dsn = postgres_dsn(ANALYST_ROLE, secrets["analyst_password"], env.get("RADIOLAKE_PG_HOST", "127.0.0.1"),
+                                   pg_port, WAREHOUSE_DB)
+
     airflow_port = parse_port("RADIOLAKE_AIRFLOW_PORT", env.get("RADIOLAKE_AIRFLOW_PORT")) or ports.get("airflow")
     airflow_url = env.get("RADIOLAKE_AIRFLOW_URL") or (f"http://127.0.0.1:{airflow_port}" if airflow_port else "")
 
@@ -167,6 +174,7 @@ def get_settings(env: dict[str, str] | None = None) -> Settings:
         s3_region=env.get("RADIOLAKE_S3_REGION", "us-east-1"),
         buckets=buckets,
         warehouse_dsn=warehouse_dsn,
+        analyst_dsn=analyst_dsn,
         spark_master=env.get("RADIOLAKE_SPARK_MASTER") or stack_master or "local[*]",
         airflow_url=airflow_url,
         spark_auth_secret=env.get("RADIOLAKE_SPARK_AUTH_SECRET", ""),

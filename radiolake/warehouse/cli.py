@@ -1,8 +1,10 @@
-"""`radiolake load RUN` and `radiolake marts`: the CLI face of the warehouse (registered in radiolake/cli.py)."""
+"""`radiolake load RUN`, `radiolake marts` and `radiolake export`: the CLI face of the warehouse (registered in
+radiolake/cli.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -73,3 +75,40 @@ def marts(
     console.print(f"[green]dbt build: {n_ok}/{len(statuses)} models and tests passed[/]")
     if docs:
         console.print(f"docs: {target / 'index.html'}")
+
+
+def export(
+    table: Annotated[Literal["candidates", "radio_stars"], typer.Argument(
+        help="What to export: candidates (marts.radio_star_candidates) or radio_stars (marts.radio_stars).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write; its suffix picks the format unless "
+                                      "--format is given (.vot/.xml, .fits, .csv, .parquet).")],
+    fmt: Annotated[Literal["votable", "fits", "csv", "parquet"] | None, typer.Option(
+        "--format", help="Output format (default: from the --out suffix).")] = None,
+    run: Annotated[str | None, typer.Option(help="Only this cross-match run (candidates).")] = None,
+    latest: Annotated[bool, typer.Option(
+        help="Only the newest run of each radio x star catalogue pair (candidates).")] = False,
+    grade: Annotated[list[str] | None, typer.Option(
+        help="Only these grades (repeatable: --grade A --grade B).")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many rows (best first).")] = None,
+) -> None:
+    """Export candidates or radio stars as VOTable, FITS, CSV or Parquet, with Gaia archive and SIMBAD links."""
+    from radiolake.masking import mask_secrets
+    from radiolake.warehouse.export import ExportError, format_for
+    from radiolake.warehouse.export import export as export_mart
+
+    console = Console()
+    settings = get_settings()
+    try:
+        chosen = fmt or format_for(out)
+        for g in grade or []:
+            if g not in ("A", "B", "C"):
+                raise ExportError(f"--grade must be A, B or C, not {g!r}")
+        path, n = export_mart(settings.analyst_dsn or settings.warehouse_dsn, table, chosen, out, run_id=run,
+                              latest=latest, grades=grade or (), limit=limit)
+    except (ExportError, ConfigError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    except Exception as exc:  # e.g. psycopg's connection errors, which may quote the DSN
+        console.print(f"[red]export failed: {mask_secrets(str(exc))}[/]")
+        raise typer.Exit(1) from exc
+    console.print(f"[green]{n:,} rows[/] of {table} written to {path} ({chosen})", highlight=False)
