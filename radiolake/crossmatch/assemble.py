@@ -120,11 +120,14 @@ def assemble_tables(
     del nb
     values = {k: np.asarray(found[k])[pick] for k in PAIR_VALUES}
     radio_id = _string_array(radio_ids.take(pa.array(rows)))
+    # The offset density of a true pair is normalised over the region searched (positional_errors.
+    # search_fraction F), not the whole plane: LR = f / (F rho), passed as the density F rho.
+    searched = np.asarray(found["search_fraction"], dtype=np.float64)[pick] if "search_fraction" in found else 1.0
     lr, prob = association_arrays(
         _group_codes(radio_id),
         values["separation_sigma"],
         values["combined_error_arcsec"],
-        density,
+        density * searched,
         priors.for_scales(radio_error_scale[rows]),
     )
     columns = {

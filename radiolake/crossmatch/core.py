@@ -30,7 +30,7 @@ from radiolake.crossmatch.offsets import (
     DEFAULT_OFFSET_ARCMIN,
     DEFAULT_REGION_ORDER,
 )
-from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, empty_result
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, SPAN_COLUMN, MatchCriteria, empty_result
 from radiolake.crossmatch.partitioning import (
     DEFAULT_MAX_JOIN_ORDER,
     MIN_JOIN_ORDER,
@@ -56,6 +56,7 @@ class CatalogueStats:
     radio_err_max: float  # arcsec, largest ra_error, dec_error or error-ellipse major axis
     star_err_max: float  # arcsec
     star_pm_err_max: float  # mas/yr
+    radio_span_max: float = 0.0  # years: the longest survey span a radio row's date is only known within
 
     @property
     def max_abs_dt(self) -> float:
@@ -100,6 +101,7 @@ def stats_from_frames(radio: pd.DataFrame, stars: pd.DataFrame) -> CatalogueStat
         radio_err_max=max(_nanmax(_col(radio, c)) for c in ("ra_error", "dec_error", "pos_err_major")),
         star_err_max=max(_nanmax(stars["ra_error"]), _nanmax(stars["dec_error"])),
         star_pm_err_max=max([_nanmax(a) for a in pm_err], default=0.0),
+        radio_span_max=_nanmax(_col(radio, SPAN_COLUMN)),
     )
 
 
@@ -112,13 +114,16 @@ def plan_match(
 ) -> MatchPlan:
     """Search bound, reach and join order for these inputs; raises ValueError on unusable parameters."""
     max_dt = stats.max_abs_dt
-    if radius_arcsec is not None:
-        search = float(radius_arcsec)
-    elif n_sigma is not None:
-        star_err = math.hypot(stats.star_err_max, stats.star_pm_err_max * max_dt / 1000.0)
-        search = float(n_sigma) * math.hypot(stats.radio_err_max, star_err)
-    else:
+    if radius_arcsec is None and n_sigma is None:
         raise ValueError("give a radius (arcsec), an n-sigma limit, or both")
+    search = math.inf
+    if n_sigma is not None:
+        # sqrt of the largest eigenvalue of any pair's combined covariance bounds its offset per sigma
+        star_err = math.hypot(stats.star_err_max, stats.star_pm_err_max * max_dt / 1000.0)
+        span_err = stats.star_pm_max * stats.radio_span_max / math.sqrt(12.0) / 1000.0
+        search = float(n_sigma) * math.hypot(stats.radio_err_max, star_err, span_err)
+    if radius_arcsec is not None:
+        search = min(search, float(radius_arcsec))
     criteria = MatchCriteria(radius_arcsec, n_sigma, search)
     displacement = stats.star_pm_max * max_dt / 1000.0
     slow_limit = max(search, SLOW_LIMIT_ARCSEC)
@@ -144,7 +149,7 @@ def _col(df: pd.DataFrame, name: str) -> np.ndarray:
 def radio_arrays(radio: pd.DataFrame) -> dict[str, np.ndarray]:
     """The radio columns the engine needs, as float arrays (NaN where unknown): position, epoch, errors and
     the error ellipse."""
-    return {c: _col(radio, c) for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)}
+    return {c: _col(radio, c) for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS, SPAN_COLUMN)}
 
 
 def star_arrays(stars: pd.DataFrame, join_order: int) -> dict[str, np.ndarray]:

@@ -26,6 +26,7 @@ import numpy as np
 
 from radiolake.crossmatch.pairs import (
     ELLIPSE_COLUMNS,
+    SPAN_COLUMN,
     MatchCriteria,
     chord,
     empty_result,
@@ -64,7 +65,7 @@ def radio_columns(radio: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     n = radio["ra"].size
     columns = {c: np.asarray(radio[c], dtype=np.float64) if c in radio else np.full(n, np.nan)
                for c in ("ra", "dec", "epoch", "ra_error", "dec_error")}
-    columns.update({c: np.asarray(radio[c], dtype=np.float64) for c in ELLIPSE_COLUMNS
+    columns.update({c: np.asarray(radio[c], dtype=np.float64) for c in (*ELLIPSE_COLUMNS, SPAN_COLUMN)
                     if c in radio and np.isfinite(radio[c]).any()})
     return columns
 
@@ -102,7 +103,7 @@ class RadioRows:
                 m = offset == k
                 ra[m], dec[m] = offset_sky_position(ra[m], dec[m], int(k), self.n_offsets, self.offset_arcmin)
         out = {"sky": sky, "key": np.zeros(sky.size, np.int64), "ra": ra, "dec": dec}
-        for c in ("epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS):
+        for c in ("epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS, SPAN_COLUMN):
             if c in self.columns:  # an error ellipse nowhere given is left out (evaluate_pairs: None)
                 out[c] = self.columns[c][row]
         return out

@@ -55,7 +55,7 @@ from radiolake.crossmatch.io import (
     write_text,
 )
 from radiolake.crossmatch.offsets import DEFAULT_OFFSET_ARCMIN, DEFAULT_REGION_ORDER
-from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, SPAN_COLUMN
 from radiolake.crossmatch.partitioning import (
     MIN_JOIN_ORDER,
     fine_ranges,
@@ -78,7 +78,7 @@ from radiolake.results import OFFSET_STATS_SCHEMA
 #: Rows one Spark task takes at most (its chunks run one after the other, so memory stays one chunk's).
 TASK_ROWS = 5_000_000
 #: Radio columns the driver holds (the match's); the rest is read again only for matched rows.
-RADIO_READ = ("source_id", "ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS)
+RADIO_READ = ("source_id", "ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS, SPAN_COLUMN)
 #: More healpix ranges than this are coarsened (the row-group filter stays cheap).
 MAX_RANGES = 500
 log = logging.getLogger(__name__)
@@ -170,6 +170,7 @@ def _stats(radio: dict[str, np.ndarray], meta: dict[str, tuple[float, float]], n
         radio_err_max=max(nanmax(radio[c]) for c in ("ra_error", "dec_error", "pos_err_major") if c in radio),
         star_err_max=max(hi("ra_error"), hi("dec_error")),
         star_pm_err_max=max(hi("pmra_error"), hi("pmdec_error")),
+        radio_span_max=nanmax(radio[SPAN_COLUMN]) if SPAN_COLUMN in radio else 0.0,
     )
 
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from radiolake.crossmatch.epochs import has_proper_motion, propagate_xyz, star_error_at_epoch
-from radiolake.crossmatch.positional_errors import offset_significance, radio_covariance
+from radiolake.crossmatch.positional_errors import (
+    combined_covariance,
+    motion_covariance,
+    offset_significance,
+    radio_covariance,
+    search_fraction,
+)
 from radiolake.crossmatch.sky import (
     ARCSEC_PER_RAD,
     radec_to_xyz,
@@ -29,8 +35,18 @@ from radiolake.crossmatch.zones import zone_candidates
 RADIO_COLUMNS = ("key", "ra", "dec", "epoch", "ra_error", "dec_error")
 #: The radio error ellipse (major, minor arcsec; pa deg), NaN where the survey gives none.
 ELLIPSE_COLUMNS = ("pos_err_major", "pos_err_minor", "pos_err_pa")
+#: Years the radio row's date is only known to lie within (its survey span; NaN or absent: an exact date).
+SPAN_COLUMN = "epoch_span_years"
 #: Columns a star chunk must carry; pmra_error/pmdec_error may be all-NaN.
 STAR_COLUMNS = ("key", "ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error")
+
+
+#: The default search (CLI, pipeline and DAG forms): within DEFAULT_N_SIGMA of the combined error (radio with
+#: its survey floor, the star's propagated error, the motion over a survey span), capped at
+#: DEFAULT_MAX_RADIUS_ARCSEC so that a row with a huge error cannot widen the whole search. A fixed radius
+#: stays possible: give a radius and no n-sigma.
+DEFAULT_N_SIGMA = 5.0
+DEFAULT_MAX_RADIUS_ARCSEC = 30.0
 
 
 @dataclass(frozen=True)
@@ -38,9 +54,11 @@ class MatchCriteria:
     """Which pairs count as matches.
 
     radius_arcsec: fixed radius. n_sigma: separation within n sigma of the combined error (radio (+) star
-    propagated to the radio epoch). With both, a pair must satisfy both; a pair whose errors are unknown
-    (sigma null) is then judged on the radius alone. `search_arcsec` bounds the separation of any pair that
-    can pass (the radius, or n_sigma times the largest combined error in the data).
+    propagated to the radio epoch (+) its motion over the radio survey's span): the Mahalanobis distance, so
+    the n-sigma region is each pair's own error ellipse. With both, a pair must satisfy both: the n-sigma
+    search capped by the radius (the default); a pair whose errors are unknown (sigma null) is then judged on
+    the radius alone. `search_arcsec` bounds the separation of any pair that can pass (the radius, n_sigma
+    times the largest combined error in the data, or the smaller of the two).
     """
 
     radius_arcsec: float | None
@@ -73,6 +91,7 @@ def empty_result() -> dict[str, np.ndarray]:
         "separation_sigma": f,
         "combined_error_arcsec": f,
         "dt_years": f,
+        "search_fraction": f,
         "pm_applied": np.zeros(0, bool),
         "star_ra_at_epoch": f,
         "star_dec_at_epoch": f,
@@ -132,13 +151,12 @@ def evaluate_pairs(
         radio["dec_error"][i],
         *(radio[c][i] if c in radio else None for c in ELLIPSE_COLUMNS),
     )
-    sigma, combined_error = offset_significance(
-        xi,
-        eta,
-        radio_cov,
-        star_error_at_epoch(stars["ra_error"][j], stars["pmra_error"][j], dt),
-        star_error_at_epoch(stars["dec_error"][j], stars["pmdec_error"][j], dt),
-    )
+    if SPAN_COLUMN in radio:  # the radio date only known within a span: the star's motion over it
+        motion = motion_covariance(stars["pmra"][j], stars["pmdec"][j], radio[SPAN_COLUMN][i])
+        radio_cov = tuple(a + b for a, b in zip(radio_cov, motion, strict=True))
+    star_ra_err = star_error_at_epoch(stars["ra_error"][j], stars["pmra_error"][j], dt)
+    star_dec_err = star_error_at_epoch(stars["dec_error"][j], stars["pmdec_error"][j], dt)
+    sigma, combined_error = offset_significance(xi, eta, radio_cov, star_ra_err, star_dec_err)
 
     keep = np.ones(i.size, dtype=bool)
     if criteria.radius_arcsec is not None:
@@ -148,6 +166,9 @@ def evaluate_pairs(
         sigma_ok = known & (sigma <= criteria.n_sigma)
         keep &= sigma_ok | (~known & (criteria.radius_arcsec is not None))
     ra_e, dec_e = xyz_to_radec(q[keep])
+    searched = search_fraction(
+        combined_covariance(tuple(c[keep] for c in radio_cov), star_ra_err[keep], star_dec_err[keep]),
+        criteria.n_sigma, criteria.radius_arcsec)
     return {
         "radio_idx": i[keep],
         "star_idx": j[keep],
@@ -155,6 +176,7 @@ def evaluate_pairs(
         "separation_sigma": sigma[keep],
         "combined_error_arcsec": combined_error[keep],
         "dt_years": dt[keep],
+        "search_fraction": searched,
         "pm_applied": moving[keep],
         "star_ra_at_epoch": ra_e,
         "star_dec_at_epoch": dec_e,

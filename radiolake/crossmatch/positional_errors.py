@@ -84,6 +84,63 @@ def radio_covariance(
     return c_ee, c_nn, c_en
 
 
+def motion_covariance(
+    pmra_masyr: np.ndarray, pmdec_masyr: np.ndarray, span_years: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(c_ee, c_nn, c_en) arcsec^2 of a star's position when the radio date is only known to lie in a span.
+
+    The radio row's epoch is the span's middle; its real date is uniform over the span (T years), so the star
+    is displaced along its proper motion mu by mu * (t - t_mid), of variance T^2 / 12: a covariance
+    (T^2 / 12) mu mu^T, elongated along the motion. Zero without proper motion or without a span."""
+    k = np.nan_to_num(np.asarray(span_years, dtype=np.float64)) ** 2 / 12.0
+    a = np.nan_to_num(np.asarray(pmra_masyr, dtype=np.float64)) / 1000.0
+    d = np.nan_to_num(np.asarray(pmdec_masyr, dtype=np.float64)) / 1000.0
+    return k * a * a, k * d * d, k * a * d
+
+
+def combined_covariance(
+    radio_cov: tuple[np.ndarray, np.ndarray, np.ndarray], star_ra_error: np.ndarray, star_dec_error: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The radio covariance plus the star's (diagonal, already propagated to the radio epoch); arcsec^2."""
+    c_ee = radio_cov[0] + np.nan_to_num(np.asarray(star_ra_error, dtype=np.float64)) ** 2
+    c_nn = radio_cov[1] + np.nan_to_num(np.asarray(star_dec_error, dtype=np.float64)) ** 2
+    return c_ee, c_nn, radio_cov[2]
+
+
+#: Angles of the quadrature in `search_fraction` (over half a turn: the integrand has period pi).
+SEARCH_FRACTION_ANGLES = 90
+
+
+def search_fraction(
+    cov: tuple[np.ndarray, np.ndarray, np.ndarray], n_sigma: float | None, radius_arcsec: float | None
+) -> np.ndarray:
+    """Probability that a true counterpart's offset falls inside the searched region: the mass of the offset's
+    Gaussian N(0, C) in {Mahalanobis d <= n_sigma} and {|offset| <= radius} (either may be None: no limit).
+
+    The likelihood ratio's offset density must be normalised over the region searched, not the whole plane:
+    a counterpart is looked for only there, and the prior Q counts sources with a match only there. In
+    whitened coordinates y = C^(-1/2) x the n-sigma limit is the disc |y| <= n and the radius limit reaches
+    radius / sqrt(u^T C u) along the unit direction u, so the mass is the average over directions of
+    1 - exp(-t(u)^2 / 2), t = min(n, radius / sqrt(u^T C u)), here by the midpoint rule. With n-sigma alone it
+    is 1 - exp(-n^2 / 2) exactly; 1 where the covariance is unknown or degenerate."""
+    c_ee, c_nn, c_en = (np.asarray(c, dtype=np.float64) for c in cov)
+    ok = (c_ee > 0) & (c_nn > 0) & (c_ee * c_nn - c_en**2 > 0)
+    if radius_arcsec is None:
+        if n_sigma is None:
+            return np.ones(c_ee.shape)
+        return np.where(ok, -np.expm1(-0.5 * float(n_sigma) ** 2), 1.0)
+    total = np.zeros(c_ee.shape)
+    theta = (np.arange(SEARCH_FRACTION_ANGLES) + 0.5) * np.pi / SEARCH_FRACTION_ANGLES
+    r2 = float(radius_arcsec) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c, s in zip(np.cos(theta), np.sin(theta), strict=True):
+            t2 = r2 / (c * c * c_ee + 2.0 * c * s * c_en + s * s * c_nn)
+            if n_sigma is not None:
+                t2 = np.minimum(t2, float(n_sigma) ** 2)
+            total += -np.expm1(-0.5 * t2)
+    return np.where(ok, total / SEARCH_FRACTION_ANGLES, 1.0)
+
+
 def offset_significance(
     xi: np.ndarray,
     eta: np.ndarray,
@@ -98,9 +155,7 @@ def offset_significance(
     det(C)^(1/4), the geometric-mean 1-sigma axis, so that the offset density of a true pair is
     exp(-sigma^2 / 2) / (2 pi combined_error^2). Both NaN where the combined covariance is degenerate.
     """
-    c_ee = radio_cov[0] + np.nan_to_num(np.asarray(star_ra_error, dtype=np.float64)) ** 2
-    c_nn = radio_cov[1] + np.nan_to_num(np.asarray(star_dec_error, dtype=np.float64)) ** 2
-    c_en = radio_cov[2]
+    c_ee, c_nn, c_en = combined_covariance(radio_cov, star_ra_error, star_dec_error)
     det = c_ee * c_nn - c_en**2
     with np.errstate(divide="ignore", invalid="ignore"):
         ok = (c_ee > 0) & (c_nn > 0) & (det > 0)
