@@ -67,14 +67,16 @@ def make_ingest_dag(survey: str, description: str):
         def ingest(params=None, outlet_events=None, dag=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from radiolake.import_paths import ImportPathError, resolve_import_path
+            from radiolake.import_paths import ImportPathError, open_import_file
             from radiolake.ingest.pipeline import IngestError, ingest_survey
             from radiolake.run_params import warn_unknown
 
             warn_unknown(params, dag.params.keys(), f"ingest_{survey}")
+            path = None
             try:
-                # checked before anything is read or stored: only files in the allowed import folders
-                path = resolve_import_path(params["path"]) if params.get("path") else None
+                # opened and checked before anything is read or stored (only files in the allowed import
+                # folders); the ingest reads that descriptor, never the name again
+                path = open_import_file(params["path"]) if params.get("path") else None
                 result = ingest_survey(
                     survey,
                     region=params["region"],
@@ -86,6 +88,9 @@ def make_ingest_dag(survey: str, description: str):
                 )
             except (IngestError, ImportPathError) as exc:  # bad input: a retry reads the same; fail now, fix, clear
                 raise AirflowFailException(str(exc)) from exc
+            finally:
+                if path is not None:
+                    path.close()
             outlet_events[asset].extra = {
                 "version": result.version,
                 "rows": result.n_rows,

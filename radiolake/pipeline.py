@@ -49,14 +49,14 @@ def _p(params: Mapping[str, Any] | None, key: str) -> Any:
 
 def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
     """Ingest the radio (`role="radio"`) or stellar catalogue named by the params."""
-    from radiolake.import_paths import ImportPathError, resolve_import_path
+    from radiolake.import_paths import ImportPathError, open_import_file
     from radiolake.ingest.pipeline import IngestError, ingest_survey
 
     survey = _p(params, f"{role}_survey")
     path = _p(params, f"{role}_path") or None
     what = f"ingest_{role} failed for survey {survey!r}{f' from {path}' if path else ''}"
-    try:  # a file parameter is checked before anything is read or stored
-        path = resolve_import_path(path) if path else None
+    try:  # a file parameter is opened and checked before anything is read or stored; read through it
+        path = open_import_file(path) if path else None
     except ImportPathError as exc:
         raise BadInputError(f"{what}: {exc}") from exc
     try:
@@ -66,6 +66,9 @@ def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
         raise BadInputError(f"{what}: {exc}") from exc
     except Exception as exc:
         raise PipelineStepError(f"{what}: {exc}") from exc
+    finally:
+        if path is not None:
+            path.close()
     summary = result.summary()
     log.info("ingest_%s: %s rows in catalogue %s (version %s), %s quarantined%s", role, result.n_rows,
              result.name, result.version, result.n_quarantined, " (unchanged input: reused)" if result.reused else "")

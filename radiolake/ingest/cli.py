@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from radiolake.import_paths import ImportPathError, resolve_import_path
+from radiolake.import_paths import ImportPathError, open_import_file
 from radiolake.surveys import SurveyDefinitionError, survey_names
 
 
@@ -50,8 +50,8 @@ def ingest(
             console.print(s)
         return
     if path is not None:
-        try:  # checked before anything is read or stored
-            path = resolve_import_path(path if path.is_absolute() else path.absolute())
+        try:  # opened and checked before anything is read or stored; read through that descriptor
+            path = open_import_file(path if path.is_absolute() else path.absolute())
         except ImportPathError as exc:
             console.print(f"[red]ingest failed:[/red] {exc}")
             raise typer.Exit(1) from exc
@@ -94,4 +94,7 @@ def ingest(
         except (IngestError, SurveyDefinitionError, ValueError) as exc:
             console.print(f"[red]ingest failed:[/red] {exc}")
             raise typer.Exit(1) from exc
+        finally:
+            if path is not None:
+                path.close()
     console.print_json(json.dumps(result.summary()))

@@ -29,6 +29,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from radiolake.config import Settings, get_settings
+from radiolake.import_paths import ImportFile
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.fetch_size import FetchTooLarge, check_fetch_size
 from radiolake.ingest.lock import catalog_lock
@@ -158,7 +159,7 @@ def ingest_survey(
     region: str | Region | None = None,
     rows: int | None = None,
     seed: int | None = None,
-    path: str | Path | None = None,
+    path: str | Path | ImportFile | None = None,
     name: str | None = None,
     max_bad_fraction: float | None = None,
     fs: pafs.FileSystem | None = None,

@@ -35,6 +35,7 @@ import requests
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from radiolake.config import state_home
+from radiolake.import_paths import ImportFile
 from radiolake.ingest.region import Region
 from radiolake.surveys import SurveyDefinition
 
@@ -145,11 +146,21 @@ def _with_retries(policy: RetryPolicy, fn, *args, **kwargs):
         raise FetchError(f"{exc} (after up to {policy.attempts} attempts)") from exc
 
 
-def fetch_file(definition: SurveyDefinition, path: str | Path | None) -> list[RawArtifact]:
+def fetch_file(definition: SurveyDefinition, path: str | Path | ImportFile | None,
+               work_dir: Path) -> list[RawArtifact]:
+    """A local file as a raw artifact. A file parameter (an ImportFile, checked and opened by
+    radiolake.import_paths) is copied into `work_dir` from its descriptor, never reopened by name, and
+    provenance records its path inside the imports folder; a definition's own path records its file name.
+    Either way the host's absolute path stays out of provenance.json."""
+    if isinstance(path, ImportFile):
+        dest = work_dir / Path(path.relative).name
+        with dest.open("wb") as out:
+            shutil.copyfileobj(path.file, out, 1 << 20)
+        return [_artifact(dest, dest.name, {"kind": "file", "path": path.relative})]
     src = Path(path or definition.source.get("path", "")).expanduser()
     if not src.is_file():
         raise FetchError(f"survey {definition.name}: file {src} not found (give it with --path)")
-    return [_artifact(src.resolve(), src.name, {"kind": "file", "path": str(src.resolve())})]
+    return [_artifact(src.resolve(), src.name, {"kind": "file", "path": src.name})]
 
 
 def _download(url: str, dest: Path, policy: RetryPolicy) -> None:
@@ -339,7 +350,7 @@ def fetch(
     region: Region,
     work_dir: Path,
     *,
-    path: str | Path | None = None,
+    path: str | Path | ImportFile | None = None,
     url: str | None = None,
     policy: RetryPolicy | None = None,
     page_size: int | None = None,
@@ -349,7 +360,7 @@ def fetch(
     work_dir.mkdir(parents=True, exist_ok=True)
     kind = definition.source_kind
     if path is not None or kind == "file":
-        return fetch_file(definition, path)
+        return fetch_file(definition, path, work_dir)
     if kind == "url":
         return fetch_url(definition, region, work_dir, policy, url)
     if kind == "tap":
