@@ -45,9 +45,12 @@ def task_timeout(step: str) -> timedelta:
 #: Postgres limits per warehouse role, in milliseconds (RADIOLAKE_PG_<SETTING> overrides for every role):
 #: `lock_timeout` is what turns "dbt waits forever on an analyst's open transaction" into a clear error.
 ROLE_LIMITS_MS = {
-    # the analyst queries marts by hand: long queries are fine, idle open transactions are not
+    # the analyst queries marts by hand: long queries are fine, idle open transactions are not, and an idle
+    # session ends (it holds a connection slot; the pipeline's locks are closed to it, see stack/pg_access.py)
     ANALYST_ROLE: {"statement_timeout": 30 * 60_000, "lock_timeout": 60_000,
-                "idle_in_transaction_session_timeout": 10 * 60_000},
+                "idle_in_transaction_session_timeout": 10 * 60_000, "idle_session_timeout": 60 * 60_000},
+    # no idle_session_timeout here: the pipeline holds its session locks on connections that sit idle while
+    # dbt or an ingest runs
     # the owner/loader and dbt: a COPY of a big run or a mart build takes minutes, never hours
     WAREHOUSE_ROLE: {"statement_timeout": 2 * 3600_000, "lock_timeout": 5 * 60_000,
                   "idle_in_transaction_session_timeout": 30 * 60_000},

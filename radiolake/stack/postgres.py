@@ -26,6 +26,7 @@ from radiolake.config import (
     postgres_dsn,
 )
 from radiolake.stack.errors import StackError, tail
+from radiolake.stack.pg_access import lock_down
 from radiolake.stack.ports import HOST, is_port_free
 from radiolake.stack.state import UMASK, StateDir, write_private
 from radiolake.timeouts import role_limits
@@ -209,6 +210,9 @@ class Postgres:
             # PG15 no longer lets PUBLIC create in `public`; also keep the analyst from reading it.
             conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
             conn.execute(sql.SQL("GRANT ALL ON SCHEMA public TO {}").format(sql.Identifier(WAREHOUSE_ROLE)))
+        # Only the pipeline roles may take advisory locks (the pipeline's locks), in every database; PUBLIC
+        # may not connect to `postgres` or `template1`.
+        lock_down(lambda db: self.dsn(dbname=db))
 
     def stop(self) -> None:
         if not (self.data_dir / "PG_VERSION").exists() or not self.running():

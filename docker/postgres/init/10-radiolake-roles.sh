@@ -30,6 +30,7 @@ ALTER ROLE radiolake SET idle_in_transaction_session_timeout = '1800000ms';
 ALTER ROLE analyst SET statement_timeout = '1800000ms';
 ALTER ROLE analyst SET lock_timeout = '60000ms';
 ALTER ROLE analyst SET idle_in_transaction_session_timeout = '600000ms';
+ALTER ROLE analyst SET idle_session_timeout = '3600000ms';
 
 SELECT 'CREATE DATABASE warehouse OWNER radiolake'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'warehouse')\gexec
@@ -40,7 +41,28 @@ SELECT 'CREATE DATABASE airflow OWNER airflow'
 REVOKE ALL ON DATABASE warehouse FROM PUBLIC;
 REVOKE ALL ON DATABASE airflow FROM PUBLIC;
 GRANT CONNECT ON DATABASE warehouse TO analyst;
+-- Nobody but the superuser needs the system databases.
+REVOKE ALL ON DATABASE postgres FROM PUBLIC;
+REVOKE ALL ON DATABASE template1 FROM PUBLIC;
 SQL
+
+# Every pipeline lock is an advisory lock, which PUBLIC may take by default: only the pipeline roles may
+# execute the advisory-lock functions, in every database (radiolake/stack/pg_access.py does the same).
+for db in postgres template1 warehouse airflow; do
+  "${psql[@]}" --dbname "$db" <<'SQL'
+DO $$
+DECLARE f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
+           WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE '%advisory%'
+  LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO radiolake, airflow', f);
+  END LOOP;
+END
+$$;
+SQL
+done
 
 # Schemas owned by the loader; the analyst gets nothing here (the warehouse code grants marts read).
 "${psql[@]}" --dbname warehouse <<'SQL'
