@@ -220,6 +220,7 @@ def apply_position_rule(rule: PositionErrorRule, raw: pa.Table, cols: dict[str, 
         if rule.shape_beam_arcsec is not None:  # deconvolved -> fitted axes: the errors scale with these
             major = np.hypot(np.nan_to_num(major), rule.shape_beam_arcsec)
             minor = np.hypot(np.nan_to_num(minor), rule.shape_beam_arcsec)
+            pa_deg = np.where(np.isnan(pa_deg) & (major == minor), 0.0, pa_deg)  # round: any angle is right
         cols["pos_err_major"], cols["pos_err_minor"], cols["pos_err_pa"] = ellipse_from_shape(
             cols.get("ra_error", np.full(n, np.nan)), cols.get("dec_error", np.full(n, np.nan)), major, minor, pa_deg
         )
