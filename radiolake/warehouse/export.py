@@ -202,7 +202,8 @@ def write_table(table: Table, path: Path, fmt: Format) -> Path:
             out.meta = {"EXTNAME": table.meta.get("name", "EXPORT"), "COMMENT": [table.meta.get("description", "")]}
         for name in out.colnames:  # FITS and CSV have no null booleans: store them as 0/1 with a mask
             if out[name].dtype == bool and getattr(out[name], "mask", None) is not None and out[name].mask.any():
-                out[name] = MaskedColumn(out[name].data.astype(np.int16), mask=out[name].mask,
+                out[name] = MaskedColumn(np.asarray(out[name].filled(False), dtype=np.int16),
+                                         mask=np.asarray(out[name].mask), fill_value=-1,  # FITS TNULL
                                          unit=out[name].unit, description=out[name].description,
                                          meta=out[name].meta)
     try:

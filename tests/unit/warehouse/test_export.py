@@ -67,6 +67,10 @@ def test_round_trip_every_format(table, tmp_path, fmt):
     assert list(np.ma.getmaskarray(back["distance_pc"])) == [False, True, True] or fmt == "csv" and \
         list(np.isnan(np.ma.filled(back["distance_pc"].astype(float), np.nan))) == [False, True, True]
     assert str(back["gaia_url"][0]) == str(table["gaia_url"][0])
+    # A null boolean stays null (FITS and CSV have none: 0/1 with a mask), the others keep their value.
+    assert list(np.ma.getmaskarray(back["is_latest_run"])) == [False, False, True]
+    assert [bool(v) for v in back["is_latest_run"][:2]] == [True, True]
+    assert list(np.ma.getmaskarray(back["n_something"])) == [False, True, False]
     if fmt != "csv":  # CSV has no units
         assert back["flux_mjy"].unit == u.mJy and back["radio_dec_deg"].unit == u.deg
 
