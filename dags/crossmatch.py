@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, task
 
+from radiolake.crossmatch.pairs import DEFAULT_MAX_RADIUS_ARCSEC, DEFAULT_N_SIGMA
 from radiolake.masking import mask_task_secrets
 from radiolake.run_params import NAME_PATTERN
 from radiolake.timeouts import task_timeout
@@ -29,19 +30,20 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
         "radio": Param("racs_low", type="string", pattern=NAME_PATTERN, title="Radio catalogue (lake name)"),
         "stars": Param("gaia_dr3", type="string", pattern=NAME_PATTERN, title="Stellar catalogue (lake name)"),
         "radius_arcsec": Param(
-            2.0,
+            DEFAULT_MAX_RADIUS_ARCSEC,
             type=["null", "number"],
             exclusiveMinimum=0,
             maximum=3600,
             title="Match radius (arcsec)",
-            description="Empty: n-sigma only.",
+            description="With n sigma: the cap of the n-sigma search. Without: a fixed radius. Empty: uncapped.",
         ),
         "n_sigma": Param(
-            None,
+            DEFAULT_N_SIGMA,
             type=["null", "number"],
             exclusiveMinimum=0,
             title="n sigma",
-            description="Also require the separation within n sigma of the combined error.",
+            description="Match within n sigma of the combined error (radio with its survey floor, star moved to "
+                        "the radio epoch). Empty: the fixed radius only.",
         ),
         "offsets": Param(8, type="integer", minimum=0, maximum=64, title="Offset skies (false-match rate)"),
         "offset_arcmin": Param(3.0, type="number", exclusiveMinimum=0, title="Offset size (arcmin)"),

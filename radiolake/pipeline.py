@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from radiolake.config import Settings, get_settings
+from radiolake.crossmatch.pairs import DEFAULT_MAX_RADIUS_ARCSEC, DEFAULT_N_SIGMA
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,9 @@ DEFAULTS: dict[str, Any] = {
     "seed": 42,
     "radio_path": "",
     "stars_path": "",
-    "radius_arcsec": 2.0,
-    "n_sigma": None,
+    # An n-sigma search by default, capped by the radius; n_sigma null: a fixed radius (crossmatch.pairs).
+    "radius_arcsec": DEFAULT_MAX_RADIUS_ARCSEC,
+    "n_sigma": DEFAULT_N_SIGMA,
     "offsets": 8,
     "offset_arcmin": 3.0,
 }

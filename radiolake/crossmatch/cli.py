@@ -9,12 +9,20 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from radiolake.crossmatch.pairs import DEFAULT_MAX_RADIUS_ARCSEC, DEFAULT_N_SIGMA
+
 
 def crossmatch(
     radio: Annotated[str, typer.Option(help="Radio catalogue: lake name, local Parquet file/folder or s3:// URL.")],
     stars: Annotated[str, typer.Option(help="Stellar catalogue: lake name, local Parquet or s3:// URL.")],
-    radius_arcsec: Annotated[float | None, typer.Option(help="Fixed match radius (arcsec).")] = None,
-    n_sigma: Annotated[float | None, typer.Option(help="Match within n sigma of the combined error.")] = None,
+    radius_arcsec: Annotated[float, typer.Option(
+        help="Match radius (arcsec): the cap of the n-sigma search, or with --fixed-radius the radius.")
+    ] = DEFAULT_MAX_RADIUS_ARCSEC,
+    n_sigma: Annotated[float, typer.Option(
+        help="Match within n sigma of the combined error (radio with its survey floor, star at the radio epoch).")
+    ] = DEFAULT_N_SIGMA,
+    fixed_radius: Annotated[bool, typer.Option(
+        help="Match within --radius-arcsec only, without the n-sigma limit.")] = False,
     offsets: Annotated[int, typer.Option(help="Offset skies for the false-association rate (0: none).")] = 8,
     offset_arcmin: Annotated[float, typer.Option(help="Size of the offsets (arcmin).")] = 3.0,
     k_nearest: Annotated[int | None, typer.Option(help="Keep only the k nearest stars per radio source.")] = None,
@@ -33,9 +41,6 @@ def crossmatch(
     from radiolake.crossmatch.runner import crossmatch_run
 
     console = Console()
-    if radius_arcsec is None and n_sigma is None:
-        console.print("[bold red]error[/] give --radius-arcsec, --n-sigma or both")
-        raise typer.Exit(2)
     try:
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
@@ -45,7 +50,7 @@ def crossmatch(
                 radio,
                 stars,
                 radius_arcsec=radius_arcsec,
-                n_sigma=n_sigma,
+                n_sigma=None if fixed_radius else n_sigma,
                 offsets=offsets,
                 offset_arcmin=offset_arcmin,
                 k_nearest=k_nearest,

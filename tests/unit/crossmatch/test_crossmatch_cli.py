@@ -50,9 +50,20 @@ def test_cli_runs_the_job_and_writes_the_run(spark, tmp_path):
     assert pd.read_parquet(out / "pairs")["rank"].max() == 1
 
 
-def test_cli_refuses_a_run_without_a_criterion(tmp_path):
-    result = CliRunner().invoke(app(), ["crossmatch", "--radio", "a", "--stars", "b", "--out", str(tmp_path)])
-    assert result.exit_code == 2 and "radius" in result.output
+def test_cli_defaults_to_a_capped_n_sigma_search_and_a_fixed_radius_on_request(spark, tmp_path):
+    radio, stars = make_sky(15, "random", 40, 80, 20.0, 0.0)
+    radio.to_parquet(tmp_path / "radio.parquet")
+    stars.to_parquet(tmp_path / "stars.parquet")
+    base = ["crossmatch", "--radio", str(tmp_path / "radio.parquet"), "--stars", str(tmp_path / "stars.parquet"),
+            "--offsets", "0"]
+    runs = {}
+    for name, extra in (("default", []), ("fixed", ["--fixed-radius", "--radius-arcsec", "4"])):
+        result = CliRunner().invoke(app(), [*base, "--out", str(tmp_path / name), "--run-id", f"cli-{name}", *extra])
+        assert result.exit_code == 0, result.output
+        runs[name] = json.loads((tmp_path / name / "run.json").read_text())
+    assert runs["default"]["n_sigma"] == 5.0 and runs["default"]["radius_arcsec"] == 30.0
+    assert runs["fixed"]["n_sigma"] is None and runs["fixed"]["radius_arcsec"] == 4.0
+    assert runs["fixed"]["search_arcsec"] == 4.0
 
 
 def test_spark_submit_entry_point(spark, tmp_path, monkeypatch):
