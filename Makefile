@@ -2,13 +2,18 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup demo test test-unit test-integration lint up down status bench clean-state
+.PHONY: setup setup-demo demo test test-unit test-integration lint up down status bench clean-state
 
-setup:  ## install everything (idempotent)
-	@scripts/setup.sh
+setup:  ## install everything, test tools included (idempotent)
+	@scripts/setup.sh --for test
 
-demo: setup  ## bring the embedded stack up and run the pipeline through Airflow
+setup-demo:  ## install what the demo needs, nothing only the tests need (idempotent)
+	@scripts/setup.sh --for demo
+
+# The Spark start-up archive is only an optimisation: trained in the background once the demo has run.
+demo: setup-demo  ## bring the embedded stack up and run the pipeline through Airflow
 	$(VENV)/radiolake demo
+	@scripts/setup.sh --spark-cds-in-background
 
 test: setup  ## the whole test suite (unit, static, integration on the real embedded stack)
 	$(VENV)/python -m pytest
@@ -22,7 +27,7 @@ test-integration: setup
 lint: setup
 	$(VENV)/ruff check .
 
-up: setup
+up: setup-demo
 	$(VENV)/radiolake stack up
 
 down:
