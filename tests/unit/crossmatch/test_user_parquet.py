@@ -80,6 +80,15 @@ def _variant(name: str) -> tuple[pa.Table, pa.Table]:
         mask = np.zeros(N_STARS, bool)
         mask[::500] = True  # these stars have no id: quarantined, never matched
         stars = pa.table({"source_id": pa.array(star_num, pa.int64(), mask=mask), "ra": ra, "dec": dec, **epoch})
+    elif name == "large_string_with_healpix":  # canonical but for large_string ids: crashed the run before
+        from radiolake.crossmatch.partitioning import home_pixels
+
+        hp = home_pixels(ra, dec, 29)
+        order = np.argsort(hp)
+        radio = pa.table({"source_id": pa.array(radio_str, pa.large_string()), "ra": r_ra, "dec": r_dec,
+                          "epoch": np.full(N_RADIO, 2020.0)})
+        stars = pa.table({"source_id": pa.array(star_str, pa.large_string()).take(order), "ra": ra[order],
+                          "dec": dec[order], "epoch": np.full(N_STARS, 2016.0), "healpix": hp[order]})
     elif name == "healpix_at_another_order":  # a healpix column the engine must not trust
         radio = pa.table({"source_id": radio_str, "ra": r_ra, "dec": r_dec, "epoch": np.full(N_RADIO, 2020.0)})
         stars = pa.table({"source_id": star_str, "ra": ra, "dec": dec, **epoch,
@@ -90,7 +99,7 @@ def _variant(name: str) -> tuple[pa.Table, pa.Table]:
 
 
 VARIANTS = ["pandas3_large_string", "polars_string_view", "dictionary_strings", "integer_ids_and_nulls",
-            "healpix_at_another_order"]
+            "large_string_with_healpix", "healpix_at_another_order"]
 
 
 def _match(tmp_path: Path, radio: str, stars: str, **kwargs) -> set[tuple[str, str]]:
