@@ -23,7 +23,7 @@ from radiolake.stack.errors import StackError, tail
 from radiolake.stack.ports import HOST, is_port_free
 from radiolake.stack.postgres import Postgres
 from radiolake.stack.process import ManagedProcess
-from radiolake.stack.state import UMASK, StateDir
+from radiolake.stack.state import UMASK, StateDir, append_private
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 #: Airflow 3.3's worker and triggerer log servers bind every interface (airflow/utils/serve_logs/core.py
@@ -135,7 +135,7 @@ class Airflow:
     def migrate(self, timeout: float = 300.0) -> None:
         log = self.state.log_file("airflow-migrate")
         airflow = str(Path(sys.executable).parent / "airflow")
-        with open(log, "ab") as fh:
+        with append_private(log) as fh:
             try:
                 result = subprocess.run([airflow, "db", "migrate"], stdout=fh, stderr=subprocess.STDOUT,
                                         env={**os.environ, **self.env}, cwd=self.home, timeout=timeout,
@@ -147,7 +147,7 @@ class Airflow:
             raise StackError("airflow-migrate", "`airflow db migrate` failed", log, tail(log))
 
     def start(self, timeout: float = 180.0) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._write_passwords()
         procs = self.processes()
         if all(p.pid() is None for p in procs):

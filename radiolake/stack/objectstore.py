@@ -210,7 +210,8 @@ class ObjectStore:
 
     def start(self, timeout: float = 60.0) -> None:
         proc = self._process()
-        (self.root / "data").mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (self.root / "data").mkdir(exist_ok=True, mode=0o700)
         if proc.pid() is None:
             if self.kind == "seaweedfs":
                 self._write_identities()

@@ -119,9 +119,11 @@ class Postgres:
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def initdb(self) -> None:
+        if (gid := traverse_gid()) is not None:  # the server's account passes through the private state dir
+            self.state.grant_traverse(gid)
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.root.chmod(0o700)
         pwfile = self.root / "pwfile"
         write_private(pwfile, self.secrets["postgres_password"] + "\n")

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 from radiolake.stack.errors import StackError, tail
-from radiolake.stack.state import UMASK, StateDir, write_private
+from radiolake.stack.state import UMASK, StateDir, append_private, write_private
 
 MARKER = "RADIOLAKE_STACK_HOME"
 
@@ -88,9 +88,7 @@ class ManagedProcess:
         if (pid := self.pid()) is not None:
             return pid
         env = {**os.environ, **self.env, MARKER: str(self.state.root)}
-        fd = os.open(self.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "ab") as log:
+        with append_private(self.log_file) as log:
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {' '.join(self.argv)}\n".encode())
             log.flush()
             try:

@@ -172,7 +172,7 @@ class SparkCluster:
         for extra in self.worker_processes():  # fewer workers than last time
             if int(extra.service[len(WORKER_PREFIX):]) >= workers:
                 extra.stop()
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._properties()
         master = self.master()
         ports = self._worker_ports(workers)

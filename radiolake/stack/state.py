@@ -20,6 +20,7 @@ import stat
 import string
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from radiolake.config import STATE_VERSION, Settings, get_settings, parse_port, state_home
 from radiolake.stack.errors import StackError
@@ -59,6 +60,23 @@ def write_private(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def append_private(path: Path) -> BinaryIO:
+    """Open a log for appending; created 0600, and made 0600 if an older version left it looser."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "ab")
+
+
+def _search_only_for(folder: Path, gid: int) -> None:
+    """Mode 0710 with group `gid`: that group may pass through `folder`, not list or change it."""
+    info = folder.lstat()
+    if info.st_gid != gid:
+        os.chown(folder, -1, gid)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode != (mode & 0o700) | 0o010:
+        folder.chmod((mode & 0o700) | 0o010)
+
+
 def tighten(root: Path, traversable: dict[Path, int]) -> None:
     """Strip every group/other bit under `root` (links are not followed); the folders in `traversable` get
     mode 0710 with the given group instead: search only, for that group only."""
@@ -69,15 +87,10 @@ def tighten(root: Path, traversable: dict[Path, int]) -> None:
             continue
         if stat.S_ISLNK(info.st_mode):
             continue
-        mode = stat.S_IMODE(info.st_mode)
         if entry in traversable:
-            if info.st_gid != traversable[entry]:
-                os.chown(entry, -1, traversable[entry])
-            wanted = (mode & 0o700) | 0o010
-        else:
-            wanted = mode & 0o700
-        if wanted != mode:
-            entry.chmod(wanted)
+            _search_only_for(entry, traversable[entry])
+        elif (mode := stat.S_IMODE(info.st_mode)) & 0o077:
+            entry.chmod(mode & 0o700)
 
 
 def _token(n: int, alphabet: str = string.ascii_letters + string.digits) -> str:
@@ -144,6 +157,11 @@ class StateDir:
         self.run.mkdir(exist_ok=True, mode=0o700)
         traversable = {} if traverse_gid is None else {self.root: traverse_gid, self.logs: traverse_gid}
         tighten(self.root, traversable)
+
+    def grant_traverse(self, gid: int) -> None:
+        """Let group `gid` (PostgreSQL's account's when that is not ours) pass through to its data and log."""
+        for folder in (self.root, self.logs):
+            _search_only_for(folder, gid)
 
     def check_version(self) -> None:
         if not self.meta_file.exists():

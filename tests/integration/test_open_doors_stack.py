@@ -23,9 +23,14 @@ from radiolake.stack.postgres import server_user
 pytestmark = pytest.mark.integration
 
 
-def _loose_paths(root: Path, traversable: dict[Path, int]) -> list[str]:
+#: SeaweedFS chmods its volume-info files (`<volume>.vif`: version, replication, sizes, no object bytes) to 0644
+#: explicitly, past any umask; they lie in objectstore/data, which must itself be 0700 (checked by the walk).
+SEAWEEDFS_VOLUME_INFO = ".vif"
+
+
+def _loose_paths(root: Path, traversable: dict[Path, int], volume_dir: Path) -> list[str]:
     """Paths under `root` (itself included) with any group/other permission bit, except group search on the
-    folders in `traversable` ({folder: the only group allowed that bit})."""
+    folders in `traversable` ({folder: the only group allowed that bit}) and SeaweedFS's volume-info files."""
     bad = []
     for entry in [root, *root.rglob("*")]:
         try:
@@ -33,6 +38,8 @@ def _loose_paths(root: Path, traversable: dict[Path, int]) -> list[str]:
         except FileNotFoundError:  # a file a running service just removed
             continue
         if stat.S_ISLNK(info.st_mode):
+            continue
+        if entry.parent == volume_dir and entry.suffix == SEAWEEDFS_VOLUME_INFO:
             continue
         loose = stat.S_IMODE(info.st_mode) & 0o077
         if entry in traversable and loose == 0o010 and info.st_gid == traversable[entry]:
@@ -45,6 +52,11 @@ def _loose_paths(root: Path, traversable: dict[Path, int]) -> list[str]:
 def test_state_dir_and_every_file_in_it_are_private(stack):
     st = stack.stack
     lake.put_bytes(stack.settings.bucket("raw"), "it_private/object.txt", b"lake bytes", content_type="text/plain")
+    # A DAG run, so Airflow has written task logs (and the smoke tasks lake objects and warehouse rows).
+    stack.airflow.wait_for_dag("radiolake_smoke", timeout=180)
+    run_id = stack.airflow.trigger("radiolake_smoke")
+    assert stack.airflow.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
+    assert any(p.is_file() for p in (st.airflow.home / "logs").rglob("*.log")), "no task log written"
     # A Spark job on the stack's cluster, so the worker's work dir holds an application's files.
     st.up(with_airflow=False, spark_workers=1)
     try:
@@ -60,7 +72,7 @@ def test_state_dir_and_every_file_in_it_are_private(stack):
         user = server_user()
         gid = grp.getgrnam(user).gr_gid if user else -1
         root = st.state.root
-        bad = _loose_paths(root, {root: gid, st.state.logs: gid})
+        bad = _loose_paths(root, {root: gid, st.state.logs: gid}, st.objectstore.root / "data")
     finally:
         st.up(with_airflow=False, spark_workers=0)
     assert (st.objectstore.root / "data").is_dir()
