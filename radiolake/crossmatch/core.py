@@ -26,6 +26,7 @@ from radiolake.crossmatch.engine import (
     match_star_chunk,
     split_skies,
 )
+from radiolake.crossmatch.epochs import EARTH_BARYCENTRE_MAX_AU
 from radiolake.crossmatch.offsets import (
     DEFAULT_OFFSET_ARCMIN,
     DEFAULT_REGION_ORDER,
@@ -57,6 +58,7 @@ class CatalogueStats:
     star_err_max: float  # arcsec
     star_pm_err_max: float  # mas/yr
     radio_span_max: float = 0.0  # years: the longest survey span a radio row's date is only known within
+    star_parallax_max: float = 0.0  # mas: bounds the parallactic displacement
 
     @property
     def max_abs_dt(self) -> float:
@@ -102,6 +104,7 @@ def stats_from_frames(radio: pd.DataFrame, stars: pd.DataFrame) -> CatalogueStat
         star_err_max=max(_nanmax(stars["ra_error"]), _nanmax(stars["dec_error"])),
         star_pm_err_max=max([_nanmax(a) for a in pm_err], default=0.0),
         radio_span_max=_nanmax(_col(radio, SPAN_COLUMN)),
+        star_parallax_max=_nanmax(_col(stars, "parallax")),
     )
 
 
@@ -125,7 +128,7 @@ def plan_match(
     if radius_arcsec is not None:
         search = min(search, float(radius_arcsec))
     criteria = MatchCriteria(radius_arcsec, n_sigma, search)
-    displacement = stats.star_pm_max * max_dt / 1000.0
+    displacement = stats.star_pm_max * max_dt / 1000.0 + stats.star_parallax_max * EARTH_BARYCENTRE_MAX_AU / 1000.0
     slow_limit = max(search, SLOW_LIMIT_ARCSEC)
     reach = search + min(displacement, slow_limit)
     if join_order is None:

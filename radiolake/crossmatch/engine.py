@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from radiolake.crossmatch.epochs import EARTH_BARYCENTRE_MAX_AU
 from radiolake.crossmatch.pairs import (
     ELLIPSE_COLUMNS,
     SPAN_COLUMN,
@@ -36,8 +37,10 @@ from radiolake.crossmatch.pairs import (
 from radiolake.crossmatch.sky import offset_sky_position, radec_to_xyz
 from radiolake.schema import HEALPIX_ORDER
 
-#: Star columns the match reads (pmra_error/pmdec_error may be absent: then NaN).
-STAR_MATCH_COLUMNS = ("ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error")
+#: Star columns the match reads (pmra_error/pmdec_error may be absent: then NaN); the parallax places a nearby
+#: star where the Earth sees it on the radio date (epochs.apply_parallax; absent or NaN: none).
+STAR_MATCH_COLUMNS = ("ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error",
+                      "parallax")
 
 
 def displacement_arcsec(stars: dict[str, np.ndarray], radio_epoch_min: float, radio_epoch_max: float) -> np.ndarray:
@@ -55,7 +58,10 @@ def displacement_arcsec(stars: dict[str, np.ndarray], radio_epoch_min: float, ra
         pm *= max(abs(radio_epoch_max - e_lo), abs(e_lo - radio_epoch_min)) / 1000.0
     else:
         pm *= np.maximum(np.abs(radio_epoch_max - epoch), np.abs(epoch - radio_epoch_min)) / 1000.0
-    return np.fmax(pm, 0.0, out=pm)  # NaN (no proper motion or epoch) -> 0
+    np.fmax(pm, 0.0, out=pm)  # NaN (no proper motion or epoch) -> 0
+    if "parallax" in stars:  # plus the parallactic displacement on any radio date (NaN, negative: none)
+        pm += np.fmax(stars["parallax"], 0.0) * (EARTH_BARYCENTRE_MAX_AU / 1000.0)
+    return pm
 
 
 def radio_columns(radio: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

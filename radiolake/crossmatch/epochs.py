@@ -5,6 +5,11 @@ Model: rectilinear space motion with zero radial velocity, the model astropy's
 distance cancels: the star moves along a straight line tangent to the sky, so the direction after dt years
 is p + dt * (mu_ra* e_east + mu_dec e_north), normalised. This agrees with astropy to far below 1 mas
 (checked in tests) and needs no parallax, so stars without a parallax are moved the same way.
+
+Annual parallax: catalogue positions are barycentric, a radio position is seen from the Earth. A star at
+distance 1/parallax is seen from the Earth at barycentric position b (AU) in direction p - parallax * b
+(parallax in radians, p the unit vector): exact for that distance, not a first-order formula. b comes from
+ERFA's epv00 (the ephemeris astropy's get_body_barycentric uses by default) at the radio row's date.
 """
 
 from __future__ import annotations
@@ -32,6 +37,38 @@ def propagate_xyz(
     dt = np.asarray(dt_years, dtype=np.float64)[..., None]
     q = p + dt * ((pmra / MAS_PER_RAD)[..., None] * east + (pmdec / MAS_PER_RAD)[..., None] * north)
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+#: Largest distance of the Earth from the solar-system barycentre (AU): aphelion 1.017 plus the Sun's own
+#: motion about the barycentre (up to ~0.01); bounds the parallactic displacement at parallax * this.
+EARTH_BARYCENTRE_MAX_AU = 1.03
+
+
+def earth_barycentric_au(epoch_jyear: np.ndarray) -> np.ndarray:
+    """(N, 3) barycentric position of the Earth (AU, ICRS axes) at Julian-year epochs (TT, taken as TDB: 2 ms
+    apart); computed once per distinct epoch."""
+    import erfa  # astropy's own dependency
+
+    epoch = np.asarray(epoch_jyear, dtype=np.float64)
+    uniq, inv = np.unique(epoch, return_inverse=True)
+    if uniq.size == 0:
+        return np.zeros((0, 3))
+    _, pvb = erfa.epv00(np.full(uniq.size, 2451545.0), (uniq - 2000.0) * 365.25)
+    return np.asarray(pvb["p"], dtype=np.float64)[inv.ravel()]
+
+
+def apply_parallax(q_xyz: np.ndarray, parallax_mas: np.ndarray, epoch_jyear: np.ndarray) -> np.ndarray:
+    """Unit vectors of the stars as seen from the Earth at `epoch_jyear` (one per row); rows without a positive
+    parallax (unknown, or a negative noisy one) are left as they are."""
+    plx = np.asarray(parallax_mas, dtype=np.float64)
+    has = np.isfinite(plx) & (plx > 0)
+    if not has.any():
+        return q_xyz
+    out = np.array(q_xyz, dtype=np.float64, copy=True)
+    b = earth_barycentric_au(np.asarray(epoch_jyear, dtype=np.float64)[has])
+    v = out[has] - (plx[has] / MAS_PER_RAD)[:, None] * b
+    out[has] = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    return out
 
 
 def propagate(ra_deg, dec_deg, pmra_masyr, pmdec_masyr, epoch_from, epoch_to) -> tuple[np.ndarray, np.ndarray]:

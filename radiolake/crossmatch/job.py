@@ -171,6 +171,7 @@ def _stats(radio: dict[str, np.ndarray], meta: dict[str, tuple[float, float]], n
         star_err_max=max(hi("ra_error"), hi("dec_error")),
         star_pm_err_max=max(hi("pmra_error"), hi("pmdec_error")),
         radio_span_max=nanmax(radio[SPAN_COLUMN]) if SPAN_COLUMN in radio else 0.0,
+        star_parallax_max=max(meta.get("parallax", (0.0, 0.0))[1], 0.0),
     )
 
 

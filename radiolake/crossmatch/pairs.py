@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from radiolake.crossmatch.epochs import has_proper_motion, propagate_xyz, star_error_at_epoch
+from radiolake.crossmatch.epochs import apply_parallax, has_proper_motion, propagate_xyz, star_error_at_epoch
 from radiolake.crossmatch.positional_errors import (
     combined_covariance,
     motion_covariance,
@@ -144,6 +144,8 @@ def evaluate_pairs(
     r_epoch = radio["epoch"]
     dt = r_epoch[i] - stars["epoch"][j]
     q = propagate_xyz(stars["ra"][j], stars["dec"][j], stars["pmra"][j], stars["pmdec"][j], dt)
+    if "parallax" in stars:  # seen from the Earth on the radio row's date
+        q = apply_parallax(q, stars["parallax"][j], r_epoch[i])
     sep = separation_rad(radio_xyz, q) * ARCSEC_PER_RAD
     xi, eta = tangent_offsets_arcsec(radio_xyz, radio["ra"][i], radio["dec"][i], q)
     radio_cov = radio_covariance(

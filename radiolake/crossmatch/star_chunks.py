@@ -28,7 +28,7 @@ from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS
 #: touch ~3 s per GB): at 10 M stars, 1 M-row chunks made each worker's first chunk ~5x slower than the others
 #: and the whole run ~1 s slower than 250 k-row chunks.
 CHUNK_ROWS = 250_000
-STATS_COLUMNS = ("epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error")
+STATS_COLUMNS = ("epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error", "parallax")
 
 
 def filesystem(s3: bool) -> pafs.FileSystem:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from astropy import units as u
-from astropy.coordinates import SkyCoord, search_around_sky
+from astropy.coordinates import CartesianRepresentation, SkyCoord, get_body_barycentric, search_around_sky
 from astropy.time import Time
 
 from radiolake.crossmatch.core import CatalogueStats, crossmatch_frames, plan_match
@@ -39,21 +39,30 @@ def moved_stars(radio: pd.DataFrame, stars: pd.DataFrame, i: np.ndarray, j: np.n
             warnings.simplefilter("ignore")
             m = c.apply_space_motion(new_obstime=Time(radio["epoch"].to_numpy()[i][mov], format="jyear"))
         ra[mov], dec[mov] = m.ra.deg, m.dec.deg
-    return SkyCoord(ra * u.deg, dec * u.deg)
+    moved = SkyCoord(ra * u.deg, dec * u.deg)
+    plx = stars["parallax"].to_numpy()[j]
+    near = np.isfinite(plx) & (plx > 0)
+    if near.any():  # seen from the Earth on the radio date: the star at 1/parallax minus the Earth's position
+        star = moved[near].cartesian.xyz.to_value() * (1.0 / np.radians(plx[near] / 3.6e6))
+        earth = get_body_barycentric("earth", Time(radio["epoch"].to_numpy()[i][near], format="jyear"))
+        seen = SkyCoord(CartesianRepresentation(star - earth.xyz.to_value(u.au)))
+        ra[near], dec[near] = seen.ra.deg, seen.dec.deg
+        moved = SkyCoord(ra * u.deg, dec * u.deg)
+    return moved
 
 
-def reference_pairs(radio: pd.DataFrame, stars: pd.DataFrame, n_sigma: float, cap: float,
-                    use_span: bool = True) -> tuple[dict, dict]:
+def reference_pairs(radio: pd.DataFrame, stars: pd.DataFrame, n_sigma: float, cap: float) -> tuple[dict, dict, set]:
     """({(radio_id, star_id): (separation arcsec, sigma)} for every pair within n_sigma AND within cap, the
-    same for every candidate).
+    same for every candidate, and the pairs that would pass without the span term).
 
     Covariance per pair: the radio error ellipse (pos_err_*) or diagonal (ra_error, dec_error); plus the
     star's motion over the radio row's span, (T^2/12) mu mu^T; plus the star's own (diagonal) error."""
     pm = np.hypot(stars["pmra"].fillna(0), stars["pmdec"].fillna(0)).to_numpy()
+    plx_max = np.nan_to_num(stars["parallax"].to_numpy()).max() * 1.03 / 1000  # arcsec: the Earth's orbit
     max_dt = max(abs(radio["epoch"].max() - stars["epoch"].min()), abs(stars["epoch"].max() - radio["epoch"].min()))
     rc = SkyCoord(radio["ra"].to_numpy() * u.deg, radio["dec"].to_numpy() * u.deg)
     sc = SkyCoord(stars["ra"].to_numpy() * u.deg, stars["dec"].to_numpy() * u.deg)
-    i, j, _, _ = search_around_sky(rc, sc, (cap + pm.max() * max_dt / 1000 + 1e-3) * u.arcsec)
+    i, j, _, _ = search_around_sky(rc, sc, (cap + pm.max() * max_dt / 1000 + plx_max + 1e-3) * u.arcsec)
     moved = moved_stars(radio, stars, i, j)
     sep = rc[i].separation(moved).to_value(u.arcsec)
     dlon, dlat = rc[i].spherical_offsets_to(moved)
@@ -65,18 +74,23 @@ def reference_pairs(radio: pd.DataFrame, stars: pd.DataFrame, n_sigma: float, ca
     c_ee = np.where(ell, a**2 * np.sin(pa) ** 2 + b**2 * np.cos(pa) ** 2, radio["ra_error"].to_numpy()[i] ** 2)
     c_nn = np.where(ell, a**2 * np.cos(pa) ** 2 + b**2 * np.sin(pa) ** 2, radio["dec_error"].to_numpy()[i] ** 2)
     c_en = np.where(ell, (a**2 - b**2) * np.sin(pa) * np.cos(pa), 0.0)
-    k = np.nan_to_num(radio["epoch_span_years"].to_numpy()[i]) ** 2 / 12.0 * use_span
+    k = np.nan_to_num(radio["epoch_span_years"].to_numpy()[i]) ** 2 / 12.0
     mu_e = np.nan_to_num(stars["pmra"].to_numpy()[j]) / 1000.0
     mu_n = np.nan_to_num(stars["pmdec"].to_numpy()[j]) / 1000.0
-    c_ee = c_ee + k * mu_e**2 + stars["ra_error"].to_numpy()[j] ** 2
-    c_nn = c_nn + k * mu_n**2 + stars["dec_error"].to_numpy()[j] ** 2
-    c_en = c_en + k * mu_e * mu_n
-    det = c_ee * c_nn - c_en**2
-    sigma = np.sqrt((c_nn * xi**2 - 2 * c_en * xi * eta + c_ee * eta**2) / det)
-    keep = (sep <= cap) & (sigma <= n_sigma)
+    c_ee = c_ee + stars["ra_error"].to_numpy()[j] ** 2
+    c_nn = c_nn + stars["dec_error"].to_numpy()[j] ** 2
+
+    def significance(with_span: float) -> np.ndarray:
+        e, n_, en = c_ee + with_span * k * mu_e**2, c_nn + with_span * k * mu_n**2, c_en + with_span * k * mu_e * mu_n
+        return np.sqrt((n_ * xi**2 - 2 * en * xi * eta + e * eta**2) / (e * n_ - en**2))
+
+    sigma = significance(1.0)
     rid, sid = radio["source_id"].to_numpy(), stars["source_id"].to_numpy()
     ref = {(rid[a_], sid[b_]): (s, d) for a_, b_, s, d in zip(i, j, sep, sigma, strict=True)}
-    return {k_: v for k_, v, kept in zip(ref, ref.values(), keep, strict=True) if kept}, ref
+    keep = (sep <= cap) & (sigma <= n_sigma)
+    keep_no_span = (sep <= cap) & (significance(0.0) <= n_sigma)
+    return ({k_: v for k_, v, kept in zip(ref, ref.values(), keep, strict=True) if kept}, ref,
+            {k_ for k_, kept in zip(ref, keep_no_span, strict=True) if kept})
 
 
 def sky_with_spans_and_ellipses(seed: int, fast: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,6 +103,8 @@ def sky_with_spans_and_ellipses(seed: int, fast: float) -> tuple[pd.DataFrame, p
     radio["pos_err_major"] = np.where(ell, major, np.nan)
     radio["pos_err_minor"] = np.where(ell, major * rng.uniform(0.2, 1.0, n), np.nan)
     radio["pos_err_pa"] = np.where(ell, rng.uniform(0, 180, n), np.nan)
+    m = len(stars)  # nearby stars up to Proxima's 768 mas; some unknown or (noisy) negative parallaxes
+    stars["parallax"] = np.where(rng.random(m) < 0.8, rng.uniform(0.0, 770.0, m), rng.choice([np.nan, -2.0], m))
     return radio, stars
 
 
@@ -96,7 +112,7 @@ def sky_with_spans_and_ellipses(seed: int, fast: float) -> tuple[pd.DataFrame, p
                                                                (3, 0.02, 5.0, 30.0)])
 def test_capped_n_sigma_pair_set_equals_the_astropy_brute_force(seed, fast, n_sigma, cap):
     radio, stars = sky_with_spans_and_ellipses(seed, fast)
-    expected, every = reference_pairs(radio, stars, n_sigma, cap)
+    expected, every, without_span = reference_pairs(radio, stars, n_sigma, cap)
     got = crossmatch_frames(radio, stars, cap, n_sigma=n_sigma)["pairs"]
     found = {(a, b): (s, d) for a, b, s, d in zip(got["radio_id"], got["star_id"], got["separation_arcsec"],
                                                   got["separation_sigma"], strict=True)}
@@ -113,7 +129,7 @@ def test_capped_n_sigma_pair_set_equals_the_astropy_brute_force(seed, fast, n_si
         assert s == pytest.approx(every[key][0], abs=1e-6) and d == pytest.approx(every[key][1], rel=1e-6)
     assert (got["separation_arcsec"] <= cap).all() and (got["separation_sigma"] <= n_sigma).all()
     # the span matters on this sky: without it the pair set differs
-    assert set(reference_pairs(radio, stars, n_sigma, cap, use_span=False)[0]) != set(expected)
+    assert without_span != set(expected)
 
 
 def test_a_fast_star_observed_at_the_edge_of_a_survey_span_is_found_through_the_span_term():
@@ -129,6 +145,26 @@ def test_a_fast_star_observed_at_the_edge_of_a_survey_span_is_found_through_the_
     assert len(with_span) == 1
     expected_sigma = 1.5 / np.sqrt(0.3**2 + 3.0**2 / 12.0 * 1.0**2)
     assert with_span["separation_sigma"].iloc[0] == pytest.approx(expected_sigma, rel=1e-4)
+
+
+def test_a_nearby_star_is_matched_where_the_earth_sees_it_on_the_radio_date():
+    # A Proxima-like star (768 mas) with no motion: seen from the Earth it is displaced by up to 0.77" from its
+    # barycentric position, so a radio source at the apparent position with 0.1" errors is > 3 sigma off
+    # without the parallax and on it with.
+    star = catalogue("star", [217.4, 217.4], [-62.7, -62.7], 2016.0, ra_error=0.0, dec_error=0.0,
+                     pmra=[0.0, 0.0], pmdec=[0.0, 0.0])
+    star["source_id"] = ["star:near", "star:far"]
+    star["parallax"] = [768.0, np.nan]
+    epoch = 2019.25
+    earth = get_body_barycentric("earth", Time(epoch, format="jyear")).xyz.to_value(u.au)
+    p = SkyCoord(217.4 * u.deg, -62.7 * u.deg).cartesian.xyz.to_value()
+    seen = SkyCoord(CartesianRepresentation(p / np.radians(768.0 / 3.6e6) - earth))
+    radio = catalogue("radio", [seen.ra.deg], [seen.dec.deg], epoch, ra_error=0.1, dec_error=0.1)
+    shift = SkyCoord(217.4 * u.deg, -62.7 * u.deg).separation(seen).to_value(u.arcsec)
+    assert shift > 0.4  # the parallax at this date moves the star by more than 4 sigma of the radio error
+    pairs = crossmatch_frames(radio, star, 5.0, n_sigma=3.0)["pairs"].set_index("star_id")
+    assert list(pairs.index) == ["star:near"]
+    assert pairs.loc["star:near", "separation_arcsec"] < 1e-6
 
 
 def test_motion_covariance_is_the_variance_of_a_date_uniform_over_the_span():

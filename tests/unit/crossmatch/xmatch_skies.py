@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from astropy import units as u
-from astropy.coordinates import SkyCoord, search_around_sky
+from astropy.coordinates import CartesianRepresentation, SkyCoord, get_body_barycentric, search_around_sky
 from astropy.time import Time
 from cdshealpix import nested
 
@@ -58,14 +58,18 @@ def astropy_pairs(radio: pd.DataFrame, stars: pd.DataFrame, radius_arcsec: float
 
     Candidates come from search_around_sky at catalogue positions with the radius widened by the largest
     possible proper-motion displacement; each candidate star is then moved with apply_space_motion to its
-    radio row's epoch and the astropy separation decides.
+    radio row's epoch and the astropy separation decides. A star with a positive `parallax` (mas) is then seen
+    from the Earth on that date: its position at 1/parallax minus the Earth's barycentric position
+    (get_body_barycentric), the engine's model of annual parallax.
     """
     has_pm = (stars["pmra"].notna() & stars["pmdec"].notna()).to_numpy()
     pm_tot = np.where(has_pm, np.hypot(stars["pmra"].fillna(0), stars["pmdec"].fillna(0)), 0.0)
     if len(radio) == 0 or len(stars) == 0:
         return {}
     max_dt = max(abs(radio["epoch"].max() - stars["epoch"].min()), abs(stars["epoch"].max() - radio["epoch"].min()))
-    coarse = radius_arcsec + pm_tot.max() * max_dt / 1000.0 + 1e-3
+    plx = stars["parallax"].to_numpy(np.float64) if "parallax" in stars else np.full(len(stars), np.nan)
+    plx_max = float(np.nanmax(plx, initial=0.0)) * 1.03 / 1000.0  # the Earth's orbit seen from the star (arcsec)
+    coarse = radius_arcsec + pm_tot.max() * max_dt / 1000.0 + plx_max + 1e-3
     rc = SkyCoord(radio["ra"].to_numpy() * u.deg, radio["dec"].to_numpy() * u.deg)
     sc = SkyCoord(stars["ra"].to_numpy() * u.deg, stars["dec"].to_numpy() * u.deg)
     i, j, _, _ = search_around_sky(rc, sc, coarse * u.arcsec)
@@ -86,6 +90,13 @@ def astropy_pairs(radio: pd.DataFrame, stars: pd.DataFrame, radius_arcsec: float
             warnings.simplefilter("ignore")  # ERFA notes that the missing distance was overridden
             moved = moving.apply_space_motion(new_obstime=Time(radio["epoch"].to_numpy()[i][mov], format="jyear"))
         ra[mov], dec[mov] = moved.ra.deg, moved.dec.deg
+    near = np.isfinite(plx[j]) & (plx[j] > 0)
+    if near.any():
+        star_au = SkyCoord(ra[near] * u.deg, dec[near] * u.deg).cartesian.xyz.to_value() / np.radians(
+            plx[j][near] / 3.6e6)
+        earth = get_body_barycentric("earth", Time(radio["epoch"].to_numpy()[i][near], format="jyear"))
+        seen = SkyCoord(CartesianRepresentation(star_au - earth.xyz.to_value(u.au)))
+        ra[near], dec[near] = seen.ra.deg, seen.dec.deg
     sep = rc[i].separation(SkyCoord(ra * u.deg, dec * u.deg)).to_value(u.arcsec)
     keep = sep <= radius_arcsec
     rid = radio["source_id"].to_numpy()[i[keep]]
