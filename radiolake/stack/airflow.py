@@ -159,11 +159,18 @@ class Airflow:
                                      self.state.log_file("airflow-api-server"))
         since = datetime.now(UTC)
         self.migrate()
+        # A component that lived through a restart of the metadata database is replaced: it may be about to
+        # exit (the triggerer stops its trigger runner first), and one that exits after this check would
+        # never send the heartbeat waited for below.
+        database_start = self.pg.restarted_at()
+        for proc in reversed(procs):
+            if (started := proc.started_at()) is not None and started < database_start:
+                proc.stop()
         for proc in procs:
             proc.start()
         api = procs[0]
         api.wait_ready(lambda: self._all_healthy(since), timeout, "api-server /api/v2/monitor/health with "
-                       "scheduler, dag-processor and triggerer heartbeats newer than this start")
+                       "scheduler, dag-processor and triggerer heartbeats newer than this start", also=procs[1:])
 
     def health(self) -> dict:
         resp = httpx.get(f"{self.url}/api/v2/monitor/health", timeout=5)

@@ -230,3 +230,12 @@ class Postgres:
                 return conn.execute("SELECT 1").fetchone() == (1,)
         except psycopg.Error:
             return False
+
+    def restarted_at(self) -> float:
+        """When the server last started or crash-restarted (seconds since the epoch): a client connected
+        before then has lost its connections. After a backend crash the server ends every session and
+        recovers without a new start time; its shared statistics are reset then, so their reset time
+        says when (PostgreSQL 15+)."""
+        with psycopg.connect(self.dsn(), connect_timeout=10) as conn:
+            return conn.execute("SELECT greatest(pg_postmaster_start_time(), "
+                                "(SELECT stats_reset FROM pg_stat_archiver))").fetchone()[0].timestamp()

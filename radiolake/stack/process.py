@@ -101,13 +101,21 @@ class ManagedProcess:
         write_private(self.pid_file, f"{proc.pid} {psutil.Process(proc.pid).create_time():.2f}\n")
         return proc.pid
 
-    def wait_ready(self, check: Callable[[], bool], timeout: float, what: str) -> None:
-        """Poll `check` until true; fail fast if the process died, fail clearly on timeout."""
+    def started_at(self) -> float | None:
+        """When the live process started (seconds since the epoch, as its PID file records), or None."""
+        if self.pid() is None:
+            return None
+        return float(self.pid_file.read_text().split()[1])
+
+    def wait_ready(self, check: Callable[[], bool], timeout: float, what: str,
+                   also: Sequence[ManagedProcess] = ()) -> None:
+        """Poll `check` until true; fail fast if the process, or one in `also` (which the check depends on),
+        died: it would never be ready then. Fail clearly on timeout."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.pid() is None:
-                raise StackError(self.service, f"exited while starting ({what})", self.log_file,
-                                 tail(self.log_file))
+            if dead := next((p for p in (self, *also) if p.pid() is None), None):
+                raise StackError(dead.service, f"exited while starting ({what})", dead.log_file,
+                                 tail(dead.log_file))
             try:
                 if check():
                     return

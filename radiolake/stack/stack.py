@@ -42,7 +42,9 @@ class Stack:
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     def up(self, with_airflow: bool = True, spark_workers: int | None = None) -> None:
-        """Start what is not running. On any failure, stop everything again: never a half-started stack.
+        """Start what is not running. On a failure, stop the service that failed and every service this
+        call started: never a half-started stack, and a failed restart of one service never takes down the
+        others that already ran (on a fresh start that is everything, as `down`).
 
         `spark_workers`: workers of the standalone Spark cluster (0: none); None keeps what runs now, or
         RADIOLAKE_SPARK_WORKERS when set.
@@ -54,13 +56,34 @@ class Stack:
             steps.append(("spark", lambda: self.spark.start(workers)))
         if with_airflow:
             steps.append(("airflow", self.airflow.start))
+        ran_before = self._running()
+        tried: list[str] = []
         try:
             for name, start in steps:
                 log.info("starting %s", name)
+                tried.append(name)
                 start()
         except BaseException:
-            self.down()
+            if not any(ran_before.values()):
+                self.down()
+            else:
+                self._stop([n for n in reversed(tried) if n == tried[-1] or not ran_before[n]])
             raise
+
+    def _running(self) -> dict[str, bool]:
+        return {"postgres": self.postgres.running(), "objectstore": self.objectstore.pid() is not None,
+                "spark": self.spark.running(),
+                "airflow": any(p.pid() is not None for p in self.airflow.processes())}
+
+    def _stop(self, names: list[str]) -> None:
+        """Stop these services, logging (not raising) what fails: the caller is raising a start failure."""
+        stops = {"airflow": self.airflow.stop, "spark": self.spark.stop, "objectstore": self.objectstore.stop,
+                 "postgres": self.postgres.stop}
+        for name in names:
+            try:
+                stops[name]()
+            except StackError as exc:
+                log.warning("%s", exc)
 
     def down(self) -> int:
         """Stop every service; returns how many stray processes had to be killed afterwards."""
