@@ -66,9 +66,9 @@ ensure_venv() {  # dir stamp-text pip-args...
   log "installing into $dir (a few minutes the first time)"
   [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
   "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  # --no-compile: Python compiles a module's bytecode when it is first imported, so only what runs pays,
-  # instead of pip compiling every file of Airflow and its dependencies up front.
-  if ! "$dir/bin/python" -m pip install -q --no-compile "$@" >"$dir/pip-install.log" 2>&1; then
+  # pip precompiles the bytecode (kept: with PYTHONDONTWRITEBYTECODE set, as on some machines, Python would
+  # otherwise compile Airflow's modules again in every task process).
+  if ! "$dir/bin/python" -m pip install -q "$@" >"$dir/pip-install.log" 2>&1; then
     grep -v '^WARNING: Location' "$dir/pip-install.log" >&2
     log "pip install into $dir failed (full log: $dir/pip-install.log)"; exit 1
   fi
