@@ -3,8 +3,10 @@
 A benchmark that times a wrong answer proves nothing, so each engine's pairs are compared with a reference
 built only from astropy, independent of radiolake.crossmatch:
 
-- `moved`: each star moved to its radio row's epoch (`SkyCoord.apply_space_motion`, zero radial velocity),
-  then astropy's separation decides. This is what `radiolake crossmatch` computes: it must equal it.
+- `moved`: each star moved to its radio row's epoch (`SkyCoord.apply_space_motion`, zero radial velocity) and,
+  with a positive parallax, seen from the Earth on that date (its position at 1/parallax minus the Earth's
+  barycentric position, `get_body_barycentric`), then astropy's separation decides. This is what `radiolake
+  crossmatch` computes: it must equal it.
 - `static`: the same candidates at catalogue positions, what a peer without epoch propagation (astropy's
   `search_around_sky` as timed, LSDB) computes: such a peer must equal it.
 
@@ -66,12 +68,13 @@ def reference_candidates(folder: Path, radius_arcsec: float) -> pa.Table:
     r = {c: radio[c].to_numpy() for c in ("ra", "dec", "epoch")}
     parts = []
     for path in sorted((folder / "stars").rglob("*.parquet")):
-        stars = pq.read_table(path, columns=["source_id", "ra", "dec", "epoch", "pmra", "pmdec"])
-        s = {c: stars[c].to_numpy() for c in ("ra", "dec", "epoch", "pmra", "pmdec")}
+        stars = pq.read_table(path, columns=["source_id", "ra", "dec", "epoch", "pmra", "pmdec", "parallax"])
+        s = {c: stars[c].to_numpy() for c in ("ra", "dec", "epoch", "pmra", "pmdec", "parallax")}
         has_pm = np.isfinite(s["pmra"]) & np.isfinite(s["pmdec"])
         pm_tot = np.where(has_pm, np.hypot(np.nan_to_num(s["pmra"]), np.nan_to_num(s["pmdec"])), 0.0)
         max_dt = max(abs(r["epoch"].max() - s["epoch"].min()), abs(s["epoch"].max() - r["epoch"].min()))
-        reach = pm_tot * max_dt / 1000.0  # arcsec
+        # arcsec: proper motion over the widest epoch gap, plus the Earth's orbit seen from the star
+        reach = pm_tot * max_dt / 1000.0 + np.where(s["parallax"] > 0, s["parallax"], 0.0) * 1.03 / 1000.0
         for group in (reach <= _SLOW_ARCSEC, reach > _SLOW_ARCSEC):
             if group.any():
                 coarse = radius_arcsec + reach[group].max() + 1e-3
@@ -89,7 +92,7 @@ def _candidates(radio: pa.Table, r: dict, stars: pa.Table, s: dict, coarse: floa
     """Pairs of these stars with the radio rows near them: separations at catalogue positions and after each
     star is moved by astropy to its radio row's epoch."""
     from astropy import units as u
-    from astropy.coordinates import SkyCoord, search_around_sky
+    from astropy.coordinates import CartesianRepresentation, SkyCoord, get_body_barycentric, search_around_sky
     from astropy.time import Time
 
     near = _radio_near(r, s, coarse / 3600.0)
@@ -110,6 +113,14 @@ def _candidates(radio: pa.Table, r: dict, stars: pa.Table, s: dict, coarse: floa
             warnings.simplefilter("ignore")  # ERFA's note that the distance was overridden
             moved = moving.apply_space_motion(new_obstime=Time(epoch[mov], format="jyear"))
         ra[mov], dec[mov] = moved.ra.deg, moved.dec.deg
+    plx = s["parallax"][j]
+    seen = np.isfinite(plx) & (plx > 0)
+    if seen.any():
+        star_au = SkyCoord(ra[seen] * u.deg, dec[seen] * u.deg).cartesian.xyz.to_value() / np.radians(
+            plx[seen] / 3.6e6)
+        earth = get_body_barycentric("earth", Time(epoch[seen], format="jyear")).xyz.to_value(u.au)
+        from_earth = SkyCoord(CartesianRepresentation(star_au - earth))
+        ra[seen], dec[seen] = from_earth.ra.deg, from_earth.dec.deg
     sep_moved = rc[i].separation(SkyCoord(ra * u.deg, dec * u.deg)).to_value(u.arcsec)
     sep_static = sep_static.to_value(u.arcsec)
     keep = np.minimum(sep_static, sep_moved) <= radius_arcsec + TIE_ARCSEC
