@@ -24,7 +24,7 @@ PAIRS_SCHEMA = pa.schema([
     pa.field("dt_years", pa.float64(), nullable=False),  # radio epoch - star catalogue epoch
     pa.field("pm_applied", pa.bool_(), nullable=False),  # False: star had no proper motion, matched as is
     pa.field("rank", pa.int32(), nullable=False),  # 1 = nearest star to this radio source
-    pa.field("star_density_deg2", pa.float64(), nullable=False),  # local stellar density, stars/deg^2
+    pa.field("star_density_deg2", pa.float64(), nullable=False),  # local density of the star's class, /deg^2
     pa.field("p_chance", pa.float64(), nullable=False),  # 1 - exp(-pi r^2 rho)
     pa.field("star_ra_at_epoch", pa.float64(), nullable=False),  # deg, star moved to the radio epoch
     pa.field("star_dec_at_epoch", pa.float64(), nullable=False),
@@ -32,6 +32,10 @@ PAIRS_SCHEMA = pa.schema([
     # is the radio source's counterpart, with the prior measured from the offset skies (crossmatch/association.py).
     pa.field("likelihood_ratio", pa.float64()),  # null when the errors are unknown
     pa.field("association_probability", pa.float64()),
+    # The star's population (crossmatch/populations.py): 'star' (significant parallax or proper motion, RUWE
+    # < 1.4), 'extragalactic' (neither: quasars, galaxies, unknown) or 'uncertain' (RUWE >= 1.4). The density
+    # (star_density_deg2, p_chance) and the prior behind the posterior are those of the star's own class.
+    pa.field("population", pa.string()),
 ])
 
 OFFSET_STATS_SCHEMA = pa.schema([

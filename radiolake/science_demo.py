@@ -31,13 +31,16 @@ BACKGROUND_ERROR_ARCSEC = 1.0
 
 
 def grades(pairs: pd.DataFrame, stars: pd.DataFrame) -> pd.Series:
-    """A/B/C of best pairs by the marts' default rule (marts.yml, radio_star_candidates.grade)."""
+    """A/B/C of best pairs by the marts' default rule (marts.yml, radio_star_candidates.grade): the two top
+    grades need stellar evidence (population 'star'); a quasar or galaxy counterpart is grade C, whatever its
+    probability."""
     s = stars.set_index("source_id")
     snr = (s["parallax"] / s["parallax_error"]).reindex(pairs["star_id"]).to_numpy()
     p = pairs["association_probability"].to_numpy(np.float64)
+    star = (pairs["population"] == "star").to_numpy() if "population" in pairs else np.ones(len(pairs), bool)
     with np.errstate(invalid="ignore"):
-        a = (p >= GRADE_A_MIN_PROBABILITY) & (snr >= GRADE_A_MIN_PARALLAX_SNR)
-        b = p >= GRADE_B_MIN_PROBABILITY
+        a = star & (p >= GRADE_A_MIN_PROBABILITY) & (snr >= GRADE_A_MIN_PARALLAX_SNR)
+        b = star & (p >= GRADE_B_MIN_PROBABILITY)
     return pd.Series(np.where(a, "A", np.where(b, "B", "C")), index=pairs.index)
 
 

@@ -16,10 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from radiolake.crossmatch.associate import association_arrays, priors_from_rows
-from radiolake.crossmatch.density import density_from_counts, neighbourhood, p_chance
+from radiolake.crossmatch.associate import priors_from_rows, refine_priors
+from radiolake.crossmatch.association import likelihood_ratio, posterior
+from radiolake.crossmatch.density import class_densities, neighbourhood, p_chance
 from radiolake.crossmatch.offsets import offset_stats_from_rows, region_pixels
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
+from radiolake.crossmatch.populations import population_names
 from radiolake.crossmatch.positional_errors import error_scale
 from radiolake.results import PAIRS_SCHEMA
 
@@ -55,11 +57,6 @@ def rank_order(rows: np.ndarray, sep: np.ndarray, star_id: pa.Array | pa.Chunked
     return order, (np.arange(g.size) - start + 1).astype(np.int32)
 
 
-def _group_codes(ids: pa.Array) -> np.ndarray:
-    """An integer code per distinct id (the association groups a radio source's pairs by its id)."""
-    return pc.dictionary_encode(ids).indices.to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def _floats(values: np.ndarray) -> pa.Array:
     """A float column as the pairs table holds it: NaN (unknown) is null."""
     return pa.array(np.asarray(values, dtype=np.float64), type=pa.float64(), from_pandas=True)
@@ -88,48 +85,51 @@ def assemble_tables(
     """The result tables from the engine's raw pairs: {'pairs', 'best' (Arrow, PAIRS_SCHEMA), 'offset_stats'
     (pandas, OFFSET_STATS_SCHEMA columns), 'priors'}.
 
-    found: per pair of the real sky, `sky` (= radio row) and PAIR_VALUES; star_id: per pair; offset_pairs: per
-    pair of an offset sky, `sky` (= offset * n_radio + radio row) and `separation_arcsec` (engine.split_skies);
+    found: per pair of the real sky, `sky` (= radio row), PAIR_VALUES and `star_class` (the star's population
+    class, populations.py); star_id: per pair; offset_pairs: per pair of an offset sky, `sky` (= offset *
+    n_radio + radio row), `separation_arcsec` and `star_class` (engine.split_skies);
     radio_ids: per radio row. radio: per radio row, ra, dec and the positional-error columns
     (ra_error, dec_error, ELLIPSE_COLUMNS where given); their error scale det(C)^(1/4) (NaN: unknown) picks the row's
-    prior class. star_density_counts: sorted (pixel at density_order, valid stars in it), over at least every
-    pixel next to a matched radio source."""
+    prior class. star_density_counts: sorted (pixel at density_order * N_CLASSES + population class, valid stars
+    in it: density.class_counts), over at least every pixel next to a matched radio source. Each pair is
+    weighed against the density and prior of its own population class: a star at 30 pc against the stars
+    that near, a source with no stellar evidence against the quasars and galaxies."""
     n_radio = int(np.asarray(radio["ra"]).size)
     rows = np.asarray(found["sky"], dtype=np.int64)
+    star_class = np.asarray(found.get("star_class", np.zeros(rows.size, np.int8)), dtype=np.int64)
     radio_error_scale = error_scale(*(radio.get(c) for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
 
     # the offset skies: the false-match statistics and the priors (integer rows only)
     off_sky = np.asarray(offset_pairs["sky"], dtype=np.int64)
     off_offset, off_row = off_sky // max(n_radio, 1), off_sky % max(n_radio, 1)
     matched = np.unique(rows)
-    priors = priors_from_rows(radio_error_scale, matched, off_offset, off_row, n_offsets)
+    off_class = np.asarray(offset_pairs.get("star_class", np.zeros(off_row.size, np.int8)), dtype=np.int64)
+    priors = priors_from_rows(radio_error_scale, rows, off_offset, off_row, n_offsets,
+                              matched_classes=star_class, offset_classes=off_class)
     regions = region_pixels(radio["ra"], radio["dec"], region_order)
     stats = offset_stats_from_rows(off_offset, off_row, np.asarray(offset_pairs["separation_arcsec"]), regions,
                                    n_offsets, plan.criteria.search_arcsec, region_order, run_id)
-    del off_sky, off_offset, off_row, regions
+    del off_sky, off_offset, off_row, off_class, regions
 
     # the real sky's pairs: rank, density, p_chance, the k-nearest cut, then the association
     sep = np.asarray(found["separation_arcsec"], dtype=np.float64)
     pick, rank = rank_order(rows, sep, star_id)
-    rows = rows[pick]
+    rows, star_class = rows[pick], star_class[pick]
     if k_nearest is not None:
         keep = rank <= k_nearest
-        pick, rows, rank = pick[keep], rows[keep], rank[keep]
+        pick, rows, rank, star_class = pick[keep], rows[keep], rank[keep], star_class[keep]
     nb = neighbourhood(radio["ra"][matched], radio["dec"][matched], density_order)
-    density = density_from_counts(nb, *star_density_counts, density_order)[np.searchsorted(matched, rows)]
+    density = class_densities(nb, *star_density_counts, density_order)[np.searchsorted(matched, rows), star_class]
     del nb
     values = {k: np.asarray(found[k])[pick] for k in PAIR_VALUES}
     radio_id = _string_array(radio_ids.take(pa.array(rows)))
     # The offset density of a true pair is normalised over the region searched (positional_errors.
     # search_fraction F), not the whole plane: LR = f / (F rho), passed as the density F rho.
     searched = np.asarray(found["search_fraction"], dtype=np.float64)[pick] if "search_fraction" in found else 1.0
-    lr, prob = association_arrays(
-        _group_codes(radio_id),
-        values["separation_sigma"],
-        values["combined_error_arcsec"],
-        density * searched,
-        priors.for_scales(radio_error_scale[rows]),
-    )
+    lr = likelihood_ratio(values["separation_sigma"], values["combined_error_arcsec"], density * searched)
+    # the priors per (radio error class, population class): from the offset skies' counts, refined by EM
+    priors = refine_priors(priors, rows, radio_error_scale[rows], star_class, lr)
+    prob = posterior(rows, lr, *priors.for_pairs(radio_error_scale[rows], star_class))
     columns = {
         "run_id": pa.repeat(pa.scalar(run_id, pa.string()), pick.size),
         "radio_id": radio_id,
@@ -141,6 +141,7 @@ def assemble_tables(
         **{k: _floats(v) for k, v in values.items()},
         "likelihood_ratio": _floats(lr),
         "association_probability": _floats(prob),
+        "population": pa.array(population_names(star_class), pa.string()),
     }
     pairs = pa.Table.from_arrays([columns[f.name] for f in PAIRS_SCHEMA], schema=PAIRS_SCHEMA)
     return {

@@ -64,36 +64,49 @@ def prior_from_counts(n_radio: np.ndarray, n_matched: np.ndarray, expected_false
 
 def class_priors(
     n_radio: np.ndarray, n_matched: np.ndarray, expected_false: np.ndarray, shrink: float = PRIOR_SHRINK_SOURCES
-) -> tuple[np.ndarray, float]:
+) -> tuple[np.ndarray, float | np.ndarray]:
     """(prior per class of radio sources, prior of the whole run).
 
     Each class's counts are shrunk toward the run's prior with `shrink` pseudo-sources: a class with a few
-    sources keeps about the run's prior, a class with thousands gets its own."""
+    sources keeps about the run's prior, a class with thousands gets its own. With 2-D `n_matched` and
+    `expected_false` (radio class x catalogue population class) every population gets its own prior, shrunk
+    toward that population's run prior (returned per population)."""
     n = np.asarray(n_radio, dtype=np.float64)
     m = np.asarray(n_matched, dtype=np.float64)
     e = np.asarray(expected_false, dtype=np.float64)
-    q_run = float(prior_from_counts(n.sum(), m.sum(), e.sum()))
+    q_run = prior_from_counts(n.sum(), m.sum(axis=0), e.sum(axis=0))
+    n_b = n[:, None] if m.ndim == 2 else n
     with np.errstate(divide="ignore", invalid="ignore"):
-        q_class = (m - e + shrink * q_run) / (n - e + shrink)
-    q_class = np.clip(np.nan_to_num(q_class, nan=q_run), PRIOR_MIN, PRIOR_MAX)
-    return q_class, q_run
+        q_class = (m - e + shrink * q_run) / (n_b - e + shrink)
+    q_class = np.clip(np.where(np.isfinite(q_class), q_class, np.broadcast_to(q_run, q_class.shape)),
+                      PRIOR_MIN, PRIOR_MAX)
+    return q_class, (float(q_run) if np.ndim(q_run) == 0 else q_run)
 
 
-def posterior(group: np.ndarray, lr: np.ndarray, prior: np.ndarray | float) -> np.ndarray:
-    """P_i = Q LR_i / (Q sum_{j in group} LR_j + 1 - Q) for pairs grouped by radio source.
+def posterior(
+    group: np.ndarray, lr: np.ndarray, prior: np.ndarray | float, prior_total: np.ndarray | float | None = None
+) -> np.ndarray:
+    """P_i = Q_i LR_i / (sum_{j in group} Q_j LR_j + 1 - Q_tot) for pairs grouped by radio source.
 
-    group: integer code of each pair's radio source (any order); prior: Q per pair (or one value). A pair
-    with an unknown LR gets NaN and does not count in its group's sum."""
+    group: integer code of each pair's radio source (any order); prior: Q per pair (or one value), the prior
+    that the source's counterpart is in the pair's population class; prior_total: per pair, the source's
+    prior summed over every class (Q_tot; default: `prior`, one class). With classes this is NWAY's posterior
+    with a prior per population and property bin (Salvato et al. 2018). A pair with an unknown LR gets NaN
+    and does not count in its group's sum."""
     lr = np.asarray(lr, dtype=np.float64)
     q = np.broadcast_to(np.asarray(prior, dtype=np.float64), lr.shape)
+    q_tot = q if prior_total is None else np.broadcast_to(np.asarray(prior_total, dtype=np.float64), lr.shape)
     known = np.isfinite(lr)
     codes = np.asarray(group)
     if codes.size == 0:
         return np.zeros(0)
     _, inv = np.unique(codes, return_inverse=True)
-    total = np.bincount(inv, weights=np.where(known, lr, 0.0))[inv]
+    inv = inv.ravel()
+    with np.errstate(invalid="ignore", over="ignore"):
+        weighted = np.where(known, q * lr, 0.0)
+    total = np.bincount(inv, weights=weighted)[inv]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        p = q * lr / (q * total + (1.0 - q))
+        p = q * lr / (total + (1.0 - q_tot))
     p = np.where(np.isinf(total), np.where(np.isinf(lr), 1.0, 0.0), p)  # LR overflow: that pair takes it all
     return np.where(known, np.clip(p, 0.0, 1.0), np.nan)
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from radiolake.crossmatch.assemble import assemble_tables
-from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER, star_counts
+from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER, class_counts
 from radiolake.crossmatch.engine import (
     STAR_MATCH_COLUMNS,
     RadioSkies,
@@ -41,6 +41,7 @@ from radiolake.crossmatch.partitioning import (
     pixel_size_arcsec,
     star_keys_from_healpix,
 )
+from radiolake.crossmatch.populations import classes_of
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ def concat_results(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if not parts:
         out = empty_result()
         out["sky"] = out.pop("radio_idx")
+        out["star_class"] = np.zeros(0, np.int8)
         return out
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -223,7 +225,7 @@ def crossmatch_frames(
     parts.append(res)
     res, off = split_skies(concat_results(parts), skies.n_radio)
     star_ids = pa.array(stars["source_id"].to_numpy(object)).take(pa.array(res.pop("star_idx")))
-    counts = star_counts(_col(stars, "ra"), _col(stars, "dec"), density_order)
+    counts = class_counts(home_pixels(star["ra"], star["dec"], density_order), classes_of(star, len(stars)))
     out = assemble_tables(
         res,
         star_ids,

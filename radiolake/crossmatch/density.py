@@ -12,6 +12,7 @@ import numpy as np
 from cdshealpix import nested
 
 from radiolake.crossmatch.partitioning import home_pixels, pixel_area_deg2
+from radiolake.crossmatch.populations import N_CLASSES
 
 DEFAULT_DENSITY_ORDER = 7
 
@@ -45,3 +46,33 @@ def p_chance(separation_arcsec: np.ndarray, density_deg2: np.ndarray) -> np.ndar
     """1 - exp(-pi r^2 rho), r in deg; computed with expm1 so tiny probabilities keep their precision."""
     r_deg = np.asarray(separation_arcsec, dtype=np.float64) / 3600.0
     return -np.expm1(-np.pi * r_deg**2 * np.asarray(density_deg2, dtype=np.float64))
+
+
+#: Pseudo-count of sources with which a population class's local density is shrunk toward the local density
+#: of all sources times the class's share of the whole catalogue read: a sparse class (stars within 100 pc,
+#: a few per deg^2) has too few sources in one neighbourhood to be counted there alone.
+CLASS_DENSITY_SHRINK_SOURCES = 20.0
+
+
+def class_counts(pix: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (key, count) of sources per (pixel, population class), key = pixel * N_CLASSES + class."""
+    key = np.asarray(pix, dtype=np.int64) * N_CLASSES + np.asarray(classes, dtype=np.int64)
+    return np.unique(key, return_counts=True)
+
+
+def class_densities(nb: np.ndarray, keys: np.ndarray, counts: np.ndarray, order: int,
+                    shrink: float = CLASS_DENSITY_SHRINK_SOURCES) -> np.ndarray:
+    """(N, N_CLASSES) sources per deg^2 of each population class over each row's neighbourhood `nb`, given
+    `class_counts` (summed over the catalogue read): rho_c = rho_all (n_c + s f_c) / (n_all + s), with n the
+    neighbourhood's counts and f_c the class's share of every source counted."""
+    keys, counts = np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.float64)
+    valid = nb >= 0
+    area = valid.sum(axis=1) * pixel_area_deg2(order)
+    n_c = np.stack([density_from_counts(np.where(valid, nb * N_CLASSES + c, -1), keys, counts, order)
+                    for c in range(N_CLASSES)], axis=1) * area[:, None]
+    n_all = n_c.sum(axis=1, keepdims=True)
+    total = np.bincount(keys % N_CLASSES, weights=counts, minlength=N_CLASSES)
+    share = total / total.sum() if total.sum() > 0 else np.full(N_CLASSES, 1.0 / N_CLASSES)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rho = (n_all / area[:, None]) * (n_c + shrink * share) / (n_all + shrink)
+    return np.nan_to_num(rho, nan=0.0)

@@ -34,13 +34,15 @@ from radiolake.crossmatch.pairs import (
     evaluate_pairs,
     match_chunk,
 )
+from radiolake.crossmatch.populations import POPULATION_COLUMNS, classes_of
 from radiolake.crossmatch.sky import offset_sky_position, radec_to_xyz
 from radiolake.schema import HEALPIX_ORDER
 
 #: Star columns the match reads (pmra_error/pmdec_error may be absent: then NaN); the parallax places a nearby
-#: star where the Earth sees it on the radio date (epochs.apply_parallax; absent or NaN: none).
+#: star where the Earth sees it on the radio date (epochs.apply_parallax); parallax, its error, RUWE and the
+#: magnitudes give each star its population class (populations.py; absent: unknown).
 STAR_MATCH_COLUMNS = ("ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error",
-                      "parallax")
+                      "parallax", "parallax_error", "ruwe", "phot_g_mean_mag", "hpmag")
 
 
 def displacement_arcsec(stars: dict[str, np.ndarray], radio_epoch_min: float, radio_epoch_max: float) -> np.ndarray:
@@ -236,22 +238,32 @@ def match_star_chunk(
             res["star_idx"] = slow_idx[res["star_idx"]]
     radio_idx = res.pop("radio_idx")
     res["sky"] = radio["sky"][radio_idx] if radio["ra"].size else np.zeros(0, np.int64)
+    res["star_class"] = _pair_classes(stars, res["star_idx"])
     return res, np.flatnonzero(fast)
 
 
+def _pair_classes(stars: dict[str, np.ndarray], star_idx: np.ndarray) -> np.ndarray:
+    """The population class (populations.py) of each pair's star, classified only for the matched ones."""
+    return classes_of({k: v[star_idx] for k, v in stars.items() if k in POPULATION_COLUMNS}, star_idx.size)
+
+
 def split_skies(found: dict[str, np.ndarray], n_radio: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """(the real sky's pairs, every column; the offset skies' pairs, `sky` and `separation_arcsec` only).
+    """(the real sky's pairs, every column; the offset skies' pairs, `sky`, `separation_arcsec` and the star's
+    `star_class` only).
 
     All the driver needs of an offset-sky pair is which sky row found a star and how near (the false-match
     statistics and the priors): at 100 M x 10 M the 8 offset skies gave ~10 M pairs, and with every column and
     a star id each they overflowed the driver JVM's heap as task results."""
     sky = np.asarray(found["sky"], dtype=np.int64)
     real = sky < n_radio
+    classes = np.asarray(found.get("star_class", np.zeros(sky.size, np.int8)), dtype=np.int8)
     if real.all():
-        return dict(found), {"sky": np.zeros(0, np.int64), "separation_arcsec": np.zeros(0, np.float64)}
+        return dict(found), {"sky": np.zeros(0, np.int64), "separation_arcsec": np.zeros(0, np.float64),
+                             "star_class": np.zeros(0, np.int8)}
     off = ~real
     return ({k: np.asarray(v)[real] for k, v in found.items()},
-            {"sky": sky[off], "separation_arcsec": np.asarray(found["separation_arcsec"], dtype=np.float64)[off]})
+            {"sky": sky[off], "separation_arcsec": np.asarray(found["separation_arcsec"], dtype=np.float64)[off],
+             "star_class": classes[off]})
 
 
 def match_fast_stars(
@@ -263,6 +275,7 @@ def match_fast_stars(
     if n == 0 or skies.n_radio == 0:
         out = empty_result()
         out["sky"] = out.pop("radio_idx")
+        out["star_class"] = np.zeros(0, np.int8)
         return out
     from scipy.spatial import cKDTree  # driver only: tasks need no scipy
 
@@ -277,4 +290,5 @@ def match_fast_stars(
     uniq, i = np.unique(sky, return_inverse=True)
     res = evaluate_pairs(skies.radio.arrays_for_sky(uniq), stars, i.astype(np.int64), j, criteria)
     res["sky"] = uniq[res.pop("radio_idx")]
+    res["star_class"] = _pair_classes(stars, res["star_idx"])
     return res

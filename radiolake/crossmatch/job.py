@@ -313,7 +313,8 @@ def run_crossmatch(
         offs.append(foff)
     del skies, fast_full  # the replicas and the broadcast copy of the radio columns
     res = concat_results(parts)
-    off = {k: np.concatenate([o[k] for o in offs]) if offs else np.zeros(0) for k in ("sky", "separation_arcsec")}
+    off = {k: np.concatenate([o[k] for o in offs]) if offs else np.zeros(0)
+           for k in ("sky", "separation_arcsec", "star_class")}
     n_candidates = int(res["sky"].size + off["sky"].size)
     del parts, offs
     ids = pa.chunked_array([c for a in star_ids for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],

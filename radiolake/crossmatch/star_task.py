@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioRows, match_star_chunk, split_skies
 from radiolake.crossmatch.pairs import MatchCriteria
+from radiolake.crossmatch.populations import N_CLASSES, classes_of
 from radiolake.crossmatch.star_chunks import StarChunk, filesystem, float_arrays, read_chunk
 from radiolake.crossmatch.validity import invalid_codes, quarantined
 from radiolake.schema import HEALPIX_ORDER
@@ -59,7 +60,9 @@ def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndar
         table = table.take(pa.array(ok))
     stars = float_arrays(table)
     healpix = table.column("healpix").to_numpy()
-    pix, counts = pixel_counts(healpix >> (2 * (HEALPIX_ORDER - ctx.density_order)))
+    # per (density pixel, population class): key = pixel * N_CLASSES + class (density.class_counts)
+    pix, counts = pixel_counts((healpix >> (2 * (HEALPIX_ORDER - ctx.density_order))) * N_CLASSES
+                               + classes_of(stars, ok.size))
     res, fast = match_star_chunk(stars, radio, ctx.criteria, ctx.radio_epoch_range, ctx.slow_limit_arcsec)
     res, off = split_skies(res, ctx.n_radio)
     ids = table.column("source_id")

@@ -103,7 +103,8 @@ CREATE TABLE IF NOT EXISTS load.pairs (
     star_dec_at_epoch   double precision NOT NULL,
     combined_error_arcsec   double precision,
     likelihood_ratio        double precision,
-    association_probability double precision
+    association_probability double precision,
+    population              text               -- star / extragalactic / uncertain (crossmatch/populations.py)
 ) PARTITION BY LIST (run_id);
 
 CREATE TABLE IF NOT EXISTS load.best (
@@ -121,7 +122,8 @@ CREATE TABLE IF NOT EXISTS load.best (
     star_dec_at_epoch   double precision NOT NULL,
     combined_error_arcsec   double precision,
     likelihood_ratio        double precision,
-    association_probability double precision
+    association_probability double precision,
+    population              text               -- star / extragalactic / uncertain (crossmatch/populations.py)
 ) PARTITION BY LIST (run_id);
 
 -- Warehouses created before the association step (issue 12) gain its columns (COPY names its columns, so
@@ -135,6 +137,11 @@ BEGIN
             EXECUTE format('ALTER TABLE load.%I ADD COLUMN IF NOT EXISTS combined_error_arcsec double precision, '
                            'ADD COLUMN IF NOT EXISTS likelihood_ratio double precision, '
                            'ADD COLUMN IF NOT EXISTS association_probability double precision', t);
+        END IF;
+        -- the population of each pair's star (issue 21)
+        IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'load'
+                       AND table_name = t AND column_name = 'population') THEN
+            EXECUTE format('ALTER TABLE load.%I ADD COLUMN IF NOT EXISTS population text', t);
         END IF;
     END LOOP;
 END $$;

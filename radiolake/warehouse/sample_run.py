@@ -21,6 +21,7 @@ from astropy import units as u
 from astropy.coordinates import Latitude, Longitude
 
 from radiolake.crossmatch.associate import association_arrays
+from radiolake.crossmatch.populations import classes_of, population_names
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
 from radiolake.schema import CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS, coarse_pixel
 
@@ -133,6 +134,9 @@ def make_sample_tables(n_pairs: int, seed: int = 0, run_id: str = "sample-run",
         "rank": rank, "star_density_deg2": density, "p_chance": p_chance,
         "star_ra_at_epoch": at_ra, "star_dec_at_epoch": at_dec,
         "combined_error_arcsec": sigma_err, "likelihood_ratio": lr, "association_probability": prob,
+        "population": population_names(classes_of(
+            {"parallax": np.where(has_plx, parallax, np.nan), "parallax_error": parallax_error, "pmra": pmra,
+             "pmdec": pmdec, "phot_g_mean_mag": g}, n_pairs)),
     }
 
     tables = {

@@ -43,8 +43,12 @@ def test_posterior_is_calibrated_against_the_injected_truth():
     assert pairs["association_probability"].notna().all()
     curve = reliability_curve(pairs["association_probability"].to_numpy(), is_true, BINS)
     table = pd.DataFrame(curve)
-    assert (curve["n"] >= 200).all(), table
-    assert np.all(np.abs(curve["observed"] - curve["mean_predicted"]) <= TOLERANCE), table
+    # Weighed against its own population (stars binned by parallax, issue 21), a pair is rarely ambiguous:
+    # every bin holds pairs, and is within 0.05 where it holds enough of them to tell (binomial error
+    # <= 0.025), else within two binomial errors.
+    assert (curve["n"] >= 40).all(), table
+    allowed = np.maximum(TOLERANCE, 2 * curve["error"])
+    assert np.all(np.abs(curve["observed"] - curve["mean_predicted"]) <= allowed), table
     # The probabilities carry information: most pairs are sure one way or the other.
     assert curve["n"][0] + curve["n"][-1] > 0.8 * curve["n"].sum()
     # The prior came from the offset skies: about the injected fraction of radio stars.

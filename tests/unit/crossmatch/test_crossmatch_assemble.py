@@ -85,11 +85,14 @@ def test_split_skies_keeps_every_column_of_real_pairs_and_only_sky_and_separatio
         "star_idx": np.array([0, 1, 2, 3, 4]),
         "separation_arcsec": np.array([0.1, 0.2, 0.3, 0.4, 0.5]),
         "dt_years": np.array([1.0, 2.0, 3.0, 4.0, 5.0]),
+        "star_class": np.array([0, 2, 3, 4, 5], np.int8),
     }
     real, off = split_skies(found, n_radio)
     assert real["sky"].tolist() == [3, 7, 0] and real["star_idx"].tolist() == [0, 2, 4]
     assert real["dt_years"].tolist() == [1.0, 3.0, 5.0]
-    assert set(off) == {"sky", "separation_arcsec"}
+    # the offset skies keep the star's population class: the chance rate per population (issue 21)
+    assert set(off) == {"sky", "separation_arcsec", "star_class"}
     assert off["sky"].tolist() == [13, 95] and off["separation_arcsec"].tolist() == [0.2, 0.4]
+    assert off["star_class"].tolist() == [2, 4]
     real, off = split_skies({k: v[[0, 2]] for k, v in found.items()}, n_radio)
     assert real["sky"].tolist() == [3, 7] and off["sky"].size == 0 and off["separation_arcsec"].size == 0
