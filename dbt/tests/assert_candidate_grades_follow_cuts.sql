@@ -5,9 +5,11 @@ with c as (
     select
         candidate_key,
         grade,
-        coalesce(association_probability >= {{ num_var('grade_a_min_probability') }}, false)
+        coalesce(population = 'star', false)
+          and coalesce(association_probability >= {{ num_var('grade_a_min_probability') }}, false)
           and coalesce(parallax_snr >= {{ num_var('grade_a_min_parallax_snr') }}, false) as meets_a,
-        coalesce(association_probability >= {{ num_var('grade_b_min_probability') }}, false) as meets_b
+        coalesce(population = 'star', false)
+          and coalesce(association_probability >= {{ num_var('grade_b_min_probability') }}, false) as meets_b
     from {{ ref('radio_star_candidates') }}
     where {{ check_scope(ref('radio_star_candidates')) }}  -- the checked runs (macros/check_scope.sql)
 )

@@ -13,6 +13,7 @@ from astropy import units as u
 from astropy.coordinates import Latitude, Longitude
 from cdshealpix import nested
 
+from radiolake.crossmatch.populations import classes_of, population_names
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
 from radiolake.run_params import dbt_check_runs_vars
 from radiolake.schema import CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS, coarse_pixel
@@ -64,6 +65,14 @@ def _healpix(ra, dec):
                                     HEALPIX_ORDER).astype(np.int64)
 
 
+def population_of(s: dict) -> str:
+    """The population the cross-match gives the star (crossmatch/populations.py)."""
+    cols = {"parallax": s["parallax"], "parallax_error": s["parallax_error"], "pmra": s["pmra"], "pmdec": s["pmdec"],
+            "phot_g_mean_mag": s["g"]}
+    return str(population_names(classes_of({k: np.array([np.nan if v is None else v], float)
+                                            for k, v in cols.items()}, 1))[0])
+
+
 def run_tables(run_id: str, spec: dict) -> tuple[dict[str, pa.Table], dict]:
     """One cross-match results folder: every radio row's best (only) star is the given one."""
     survey, radio, pairs, used = spec["survey"], [], [], {}
@@ -81,7 +90,7 @@ def run_tables(run_id: str, spec: dict) -> tuple[dict[str, pa.Table], dict]:
                           pm_applied=s["pmra"] is not None, rank=1, star_density_deg2=density,
                           p_chance=float(-np.expm1(-np.pi * (sep / 3600.0) ** 2 * density)),
                           association_probability=float(np.exp(-np.pi * (sep / 3600.0) ** 2 * density)),
-                          star_ra_at_epoch=s["ra"], star_dec_at_epoch=s["dec"]))
+                          star_ra_at_epoch=s["ra"], star_dec_at_epoch=s["dec"], population=population_of(s)))
         used[star] = s
     stars = [dict(source_id=f"{STAR_CATALOG}:{k}", ra=s["ra"], dec=s["dec"], ra_error=0.001, dec_error=0.001,
                   epoch=2016.0, pmra=s["pmra"], pmdec=s["pmdec"], parallax=s["parallax"],

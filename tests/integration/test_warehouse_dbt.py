@@ -61,8 +61,9 @@ def expected_candidates(tables: dict) -> pd.DataFrame:
     df["lum"] = lum.value
     with np.errstate(invalid="ignore", divide="ignore"):  # only rows with a distance are compared
         df["abs_g"] = df["phot_g_mean_mag"] + 5 * np.log10(df["parallax"] / 100.0)
-    is_a = (df["association_probability"] >= CUTS["a_prob"]) & (snr >= CUTS["a_snr"])
-    is_b = df["association_probability"] >= CUTS["b_prob"]
+    star = df["population"] == "star"  # the top grades need stellar evidence
+    is_a = star & (df["association_probability"] >= CUTS["a_prob"]) & (snr >= CUTS["a_snr"])
+    is_b = star & (df["association_probability"] >= CUTS["b_prob"])
     df["grade"] = np.where(is_a, "A", np.where(is_b, "B", "C"))
     return df.set_index("radio_id")
 

@@ -60,6 +60,7 @@ joined as (
         b.combined_error_arcsec,
         b.likelihood_ratio,
         b.association_probability,
+        b.population,
         s.parallax_mas,
         s.parallax_error_mas,
         case when s.parallax_error_mas > 0 then s.parallax_mas / s.parallax_error_mas end as parallax_snr,

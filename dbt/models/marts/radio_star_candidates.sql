@@ -19,6 +19,7 @@ select
     m.separation_sigma,
     m.p_chance,
     m.association_probability,
+    m.population,
     m.likelihood_ratio,
     m.combined_error_arcsec,
     m.star_density_deg2,

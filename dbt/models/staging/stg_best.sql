@@ -14,6 +14,7 @@ select
     combined_error_arcsec,
     likelihood_ratio,
     association_probability,
+    population,
     star_ra_at_epoch as star_ra_at_epoch_deg,
     star_dec_at_epoch as star_dec_at_epoch_deg
 from {{ source('load', 'best') }}
