@@ -268,11 +268,19 @@ def _truth_pairs(fs, radio_catalog_path: str):
 
 
 def reliability_from_truth(pairs, truth) -> dict:
-    """Reliability curve of a run's pairs (all of them, not only the best) against the injected truth."""
+    """Reliability curves of a run's pairs (all of them, not only the best) against the injected truth: of
+    every pair ('all') and of each population's pairs (issue 21: the posterior must hold for each)."""
     from radiolake.crossmatch.association import reliability_curve
 
     is_true = pairs.merge(truth.assign(_true=True), on=["radio_id", "star_id"], how="left")["_true"].notna()
-    return reliability_curve(pairs["association_probability"].to_numpy(float), is_true.to_numpy())
+    prob, is_true = pairs["association_probability"].to_numpy(float), is_true.to_numpy()
+    curves = {"all": reliability_curve(prob, is_true)}
+    if "population" in pairs:
+        population = pairs["population"].to_numpy(object)
+        for name in sorted({p for p in population if isinstance(p, str)}):
+            sel = population == name
+            curves[name] = reliability_curve(prob[sel], is_true[sel])
+    return curves
 
 
 def report_step(radio: dict, stars: dict, xmatch: dict, params: Mapping[str, Any] | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import Any
 
 import astropy.units as u
 import numpy as np
@@ -293,22 +294,30 @@ def light_curve_figure(curves: list[LightCurve], *, title: str = "Radio light cu
     return _png(fig)
 
 
-def reliability_diagram(curve: Mapping[str, np.ndarray], *, title: str = "Association probability: "
+def reliability_diagram(curve: Mapping[str, Any], *, title: str = "Association probability: "
                         "predicted vs observed (injected truth)") -> bytes:
     """The reliability diagram: per bin of predicted association probability, the observed fraction of
     pairs that are true (with binomial 1-sigma errors), against the diagonal a calibrated posterior follows.
-    `curve` is `radiolake.crossmatch.association.reliability_curve`'s output."""
+    `curve` is `radiolake.crossmatch.association.reliability_curve`'s output, or a mapping of such curves by
+    population ('all', 'star', 'extragalactic', ...: pipeline.reliability_from_truth), drawn side by side
+    in one panel, since the posterior must be calibrated for each population."""
+    curves = {"observed true fraction": curve} if "n" in curve else dict(curve)
     fig = Figure(figsize=(6.5, 6.0))
     ax = fig.add_subplot()
-    n = np.asarray(curve["n"], dtype=float)
-    ok = n > 0
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="calibrated")
     ax.fill_between([0, 1], [-0.05, 0.95], [0.05, 1.05], color="grey", alpha=0.15, label="± 0.05")
-    ax.errorbar(np.asarray(curve["mean_predicted"])[ok], np.asarray(curve["observed"])[ok],
-                yerr=np.asarray(curve["error"])[ok], fmt="o", color="tab:blue", label="observed true fraction")
-    for x, y, k in zip(np.asarray(curve["mean_predicted"])[ok], np.asarray(curve["observed"])[ok], n[ok],
-                       strict=True):
-        ax.annotate(f"{int(k):,}", (x, y), textcoords="offset points", xytext=(6, -12), fontsize="x-small")
+    styles = [("tab:blue", "o"), ("tab:orange", "s"), ("tab:green", "^"), ("tab:red", "D"), ("tab:purple", "v")]
+    for i, (label, c) in enumerate(curves.items()):
+        colour, marker = styles[i % len(styles)]
+        n = np.asarray(c["n"], dtype=float)
+        ok = n > 0
+        x, y = np.asarray(c["mean_predicted"])[ok], np.asarray(c["observed"])[ok]
+        shift = 0.006 * (i - (len(curves) - 1) / 2)  # populations side by side, not on top of each other
+        ax.errorbar(x + shift, y, yerr=np.asarray(c["error"])[ok], fmt=marker, color=colour,
+                    label=label if len(curves) == 1 else f"{label} ({int(n.sum()):,} pairs)")
+        for xi, yi, k in zip(x, y, n[ok], strict=True):
+            ax.annotate(f"{int(k):,}", (xi + shift, yi), textcoords="offset points", xytext=(6, -12 - 8 * i),
+                        fontsize="xx-small", color=colour)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("predicted association probability (bin mean)")
