@@ -158,24 +158,35 @@ def _catalog_card(client, bucket: str, prefix: str) -> str:
     meta, _, committed = found
     s = catalog_view.summarise(meta, committed)
     raw = s.provenance.get("raw") or []
-    raw_names = ", ".join(str(r.get("name") or r.get("path") or r.get("uri") or "") if isinstance(r, dict) else str(r)
-                          for r in raw[:5])
+    raw_names = ", ".join(_raw_name(r) for r in raw[:5])
     items = [("catalogue", f"{s.name} — {s.title}" if s.title else s.name), ("version", s.version),
              ("state", "committed" if committed else "NOT committed (incomplete version)"),
              ("rows", f"{s.n_rows:,}"), ("partitions", f"{s.n_partitions:,} (HEALPix orders "
                                                          f"{', '.join(map(str, s.healpix_orders)) or '-'})"),
-             ("epoch", f"{s.epoch_min} – {s.epoch_max}" + (f" ({s.epoch_rule})" if s.epoch_rule else "")),
+             ("epoch", "" if s.epoch_min is None and s.epoch_max is None else
+              f"{s.epoch_min} – {s.epoch_max}" + (f" ({s.epoch_rule})" if s.epoch_rule else "")),
              ("committed at", s.committed_utc),
              ("quarantined rows", f"{s.quarantined:,}" + (
                  " (" + ", ".join(f"{k}: {v}" for k, v in s.quarantine_reasons.items()) + ")"
                  if s.quarantine_reasons else "")),
              ("pipeline version", str(s.provenance.get("pipeline_version", ""))),
              ("raw inputs", raw_names + (f" and {len(raw) - 5} more" if len(raw) > 5 else ""))]
+    items = [(k, v) for k, v in items if v]  # what the metadata does not say is left out
     sky_url = f"{URL_PREFIX}/sky/{quote(bucket)}/{quote(prefix)}"
     return ("<section class='card' id='catalog-summary'><h2>Catalogue version</h2>" + pages.definition_list(items)
             + f"<h2>Coverage</h2><img class='preview' id='coverage' src='{pages.esc(sky_url)}' "
             "alt='sky coverage of the HEALPix partitions (Mollweide)'>"
             + f"<p>{pages.link(pages.view_url(bucket, prefix + 'metadata.json'), 'metadata.json')}</p></section>")
+
+
+def _raw_name(record) -> str:
+    """One raw input of provenance: its stored object, a file name, or (synthetic skies) its kind and stream."""
+    if not isinstance(record, dict):
+        return str(record)
+    name = record.get("object") or record.get("name") or record.get("path")
+    if name:
+        return str(name).rpartition("/")[2]
+    return " ".join(str(record[k]) for k in ("kind", "stream") if record.get(k)) or "?"
 
 
 def _stat(client, bucket: str, key: str):

@@ -99,7 +99,7 @@ def coverage_png(partitions: list[dict[str, Any]], title: str = "") -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from astropy import units as u
-    from matplotlib.colors import LogNorm
+    from matplotlib.colors import LogNorm, Normalize
 
     # A 0.5-degree grid of the sky, each cell looked up in every order present: robust across RA = 180.
     lon = np.linspace(-180, 180, 721)
@@ -121,9 +121,11 @@ def coverage_png(partitions: list[dict[str, Any]], title: str = "") -> bytes:
     ax = fig.add_subplot(111, projection="mollweide")
     finite = density[np.isfinite(density)]
     if finite.size:
+        # A log scale only where densities span a decade; else a linear one from zero (readable ticks).
+        norm = (LogNorm(vmin=finite.min(), vmax=finite.max()) if finite.max() > 10 * finite.min()
+                else Normalize(vmin=0.0, vmax=finite.max() * 1.05))
         mesh = ax.pcolormesh(np.radians(-lon), np.radians(lat), np.ma.masked_invalid(density), shading="flat",
-                             norm=LogNorm(vmin=finite.min(), vmax=max(finite.max(), finite.min() * 1.01)),
-                             cmap="viridis")
+                             norm=norm, cmap="viridis")
         fig.colorbar(mesh, ax=ax, orientation="horizontal", fraction=0.05, pad=0.08, label="rows per deg²")
     # Small partitions can fall between grid cells: mark every partition's centre too.
     centres = [cdshealpix.healpix_to_lonlat(np.array([px]), order) for order, pix in by_order.items() for px in pix]
