@@ -20,6 +20,7 @@ from radiolake.crossmatch.association import (
     class_priors,
     likelihood_ratio,
     posterior,
+    posterior_by_code,
 )
 from radiolake.crossmatch.populations import N_CLASSES, POPULATIONS
 
@@ -224,13 +225,14 @@ def refine_priors(
         return priors
     e_cls, s_cls = cls[known], np.asarray(star_class, dtype=np.int64)[known]
     _, group = np.unique(np.asarray(radio_group)[known], return_inverse=True)
+    group = group.ravel()
     lr_k = np.asarray(lr, dtype=np.float64)[known]
     detected = detected_classes(priors)
     q = np.asarray(priors.values, dtype=np.float64)
     q[:, ~detected] = PRIOR_MIN
     q_run = np.asarray(priors.by_population, dtype=np.float64)
     for _ in range(EM_MAX_ITERATIONS):
-        p = posterior(group.ravel(), lr_k, q[e_cls, s_cls], q.sum(axis=1)[e_cls])
+        p = posterior_by_code(group, lr_k, q[e_cls, s_cls], q.sum(axis=1)[e_cls])
         s = _count_weighted(e_cls, s_cls, np.nan_to_num(p), q.shape[0])
         s[:, ~detected] = 0.0
         # Q[e, c] = Q_e w_c: each error class's prior of a counterpart (as without populations), times the
@@ -274,6 +276,5 @@ def detected_classes(priors: Priors) -> np.ndarray:
 
 
 def _count_weighted(err_cls: np.ndarray, pop: np.ndarray, weights: np.ndarray, n_cls: int) -> np.ndarray:
-    out = np.zeros((n_cls, N_CLASSES), dtype=np.float64)
-    np.add.at(out, (err_cls, pop), weights)
-    return out
+    flat = np.bincount(err_cls * N_CLASSES + pop, weights=weights, minlength=n_cls * N_CLASSES)
+    return flat.reshape(n_cls, N_CLASSES)

@@ -96,12 +96,16 @@ def posterior(
     lr = np.asarray(lr, dtype=np.float64)
     q = np.broadcast_to(np.asarray(prior, dtype=np.float64), lr.shape)
     q_tot = q if prior_total is None else np.broadcast_to(np.asarray(prior_total, dtype=np.float64), lr.shape)
-    known = np.isfinite(lr)
     codes = np.asarray(group)
     if codes.size == 0:
         return np.zeros(0)
     _, inv = np.unique(codes, return_inverse=True)
-    inv = inv.ravel()
+    return posterior_by_code(inv.ravel(), lr, q, q_tot)
+
+
+def posterior_by_code(inv: np.ndarray, lr: np.ndarray, q: np.ndarray, q_tot: np.ndarray) -> np.ndarray:
+    """`posterior` with the groups given as codes 0..k-1 (no sort: the EM of the priors calls it often)."""
+    known = np.isfinite(lr)
     with np.errstate(invalid="ignore", over="ignore"):
         weighted = np.where(known, q * lr, 0.0)
     total = np.bincount(inv, weights=weighted)[inv]
