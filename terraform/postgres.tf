@@ -49,7 +49,11 @@ resource "postgresql_role" "analyst" {
   password = var.analyst_password
 
   # Timeouts as radiolake/timeouts.py ROLE_LIMITS_MS (lock_timeout: the provider has no attribute; dbt
-  # sessions set it through PGOPTIONS).
+  # sessions set it through PGOPTIONS). Nor has it one for idle_session_timeout, or for privileges on the
+  # pg_catalog advisory-lock functions, which PUBLIC (so the analyst) may execute until revoked: after apply,
+  # run as the admin, in every database, the DO block of docker/postgres/init/10-radiolake-roles.sh and
+  # ALTER ROLE analyst SET idle_session_timeout = '3600000ms' (docs/security-warehouse.md). The warehouse
+  # grant run logs a warning while the analyst can still take the pipeline's locks.
   statement_timeout                   = 1800000
   idle_in_transaction_session_timeout = 600000
 

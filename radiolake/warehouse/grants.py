@@ -7,10 +7,14 @@ Everything is idempotent; it runs after every load and dbt build.
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 from psycopg import sql
 
 from radiolake.config import ANALYST_ROLE
+
+log = logging.getLogger(__name__)
 
 MARTS_SCHEMA = "marts"
 #: Schemas the owner creates; the analyst gets no USAGE on any of them except marts.
@@ -39,6 +43,13 @@ def apply_grants(conn: psycopg.Connection, analyst: str = ANALYST_ROLE, marts: s
         cur.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(m, a))
         cur.execute(sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}")
                     .format(m, a))
+        # Only a superuser can close the advisory locks (the stack and the compose init do); say so when a
+        # database set up otherwise (terraform, an older compose volume) still lets the analyst take them.
+        cur.execute("SELECT has_function_privilege(%s, 'pg_advisory_lock(bigint)', 'EXECUTE')", (analyst,))
+        if cur.fetchone()[0]:
+            log.warning("role %r may take the pipeline's advisory locks in database %s and so stall dbt, loads "
+                        "and ingests: as a superuser, revoke EXECUTE on the pg_advisory* functions from PUBLIC "
+                        "(see radiolake/stack/pg_access.py)", analyst, conn.info.dbname)
 
 
 def grant_analyst(dsn: str, analyst: str = ANALYST_ROLE) -> None:

@@ -8,6 +8,7 @@ analyst session is ended by the server; the analyst may connect to the warehouse
 
 from __future__ import annotations
 
+import logging
 import re
 import select
 
@@ -17,8 +18,10 @@ from psycopg import sql
 
 from radiolake.config import AIRFLOW_DB, AIRFLOW_ROLE, ANALYST_ROLE, WAREHOUSE_DB, WAREHOUSE_ROLE, repo_root
 from radiolake.ingest.lock import lock_key
+from radiolake.stack.pg_access import lock_down
 from radiolake.timeouts import ROLE_LIMITS_MS
 from radiolake.warehouse import dbt_runner
+from radiolake.warehouse.grants import grant_analyst
 from radiolake.warehouse.load import LOAD_LOCK
 
 pytestmark = pytest.mark.integration
@@ -145,3 +148,21 @@ def test_compose_init_lock_down_sql_restricts_a_fresh_database(stack):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(scratch)))
     assert before == (True, True)
     assert after == (False, True)
+
+
+def test_grants_warn_when_a_database_still_lets_the_analyst_lock(stack, caplog):
+    """A warehouse set up without the superuser's lock-down (terraform, an older compose volume) is named in
+    the log of every grant run; the stack's lock-down, applied again, silences it."""
+    admin = stack.stack.postgres
+    with psycopg.connect(admin.dsn(dbname=WAREHOUSE_DB), autocommit=True) as conn:
+        conn.execute("GRANT EXECUTE ON FUNCTION pg_advisory_lock(bigint) TO PUBLIC")
+    try:
+        with caplog.at_level(logging.WARNING, logger="radiolake.warehouse.grants"):
+            grant_analyst(stack.settings.warehouse_dsn)
+        assert any("may take the pipeline's advisory locks" in r.getMessage() for r in caplog.records)
+    finally:
+        lock_down(lambda db: admin.dsn(dbname=db))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="radiolake.warehouse.grants"):
+        grant_analyst(stack.settings.warehouse_dsn)
+    assert not any("advisory" in r.getMessage() for r in caplog.records)
