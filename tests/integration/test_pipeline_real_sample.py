@@ -48,7 +48,8 @@ def test_real_sample_pipeline_finds_hd_123037(stack):
     sep = next(r[1] for r in rows if r[0] == HD_123037)
     assert sep < REAL_CONF["radius_arcsec"]
     # The star-level catalogue has it, with a colour computed from the sample's BP and RP magnitudes (the
-    # sample has no colour column), and the run report drew its light curve.
+    # sample has no colour column), and the run report lists it in its candidate table with its archive links;
+    # a light curve is drawn only for stars with two or more epochs, the others are listed under "single".
     with psycopg.connect(stack.analyst_dsn) as conn:
         star = conn.execute("SELECT n_detections, bp_rp_mag, phot_bp_mag - phot_rp_mag, surveys "
                             "FROM marts.radio_stars WHERE star_id = %s", (HD_123037,)).fetchone()
@@ -58,5 +59,12 @@ def test_real_sample_pipeline_finds_hd_123037(stack):
     from radiolake.lake import get_bytes, minio_client
 
     client = minio_client(stack.settings)
-    png = get_bytes(stack.settings.bucket("reports"), f"{safe_run_id(run.run_id)}/light_curves.png", client=client)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    report = f"{safe_run_id(run.run_id)}/"
+    page = get_bytes(stack.settings.bucket("reports"), report + "index.html", client=client).decode()
+    table = page[page.index("<h2>Candidates</h2>"):page.index("<h2>Figures</h2>")]
+    assert HD_123037 in table and "6291206045789315328" in table and "simbad.cds.unistra.fr" in table
+    if "light_curves.png" in page:
+        png = get_bytes(stack.settings.bucket("reports"), report + "light_curves.png", client=client)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    else:  # every top star has one epoch: listed, not plotted
+        assert "single radio epoch" in page
