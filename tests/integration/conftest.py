@@ -1,15 +1,23 @@
-"""The `stack` fixture: the real embedded stack (PostgreSQL, S3 server, Airflow 3), up once per session."""
+"""The `stack` fixture: the real embedded stack (PostgreSQL, S3 server, Airflow 3), up once per session.
+`own_stack`: a stack of one test's own, for tests that kill or restart services."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from radiolake.airflow_client import AirflowClient
 from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, Settings
 from radiolake.stack.airflow import ADMIN_USER
+from radiolake.stack.process import kill_strays
 from radiolake.stack.stack import Stack
+from radiolake.stack.state import StateDir
 from tests._session import STACK_KEY
 
 
@@ -32,6 +40,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def stack(pytestconfig: pytest.Config) -> StackHandle:
     the_stack: Stack = pytestconfig.stash[STACK_KEY]
     the_stack.up()  # stopped in pytest_unconfigure, after every test
+    return handle(the_stack)
+
+
+@pytest.fixture
+def own_stack() -> Iterator[StackHandle]:
+    """A whole stack for this test alone (its own state directory, ports and processes), stopped after it.
+    Tests that kill or restart services use it, so one that fails never leaves the shared stack, or the
+    tests after it, with a dead service."""
+    home = Path(tempfile.mkdtemp(prefix="radiolake-test-own-", dir="/tmp"))
+    the_stack = Stack(StateDir(home))
+    try:
+        the_stack.up()
+        yield handle(the_stack)
+    finally:
+        try:
+            the_stack.down()
+        finally:  # even when a service refused to stop cleanly: nothing of this stack outlives the test
+            kill_strays(home)
+            if os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
+                shutil.rmtree(home, ignore_errors=True)
+
+
+def handle(the_stack: Stack) -> StackHandle:
     return StackHandle(
         stack=the_stack,
         settings=the_stack.settings(),

@@ -1,19 +1,16 @@
 """Fault: the S3 server dies (SIGKILL) while an ingest writes a catalogue version into the lake. After a
 restart, a retry of the same ingest succeeds: one committed version, every object in it whole, nothing
-left of the killed attempt."""
+left of the killed attempt. On a stack of its own (`own_stack`)."""
 
 from __future__ import annotations
 
-import os
-import signal
-
-import psutil
 import pyarrow.parquet as pq
 import pytest
 
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.pipeline import ingest_survey
 from radiolake.lake import arrow_fs, ensure_buckets, list_keys, minio_client
+from tests.integration.faults import kill_group
 
 pytestmark = pytest.mark.integration
 
@@ -21,8 +18,8 @@ NAME = "it_fault_stars"
 INPUT = {"rows": 6000, "seed": 7, "region": "cone:200,-30,10"}
 
 
-@pytest.mark.restarts_stack
-def test_s3_server_killed_mid_write_then_retry_commits_one_whole_version(stack):
+def test_s3_server_killed_mid_write_then_retry_commits_one_whole_version(own_stack):
+    stack = own_stack
     settings = stack.settings
     ensure_buckets(settings)
     objectstore = stack.stack.objectstore
@@ -32,9 +29,7 @@ def test_s3_server_killed_mid_write_then_retry_commits_one_whole_version(stack):
         if stage == "write" and done > 0 and not killed:
             pid = objectstore.pid()
             assert pid is not None
-            procs = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-            os.killpg(os.getpgid(pid), signal.SIGKILL)
-            psutil.wait_procs(procs, timeout=30)
+            kill_group(pid)
             killed.append(pid)
 
     try:

@@ -1,27 +1,24 @@
 """Fault tests: a service killed in the middle of a step; after restart a retry succeeds, nothing doubled.
 
-These stop and restart parts of the shared stack, so they are sorted to the end of the session
-(`restarts_stack`), and each leaves the whole stack up again for the tests after it.
+Each runs on a stack of its own (`own_stack`), so a fault that is not recovered fails that test alone.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import psutil
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from radiolake.warehouse.load import ensure_load_schema, load_run
 from radiolake.warehouse.sample_run import make_sample_tables, write_results
+from tests.integration.faults import kill_group, kill_postgres
 
-pytestmark = [pytest.mark.integration, pytest.mark.restarts_stack]
+pytestmark = pytest.mark.integration
 
 DATA_TABLES = {"runs": ("run_id",), "radio_sources": ("source_id",), "stars": ("source_id",),
                "offset_stats": ("region_order", "region_pixel", "radius_arcsec"),
@@ -52,18 +49,8 @@ def _counts(dsn: str, run_id: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _kill_postgres(data_dir: Path) -> None:
-    """SIGKILL the postmaster (a crash, not a shutdown), then wait until no backend of it is left."""
-    pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
-    postmaster = psutil.Process(pid)
-    backends = postmaster.children(recursive=True)
-    postmaster.send_signal(signal.SIGKILL)
-    gone, alive = psutil.wait_procs([postmaster, *backends], timeout=30)
-    for proc in alive:
-        proc.kill()
-
-
-def test_postgres_killed_during_a_load_then_retry_loads_once(stack, tmp_path):
+def test_postgres_killed_during_a_load_then_retry_loads_once(own_stack, tmp_path):
+    stack = own_stack
     dsn = stack.settings.warehouse_dsn
     run_id = "it-fault-pg"
     tables, run = make_sample_tables(1200, seed=61, run_id=run_id)
@@ -84,7 +71,7 @@ def test_postgres_killed_during_a_load_then_retry_loads_once(stack, tmp_path):
             _wait_for(lambda: monitor.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE application_name = 'radiolake-load' "
                 "AND wait_event_type = 'Lock'").fetchone(), 120, "the loader to block inside its transaction")
-        _kill_postgres(stack.stack.postgres.data_dir)
+        kill_postgres(stack.stack.postgres.data_dir)
         assert loader.wait(60) != 0  # the load failed with the server gone: nothing claims success
         assert "connection" in loader.stderr.read().lower()
     finally:
@@ -103,7 +90,7 @@ def test_postgres_killed_during_a_load_then_retry_loads_once(stack, tmp_path):
     assert all(s.healthy for s in stack.stack.status())
 
 
-def test_scheduler_killed_during_a_pipeline_run_then_the_retry_succeeds(stack, monkeypatch):
+def test_scheduler_killed_during_a_pipeline_run_then_the_retry_succeeds(own_stack, monkeypatch):
     """SIGKILL the scheduler's process group (LocalExecutor runs the task, and its Spark JVM, under it)
     while `crossmatch` runs; after a restart Airflow times the orphaned task out and retries it."""
     import pyarrow.fs as pafs
@@ -111,6 +98,7 @@ def test_scheduler_killed_during_a_pipeline_run_then_the_retry_succeeds(stack, m
     from radiolake.crossmatch.runner import safe_run_id
     from radiolake.lake import arrow_fs, ensure_buckets
 
+    stack = own_stack
     client = stack.airflow
     ensure_buckets(stack.settings)
     client.wait_for_dag("radiolake_pipeline", timeout=240)
@@ -122,9 +110,7 @@ def test_scheduler_killed_during_a_pipeline_run_then_the_retry_succeeds(stack, m
     scheduler = next(p for p in stack.stack.airflow.processes() if p.service == "airflow-scheduler")
     pid = scheduler.pid()
     assert pid is not None
-    group = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
-    os.killpg(os.getpgid(pid), signal.SIGKILL)
-    psutil.wait_procs(group, timeout=30)
+    kill_group(pid)
 
     # The restarted scheduler finds the task without heartbeat; a shorter timeout keeps the test short.
     monkeypatch.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "60")

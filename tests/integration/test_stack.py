@@ -13,7 +13,6 @@ from radiolake.config import AIRFLOW_DB, AIRFLOW_ROLE
 from radiolake.stack.errors import StackError
 from radiolake.stack.postgres import Postgres
 from radiolake.stack.state import StateDir
-from tests._session import close_airflow_connections
 
 pytestmark = pytest.mark.integration
 
@@ -116,16 +115,15 @@ def test_port_in_use_gives_clear_error_naming_service_and_log(tmp_path_factory):
     assert "postgres.log" in message
 
 
-@pytest.mark.restarts_stack
-def test_down_leaves_no_process_and_up_resumes_with_data(stack):
-    """Restarts the shared stack: sorted to the end of the session (tests/integration/conftest.py)."""
+def test_down_leaves_no_process_and_up_resumes_with_data(own_stack):
+    """On a stack of its own: stopping it takes no other test's services down."""
+    stack = own_stack
     key = f"persist/{uuid.uuid4().hex}.txt"
     lake.put_bytes("catalogs", key, b"survives restarts", client=lake.minio_client(stack.settings))
     with psycopg.connect(stack.settings.warehouse_dsn) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS public.persist (k text primary key)")
         conn.execute("INSERT INTO public.persist VALUES (%s) ON CONFLICT DO NOTHING", (key,))
 
-    close_airflow_connections()
     stack.stack.down()
     assert stack.stack.running_processes() == []
     assert not any(s.healthy for s in stack.stack.status())
