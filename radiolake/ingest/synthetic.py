@@ -2,7 +2,8 @@
 
 Stars: Gaia-like (G, BP-RP, parallax, proper motion, errors growing with G), denser toward the galactic
 plane, a few fast movers, at epoch J2016.0. Radio: isotropic background sources plus radio stars placed at
-their host star's position propagated to the radio row's epoch, displaced by radio positional noise drawn
+their host star's position propagated to the radio row's epoch and seen from the Earth on that date (annual
+parallax of the host's true distance), displaced by radio positional noise drawn
 with the row's own ra_error/dec_error. The truth table says which radio source is which star.
 
 Deterministic by seed, independent of how the output is consumed: stars are generated in fixed chunks of
@@ -74,6 +75,23 @@ def propagate_linear(
     return np.degrees(np.arctan2(moved[1], moved[0])) % 360.0, np.degrees(np.arcsin(np.clip(moved[2], -1, 1)))
 
 
+def seen_from_earth(
+    ra: np.ndarray, dec: np.ndarray, parallax_mas: np.ndarray, epoch_jyear: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the Earth sees a star of this (true) parallax on that date: the star's barycentric direction at
+    1/parallax minus the Earth's barycentric position (ERFA epv00, what astropy's get_body_barycentric uses).
+    A radio telescope sees a nearby radio star there: up to its parallax away from the catalogue direction."""
+    import erfa  # astropy's own dependency
+
+    r, d = np.radians(ra), np.radians(dec)
+    pos = np.stack([np.cos(d) * np.cos(r), np.cos(d) * np.sin(r), np.sin(d)], axis=-1)
+    epoch = np.asarray(epoch_jyear, dtype=np.float64)
+    _, pvb = erfa.epv00(np.full(epoch.size, 2451545.0), (epoch - 2000.0) * 365.25)
+    seen = pos - (np.radians(np.asarray(parallax_mas, dtype=np.float64) / 3.6e6))[:, None] * pvb["p"]
+    seen /= np.linalg.norm(seen, axis=-1, keepdims=True)
+    return np.degrees(np.arctan2(seen[:, 1], seen[:, 0])) % 360.0, np.degrees(np.arcsin(np.clip(seen[:, 2], -1, 1)))
+
+
 def offset_position(
     ra: np.ndarray, dec: np.ndarray, dra_arcsec: np.ndarray, ddec_arcsec: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +159,7 @@ TRUTH_SCHEMA = pa.schema(
         ("noise_offset_arcsec", pa.float64()),
         ("pm_total_mas_yr", pa.float64()),
         ("fast_mover", pa.bool_()),
+        ("star_parallax_mas", pa.float64()),  # the host's true parallax (its catalogue value carries noise)
     ]
 )
 
@@ -260,8 +279,9 @@ class SyntheticSky:
         epoch = rng.uniform(*RADIO_EPOCHS, n)
         flux = RADIO_RMS_MJY * rng.uniform(6, 60, n)
         err = _radio_errors(rng, flux)
-        ra_true, dec_true = propagate_linear(
-            star["ra"], star["dec"], star["pmra"], star["pmdec"], epoch - STAR_EPOCH
+        ra_true, dec_true = seen_from_earth(
+            *propagate_linear(star["ra"], star["dec"], star["pmra"], star["pmdec"], epoch - STAR_EPOCH),
+            h["parallax"], epoch,
         )
         dra, ddec = rng.normal(0, 1, n) * err, rng.normal(0, 1, n) * err
         ra, dec = offset_position(ra_true, dec_true, dra, ddec)
@@ -287,6 +307,7 @@ class SyntheticSky:
                 "noise_offset_arcsec": np.hypot(dra, ddec),
                 "pm_total_mas_yr": np.hypot(star["pmra"], star["pmdec"]),
                 "fast_mover": h["fast"],
+                "star_parallax_mas": h["parallax"],
             }
         )
         return rows, truth

@@ -5,7 +5,7 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 import pyarrow as pa
-from astropy.coordinates import Distance, SkyCoord
+from astropy.coordinates import CartesianRepresentation, Distance, SkyCoord, get_body_barycentric
 from astropy.time import Time
 
 from radiolake.ingest.synthetic import (
@@ -68,14 +68,22 @@ def test_radio_stars_sit_on_their_host_at_the_radio_epoch_within_noise():
     truth = sky.truth().to_pandas().merge(radio, on="radio_id")
     assert len(truth) == 300 and len(radio) == 2_300 and radio["source_id"].is_unique
     host = stars.loc[truth["star_id"].str.split(":").str[1].astype(int)]
-    ra_t, dec_t = propagate_linear(
+    ra_m, dec_m = propagate_linear(
         host["ra"].to_numpy(),
         host["dec"].to_numpy(),
         host["pmra"].to_numpy(),
         host["pmdec"].to_numpy(),
         truth["epoch"].to_numpy() - STAR_EPOCH,
     )
+    # seen from the Earth on the radio date (astropy's ephemeris, independent of the generator's ERFA call)
+    plx = truth["star_parallax_mas"].to_numpy()
+    star_au = SkyCoord(ra_m * u.deg, dec_m * u.deg).cartesian.xyz.to_value() / np.radians(plx / 3.6e6)
+    earth = get_body_barycentric("earth", Time(truth["epoch"].to_numpy(), format="jyear")).xyz.to_value(u.au)
+    seen = SkyCoord(CartesianRepresentation(star_au - earth))
+    ra_t, dec_t = seen.ra.deg, seen.dec.deg
     np.testing.assert_allclose(ra_t, truth["star_ra_at_epoch"], atol=1e-9)
+    shift = SkyCoord(ra_m * u.deg, dec_m * u.deg).separation(seen).arcsec
+    assert shift.max() > 0.03 and (shift <= plx / 1000 * 1.03).all()  # parallax moved them, within 1.03 AU
     sep = (
         SkyCoord(ra_t * u.deg, dec_t * u.deg)
         .separation(SkyCoord(truth["ra"].to_numpy() * u.deg, truth["dec"].to_numpy() * u.deg))
