@@ -3,6 +3,8 @@ that fails leaves the services that were already running as they were (issue 24,
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 
 import psycopg
@@ -27,6 +29,23 @@ def test_up_after_a_postgres_crash_brings_every_service_back(own_stack):
     assert {s.name: s.healthy for s in st.status()} == {"postgres": True, "objectstore": True, "airflow": True}
     run_id = client.trigger("radiolake_smoke")
     assert client.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
+    assert all(s.healthy for s in st.status()), st.status()
+
+
+def test_up_replaces_a_component_that_outlived_its_database(own_stack):
+    """A component still running from before the crash is not trusted: here the triggerer is frozen
+    (alive, never beating again, as one stuck on a connection the crash left dead, or one still on its way
+    out). `up()` must replace it rather than wait for a heartbeat that cannot come."""
+    st = own_stack.stack
+    triggerer = next(p for p in st.airflow.processes() if p.service == "airflow-triggerer")
+    frozen = triggerer.pid()
+    assert frozen is not None
+    os.killpg(os.getpgid(frozen), signal.SIGSTOP)
+
+    kill_postgres(st.postgres.data_dir)
+    st.up()
+
+    assert triggerer.pid() not in (None, frozen)
     assert all(s.healthy for s in st.status()), st.status()
 
 
