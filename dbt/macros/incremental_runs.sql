@@ -84,7 +84,8 @@
 {%- endmacro %}
 {% macro star_vars() -%}
     {{- return(grade_vars() + ['star_min_circular_polarisation', 'stokes_v_min_snr', 'flux_systematic_fraction',
-                               'variable_min_flux_ratio', 'variable_min_eta']) -}}
+                               'variable_min_flux_ratio', 'variable_min_eta',
+                               'star_detection_min_probability']) -}}
 {%- endmacro %}
 
 {# Post-hook of a per-run table with is_latest_run: set the flag from stg_runs where it changed. #}

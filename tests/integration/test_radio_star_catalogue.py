@@ -298,3 +298,36 @@ def test_grade_rules_test_catches_a_wrong_grade_and_a_star_without_detections(st
     finally:
         with psycopg.connect(dsn) as conn:
             conn.execute("DELETE FROM marts.radio_stars WHERE star_id = %s", (ghost,))
+
+
+def test_quotable_counts_luminosities_and_circular_polarisation(stack, loaded):
+    """issue 21: detections counted above the stated probability, L_nu per band, |V|/I with its own error
+    and S/N from one detection, and the thresholds stated in the rows."""
+    stars, det = catalogue(stack.settings.warehouse_dsn)
+    s1, s2, s3 = (stars.loc[f"{STAR_CATALOG}:{k}"] for k in ("s1", "s2", "s3"))
+    assert (stars["secure_detection_min_probability"] == 0.8).all()
+    # s3's one detection: P = exp(-pi r^2 rho) at 4.5" in 50 000 stars/deg^2 = 0.78, below 0.8: not counted
+    assert det.loc[f"{STAR_CATALOG}:s3|{RACS}:5", "association_probability"] < 0.8
+    assert (s1["n_secure_detections"], s2["n_secure_detections"], s3["n_secure_detections"]) == (3, 2, 0)
+
+    def lum(pc: float, mjy: float) -> float:
+        return (4 * np.pi * (pc * u.pc) ** 2 * mjy * u.mJy).to_value(u.erg / u.s / u.Hz)
+
+    bands = ["lt300mhz", "300_1000mhz", "1_2ghz", "2_4ghz", "ge4ghz"]
+    expected = {"s1": {"300_1000mhz": lum(20.0, 6.0), "2_4ghz": lum(20.0, 1.0)},  # RACS 887.5, VLASS 3000 MHz
+                "s2": {"300_1000mhz": lum(100.0, 5.0), "2_4ghz": lum(100.0, 4.0)}}
+    for star, by_band in expected.items():
+        row = stars.loc[f"{STAR_CATALOG}:{star}"]
+        for band in bands:
+            value = row[f"radio_luminosity_{band}_erg_s_hz"]
+            if band in by_band:
+                assert value == pytest.approx(by_band[band], rel=1e-9), (star, band)
+            else:
+                assert pd.isna(value), (star, band)
+    assert all(pd.isna(s3[f"radio_luminosity_{b}_erg_s_hz"]) for b in bands)  # no distance
+    # |V|/I of s1: the S/N 8 detection (0.8 +- 0.1 mJy on 2.0 +- 0.2 mJy); its own error and S/N with it.
+    assert (stars["circular_polarisation_min_snr"] == 5).all()
+    assert s1["max_circular_polarisation_fraction"] == pytest.approx(0.4)
+    assert s1["max_circular_polarisation_fraction_error"] == pytest.approx(np.hypot(0.1, 0.4 * 0.2) / 2.0)
+    assert s1["max_circular_polarisation_snr"] == pytest.approx(8.0)
+    assert pd.isna(s2["max_circular_polarisation_snr"])  # |V| = 0.05 +- 0.1 mJy: not detected

@@ -117,7 +117,8 @@ def test_new_cuts_recompute_every_row(stack, work):
     """Rows never mix two sets of cuts: a build with other cuts recomputes what depends on them."""
     dsn = stack.settings.warehouse_dsn
     dbt_runner.build(settings=stack.settings, work_dir=work)
-    cuts = {"grade_b_min_probability": 0.5, "parallax_snr_min": 3.0}
+    # star_detection_min_probability: radio_stars' n_secure_detections must follow it too (issue 21)
+    cuts = {"grade_b_min_probability": 0.5, "parallax_snr_min": 3.0, "star_detection_min_probability": 0.5}
     try:
         dbt_runner.build(settings=stack.settings, work_dir=work, vars=cuts)
         incremental = snapshot(dsn)

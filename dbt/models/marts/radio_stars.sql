@@ -16,7 +16,11 @@
 {% set full = rebuild_all(star_vars()) %}
 {%- set stokes_v_detected -%}
     circular_polarisation_fraction is not null
-    and (stokes_v_snr is null or stokes_v_snr >= {{ var('stokes_v_min_snr') }})
+    and (stokes_v_snr is null or stokes_v_snr >= {{ num_var('stokes_v_min_snr') }})
+{%- endset %}
+{#- A detection a paper can count: its association probability reaches the stated threshold. #}
+{%- set secure -%}
+    association_probability >= {{ num_var('star_detection_min_probability') }}
 {%- endset %}
 -- Planned for a run's worth of stars (666 k for a 1 M-pair run, most detected once): the detections are
 -- read once, narrow; one aggregate per star carries everything that needs no DISTINCT; the few stars
@@ -74,6 +78,11 @@ star_detections as (
         d.separation_arcsec as min_separation_arcsec,
         d.grade as best_candidate_grade,
         d.radio_luminosity_erg_s_hz as max_radio_luminosity_erg_s_hz,
+        {%- for band in radio_bands() %}
+        case when {{ in_radio_band('d.freq_mhz', band) }} then d.radio_luminosity_erg_s_hz end
+            as {{ band_luminosity_column(band) }},
+        {%- endfor %}
+        (case when {{ secure }} then 1 else 0 end)::bigint as n_secure_detections,
         d.built_at as detections_built_at,
         r.newest_rank as newest_run_rank,
         r.newest_rank as oldest_run_rank,
@@ -81,7 +90,8 @@ star_detections as (
         case when {{ stokes_v_detected }} then d.circular_polarisation_fraction end
             as max_circular_polarisation_fraction,
         case when {{ stokes_v_detected }} then d.circular_polarisation_fraction_error end
-            as max_circular_polarisation_fraction_error
+            as max_circular_polarisation_fraction_error,
+        case when {{ stokes_v_detected }} then d.stokes_v_snr end as max_circular_polarisation_snr
     from detections as d
     left join run_recency as r on r.run_id = d.run_id
     where not exists (select 1 from repeat_stars as rs where rs.star_id = d.star_id)
@@ -106,14 +116,26 @@ star_detections as (
         min(d.separation_arcsec) as min_separation_arcsec,
         min(d.grade) as best_candidate_grade,  -- 'A' < 'B' < 'C'
         max(d.radio_luminosity_erg_s_hz) as max_radio_luminosity_erg_s_hz,
+        {%- for band in radio_bands() %}
+        max(d.radio_luminosity_erg_s_hz) filter (where {{ in_radio_band('d.freq_mhz', band) }})
+            as {{ band_luminosity_column(band) }},
+        {%- endfor %}
+        count(*) filter (where {{ secure }}) as n_secure_detections,
         max(d.built_at) as detections_built_at,
         min(r.newest_rank) as newest_run_rank,
         max(r.newest_rank) as oldest_run_rank,  -- differs from newest_run_rank when two runs detected it
         count(*) filter (where {{ stokes_v_detected }}) as n_circular_polarisation_detections,
         max(d.circular_polarisation_fraction) filter (where {{ stokes_v_detected }})
             as max_circular_polarisation_fraction,
-        max(d.circular_polarisation_fraction_error) filter (where {{ stokes_v_detected }})
-            as max_circular_polarisation_fraction_error
+        -- The error and S/N of the detection with the largest |V|/I (not the largest of each).
+        (array_agg(d.circular_polarisation_fraction_error
+                   order by d.circular_polarisation_fraction desc, d.circular_polarisation_fraction_error,
+                            d.stokes_v_snr desc nulls last) filter (where {{ stokes_v_detected }}))[1]
+            as max_circular_polarisation_fraction_error,
+        (array_agg(d.stokes_v_snr
+                   order by d.circular_polarisation_fraction desc, d.circular_polarisation_fraction_error,
+                            d.stokes_v_snr desc nulls last) filter (where {{ stokes_v_detected }}))[1]
+            as max_circular_polarisation_snr
     from detections as d
     left join run_recency as r on r.run_id = d.run_id
     where d.star_id in (select star_id from repeat_stars)
@@ -195,6 +217,7 @@ graded as (
         d.star_id,
         d.star_catalog,
         d.n_detections,
+        d.n_secure_detections,
         case when d.min_survey is null then 0 when d.min_survey = d.max_survey then 1 else m.n_surveys end
             as n_surveys,
         case when d.min_survey = d.max_survey then d.min_survey else m.surveys end as surveys,
@@ -211,6 +234,9 @@ graded as (
         d.min_separation_arcsec,
         d.best_candidate_grade,
         d.max_radio_luminosity_erg_s_hz,
+        {%- for band in radio_bands() %}
+        d.{{ band_luminosity_column(band) }},
+        {%- endfor %}
         d.detections_built_at,
         -- The star's own columns, from the newest run that detected it.
         s.ra_deg as star_ra_deg,
@@ -229,6 +255,7 @@ graded as (
         d.n_circular_polarisation_detections,
         d.max_circular_polarisation_fraction,
         d.max_circular_polarisation_fraction_error,
+        d.max_circular_polarisation_snr,
         coalesce(d.max_circular_polarisation_fraction >= {{ var('star_min_circular_polarisation') }}, false)
             as has_high_circular_polarisation,
         v.variability_freq_mhz,
@@ -251,6 +278,9 @@ select
     star_id,
     star_catalog,
     n_detections,
+    n_secure_detections,
+    -- The threshold n_secure_detections used, stated with every row.
+    {{ num_var('star_detection_min_probability') }} as secure_detection_min_probability,
     n_surveys,
     surveys,
     n_runs,
@@ -266,6 +296,9 @@ select
     min_separation_arcsec,
     best_candidate_grade,
     max_radio_luminosity_erg_s_hz,
+    {%- for band in radio_bands() %}
+    {{ band_luminosity_column(band) }},
+    {%- endfor %}
     detections_built_at,
     star_ra_deg,
     star_dec_deg,
@@ -284,6 +317,9 @@ select
     n_circular_polarisation_detections,
     max_circular_polarisation_fraction,
     max_circular_polarisation_fraction_error,
+    max_circular_polarisation_snr,
+    -- The |V|/sigma_V a Stokes V value needed to count as circular polarisation, stated with every row.
+    {{ num_var('stokes_v_min_snr') }} as circular_polarisation_min_snr,
     has_high_circular_polarisation,
     variability_freq_mhz,
     variability_n_detections,
