@@ -26,8 +26,8 @@ TABLES = {
 WHEN_COMPUTED = ["built_at", "detections_built_at"]
 #: The models in dependency order: what `dbt build --select <model>` per task runs, one after the other.
 MODELS = ["stg_runs", "stg_radio_sources", "stg_stars", "stg_pairs", "stg_best", "stg_offset_stats",
-          "int_chance_rates", "int_best_matches", "radio_star_candidates", "sky_summary", "survey_summary",
-          "radio_star_detections", "radio_stars"]
+          "int_chance_rates", "int_best_matches", "radio_star_candidates", "radio_extragalactic_counterparts",
+          "sky_summary", "survey_summary", "radio_star_detections", "radio_stars"]
 
 
 def snapshot(dsn: str) -> dict[str, pd.DataFrame]:
