@@ -34,7 +34,7 @@ from radiolake.stack.state import StateDir
 def crossmatch_seconds(home: Path, run_id: str, master: str) -> float:
     cli = Path(sys.executable).parent / "radiolake"
     args = [str(cli), "crossmatch", "--radio", "bench_radio", "--stars", "bench_stars", "--radius-arcsec", "2",
-            "--offsets", "2", "--run-id", run_id, "--master", master]
+            "--fixed-radius", "--offsets", "2", "--run-id", run_id, "--master", master]
     t0 = time.perf_counter()
     result = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "RADIOLAKE_HOME": str(home)})
     elapsed = time.perf_counter() - t0

@@ -287,8 +287,8 @@ def _phase_command(phase: str, folder: Path, master: str, layout: str) -> tuple[
         out = folder / f"out-{phase}-{layout}"
         cli = Path(sys.executable).parent / "radiolake"
         return [str(cli), "crossmatch", "--radio", str(folder / "radio.parquet"), "--stars",
-                str(stars_path(folder, layout)), "--radius-arcsec", str(RADIUS), "--offsets", phase[3:],
-                "--out", str(out), "--master", master], out / "pairs"
+                str(stars_path(folder, layout)), "--radius-arcsec", str(RADIUS), "--fixed-radius", "--offsets",
+                phase[3:], "--out", str(out), "--master", master], out / "pairs"
     pairs = folder / ("lsdb_pairs.parquet" if phase == "lsdb" else f"pairs-{phase}-{layout}.parquet")
     return [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--data", str(folder), "--master",
             master, "--layout", layout], pairs
