@@ -8,6 +8,7 @@ ever a literal in code: when neither source has one, the value is empty and the 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,21 @@ SPARK_CLUSTER_FILE = Path("spark") / "cluster.json"
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the message names the variable."""
+
+
+def positive_env(name: str, default: float, *, integer: bool = False) -> float:
+    """A positive finite number from the environment variable `name` (whole with `integer`), or `default`
+    when it is unset or empty; anything else is a ConfigError naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not {'a whole number' if integer else 'a number'}") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name}={raw!r} must be a finite number above 0")
+    return value
 
 
 def repo_root() -> Path:

@@ -8,10 +8,9 @@ configurable by environment variable, read when a DAG file is parsed (tasks) or 
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
-from radiolake.config import ANALYST_ROLE, WAREHOUSE_ROLE, ConfigError
+from radiolake.config import ANALYST_ROLE, WAREHOUSE_ROLE, positive_env
 
 #: Default execution_timeout per pipeline step, in minutes (RADIOLAKE_TIMEOUT_<STEP>_MINUTES overrides).
 TASK_MINUTES = {
@@ -24,22 +23,9 @@ TASK_MINUTES = {
 }
 
 
-def _positive(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a number") from exc
-    if not value > 0:
-        raise ConfigError(f"{name}={raw!r} must be above 0")
-    return value
-
-
 def task_timeout(step: str) -> timedelta:
     """The Airflow `execution_timeout` for a task of `step` (a key of TASK_MINUTES)."""
-    return timedelta(minutes=_positive(f"RADIOLAKE_TIMEOUT_{step.upper()}_MINUTES", TASK_MINUTES[step]))
+    return timedelta(minutes=positive_env(f"RADIOLAKE_TIMEOUT_{step.upper()}_MINUTES", TASK_MINUTES[step]))
 
 
 #: Postgres limits per warehouse role, in milliseconds (RADIOLAKE_PG_<SETTING> overrides for every role):
@@ -61,7 +47,7 @@ def role_limits(role: str) -> dict[str, int]:
     """Postgres settings (ms) for a role, with RADIOLAKE_PG_LOCK_TIMEOUT_MS etc. overriding the defaults."""
     out = {}
     for setting, default in ROLE_LIMITS_MS[role].items():
-        out[setting] = int(_positive(f"RADIOLAKE_PG_{setting.upper()}_MS", default))
+        out[setting] = int(positive_env(f"RADIOLAKE_PG_{setting.upper()}_MS", default))
     return out
 
 

@@ -11,9 +11,9 @@ DAGs' `allow_large_fetch`).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
+from radiolake.config import positive_env
 from radiolake.ingest.region import Region
 from radiolake.surveys import SurveyDefinition
 
@@ -48,16 +48,7 @@ class FetchEstimate:
 
 def max_rows() -> int:
     """The largest fetch allowed without asking, from RADIOLAKE_INGEST_MAX_ROWS (a positive integer)."""
-    raw = os.environ.get(MAX_ROWS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_ROWS
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"{MAX_ROWS_ENV} must be a positive integer, not {raw!r}")
-    return value
+    return int(positive_env(MAX_ROWS_ENV, DEFAULT_MAX_ROWS, integer=True))
 
 
 def estimate(definition: SurveyDefinition, region: Region, n_columns: int) -> FetchEstimate:

@@ -66,20 +66,9 @@ HTTP_TIMEOUT_ENV = "RADIOLAKE_HTTP_TIMEOUT_SECONDS"
 
 def http_timeout() -> float:
     """Seconds one HTTP request of a fetch (URL download, TAP page) may wait for the server (config)."""
-    import os
+    from radiolake.config import positive_env
 
-    from radiolake.config import ConfigError
-
-    raw = os.environ.get(HTTP_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return HTTP_TIMEOUT_SECONDS
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{HTTP_TIMEOUT_ENV}={raw!r} is not a number") from exc
-    if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"{HTTP_TIMEOUT_ENV}={raw!r} must be a finite number of seconds above 0")
-    return value
+    return positive_env(HTTP_TIMEOUT_ENV, HTTP_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)
