@@ -145,9 +145,11 @@ def wait_for_task_state(client: AirflowClient, dag_id: str, run_id: str, task_id
     raise TimeoutError(f"task {task_id} of run {run_id} still {state!r} after {timeout:.0f} s (wanted {states})")
 
 
-def show_run(page: Page, url: str, dag_id: str, run_id: str) -> None:
-    """Open the run's page (grid + details), e.g. to screenshot its final state."""
-    page.goto(f"{url.rstrip('/')}/dags/{dag_id}/runs/{run_id}", wait_until="domcontentloaded")
+def show_run(page: Page, url: str, dag_id: str, run_id: str, rows: int | None = None) -> None:
+    """Open the run's page (grid + details), e.g. to screenshot its final state. `rows`: how many task instances
+    its table lists on one page (the UI's default is [api] fallback_page_limit, 50; the pipeline has more)."""
+    query = f"?offset=0&limit={rows}" if rows else ""
+    page.goto(f"{url.rstrip('/')}/dags/{dag_id}/runs/{run_id}{query}", wait_until="domcontentloaded")
     expect(page.get_by_text(run_id).first).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.wait_for_load_state("networkidle")
 

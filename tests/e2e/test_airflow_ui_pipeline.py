@@ -31,7 +31,7 @@ def test_pipeline_from_the_form_to_the_marts_and_the_reports(stack, logged_in):
     airflow_run = ui.trigger_with_form(logged_in.page, stack.airflow_url, DAG_ID,
                                        {"rows": rows, "region": "cone:100,-20,2", "seed": 7}, screenshot=shot)
     state = ui.wait_for_run_state(stack.airflow, DAG_ID, airflow_run, timeout=1200)
-    ui.show_run(logged_in.page, stack.airflow_url, DAG_ID, airflow_run)
+    ui.show_run(logged_in.page, stack.airflow_url, DAG_ID, airflow_run, rows=100)  # every task in its table
     shot("pipeline-finished")
     assert state == "success", stack.airflow.task_states(DAG_ID, airflow_run)
     assert ui.dag_run(stack.airflow, DAG_ID, airflow_run)["conf"]["rows"] == rows
