@@ -65,9 +65,15 @@ def test_state_dir_and_every_file_in_it_are_private(stack, tmp_path):
     # A Spark job on the stack's cluster, so the worker's work dir holds an application's files.
     st.up(with_airflow=False, spark_workers=1)
     try:
+        from pyspark import SparkContext
+
         from radiolake.spark_session import get_spark_context
 
+        # get_spark_context reuses an active context: an earlier in-process DAG run may have left a local one
+        if SparkContext._active_spark_context is not None:
+            SparkContext._active_spark_context.stop()
         sc = get_spark_context("it-private-files", master=st.spark.master_url)
+        assert sc.master == st.spark.master_url
         try:
             assert sc.parallelize(range(10), 2).sum() == 45
         finally:
