@@ -205,7 +205,7 @@ def _catalog_sample(fs, path: str, columns: list[str], limit: int = 300_000):
 def _results_table(fs, prefix: str, name: str):
     import pyarrow.parquet as pq
 
-    from radiolake.spark_io import strip_scheme
+    from radiolake.spark.io import strip_scheme
 
     return pq.read_table(f"{strip_scheme(prefix).rstrip('/')}/{name}", filesystem=fs).to_pandas()
 

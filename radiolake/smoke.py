@@ -50,8 +50,8 @@ def warehouse_round_trip(run_key: str) -> dict:
 
 def spark_round_trip(run_key: str, rows: int = 10_000) -> dict:
     """Spark writes Parquet to the xmatch bucket and reads back the same rows."""
-    from radiolake.spark_io import read_parquet_s3, write_parquet_s3
-    from radiolake.spark_session import get_spark
+    from radiolake.spark.io import read_parquet_s3, write_parquet_s3
+    from radiolake.spark.session import get_spark
 
     settings = get_settings()
     spark = get_spark("radiolake-smoke")

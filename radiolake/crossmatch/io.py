@@ -1,7 +1,7 @@
 """Catalogue and result I/O of the cross-match with pyarrow (the driver and the star tasks open files themselves).
 
 Locations: a local file or folder of Parquet (searched recursively), `s3://bucket/prefix` (pyarrow's S3
-filesystem, helpers from radiolake.spark_io imported lazily), or a bare lake catalogue name, resolved to
+filesystem, helpers from radiolake.spark.io imported lazily), or a bare lake catalogue name, resolved to
 `s3://<catalogs bucket>/<name>`. For HATS-like folders (`Norder=K/Dir=D/Npix=N.parquet`) only the files whose
 pixel overlaps the wanted sky are read.
 """
@@ -109,7 +109,7 @@ def catalogue_files(location: str, coverage: tuple[int, np.ndarray] | None = Non
     location = resolve_location(location)
     if location.startswith("s3://"):
         from radiolake.lake import arrow_fs
-        from radiolake.spark_io import list_parquet, strip_scheme
+        from radiolake.spark.io import list_parquet, strip_scheme
 
         fs, base = arrow_fs(), strip_scheme(location).rstrip("/")
         files = committed_files(fs, base)
@@ -199,7 +199,7 @@ def write_arrow(table: pa.Table, location: str) -> int:
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
-    from radiolake.spark_io import SUCCESS, TEMP_DIR, list_parquet, strip_scheme
+    from radiolake.spark.io import SUCCESS, TEMP_DIR, list_parquet, strip_scheme
 
     if location.startswith("s3://"):
         from radiolake.lake import arrow_fs

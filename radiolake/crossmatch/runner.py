@@ -58,7 +58,7 @@ def prestart(args: list[str]) -> None:
     global _prestarted
     if not args or args[0] != "crossmatch" or {"--help", "-h"} & set(args):
         return
-    import radiolake.spark_session  # noqa: F401  (imported here, not in the thread: one importer at a time)
+    import radiolake.spark.session  # noqa: F401  (imported here, not in the thread: one importer at a time)
 
     pool = ThreadPoolExecutor(1)
     master = _master_option(args)
@@ -76,7 +76,7 @@ def spark_with_warm_workers(app_name: str, master: str | None):
     """A SparkContext whose Python workers are already up with the task module imported: one tiny job does it
     while the driver still imports, reads the radio rows and plans, so the first star tasks do not wait ~1 s
     for the worker daemon, its forks and their imports (workers are reused between jobs)."""
-    from radiolake.spark_session import get_spark_context
+    from radiolake.spark.session import get_spark_context
 
     t0 = time.perf_counter()
     sc = get_spark_context(app_name, master)
@@ -115,7 +115,7 @@ def crossmatch_run(
     versions the pipeline's own ingest produced), else their CURRENT at this moment (see `versions`).
     A user's own Parquet (not a lake catalogue) is read through `user_input.prepare_input`: any Arrow
     writer's types, no `healpix` needed; `radio_epoch`/`stars_epoch` fill a missing `epoch` column."""
-    import radiolake.spark_session  # noqa: F401  (imported here, not in the thread: one importer at a time)
+    import radiolake.spark.session  # noqa: F401  (imported here, not in the thread: one importer at a time)
 
     # The JVM starts first, while the driver imports, reads radio rows, plans; user files are made canonical
     # in `workdir`, removed with it when the run ends.

@@ -32,7 +32,7 @@ class PinnedInput:
 def _fs_and_base(location: str) -> tuple[pafs.FileSystem, str]:
     if location.startswith("s3://"):
         from radiolake.lake import arrow_fs
-        from radiolake.spark_io import strip_scheme
+        from radiolake.spark.io import strip_scheme
 
         return arrow_fs(), strip_scheme(location).rstrip("/")
     return pafs.LocalFileSystem(), str(Path(location).resolve())

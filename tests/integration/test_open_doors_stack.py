@@ -67,7 +67,7 @@ def test_state_dir_and_every_file_in_it_are_private(stack, tmp_path):
     try:
         from pyspark import SparkContext
 
-        from radiolake.spark_session import get_spark_context
+        from radiolake.spark.session import get_spark_context
 
         # get_spark_context reuses an active context: an earlier in-process DAG run may have left a local one
         if SparkContext._active_spark_context is not None:

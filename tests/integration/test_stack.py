@@ -61,8 +61,8 @@ def test_object_store_rejects_unknown_keys(stack):
 
 
 def test_spark_writes_and_reads_parquet_on_the_object_store(stack):
-    from radiolake.spark_io import read_parquet_s3, write_parquet_s3
-    from radiolake.spark_session import get_spark
+    from radiolake.spark.io import read_parquet_s3, write_parquet_s3
+    from radiolake.spark.session import get_spark
 
     spark = get_spark("radiolake-it", master="local[2]")
     path = f"s3://xmatch/it/{uuid.uuid4().hex}"

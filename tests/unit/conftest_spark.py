@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def spark():
-    from radiolake.spark_session import get_spark
+    from radiolake.spark.session import get_spark
 
     session = get_spark("radiolake-unit-tests", "local[2]", shuffle_partitions=4)
     yield session

@@ -67,7 +67,7 @@ def test_demo_then_test_then_demo(tree: Path):
     assert set(installs) == {".venv", ".venv-dbt"}  # no .venv-tools
     assert installs[".venv"].endswith("-e .") and "[dev]" not in installs[".venv"]
     assert any("radiolake.warehouse.dbt_airflow" in c for c in calls)  # the manifest the DAGs render from
-    assert not any("radiolake.spark_cds" in c for c in calls)  # never on the demo's path
+    assert not any("radiolake.spark.cds" in c for c in calls)  # never on the demo's path
     assert not any("chromium" in c for c in calls)
     assert (tree / ".venv" / ".radiolake-stamp").read_text().endswith(" demo")
 
@@ -77,7 +77,7 @@ def test_demo_then_test_then_demo(tree: Path):
     installs = _installs(calls)
     assert set(installs) == {".venv", ".venv-tools"}  # the dbt venv was already right
     assert installs[".venv"].endswith("-e .[dev]") and "checkov" in installs[".venv-tools"]
-    assert any(c.endswith("-m radiolake.spark_cds") for c in calls)
+    assert any(c.endswith("-m radiolake.spark.cds") for c in calls)
 
     assert _installs(_setup(tree, "--for", "demo")) == {}  # a test install serves the demo as it is
     assert _installs(_setup(tree)) == {}  # no option: the full set-up, already there
@@ -88,10 +88,10 @@ def test_spark_cds_in_background_returns_and_trains(tree: Path):
     _setup(tree, "--spark-cds-in-background")
     calls = tree / "calls.log"
     for _ in range(100):  # the detached training process records its call when it starts
-        if "-m radiolake.spark_cds" in calls.read_text():
+        if "-m radiolake.spark.cds" in calls.read_text():
             break
         time.sleep(0.1)
-    assert "-m radiolake.spark_cds" in calls.read_text()
+    assert "-m radiolake.spark.cds" in calls.read_text()
 
 
 def test_unknown_mode_is_refused(tree: Path):

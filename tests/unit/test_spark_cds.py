@@ -14,9 +14,9 @@ import sys
 
 import pytest
 
-from radiolake import spark_cds
 from radiolake.config import get_settings
-from radiolake.spark_session import DEFAULT_DRIVER_JAVA_OPTIONS, spark_options
+from radiolake.spark import cds as spark_cds
+from radiolake.spark.session import DEFAULT_DRIVER_JAVA_OPTIONS, spark_options
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_a_trained_archive_is_valid_for_this_jdk_and_spark(cds_dir):
     assert path is not None and path.is_file() and path.stat().st_size > 10 << 20
     assert not [p for p in cds_dir.iterdir() if p.name.startswith(".training-")]  # no half-written leftovers
     probe = (
-        "import json; from radiolake.spark_session import get_spark_context\n"
+        "import json; from radiolake.spark.session import get_spark_context\n"
         "sc = get_spark_context('cds-probe', 'local[1]')\n"
         "args = list(sc._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())\n"
         "print(json.dumps({'args': args, 'sum': sc.parallelize(range(10), 2).sum()}))\n"
@@ -80,7 +80,7 @@ def test_a_trained_archive_is_valid_for_this_jdk_and_spark(cds_dir):
 
 def test_a_broken_archive_only_costs_the_gain(cds_dir):
     spark_cds.archive_path().write_bytes(b"not an archive" * 1000)
-    probe = ("from radiolake.spark_session import get_spark_context\n"
+    probe = ("from radiolake.spark.session import get_spark_context\n"
              "print(get_spark_context('cds-probe', 'local[1]').parallelize(range(10), 2).sum())\n")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

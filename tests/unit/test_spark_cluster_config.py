@@ -6,7 +6,7 @@ import os
 import pytest
 
 from radiolake.config import SPARK_CLUSTER_FILE, get_settings
-from radiolake.spark_session import spark_options
+from radiolake.spark.session import spark_options
 from radiolake.stack.errors import StackError
 from radiolake.stack.spark import worker_count
 from radiolake.stack.state import StateDir

@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 from radiolake.config import get_settings
-from radiolake.spark_daemon import redundant_zips
-from radiolake.spark_session import DEFAULT_DRIVER_JAVA_OPTIONS, SCHEDULER_JAVA_OPTIONS, spark_options
+from radiolake.spark.daemon import redundant_zips
+from radiolake.spark.session import DEFAULT_DRIVER_JAVA_OPTIONS, SCHEDULER_JAVA_OPTIONS, spark_options
 
 
 def _package(root, files=("__init__.py",)):
@@ -53,7 +53,7 @@ def test_sessions_use_the_daemon_and_only_bare_contexts_the_scheduler_options(tm
     settings = get_settings({"RADIOLAKE_HOME": str(tmp_path / "home")})
     sql = spark_options("local[2]", settings, None)[0]
     bare = spark_options("local[2]", settings, None, SCHEDULER_JAVA_OPTIONS)[0]
-    assert sql["spark.python.daemon.module"] == bare["spark.python.daemon.module"] == "radiolake.spark_daemon"
+    assert sql["spark.python.daemon.module"] == bare["spark.python.daemon.module"] == "radiolake.spark.daemon"
     assert sql["spark.driver.extraJavaOptions"] == DEFAULT_DRIVER_JAVA_OPTIONS
     assert "-XX:+UseSerialGC" in bare["spark.driver.extraJavaOptions"]
     monkeypatch.setenv("RADIOLAKE_SPARK_DRIVER_JAVA_OPTIONS", "-Xmx2g")
@@ -63,7 +63,7 @@ def test_sessions_use_the_daemon_and_only_bare_contexts_the_scheduler_options(tm
 
 PROBE = """
 import json
-from radiolake.spark_session import get_spark_context
+from radiolake.spark.session import get_spark_context
 sc = get_spark_context("worker-probe", "local[2]")
 def where(_):
     import sys, pyspark, pyspark.worker

@@ -117,7 +117,7 @@ def test_cluster_properties_disable_kill_and_decommission_and_enable_acls(state:
 
 def test_driver_ui_if_enabled_cannot_kill(monkeypatch):
     from radiolake.config import get_settings
-    from radiolake.spark_session import spark_options
+    from radiolake.spark.session import spark_options
 
     monkeypatch.setenv("RADIOLAKE_SPARK_UI", "true")
     public, _ = spark_options("local[2]", get_settings({}), None)

@@ -97,13 +97,13 @@ def build(force: bool = False, timeout_s: float = 600) -> Path | None:
     fd, tmp = tempfile.mkstemp(prefix=".training-", suffix=".jsa", dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # the JVM creates it at exit
-    from radiolake.spark_session import DEFAULT_DRIVER_JAVA_OPTIONS
+    from radiolake.spark.session import DEFAULT_DRIVER_JAVA_OPTIONS
 
     base = os.environ.get("RADIOLAKE_SPARK_DRIVER_JAVA_OPTIONS", DEFAULT_DRIVER_JAVA_OPTIONS)
     env = {**os.environ, "RADIOLAKE_SPARK_CDS": "off",  # a dynamic archive cannot be dumped on top of another
            "RADIOLAKE_SPARK_DRIVER_JAVA_OPTIONS": f"{base} {DUMP_OPTION}{tmp} -Xlog:cds=error"}
     try:
-        done = subprocess.run([sys.executable, "-m", "radiolake.spark_cds", "--train"], env=env,
+        done = subprocess.run([sys.executable, "-m", "radiolake.spark.cds", "--train"], env=env,
                               capture_output=True, text=True, timeout=timeout_s)
         if done.returncode != 0 or not Path(tmp).is_file():
             raise RuntimeError(f"the Spark class-data-sharing training run failed (exit {done.returncode}):\n"
@@ -118,7 +118,7 @@ def _train() -> None:
     """Load the classes a radiolake Spark start loads: a bare context running a Python job with a broadcast
     (the cross-match), then a SQL session with an Arrow round trip (ingest, spark_jobs). The JVM dumps the
     archive when it exits, so wait for it to exit before returning."""
-    from radiolake.spark_session import get_spark, get_spark_context
+    from radiolake.spark.session import get_spark, get_spark_context
 
     sc = get_spark_context("radiolake-cds-training", "local[2]")
     values = sc.broadcast(list(range(10)))

@@ -16,7 +16,7 @@ from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from radiolake.config import Settings, get_settings
-from radiolake.spark_cds import driver_java_options
+from radiolake.spark.cds import driver_java_options
 
 #: What the executors' Python code reads to reach the lake (radiolake.config.get_settings).
 EXECUTOR_SETTINGS = ("RADIOLAKE_S3_ENDPOINT", "RADIOLAKE_S3_ACCESS_KEY", "RADIOLAKE_S3_SECRET_KEY",
@@ -78,10 +78,10 @@ def spark_options(master: str, settings: Settings, shuffle_partitions: int | Non
         "spark.acls.enable": "true",
         "spark.sql.session.timeZone": "UTC",
         "spark.redaction.regex": REDACTION_REGEX,
-        # pyspark's daemon, importing the installed (compiled) pyspark: see radiolake/spark_daemon.py.
-        "spark.python.daemon.module": "radiolake.spark_daemon",
+        # pyspark's daemon, importing the installed (compiled) pyspark: see radiolake/spark/daemon.py.
+        "spark.python.daemon.module": "radiolake.spark.daemon",
     }
-    # Plus Spark's classes from the class-data-sharing archive `make setup` writes (radiolake/spark_cds.py).
+    # Plus Spark's classes from the class-data-sharing archive `make setup` writes (radiolake/spark/cds.py).
     public["spark.driver.extraJavaOptions"] = driver_java_options(
         os.environ.get("RADIOLAKE_SPARK_DRIVER_JAVA_OPTIONS", java_options))
     if driver_memory := os.environ.get("RADIOLAKE_SPARK_DRIVER_MEMORY"):
@@ -169,7 +169,7 @@ def get_spark(app_name: str = "radiolake", master: str | None = None,
     builder = SparkSession.builder.appName(app_name).master(master).config(map={**public, **secret})
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("RADIOLAKE_SPARK_LOG_LEVEL", "WARN"))
-    from radiolake.spark_io import register
+    from radiolake.spark.io import register
 
     register(spark)
     return spark
