@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.lake import arrow_fs
 from radiolake.stack.objectstore import ObjectStore
 from radiolake.stack.process import kill_strays

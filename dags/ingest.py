@@ -3,7 +3,7 @@
 One DAG per survey rather than one parameterised DAG: an Airflow outlet is declared statically and every
 declared outlet gets an event when the task succeeds, so a single DAG with outlets for all catalogues would
 wake every downstream cross-match on each ingest. Per-survey DAGs emit exactly `s3://catalogs/<survey>`.
-Wiring only: the work is `radiolake.ingest.pipeline.ingest_survey`.
+Wiring only: the work is `radiolake.ingest.run.ingest_survey`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def make_ingest_dag(survey: str, description: str):
             from airflow.sdk.exceptions import AirflowFailException
 
             from radiolake.import_paths import ImportPathError, open_import_file
-            from radiolake.ingest.pipeline import IngestError, ingest_survey
+            from radiolake.ingest.run import IngestError, ingest_survey
             from radiolake.run_params import warn_unknown
 
             warn_unknown(params, dag.params.keys(), f"ingest_{survey}")

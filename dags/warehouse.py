@@ -2,7 +2,7 @@
 
 Scheduled on the cross-match results Asset (its event's extra names the run); can also be triggered by
 hand with a run_id. The dbt project runs as the task group `dbt` (`dbt.<model>.run`, then
-`dbt.<model>.test`). Wiring only: the logic is in radiolake/warehouse/pipeline.py and dbt_airflow.py.
+`dbt.<model>.test`). Wiring only: the logic is in radiolake/warehouse/steps.py and dbt_airflow.py.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def warehouse():
         from airflow.sdk.exceptions import AirflowFailException
 
         from radiolake.run_params import RunParamError, warn_unknown
-        from radiolake.warehouse.pipeline import load_task
+        from radiolake.warehouse.steps import load_task
 
         warn_unknown(params, dag.params.keys(), "warehouse")
         try:  # the run conf and the Asset event extras are checked before any run is loaded

@@ -52,7 +52,7 @@ def _p(params: Mapping[str, Any] | None, key: str) -> Any:
 def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
     """Ingest the radio (`role="radio"`) or stellar catalogue named by the params."""
     from radiolake.import_paths import ImportPathError, open_import_file
-    from radiolake.ingest.pipeline import IngestError, ingest_survey
+    from radiolake.ingest.run import IngestError, ingest_survey
 
     survey = _p(params, f"{role}_survey")
     path = _p(params, f"{role}_path") or None

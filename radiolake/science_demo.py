@@ -156,7 +156,7 @@ def run_science_demo(srsc_csv: Path | None, background_fits: Path | None, out_di
 
     from radiolake.crossmatch.core import crossmatch_frames
     from radiolake.ingest import catalog as cat
-    from radiolake.ingest.pipeline import ingest_survey
+    from radiolake.ingest.run import ingest_survey
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fs = pafs.LocalFileSystem()

@@ -77,7 +77,7 @@ def ingest(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        from radiolake.ingest.pipeline import IngestError, ingest_survey  # heavy (astropy): only when used
+        from radiolake.ingest.run import IngestError, ingest_survey  # heavy (astropy): only when used
         try:
             result = ingest_survey(
                 survey,

@@ -28,7 +28,7 @@ def load(
 ) -> None:
     """Validate a cross-match results folder and load it into the warehouse (replacing that run if loaded)."""
     from radiolake.warehouse.load import load_run
-    from radiolake.warehouse.pipeline import results_uri
+    from radiolake.warehouse.steps import results_uri
     from radiolake.warehouse.validate import ResultsValidationError
 
     console = Console()

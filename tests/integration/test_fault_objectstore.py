@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.lake import arrow_fs, ensure_buckets, list_keys, minio_client
 from tests.integration.faults import kill_group
 

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.lake import arrow_fs, ensure_buckets
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ import pytest
 
 from radiolake.config import get_settings
 from radiolake.crossmatch.runner import safe_run_id
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.lake import arrow_fs, get_bytes
 from radiolake.stack.process import stack_processes
 

@@ -15,8 +15,8 @@ import pytest
 
 from radiolake.config import Settings
 from radiolake.run_params import RunParamError
-from radiolake.warehouse import pipeline
-from radiolake.warehouse.pipeline import runs_to_load
+from radiolake.warehouse import steps
+from radiolake.warehouse.steps import runs_to_load
 
 SETTINGS = Settings(home=Path("/tmp/unused"), s3_endpoint="", s3_access_key="", s3_secret_key="")
 
@@ -64,8 +64,8 @@ def test_the_param_run_id_is_checked_again_in_python():
 
 def test_one_bad_extra_loads_nothing(monkeypatch):
     loaded = []
-    monkeypatch.setattr(pipeline, "get_settings", lambda: SETTINGS)
-    monkeypatch.setattr(pipeline, "load_run", lambda uri, settings=None: loaded.append(uri))
+    monkeypatch.setattr(steps, "get_settings", lambda: SETTINGS)
+    monkeypatch.setattr(steps, "load_run", lambda uri, settings=None: loaded.append(uri))
     with pytest.raises(RunParamError, match="asset event extra"):
-        pipeline.load_task({}, events({"run_id": "good"}, {"prefix": "s3://reports/x"}))
+        steps.load_task({}, events({"run_id": "good"}, {"prefix": "s3://reports/x"}))
     assert loaded == []

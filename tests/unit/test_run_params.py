@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from radiolake.run_params import CUT_NAMES, CUTS, RunParamError, dbt_cut_vars, warn_unknown
-from radiolake.warehouse.pipeline import dbt_vars
+from radiolake.warehouse.steps import dbt_vars
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 

@@ -15,7 +15,7 @@ import pytest
 
 from radiolake.crossmatch.core import crossmatch_frames
 from radiolake.ingest import catalog as cat
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.science_demo import (
     background_catalogue,
     background_check,

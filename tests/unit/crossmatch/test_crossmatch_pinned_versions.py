@@ -13,7 +13,7 @@ import pytest
 from radiolake.crossmatch.runner import crossmatch_run
 from radiolake.ingest import catalog as cat
 from radiolake.ingest import pins
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from tests.unit.conftest_spark import spark  # noqa: F401  (re-exported fixture)
 
 REGION = "cone:150,20,6"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from radiolake.ingest.fetch_size import FetchTooLarge, check_fetch_size, estimate, max_rows
-from radiolake.ingest.pipeline import IngestError, ingest_survey
 from radiolake.ingest.region import parse_region
+from radiolake.ingest.run import IngestError, ingest_survey
 from radiolake.surveys import get_survey
 from tests.unit.ingest.test_tap import TapServer
 

@@ -16,7 +16,7 @@ from astropy.table import Table
 
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.normalize import iau_names
-from radiolake.ingest.pipeline import IngestError, ingest_survey
+from radiolake.ingest.run import IngestError, ingest_survey
 from radiolake.surveys import SurveyDefinitionError, parse_definition
 
 from .conftest import DATA

@@ -14,7 +14,7 @@ from astropy.coordinates import Latitude, Longitude
 
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.partition_writer import plan_partitions
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 
 
 def test_every_row_in_its_partition_and_counts_add_up(lake):

@@ -9,7 +9,7 @@ import pytest
 from astropy.table import Table
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest.pipeline import BadBatchError, IngestError, ingest_survey
+from radiolake.ingest.run import BadBatchError, IngestError, ingest_survey
 from radiolake.surveys import parse_definition
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data"

@@ -13,7 +13,7 @@ from astropy.table import Table
 from astropy.time import Time
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.schema import CANONICAL_COLUMNS
 from radiolake.surveys import get_survey
 

@@ -12,7 +12,7 @@ from astropy.table import Table
 from astropy.time import Time
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.surveys import SurveyDefinitionError, get_survey, parse_definition
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data"

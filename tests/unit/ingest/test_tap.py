@@ -16,7 +16,7 @@ from astropy.io.votable.tree import Info
 from astropy.table import Table
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest.pipeline import ingest_survey
+from radiolake.ingest.run import ingest_survey
 from radiolake.ingest.sources import FetchError, RetryPolicy
 
 RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "hip2_box_ra40-60_dec0-20.vot"

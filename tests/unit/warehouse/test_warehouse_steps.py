@@ -10,7 +10,7 @@ import pytest
 
 from radiolake.config import ConfigError, Settings
 from radiolake.warehouse import dbt_runner
-from radiolake.warehouse.pipeline import dbt_vars, results_uri, runs_to_load
+from radiolake.warehouse.steps import dbt_vars, results_uri, runs_to_load
 
 SETTINGS = Settings(home=Path("/tmp/unused"), s3_endpoint="", s3_access_key="", s3_secret_key="")
 
