@@ -50,7 +50,11 @@ MARTS: dict[str, MartSpec] = {
 }
 
 _RADIO = "phot.flux.density;em.radio"
-#: Unit and UCD (IVOA UCD1+) of each column TOPCAT should understand; columns not listed get neither.
+_LUMINOSITY = ("erg / (s Hz)", "phys.luminosity;em.radio;stat.max")
+#: Unit and UCD (IVOA UCD1+) of every column of the exported marts, declared here once: unit None means a
+#: dimensionless number, a code or text. tests/unit/warehouse/test_export.py checks that every column the dbt
+#: docs list for an exported mart is declared and that each UCD is valid; tests/integration/test_export.py
+#: that every column the real marts return is. A column left out is exported bare (and fails those tests).
 COLUMN_META: dict[str, tuple[str | None, str]] = {
     "candidate_key": (None, "meta.id"),
     "run_id": (None, "meta.id;meta.dataset"),
@@ -92,21 +96,34 @@ COLUMN_META: dict[str, tuple[str | None, str]] = {
     "flux_mjy": ("mJy", _RADIO),
     "flux_min_mjy": ("mJy", f"{_RADIO};stat.min"),
     "flux_max_mjy": ("mJy", f"{_RADIO};stat.max"),
-    "flux_max_min_ratio": (None, "arith.ratio"),
-    "max_flux_ratio_same_freq": (None, "arith.ratio"),
+    "flux_max_min_ratio": (None, f"{_RADIO};arith.ratio"),
+    "max_flux_ratio_same_freq": (None, f"{_RADIO};arith.ratio"),
     "freq_mhz": ("MHz", "em.freq"),
     "freq_min_mhz": ("MHz", "em.freq;stat.min"),
     "freq_max_mhz": ("MHz", "em.freq;stat.max"),
     "variability_freq_mhz": ("MHz", "em.freq"),
+    "variability_n_detections": (None, "meta.number"),
     "first_epoch_jyear": ("yr", "time.epoch;stat.min"),
     "last_epoch_jyear": ("yr", "time.epoch;stat.max"),
     "radio_luminosity_erg_s_hz": ("erg / (s Hz)", "phys.luminosity;em.radio"),
-    "max_radio_luminosity_erg_s_hz": ("erg / (s Hz)", "phys.luminosity;em.radio;stat.max"),
+    "max_radio_luminosity_erg_s_hz": _LUMINOSITY,
+    # The brightest detection's luminosity in each band of dbt/macros/radio_bands.sql.
+    "radio_luminosity_lt300mhz_erg_s_hz": _LUMINOSITY,
+    "radio_luminosity_300_1000mhz_erg_s_hz": _LUMINOSITY,
+    "radio_luminosity_1_2ghz_erg_s_hz": _LUMINOSITY,
+    "radio_luminosity_2_4ghz_erg_s_hz": _LUMINOSITY,
+    "radio_luminosity_ge4ghz_erg_s_hz": _LUMINOSITY,
     "n_detections": (None, "meta.number"),
+    "n_secure_detections": (None, "meta.number"),
+    "secure_detection_min_probability": (None, "stat.probability;stat.min"),
+    "population": (None, "src.class"),
     "n_surveys": (None, "meta.number"),
     "n_runs": (None, "meta.number"),
     "n_circular_polarisation_detections": (None, "meta.number"),
     "max_circular_polarisation_fraction": (None, "phys.polarization.circular;stat.max"),
+    "max_circular_polarisation_fraction_error": (None, "stat.error;phys.polarization.circular"),
+    "max_circular_polarisation_snr": (None, "stat.snr;phys.polarization.circular"),
+    "circular_polarisation_min_snr": (None, "stat.snr;stat.min"),
     "has_high_circular_polarisation": (None, "meta.code"),
     "flux_modulation_index": (None, "src.var.index"),
     "flux_modulation_index_error": (None, "stat.error;src.var.index"),
@@ -114,6 +131,8 @@ COLUMN_META: dict[str, tuple[str | None, str]] = {
     "is_variable": (None, "meta.code"),
     "star_evidence": (None, "meta.note"),
     "region_key": (None, "meta.id"),
+    "detections_built_at": (None, "time.processing"),
+    "star_density_deg2": ("deg-2", "src.density"),
     "region_false_match_rate": (None, "stat.probability"),
     "grade": (None, "meta.code.qual"),
     "star_grade": (None, "meta.code.qual"),
@@ -250,6 +269,11 @@ def column_descriptions(model: str) -> dict[str, str]:
             return {c["name"]: " ".join(str(c.get("description", "")).split())
                     for c in node.get("columns", []) if c.get("description")}
     return {}
+
+
+def undeclared_columns(names: Sequence[str]) -> list[str]:
+    """The columns among `names` without a unit/UCD declaration in COLUMN_META (they would be exported bare)."""
+    return [name for name in names if name not in COLUMN_META]
 
 
 def _spec(mart: str) -> MartSpec:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from radiolake.cli import app
 from radiolake.warehouse import dbt_runner
-from radiolake.warehouse.export import FORMATS, SUFFIXES
+from radiolake.warehouse.export import COLUMN_META, FORMATS, SUFFIXES, undeclared_columns
 from radiolake.warehouse.load import load_run
 from radiolake.warehouse.sample_run import make_sample_tables, write_results
 
@@ -81,6 +81,29 @@ def test_export_radio_stars_votable_with_ucds(loaded, tmp_path):
     assert back["star_ra_deg"].meta["ucd"] == "pos.eq.ra;meta.main" and back["star_ra_deg"].unit == u.deg
     assert back["parallax_mas"].meta["ucd"] == "pos.parallax" and back["parallax_mas"].unit == u.mas
     assert back["simbad_url"].meta["ucd"] == "meta.ref.url"
+
+
+@pytest.mark.parametrize("mart", ["candidates", "radio_stars"])
+def test_every_exported_column_carries_its_declared_unit_and_ucd(loaded, tmp_path, mart):
+    """Every column the real mart returns (new ones included) is declared in COLUMN_META and reaches the
+    VOTable with that UCD and unit: a column added to a mart without a declaration fails here."""
+    from astropy.io.votable import parse_single_table
+
+    out = tmp_path / f"{mart}.vot"
+    _export(loaded, tmp_path, mart, "--limit", "20", "--out", str(out))
+    fields = {f.name: f for f in parse_single_table(str(out)).fields}
+    assert len(fields) >= 30
+    assert undeclared_columns(list(fields)) == []
+    for name, field in fields.items():
+        unit, ucd = COLUMN_META[name]
+        assert field.ucd == ucd, name
+        assert (field.unit is None) == (unit is None), name
+        if unit is not None:
+            assert field.unit == u.Unit(unit), name
+    if mart == "radio_stars":
+        assert fields["n_secure_detections"].ucd == "meta.number"
+        assert fields["radio_luminosity_2_4ghz_erg_s_hz"].unit == u.erg / u.s / u.Hz
+        assert fields["max_circular_polarisation_snr"].ucd == "stat.snr;phys.polarization.circular"
 
 
 def test_export_refuses_bad_requests_in_one_line(loaded, tmp_path):
