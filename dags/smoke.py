@@ -24,19 +24,19 @@ from radiolake.timeouts import task_timeout
 def radiolake_smoke():
     @task
     def object_store(run_id: str | None = None) -> dict:
-        from radiolake.smoke import object_store_round_trip, task_env_check
+        from radiolake.app.smoke import object_store_round_trip, task_env_check
 
         return {**object_store_round_trip(_key(run_id)), **task_env_check()}
 
     @task
     def warehouse(run_id: str | None = None) -> dict:
-        from radiolake.smoke import warehouse_round_trip
+        from radiolake.app.smoke import warehouse_round_trip
 
         return warehouse_round_trip(_key(run_id))
 
     @task
     def spark(run_id: str | None = None) -> dict:
-        from radiolake.smoke import spark_round_trip
+        from radiolake.app.smoke import spark_round_trip
 
         return spark_round_trip(_key(run_id))
 

@@ -134,7 +134,7 @@ def demo(timeout: float = typer.Option(1800, help="Seconds to wait for the pipel
          smoke: bool = typer.Option(False, "--smoke", help="Only the smoke DAG (S3, SQL, Spark round trips)."),
          show_secrets: bool = _SHOW_SECRETS) -> None:
     """Bring the stack up, run the pipeline through Airflow's REST API, show candidates and where everything is."""
-    from radiolake.demo import run_demo
+    from radiolake.app.demo import run_demo
 
     _quiet_logging()
     try:

@@ -18,7 +18,7 @@ import httpx
 from playwright.sync_api import Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from radiolake.airflow_client import AirflowClient
+from radiolake.app.airflow_client import AirflowClient
 
 #: Generous UI timeouts (ms): the api-server shares 2 cores with the scheduler, Spark and other tests.
 UI_TIMEOUT_MS = 60_000

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from radiolake.airflow_client import AirflowClient
+from radiolake.app.airflow_client import AirflowClient
 from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, Settings
 from radiolake.stack.airflow import ADMIN_USER
 from radiolake.stack.process import kill_strays

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from radiolake.airflow_client import AirflowRunFailed
+from radiolake.app.airflow_client import AirflowRunFailed
 from radiolake.import_paths import allowed_import_dirs
 from radiolake.lake import arrow_fs, ensure_buckets
 from radiolake.warehouse import dbt_runner

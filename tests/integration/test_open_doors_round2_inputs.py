@@ -14,7 +14,7 @@ import uuid
 import psycopg
 import pytest
 
-from radiolake.airflow_client import AirflowRunFailed
+from radiolake.app.airflow_client import AirflowRunFailed
 from radiolake.lake import arrow_fs, ensure_buckets
 from radiolake.warehouse.sample_run import write_sample_run
 

@@ -116,7 +116,7 @@ def test_airflow_tasks_hold_no_token_signing_key(stack):
     client = stack.airflow
     client.wait_for_dag("radiolake_smoke", timeout=180)
     run_id = client.trigger("radiolake_smoke")
-    # The object_store task fails when its environment holds a signing key (radiolake.smoke.task_env_check).
+    # The object_store task fails when its environment holds a signing key (radiolake.app.smoke.task_env_check).
     assert client.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
     with client._client() as http:
         resp = http.get(f"/dags/radiolake_smoke/dagRuns/{run_id}/taskInstances/object_store/xcomEntries/"

@@ -7,8 +7,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from radiolake.app.demo import REAL_CONF
 from radiolake.crossmatch.runner import safe_run_id
-from radiolake.demo import REAL_CONF
 from tests.integration.airflow_runs import (
     executor_task_logs,
     not_successful,

@@ -90,7 +90,7 @@ def test_rest_api_lists_dags_and_smoke_dag_runs_to_success(stack):
 
 
 def test_trigger_of_unknown_dag_is_refused(stack):
-    from radiolake.airflow_client import AirflowRunFailed
+    from radiolake.app.airflow_client import AirflowRunFailed
 
     with pytest.raises(AirflowRunFailed, match="no_such_dag.*404"):
         stack.airflow.trigger("no_such_dag")

@@ -1,10 +1,10 @@
-"""The demo's candidate table in an 80-column terminal: every id readable, nothing cut (radiolake.demo)."""
+"""The demo's candidate table in an 80-column terminal: every id readable, nothing cut (radiolake.app.demo)."""
 
 import uuid
 
 from rich.console import Console
 
-from radiolake.demo import SHORT_UUID, candidates_table, short_ids
+from radiolake.app.demo import SHORT_UUID, candidates_table, short_ids
 
 
 def _rows(radio_ids, star_ids):

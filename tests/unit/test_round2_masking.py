@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from radiolake.airflow_client import AirflowClient
+from radiolake.app.airflow_client import AirflowClient
 from radiolake.masking import mask_secrets
 
 

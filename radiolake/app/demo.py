@@ -16,7 +16,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from radiolake.airflow_client import AirflowClient
+from radiolake.app.airflow_client import AirflowClient
 from radiolake.stack.airflow import ADMIN_USER
 from radiolake.stack.stack import Stack
 
