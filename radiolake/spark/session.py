@@ -16,15 +16,13 @@ from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from radiolake.config import Settings, get_settings
-from radiolake.spark.cds import driver_java_options
+from radiolake.spark.cds import DEFAULT_DRIVER_JAVA_OPTIONS, driver_java_options
 
 #: What the executors' Python code reads to reach the lake (radiolake.config.get_settings).
 EXECUTOR_SETTINGS = ("RADIOLAKE_S3_ENDPOINT", "RADIOLAKE_S3_ACCESS_KEY", "RADIOLAKE_S3_SECRET_KEY",
                      "RADIOLAKE_S3_REGION")
 #: Spark's default redaction pattern, plus `access_key` (ours is spelled with an underscore).
 REDACTION_REGEX = r"(?i)secret|password|token|access[._]?key"
-#: The driver JVM only schedules (tasks run in Python workers): a C1-only JIT halves its start-up on 2 cores.
-DEFAULT_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 #: A bare context's JVM (`get_spark_context`) only schedules and relays task results, so it also gets a small
 #: young generation that it reuses: the default collector grew the heap to ~500 MB of fresh pages, and on a VM
 #: whose host reclaims free memory, first-touching a page costs ~3 s per GB (measured: ~1 s of a 9 s run).
