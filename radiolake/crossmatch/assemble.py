@@ -22,8 +22,8 @@ from radiolake.crossmatch.density import class_densities, neighbourhood, p_chanc
 from radiolake.crossmatch.offsets import offset_stats_from_rows, region_pixels
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
 from radiolake.crossmatch.populations import population_names
-from radiolake.crossmatch.positional_errors import error_scale
 from radiolake.results import PAIRS_SCHEMA
+from radiolake.surveys.positional_errors import error_scale
 
 if TYPE_CHECKING:
     from radiolake.crossmatch.core import MatchPlan

@@ -15,13 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from radiolake.crossmatch.epochs import apply_parallax, has_proper_motion, propagate_xyz, star_error_at_epoch
-from radiolake.crossmatch.positional_errors import (
-    combined_covariance,
-    motion_covariance,
-    offset_significance,
-    radio_covariance,
-    search_fraction,
-)
 from radiolake.crossmatch.sky import (
     ARCSEC_PER_RAD,
     radec_to_xyz,
@@ -30,6 +23,13 @@ from radiolake.crossmatch.sky import (
     xyz_to_radec,
 )
 from radiolake.crossmatch.zones import zone_candidates
+from radiolake.surveys.positional_errors import (
+    combined_covariance,
+    motion_covariance,
+    offset_significance,
+    radio_covariance,
+    search_fraction,
+)
 
 #: Columns a radio chunk must carry (numpy arrays of one length); it may also carry ELLIPSE_COLUMNS.
 RADIO_COLUMNS = ("key", "ra", "dec", "epoch", "ra_error", "dec_error")

@@ -24,9 +24,9 @@ import pyarrow.compute as pc
 from astropy.coordinates import Latitude, Longitude
 from astropy.time import Time
 
-from radiolake.crossmatch.positional_errors import add_floor, ellipse_from_shape
 from radiolake.schema import CANONICAL_COLUMNS, CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS
 from radiolake.surveys import PositionErrorRule, SurveyDefinition
+from radiolake.surveys.positional_errors import add_floor, ellipse_from_shape
 
 #: Epochs outside this range (Julian years) are taken as a unit or parsing mistake.
 PLAUSIBLE_EPOCH = (1850.0, 2100.0)

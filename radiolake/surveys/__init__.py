@@ -124,7 +124,7 @@ class PositionErrorRule:
     quoted fit errors leave out calibration and astrometric systematics). One number, or per row from a
     column: `{by: column, values: {value: arcsec, ...}, default: arcsec}`.
     error_ellipse_from_shape: [major, minor, pa] columns of the fitted component shape; the error ellipse gets
-    its orientation and axis ratio, sized by the quoted RA/Dec errors (see crossmatch.positional_errors).
+    its orientation and axis ratio, sized by the quoted RA/Dec errors (see surveys.positional_errors).
     """
 
     floor_arcsec: float = 0.0

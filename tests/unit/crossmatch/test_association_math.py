@@ -13,7 +13,7 @@ from radiolake.crossmatch.association import (
     prior_from_counts,
     reliability_curve,
 )
-from radiolake.crossmatch.positional_errors import (
+from radiolake.surveys.positional_errors import (
     add_floor,
     ellipse_covariance,
     ellipse_from_shape,

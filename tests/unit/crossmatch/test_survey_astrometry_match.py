@@ -19,7 +19,7 @@ from astropy.time import Time
 
 from radiolake.crossmatch.core import CatalogueStats, crossmatch_frames, plan_match
 from radiolake.crossmatch.pairs import DEFAULT_MAX_RADIUS_ARCSEC, DEFAULT_N_SIGMA
-from radiolake.crossmatch.positional_errors import motion_covariance, search_fraction
+from radiolake.surveys.positional_errors import motion_covariance, search_fraction
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 from tests.unit.crossmatch.xmatch_skies import catalogue
 
