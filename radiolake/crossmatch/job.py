@@ -42,7 +42,7 @@ from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from radiolake.crossmatch.assemble import assemble_tables
-from radiolake.crossmatch.core import CatalogueStats, concat_results, plan_match
+from radiolake.crossmatch.core import concat_results
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
 from radiolake.crossmatch.engine import RadioSkies, match_fast_stars, radio_columns, split_skies
 from radiolake.crossmatch.io import (
@@ -62,6 +62,7 @@ from radiolake.crossmatch.partitioning import (
     home_pixels,
     pixel_size_arcsec,
 )
+from radiolake.crossmatch.plan import CatalogueStats, plan_match
 from radiolake.crossmatch.star_chunks import (
     CHUNK_ROWS,
     filesystem,

@@ -13,7 +13,8 @@ from cdshealpix import nested
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from radiolake.crossmatch.core import crossmatch_frames, plan_match, stats_from_frames
+from radiolake.crossmatch.core import crossmatch_frames, stats_from_frames
+from radiolake.crossmatch.plan import plan_match
 from tests.unit.crossmatch.xmatch_skies import assert_same_pairs, astropy_pairs, catalogue, cluster
 
 

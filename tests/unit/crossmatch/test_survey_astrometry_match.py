@@ -17,8 +17,9 @@ from astropy import units as u
 from astropy.coordinates import CartesianRepresentation, SkyCoord, get_body_barycentric, search_around_sky
 from astropy.time import Time
 
-from radiolake.crossmatch.core import CatalogueStats, crossmatch_frames, plan_match
+from radiolake.crossmatch.core import crossmatch_frames
 from radiolake.crossmatch.pairs import DEFAULT_MAX_RADIUS_ARCSEC, DEFAULT_N_SIGMA
+from radiolake.crossmatch.plan import CatalogueStats, plan_match
 from radiolake.surveys.positional_errors import motion_covariance, search_fraction
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 from tests.unit.crossmatch.xmatch_skies import catalogue
