@@ -15,24 +15,12 @@ from typing import Any
 import psycopg
 
 from radiolake.config import Settings, get_settings
-from radiolake.crossmatch.pairs import DEFAULT_MAX_RADIUS_ARCSEC, DEFAULT_N_SIGMA
+from radiolake.run_params import CrossmatchParams, IngestParams, RunParamError, surface_defaults
 
 log = logging.getLogger(__name__)
 
-DEFAULTS: dict[str, Any] = {
-    "radio_survey": "synthetic_radio",
-    "stars_survey": "synthetic_stars",
-    "region": "cone:270,-30,3",
-    "rows": 20000,
-    "seed": 42,
-    "radio_path": "",
-    "stars_path": "",
-    # An n-sigma search by default, capped by the radius; n_sigma null: a fixed radius (crossmatch.pairs).
-    "radius_arcsec": DEFAULT_MAX_RADIUS_ARCSEC,
-    "n_sigma": DEFAULT_N_SIGMA,
-    "offsets": 8,
-    "offset_arcmin": 3.0,
-}
+#: The pipeline form's defaults (generated from the run parameters' declaration, radiolake.run_params).
+DEFAULTS: dict[str, Any] = surface_defaults("pipeline")
 
 
 class PipelineStepError(RuntimeError):
@@ -44,26 +32,21 @@ class BadInputError(PipelineStepError):
     input, so the task should fail at once; fix the input, then clear the task."""
 
 
-def _p(params: Mapping[str, Any] | None, key: str) -> Any:
-    value = (params or {}).get(key, DEFAULTS.get(key))
-    return DEFAULTS.get(key) if value in (None, "") and key in ("radio_survey", "stars_survey") else value
-
-
-def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
-    """Ingest the radio (`role="radio"`) or stellar catalogue named by the params."""
+def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest") -> dict:
+    """Ingest one survey with checked parameters: the pipeline's radio or stars ingest (`ingest_step`) and
+    each ingest_<survey> DAG. BadInputError when the input itself is bad (a retry would read the same)."""
     from radiolake.import_paths import ImportPathError, open_import_file
     from radiolake.ingest.run import IngestError, ingest_survey
 
-    survey = _p(params, f"{role}_survey")
-    path = _p(params, f"{role}_path") or None
-    what = f"ingest_{role} failed for survey {survey!r}{f' from {path}' if path else ''}"
+    what = f"{step} failed for survey {survey!r}{f' from {params.path}' if params.path else ''}"
     try:  # a file parameter is opened and checked before anything is read or stored; read through it
-        path = open_import_file(path) if path else None
+        path = open_import_file(params.path) if params.path else None
     except ImportPathError as exc:
         raise BadInputError(f"{what}: {exc}") from exc
     try:
-        result = ingest_survey(survey, region=_p(params, "region"), rows=_p(params, "rows"),
-                               seed=_p(params, "seed"), path=path)
+        result = ingest_survey(survey, region=params.region, rows=params.rows, seed=params.seed, path=path,
+                               max_bad_fraction=params.max_bad_fraction,
+                               allow_large_fetch=params.allow_large_fetch)
     except IngestError as exc:
         raise BadInputError(f"{what}: {exc}") from exc
     except Exception as exc:
@@ -72,23 +55,31 @@ def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
         if path is not None:
             path.close()
     summary = result.summary()
-    log.info("ingest_%s: %s rows in catalogue %s (version %s), %s quarantined%s", role, result.n_rows,
-             result.name, result.version, result.n_quarantined, " (unchanged input: reused)" if result.reused else "")
+    log.info("%s: %s rows in catalogue %s (version %s), %s quarantined%s", step, result.n_rows, result.name,
+             result.version, result.n_quarantined, " (unchanged input: reused)" if result.reused else "")
     return summary
 
 
-def crossmatch_step(radio: dict, stars: dict, params: Mapping[str, Any] | None, run_id: str) -> dict:
-    from radiolake.crossmatch.runner import crossmatch_run, safe_run_id
-
-    radius, n_sigma = _p(params, "radius_arcsec"), _p(params, "n_sigma")
-    if radius is None and n_sigma is None:
-        raise PipelineStepError("crossmatch: give radius_arcsec, n_sigma or both")
+def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
+    """The pipeline's radio (`role="radio"`) or stars ingest: the survey and file its form names."""
     try:
-        # The versions this run's own ingest tasks produced (XCom), not whatever CURRENT is by now.
-        summary = crossmatch_run(radio["catalog"], stars["catalog"], radius_arcsec=radius, n_sigma=n_sigma,
-                                 offsets=int(_p(params, "offsets")), offset_arcmin=float(_p(params, "offset_arcmin")),
-                                 run_id=safe_run_id(run_id), radio_version=radio.get("version"),
-                                 stars_version=stars.get("version"))
+        survey, checked = IngestParams.for_role(role, params)
+    except RunParamError as exc:
+        raise BadInputError(f"ingest_{role}: {exc}") from exc
+    return ingest_survey_step(survey, checked, f"ingest_{role}")
+
+
+def crossmatch_step(radio: dict, stars: dict, params: Mapping[str, Any] | None, run_id: str) -> dict:
+    from radiolake.crossmatch.runner import crossmatch_run_params, safe_run_id
+
+    try:  # the versions this run's own ingest tasks produced (XCom), not whatever CURRENT is by now
+        checked = CrossmatchParams.from_values("pipeline", params, radio=radio["catalog"], stars=stars["catalog"],
+                                               run_id=safe_run_id(run_id))
+    except RunParamError as exc:
+        raise BadInputError(f"crossmatch: {exc}") from exc
+    try:
+        summary = crossmatch_run_params(checked, radio_version=radio.get("version"),
+                                        stars_version=stars.get("version"))
     except Exception as exc:
         raise PipelineStepError(f"crossmatch failed for {radio['catalog']} x {stars['catalog']}: {exc}") from exc
     log.info("crossmatch %s: %s radio x %s stars -> %s pairs, %s radio sources matched, %.2f expected false "
@@ -270,7 +261,7 @@ def _truth_pairs(fs, radio_catalog_path: str):
 def reliability_from_truth(pairs, truth) -> dict:
     """Reliability curves of a run's pairs (all of them, not only the best) against the injected truth: of
     every pair ('all') and of each population's pairs (issue 21: the posterior must hold for each)."""
-    from radiolake.crossmatch.association import reliability_curve
+    from radiolake.crossmatch.likelihood import reliability_curve
 
     is_true = pairs.merge(truth.assign(_true=True), on=["radio_id", "star_id"], how="left")["_true"].notna()
     prob, is_true = pairs["association_probability"].to_numpy(float), is_true.to_numpy()

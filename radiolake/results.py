@@ -29,7 +29,7 @@ PAIRS_SCHEMA = pa.schema([
     pa.field("star_ra_at_epoch", pa.float64(), nullable=False),  # deg, star moved to the radio epoch
     pa.field("star_dec_at_epoch", pa.float64(), nullable=False),
     # Sutherland & Saunders 1992: LR = f(offset | errors) / local star density; the posterior that this star
-    # is the radio source's counterpart, with the prior measured from the offset skies (crossmatch/association.py).
+    # is the radio source's counterpart, with the prior measured from the offset skies (crossmatch/likelihood.py).
     pa.field("likelihood_ratio", pa.float64()),  # null when the errors are unknown
     pa.field("association_probability", pa.float64()),
     # The star's population (crossmatch/populations.py): 'star' (significant parallax or proper motion, RUWE

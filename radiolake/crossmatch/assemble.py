@@ -10,23 +10,21 @@ strings. The tables come out as Arrow tables with PAIRS_SCHEMA, ready to write.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from radiolake.crossmatch.associate import priors_from_rows, refine_priors
-from radiolake.crossmatch.association import likelihood_ratio, posterior
 from radiolake.crossmatch.density import class_densities, neighbourhood, p_chance
+from radiolake.crossmatch.likelihood import likelihood_ratio, posterior
 from radiolake.crossmatch.offsets import offset_stats_from_rows, region_pixels
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
+from radiolake.crossmatch.plan import MatchPlan
 from radiolake.crossmatch.populations import population_names
+from radiolake.crossmatch.priors import priors_from_rows, refine_priors
 from radiolake.results import PAIRS_SCHEMA
 from radiolake.surveys.positional_errors import error_scale
-
-if TYPE_CHECKING:
-    from radiolake.crossmatch.core import MatchPlan
 
 #: Per-pair float/bool columns of the engine's result that go to the pairs table as they are.
 PAIR_VALUES = ("separation_arcsec", "separation_sigma", "combined_error_arcsec", "dt_years", "pm_applied",

@@ -298,7 +298,7 @@ def reliability_diagram(curve: Mapping[str, Any], *, title: str = "Association p
                         "predicted vs observed (injected truth)") -> bytes:
     """The reliability diagram: per bin of predicted association probability, the observed fraction of
     pairs that are true (with binomial 1-sigma errors), against the diagonal a calibrated posterior follows.
-    `curve` is `radiolake.crossmatch.association.reliability_curve`'s output, or a mapping of such curves by
+    `curve` is `radiolake.crossmatch.likelihood.reliability_curve`'s output, or a mapping of such curves by
     population ('all', 'star', 'extragalactic', ...: pipeline.reliability_from_truth), drawn side by side
     in one panel, since the posterior must be calibrated for each population."""
     curves = {"observed true fraction": curve} if "n" in curve else dict(curve)

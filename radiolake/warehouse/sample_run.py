@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from astropy import units as u
 from astropy.coordinates import Latitude, Longitude
 
-from radiolake.crossmatch.associate import association_arrays
+from radiolake.crossmatch.likelihood import association_arrays
 from radiolake.crossmatch.populations import classes_of, population_names
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
 from radiolake.schema import CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS, coarse_pixel

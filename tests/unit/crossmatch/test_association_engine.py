@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiolake.crossmatch.associate import priors_from_rows
-from radiolake.crossmatch.core import SLOW_LIMIT_ARCSEC, crossmatch_frames, radio_arrays, star_arrays
+from radiolake.crossmatch.core import crossmatch_frames, radio_arrays, star_arrays
 from radiolake.crossmatch.engine import displacement_arcsec
 from radiolake.crossmatch.job import run_crossmatch
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, evaluate_pairs
+from radiolake.crossmatch.plan import SLOW_LIMIT_ARCSEC
+from radiolake.crossmatch.priors import priors_from_rows
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 from tests.unit.crossmatch.test_crossmatch_spark import write_hats
 from tests.unit.crossmatch.xmatch_skies import catalogue

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from radiolake.crossmatch.association import (
+from radiolake.crossmatch.likelihood import (
     class_priors,
     likelihood_ratio,
     posterior,

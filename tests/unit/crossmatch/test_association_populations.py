@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radiolake.crossmatch.association import reliability_curve
 from radiolake.crossmatch.core import crossmatch_frames
+from radiolake.crossmatch.likelihood import reliability_curve
 from radiolake.crossmatch.populations import (
     EXTRAGALACTIC,
     FIRST_STAR_CLASS,

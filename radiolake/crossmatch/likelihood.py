@@ -17,8 +17,8 @@ and 1 - sum_i P_i is the probability that none is. Q is measured, not assumed: t
 sources with a match within the search radius, minus the number the offset skies say are chance, over the
 radio sources that could hold a true one (`prior_from_counts`), per class of radio positional error (radio
 stars and background galaxies are located differently well), shrunk toward the whole-run value so that
-small classes do not swing it. Pure numpy: the Spark job and the in-memory core both
-call it through `radiolake.crossmatch.associate`.
+small classes do not swing it. Pure numpy: the driver calls it through `assemble.assemble_tables`, whose priors come
+from `radiolake.crossmatch.priors`.
 """
 
 from __future__ import annotations
@@ -134,3 +134,18 @@ def reliability_curve(
         frac = np.bincount(idx, weights=t.astype(float), minlength=nbin) / n
         err = np.sqrt(mean_p * (1 - mean_p) / n)
     return {"lo": edges[:-1], "hi": edges[1:], "n": n, "mean_predicted": mean_p, "observed": frac, "error": err}
+
+
+def association_arrays(
+    radio_group: np.ndarray,
+    separation_sigma: np.ndarray,
+    combined_error_arcsec: np.ndarray,
+    density_deg2: np.ndarray,
+    prior: np.ndarray,
+    prior_total: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(likelihood_ratio, association_probability) for pairs; `radio_group`: each pair's radio source, as an
+    integer code or its id (all pairs of a source must be present); `density_deg2`: of the pair's population
+    class; `prior`/`prior_total`: Priors.for_pairs."""
+    lr = likelihood_ratio(separation_sigma, combined_error_arcsec, density_deg2)
+    return lr, posterior(radio_group, lr, prior, prior_total)

@@ -1,8 +1,8 @@
-"""The association post-processing step: likelihood ratio and posterior for every final pair.
+"""The priors of the association step, measured from the run itself: Q, the prior probability that a radio
+source has its counterpart in the catalogue, per class of radio positional error and population class.
 
-Runs once, over the final pairs of a run (after ranking, density and the offset skies), in
-`assemble.assemble_tables`, which the in-memory core and the Spark job's driver share (the engine returns every
-pair to the driver), through the pure-numpy math of `radiolake.crossmatch.association`. The prior comes from
+Used once per run by `assemble.assemble_tables` over the final pairs (after ranking, density and the offset
+skies), with the likelihood ratio and posterior of `radiolake.crossmatch.likelihood`. The prior comes from
 the run's own counts: per class of radio positional error, the real radio sources with a match against the
 chance matches the offset skies found for the same sources (`priors_from_rows`).
 """
@@ -13,13 +13,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from radiolake.crossmatch.association import (
+from radiolake.crossmatch.likelihood import (
     PRIOR_MAX,
     PRIOR_MIN,
     PRIOR_SHRINK_SOURCES,
     class_priors,
-    likelihood_ratio,
-    posterior,
     posterior_by_code,
 )
 from radiolake.crossmatch.populations import N_CLASSES, POPULATIONS
@@ -173,21 +171,6 @@ def _count(err_cls: np.ndarray, pop: np.ndarray, n_cls: int) -> np.ndarray:
     ok = err_cls >= 0
     np.add.at(out, (err_cls[ok], pop[ok]), 1.0)
     return out
-
-
-def association_arrays(
-    radio_group: np.ndarray,
-    separation_sigma: np.ndarray,
-    combined_error_arcsec: np.ndarray,
-    density_deg2: np.ndarray,
-    prior: np.ndarray,
-    prior_total: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(likelihood_ratio, association_probability) for pairs; `radio_group`: each pair's radio source, as an
-    integer code or its id (all pairs of a source must be present); `density_deg2`: of the pair's population
-    class; `prior`/`prior_total`: Priors.for_pairs."""
-    lr = likelihood_ratio(separation_sigma, combined_error_arcsec, density_deg2)
-    return lr, posterior(radio_group, lr, prior, prior_total)
 
 
 #: EM iterations of the priors at most, and the change of every prior below which they have converged.
