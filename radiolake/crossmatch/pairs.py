@@ -41,12 +41,8 @@ SPAN_COLUMN = "epoch_span_years"
 STAR_COLUMNS = ("key", "ra", "dec", "epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error")
 
 
-#: The default search (CLI, pipeline and DAG forms): within DEFAULT_N_SIGMA of the combined error (radio with
-#: its survey floor, the star's propagated error, the motion over a survey span), capped at
-#: DEFAULT_MAX_RADIUS_ARCSEC so that a row with a huge error cannot widen the whole search. A fixed radius
-#: stays possible: give a radius and no n-sigma.
-DEFAULT_N_SIGMA = 5.0
-DEFAULT_MAX_RADIUS_ARCSEC = 30.0
+#: The default search, declared with the other run parameters (radiolake.run_params).
+from radiolake.run_params import DEFAULT_MAX_RADIUS_ARCSEC, DEFAULT_N_SIGMA  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,12 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from radiolake.config import get_settings
+
+if TYPE_CHECKING:
+    from radiolake.run_params import CrossmatchParams
 
 log = logging.getLogger(__name__)
 
@@ -151,3 +155,9 @@ def crossmatch_run(
             run_id=run_id,
         )
     return {**summary, "prefix": out}
+
+
+def crossmatch_run_params(params: CrossmatchParams, **context: Any) -> dict:
+    """`crossmatch_run` with a run's checked parameters (run_params.CrossmatchParams: from a DAG form, the
+    CLI or spark-submit); `context` is what the caller adds (the pinned catalogue versions, the master)."""
+    return crossmatch_run(params.radio, params.stars, **params.run_kwargs(), **context)
