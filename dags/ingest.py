@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import dag, task
 
+from radiolake.assets import catalog_asset
 from radiolake.masking import mask_task_secrets
+from radiolake.run_param_surfaces import airflow_params
 from radiolake.surveys import load_registry
 from radiolake.timeouts import task_timeout
 
 
 def make_ingest_dag(survey: str, description: str):
-    asset = Asset(f"s3://catalogs/{survey}")
+    asset = catalog_asset(survey)
 
     @dag(
         dag_id=f"ingest_{survey}",
@@ -27,31 +29,7 @@ def make_ingest_dag(survey: str, description: str):
         max_active_runs=1,
         description=description,
         tags=["ingest", "radiolake"],
-        params={
-            "region": Param(
-                "all",
-                type="string",
-                title="Region",
-                description="all | cone:RA,DEC,RADIUS | box:RA1,RA2,DEC1,DEC2 | healpix:ORDER:PIX,...",
-            ),
-            "rows": Param(
-                None, type=["null", "integer"], minimum=1, title="Rows (synthetic: number of stars)"
-            ),
-            "seed": Param(None, type=["null", "integer"], title="Seed (synthetic)"),
-            # null-able so the UI form does not mark it required
-            "path": Param(None, type=["null", "string"], title="Local file (file surveys; else the survey's source)",
-                  description="A file in the imports folder (<state dir>/imports, or RADIOLAKE_IMPORT_DIRS); "
-                              "a relative name is taken inside the imports folder."),
-            "max_bad_fraction": Param(
-                None, type=["null", "number"], minimum=0, maximum=1, title="Max share of rejected rows"
-            ),
-            "allow_large_fetch": Param(
-                False, type="boolean", title="Allow a large fetch",
-                description="Fetch even above RADIOLAKE_INGEST_MAX_ROWS rows (default 10 million), or the whole "
-                            "sky of a table of unknown size. Without it such a fetch fails at once, naming its "
-                            "estimated rows and bytes.",
-            ),
-        },
+        params=airflow_params("ingest_dag"),
         doc_md=__doc__,
     )
     def ingest_dag():
@@ -67,36 +45,17 @@ def make_ingest_dag(survey: str, description: str):
         def ingest(params=None, outlet_events=None, dag=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from radiolake.import_paths import ImportPathError, open_import_file
-            from radiolake.ingest.run import IngestError, ingest_survey
-            from radiolake.run_params import warn_unknown
+            from radiolake.pipeline import BadInputError, ingest_survey_step
+            from radiolake.run_params import IngestParams, RunParamError, warn_unknown
 
             warn_unknown(params, dag.params.keys(), f"ingest_{survey}")
-            path = None
-            try:
-                # opened and checked before anything is read or stored (only files in the allowed import
-                # folders); the ingest reads that descriptor, never the name again
-                path = open_import_file(params["path"]) if params.get("path") else None
-                result = ingest_survey(
-                    survey,
-                    region=params["region"],
-                    rows=params.get("rows"),
-                    seed=params.get("seed"),
-                    path=path,
-                    max_bad_fraction=params.get("max_bad_fraction"),
-                    allow_large_fetch=bool(params.get("allow_large_fetch")),
-                )
-            except (IngestError, ImportPathError) as exc:  # bad input: a retry reads the same; fail now, fix, clear
+            try:  # bad input: a retry reads the same; fail now, fix, clear
+                summary = ingest_survey_step(survey, IngestParams.from_values("ingest_dag", params),
+                                             f"ingest_{survey}")
+            except (BadInputError, RunParamError) as exc:
                 raise AirflowFailException(str(exc)) from exc
-            finally:
-                if path is not None:
-                    path.close()
-            outlet_events[asset].extra = {
-                "version": result.version,
-                "rows": result.n_rows,
-                "path": result.catalog_path,
-            }
-            return result.summary()
+            outlet_events[asset].extra = {k: summary[k] for k in ("version", "rows", "path")}
+            return summary
 
         ingest()
 

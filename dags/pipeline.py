@@ -13,20 +13,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from radiolake.masking import mask_task_secrets
-from radiolake.pipeline import DEFAULTS
-from radiolake.run_params import cut_params
-from radiolake.surveys import load_registry
+from radiolake.run_param_surfaces import airflow_params
 from radiolake.timeouts import task_timeout
 from radiolake.warehouse.dbt_airflow import MACROS, dbt_task_group
-
-_SURVEYS = load_registry()
-_RADIO = sorted(n for n, d in _SURVEYS.items() if d.kind == "radio")
-_STARS = sorted(n for n, d in _SURVEYS.items() if d.kind != "radio")
-_IMPORTS = ("A file in the imports folder (<state dir>/imports, or RADIOLAKE_IMPORT_DIRS); a relative name is "
-            "taken inside the imports folder.")
 
 
 @dag(
@@ -40,31 +32,7 @@ _IMPORTS = ("A file in the imports folder (<state dir>/imports, or RADIOLAKE_IMP
     default_args={"on_execute_callback": mask_task_secrets,
                   "retries": 2, "retry_delay": timedelta(seconds=20), "retry_exponential_backoff": True,
                   "max_retry_delay": timedelta(minutes=5)},
-    params={
-        "radio_survey": Param(DEFAULTS["radio_survey"], enum=_RADIO, title="Radio survey"),
-        "stars_survey": Param(DEFAULTS["stars_survey"], enum=_STARS, title="Stellar catalogue"),
-        "region": Param(DEFAULTS["region"], type="string", title="Sky region",
-                        description="all | cone:RA,DEC,RADIUS | box:RA1,RA2,DEC1,DEC2 | healpix:ORDER:PIX,..."),
-        "rows": Param(DEFAULTS["rows"], type=["null", "integer"], minimum=100, title="Synthetic sky: stars",
-                      description="Synthetic surveys only: number of stars (radio sources scale with it)."),
-        "seed": Param(DEFAULTS["seed"], type=["null", "integer"], title="Synthetic sky: seed"),
-        # null-able, so the UI form does not mark them required (an empty string type is "required").
-        "radio_path": Param(None, type=["null", "string"], title="Radio file (file surveys)",
-                            description=_IMPORTS),
-        "stars_path": Param(None, type=["null", "string"], title="Stars file (file surveys)",
-                            description=_IMPORTS),
-        "radius_arcsec": Param(DEFAULTS["radius_arcsec"], type=["null", "number"], exclusiveMinimum=0,
-                               maximum=3600, title="Match radius (arcsec)",
-                               description="With n sigma: the cap of the n-sigma search. Without: a fixed radius."),
-        "n_sigma": Param(DEFAULTS["n_sigma"], type=["null", "number"], exclusiveMinimum=0, title="n sigma",
-                         description="Match within n sigma of the combined error (radio with its survey floor, "
-                                     "star moved to the radio epoch). Empty: the fixed radius only."),
-        "offsets": Param(DEFAULTS["offsets"], type="integer", minimum=0, maximum=64,
-                         title="Offset skies (false-association rate)"),
-        "offset_arcmin": Param(DEFAULTS["offset_arcmin"], type="number", exclusiveMinimum=0,
-                               title="Offset size (arcmin)"),
-        **cut_params(),
-    },
+    params=airflow_params("pipeline"),
     doc_md=__doc__,
 )
 def radiolake_pipeline():

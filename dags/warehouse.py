@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import dag, task
 
+from radiolake.assets import XMATCH_RUNS
 from radiolake.masking import mask_task_secrets
-from radiolake.run_params import NAME_PATTERN, cut_params
+from radiolake.run_param_surfaces import airflow_params
 from radiolake.timeouts import task_timeout
 from radiolake.warehouse.dbt_airflow import MACROS, dbt_task_group
-
-XMATCH_RUNS = Asset("s3://xmatch/runs")
 
 
 @dag(
@@ -26,12 +25,7 @@ XMATCH_RUNS = Asset("s3://xmatch/runs")
     max_active_runs=1,  # loads may overlap safely, but one dbt build at a time is simpler to follow
     tags=["radiolake", "warehouse"],
     user_defined_macros=MACROS,  # the dbt tasks' --vars (the run's cuts) and checked runs, validated
-    params={
-        "run_id": Param(None, type=["null", "string"], pattern=NAME_PATTERN, title="Run id",
-                        description="Cross-match run to load (xmatch/<run_id>/); empty: the run(s) announced "
-                                    "by the triggering Asset events."),
-        **cut_params(),
-    },
+    params=airflow_params("warehouse_dag"),
     default_args={"on_execute_callback": mask_task_secrets, "retries": 1, "retry_delay": timedelta(seconds=30)},
 )
 def warehouse():

@@ -55,6 +55,9 @@ def test_the_dbt_macro_uses_the_same_pattern():
 
 
 def test_the_dags_declare_the_run_id_param_with_the_shared_pattern():
+    from radiolake.run_param_surfaces import airflow_params
+
+    assert airflow_params("warehouse_dag")["run_id"].schema["pattern"] == NAME_PATTERN
     for dag in ("warehouse.py",):
         text = (REPO / "dags" / dag).read_text()
-        assert "pattern=NAME_PATTERN" in text and "r\"^[" not in text
+        assert 'params=airflow_params("warehouse_dag")' in text and "r\"^[" not in text

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from radiolake.run_param_surfaces import airflow_params
 from radiolake.run_params import CUT_NAMES, CUTS, RunParamError, dbt_cut_vars, warn_unknown
 from radiolake.warehouse.steps import dbt_vars
 
@@ -47,23 +48,18 @@ def test_unknown_conf_keys_are_named_in_a_warning(caplog):
     assert "evil, zzz" in caplog.text and "radiolake_pipeline" in caplog.text
 
 
-def _dag_param_names(path: Path) -> set[str]:
-    """Param names a DAG file declares, including those spread from cut_params()."""
+def _dag_surfaces(path: Path) -> set[str]:
+    """The run_params surfaces a DAG file builds its Params from (`params=airflow_params("<surface>")`)."""
     tree = ast.parse(path.read_text())
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg == "params" and isinstance(node.value, ast.Dict):
-            for key, value in zip(node.value.keys, node.value.values, strict=True):
-                if key is None and isinstance(value, ast.Call) and getattr(value.func, "id", "") == "cut_params":
-                    names |= set(CUT_NAMES)
-                elif isinstance(key, ast.Constant):
-                    names.add(key.value)
-    return names
+    return {node.value.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.keyword) and node.arg == "params" and isinstance(node.value, ast.Call)
+            and getattr(node.value.func, "id", "") == "airflow_params"}
 
 
-@pytest.mark.parametrize("dag_file", ["pipeline.py", "warehouse.py"])
-def test_dags_that_build_marts_declare_every_cut(dag_file):
-    assert set(CUT_NAMES) <= _dag_param_names(DAGS / dag_file)
+@pytest.mark.parametrize(("dag_file", "surface"), [("pipeline.py", "pipeline"), ("warehouse.py", "warehouse_dag")])
+def test_dags_that_build_marts_declare_every_cut(dag_file, surface):
+    assert _dag_surfaces(DAGS / dag_file) == {surface}
+    assert set(CUT_NAMES) <= set(airflow_params(surface))
 
 
 @pytest.mark.parametrize("value", [1e-05, 0.001, 3, 2.5, 1e20, 0.0])
