@@ -18,7 +18,6 @@ server with wal_level=minimal (the embedded stack's).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -32,6 +31,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from radiolake.config import Settings, get_settings
+from radiolake.warehouse.partitions import drop_run_partitions, partition_prefix
 from radiolake.warehouse.retention import RetentionPolicy, apply_retention
 from radiolake.warehouse.tables import LOAD_TABLES, LoadTable
 from radiolake.warehouse.validate import (
@@ -126,11 +126,6 @@ def copy_table(cur: psycopg.Cursor, target: sql.Composable, table: pa.Table, fre
     return table.num_rows
 
 
-def partition_prefix(table: str, run_id: str) -> str:
-    """Name prefix of a run's partitions of `table`: run ids are free text, identifiers are not."""
-    return f"{table}__r{hashlib.sha256(run_id.encode()).hexdigest()[:16]}"
-
-
 def primary_key(table: LoadTable) -> sql.Composable:
     """The primary key columns of a partition of `table`: run_id and the key unique within a run."""
     return sql.SQL(", ").join(sql.Identifier(c) for c in ("run_id", *table.key))
@@ -156,12 +151,7 @@ def _stage(cur: psycopg.Cursor, name: str, run_id: str, data: pa.Table, token: s
 
 def _swap(cur: psycopg.Cursor, name: str, run_id: str, staged: str) -> None:
     """Drop the run's previous partition(s) of `name` and attach the staged table in their place."""
-    cur.execute("""
-        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-        WHERE i.inhparent = %s::regclass AND c.relname LIKE %s""",
-                (f"load.{name}", partition_prefix(name, run_id) + "\\_%"))
-    for (old,) in cur.fetchall():
-        cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("load", old)))
+    drop_run_partitions(cur, name, run_id)
     cur.execute(sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})").format(
         sql.Identifier("load", name), sql.Identifier("load", staged), sql.Literal(run_id)))
 

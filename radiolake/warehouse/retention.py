@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 
 from radiolake.config import ConfigError
+from radiolake.warehouse.partitions import drop_run_partitions
 from radiolake.warehouse.tables import LOAD_TABLES
 
 
@@ -93,15 +93,8 @@ def runs_to_drop(cur: psycopg.Cursor, policy: RetentionPolicy) -> list[str]:
 
 def drop_run(cur: psycopg.Cursor, run_id: str) -> None:
     """Drop a run's partitions of every load table and its load.runs row (caller holds the load lock)."""
-    from radiolake.warehouse.load import partition_prefix  # load imports this module
-
     for table in LOAD_TABLES:
-        cur.execute("""
-            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-            WHERE i.inhparent = %s::regclass AND c.relname LIKE %s""",
-                    (f"load.{table.name}", partition_prefix(table.name, run_id) + "\\_%"))
-        for (partition,) in cur.fetchall():
-            cur.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier("load", partition)))
+        drop_run_partitions(cur, table.name, run_id)
     cur.execute("DELETE FROM load.runs WHERE run_id = %s", (run_id,))
 
 

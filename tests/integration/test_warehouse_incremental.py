@@ -129,7 +129,7 @@ def test_new_cuts_recompute_every_row(stack, work):
 
 
 def _partitions_of(dsn: str, run_id: str) -> list[str]:
-    from radiolake.warehouse.load import partition_prefix
+    from radiolake.warehouse.partitions import partition_prefix
     from radiolake.warehouse.tables import LOAD_TABLES
 
     with psycopg.connect(dsn) as conn:
