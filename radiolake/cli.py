@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from radiolake.app.endpoints import print_endpoints
 from radiolake.stack import StackError
 
 app = typer.Typer(help="Radio Star Lakehouse: find radio stars by cross-matching radio surveys with Gaia.",
@@ -48,18 +49,6 @@ def _fail(exc: Exception) -> None:
 _SHOW_SECRETS = typer.Option(False, "--show-secrets", help="Print DSNs with their passwords (default: ***).")
 
 
-def print_endpoints(stack, show_secrets: bool = False) -> None:
-    """Plain `name: value` lines, so a DSN or URL can be copied whole; passwords masked unless asked."""
-    console.rule("Radio Star Lakehouse")
-    endpoints = stack.endpoints(show_secrets=show_secrets)
-    width = max(len(name) for name in endpoints)
-    for name, value in endpoints.items():
-        console.print(f"[bold]{name:<{width}}[/]  {value}", soft_wrap=True, highlight=False)
-    if not show_secrets:
-        console.print(f"[dim]passwords: {stack.state.secrets_file} (mode 0600), or add --show-secrets[/]",
-                      soft_wrap=True, highlight=False)
-
-
 @stack_app.command("up")
 def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: only Postgres + S3)."),
              spark_workers: int | None = typer.Option(
@@ -75,7 +64,7 @@ def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: o
         with console.status("starting PostgreSQL, the object store, Spark (if asked) and Airflow ..."):
             stack.up(with_airflow=airflow, spark_workers=spark_workers)
         console.print(f"[green]stack up[/] in {time.monotonic() - t0:.0f} s")
-        print_endpoints(stack, show_secrets)
+        print_endpoints(console, stack, show_secrets)
     except StackError as exc:
         _fail(exc)
 
@@ -102,7 +91,7 @@ def stack_status(show_secrets: bool = _SHOW_SECRETS) -> None:
     for s in statuses:
         table.add_row(s.name, "[green]healthy[/]" if s.healthy else "[red]down[/]", s.detail)
     console.print(table)
-    print_endpoints(stack, show_secrets)
+    print_endpoints(console, stack, show_secrets)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(3)
 

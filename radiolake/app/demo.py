@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from radiolake.app.airflow_client import AirflowClient
+from radiolake.app.endpoints import print_endpoints
 from radiolake.stack.airflow import ADMIN_USER
 from radiolake.stack.stack import Stack
 
@@ -132,6 +133,4 @@ def run_demo(console: Console, timeout: float = 1800, real: bool = False, smoke_
                           f"[bold]{scores['completeness']:.3f}[/], purity [bold]{scores['purity']:.3f}[/] "
                           f"(over {scores['candidates']} candidates, all grades)")
         console.print(f"report: {stack.bucket_browser_url}b/{settings.bucket('reports')}/{run_id}/index.html")
-    from radiolake.cli import print_endpoints
-
-    print_endpoints(stack, show_secrets)
+    print_endpoints(console, stack, show_secrets)
