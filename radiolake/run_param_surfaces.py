@@ -125,23 +125,21 @@ def _default_text(value: Any) -> str:
 
 
 def markdown_table() -> str:
-    """docs/configuration.md's parameter table (a unit test keeps the page equal to it)."""
-    surface_names = {**{s: s for s in SURFACES}}
+    """docs/configuration.md's parameter table (a unit test keeps the page equal to it). A surface's own
+    default or bounds (VARIANTS) follow the declared ones, named by the surface."""
     lines = ["| parameter | type | default | bounds | stage | surfaces | help |",
              "|---|---|---|---|---|---|---|"]
     for p in PARAMS:
-        default = _default_text(p.default)
-        notes = [f"{surface}: {key} {_default_text(v) if key == 'default' else v}"
-                 for surface, changes in VARIANTS.items() for key, v in changes.get(p.name, {}).items()
-                 if key != "pattern"]
-        if notes:
-            default += " (" + "; ".join(notes) + ")"
-        bounds = p.bounds()
-        patterned = [s for s, changes in VARIANTS.items() if "pattern" in changes.get(p.name, {})]
-        if patterned:
-            bounds = ", ".join(filter(None, [bounds, f"a lake name ({', '.join(patterned)})"]))
-        surfaces = ", ".join(surface_names[s] for s, names in SURFACES.items() if p.name in names)
+        defaults, bounds = [_default_text(p.default)], [p.bounds() or "-"]
+        for surface, changes in VARIANTS.items():
+            change = changes.get(p.name, {})
+            if "default" in change:
+                defaults.append(f"{surface}: {_default_text(change['default'])}")
+            if set(change) - {"default"}:
+                bounds.append(f"{surface}: {param(p.name, surface).bounds()}")
+        surfaces = ", ".join(s for s, names in SURFACES.items() if p.name in names)
         type_name = p.type.__name__ + (" or empty" if p.nullable else "")
-        cells = [f"`{p.name}`", type_name, default, bounds, p.stage, surfaces, p.help.replace("|", "\\|")]
+        cells = [f"`{p.name}`", type_name, "; ".join(defaults), "; ".join(bounds), p.stage, surfaces,
+                 p.help.replace("|", "\\|")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

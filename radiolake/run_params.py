@@ -215,8 +215,8 @@ PARAMS: tuple[RunParam, ...] = (
              "(a DAG form takes lake names only).", "cross-match", title="Stellar catalogue (lake name)",
              nullable=False),
     RunParam("radius_arcsec", float, DEFAULT_MAX_RADIUS_ARCSEC,
-             "Match radius (arcsec). With n sigma: the cap of the n-sigma search. Without (empty n sigma, or "
-             "--fixed-radius): a fixed radius. Empty: uncapped.", "cross-match", title="Match radius (arcsec)",
+             "Match radius (arcsec). With n sigma: the cap of the n-sigma search. Without n sigma: a fixed "
+             "radius. Empty: uncapped.", "cross-match", title="Match radius (arcsec)",
              exclusive_minimum=0.0, maximum=3600.0),
     RunParam("n_sigma", float, DEFAULT_N_SIGMA,
              "Match within n sigma of the combined error (radio with its survey floor, star moved to the radio "
@@ -374,13 +374,6 @@ class IngestParams:
         checked = check_values("pipeline", values)
         return checked[f"{role}_survey"], cls(region=checked["region"], rows=checked["rows"], seed=checked["seed"],
                                               path=checked[f"{role}_path"])
-
-
-def cut_params() -> dict[str, Any]:
-    """Airflow `Param`s for the cuts (for a DAG that only adds the cuts to its own Params)."""
-    from radiolake.run_param_surfaces import airflow_params
-
-    return airflow_params(CUT_NAMES)
 
 
 def dbt_cut_vars(params: Mapping[str, Any] | None) -> dict[str, float | int]:
