@@ -57,15 +57,12 @@ def check_run_id(value: Any, what: str = "run id") -> str:
     return value
 
 
-#: Where a parameter acts: reading a catalogue in, drawing the synthetic sky, the cross-match, the dbt
-#: candidate cuts, or loading a run into the warehouse.
-Stage = Literal["ingest", "synthetic sky", "cross-match", "candidate cuts", "load"]
+#: Where a parameter acts: reading a catalogue in, drawing the synthetic sky, the cross-match (and the run it
+#: writes, which the warehouse loads), the dbt candidate cuts.
+Stage = Literal["ingest", "synthetic sky", "cross-match", "candidate cuts"]
 #: Where a user sets it: the DAG forms, the CLI commands, the spark-submit job.
 Surface = Literal["pipeline", "crossmatch_dag", "ingest_dag", "warehouse_dag", "cli_crossmatch", "cli_ingest",
                   "spark"]
-DAG_SURFACES: dict[str, Surface] = {"radiolake_pipeline": "pipeline", "crossmatch": "crossmatch_dag",
-                                    "ingest_<survey>": "ingest_dag", "warehouse": "warehouse_dag"}
-CLI_SURFACES: dict[str, Surface] = {"radiolake crossmatch": "cli_crossmatch", "radiolake ingest": "cli_ingest"}
 
 
 class _Required:
@@ -236,7 +233,7 @@ PARAMS: tuple[RunParam, ...] = (
     RunParam("out", str, None, "Results folder (local or s3://); default s3://xmatch/<run>.", "cross-match"),
     RunParam("run_id", str, None, "Cross-match run id. Cross-match: the run to write (default: time + random "
              "suffix). Warehouse: the run to load (xmatch/<run_id>/); empty: the run(s) announced by the "
-             "triggering Asset events.", "load", title="Run id"),
+             "triggering Asset events.", "cross-match", title="Run id"),
     # candidate cuts (dbt vars)
     _cut("parallax_snr_min", "Parallax S/N needed for a distance (default 5)."),
     _cut("grade_a_min_probability", "Grade A: association probability at least (default 0.95).", maximum=1.0),

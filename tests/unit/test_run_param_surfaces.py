@@ -205,7 +205,7 @@ def test_every_parameter_is_reachable_from_every_surface_that_declares_it():
     assert SURFACES["cli_ingest"] == SURFACES["ingest_dag"]
     assert set(CUT_NAMES) <= set(SURFACES["pipeline"]) & set(SURFACES["warehouse_dag"])
     stages = {p.stage for p in PARAMS}
-    assert stages == {"ingest", "synthetic sky", "cross-match", "candidate cuts", "load"}
+    assert stages == {"ingest", "synthetic sky", "cross-match", "candidate cuts"}
 
 
 @pytest.mark.parametrize(("surface", "values", "bad"), [
