@@ -9,6 +9,9 @@
    cannot be read, or lacks a mapped column, is quarantined as a whole and fails the ingest; so does a bad
    share above ``max_bad_fraction``. Either way the quarantine is written first: nothing is lost.
 4. Write HEALPix partitions, the metadata and the HATS files, commit, move CURRENT (see `catalog`).
+
+`ingest_survey` takes what to ingest as keywords (an `IngestRequest`'s fields) and where to write it (a
+`LakeTarget`'s); `run_ingest` takes the two objects. Each numbered step above is one function below.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import json
 import logging
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +64,7 @@ PIPELINE_VERSION = 1
 KEEP_VERSIONS = 2
 
 Progress = Callable[[str, int, int | None], None]  # (stage, rows done, total rows or None)
+Batches = Callable[[], Iterator[tuple[str, pa.Table]]]  # (source file name, rows read from it)
 
 
 class IngestError(RuntimeError):
@@ -69,6 +73,43 @@ class IngestError(RuntimeError):
 
 class BadBatchError(IngestError):
     """Too many rows were rejected: the share is above the threshold. Nothing was committed."""
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """What to ingest: a survey, the part of the sky, its input, and how strict to be.
+
+    `path` (a local file or an opened ImportFile) or `source_url` replace the survey's own source; without
+    them an online survey is fetched (refused when larger than the configured limit unless
+    `allow_large_fetch`, see fetch_size.py) and a synthetic one generated (`rows`, `seed`)."""
+
+    survey: str | SurveyDefinition
+    region: str | Region | None = None
+    rows: int | None = None
+    seed: int | None = None
+    path: str | Path | ImportFile | None = None
+    name: str | None = None  # the catalogue's name; the survey's by default
+    max_bad_fraction: float | None = None  # the survey definition's by default
+    source_url: str | None = None
+    tap_page_size: int | None = None
+    retry: RetryPolicy | None = None
+    allow_large_fetch: bool = False
+    max_rows_per_partition: int = DEFAULT_MAX_ROWS
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class LakeTarget:
+    """Where an ingest writes: any pyarrow filesystem, with the catalogs and raw roots in it. Left out, they
+    are the lake of `settings` (RADIOLAKE_* settings when that too is left out)."""
+
+    fs: pafs.FileSystem | None = None
+    catalogs_root: str | None = None
+    raw_root: str | None = None
+    settings: Settings | None = None
+
+
+_TARGET_FIELDS = frozenset(f.name for f in fields(LakeTarget))
 
 
 @dataclass
@@ -95,6 +136,45 @@ class IngestResult:
         }
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One ingest's request resolved: the definition, the region, and the folders it reads and writes."""
+
+    request: IngestRequest
+    definition: SurveyDefinition
+    region: Region
+    name: str
+    threshold: float
+    fs: pafs.FileSystem
+    base: str  # <catalogs_root>/<name>
+    raw_base: str  # <raw_root>/<survey>
+    settings: Settings | None
+    tmp: str
+    progress: Progress
+
+
+@dataclass
+class _Source:
+    """The rows to ingest (read lazily), and what identifies and describes them."""
+
+    batches: Batches
+    inputs: list[str]  # raw checksums or the generator's key: the version is derived from them
+    raw_records: list[dict[str, Any]]
+    total: int | None = None  # rows expected, when known up front
+    extra: dict[str, Any] = field(default_factory=dict)  # more version inputs (partitioning, generator)
+    truth: pa.Table | None = None  # injected radio stars of a synthetic sky
+
+
+@dataclass
+class _Normalized:
+    """What normalising every batch left: the writer holding the good rows, the counts, the quarantine."""
+
+    writer: PartitionedCatalogWriter
+    stats: NormalizeStats
+    quarantine_path: str | None
+    outside_region: int
+
+
 def synthetic_params(definition: SurveyDefinition, rows: int | None, seed: int | None) -> dict[str, int]:
     """Generator sizes: the definition's, or scaled so that n_stars == rows (same ratios for the radio half,
     so `synthetic_stars` and `synthetic_radio` ingested with the same --rows/--seed form a matching pair)."""
@@ -109,6 +189,129 @@ def synthetic_params(definition: SurveyDefinition, rows: int | None, seed: int |
         }
     base["seed"] = int(seed if seed is not None else src.get("seed", 0))
     return base
+
+
+def ingest_survey(survey: str | SurveyDefinition | IngestRequest, **options: Any) -> IngestResult:
+    """Ingest one survey into the lake (or any pyarrow filesystem) and return what was committed.
+
+    `options` are IngestRequest's fields (region, rows, seed, path, name, ...) and LakeTarget's (fs,
+    catalogs_root, raw_root, settings); an unknown name is a TypeError, as for any call. The catalogue lands
+    at ``<catalogs_root>/<name>``."""
+    where = {k: options.pop(k) for k in list(options) if k in _TARGET_FIELDS}
+    request = survey if isinstance(survey, IngestRequest) else IngestRequest(survey, **options)
+    return run_ingest(request, LakeTarget(**where))
+
+
+def run_ingest(request: IngestRequest, target: LakeTarget | None = None) -> IngestResult:
+    """The ingest's steps in order (module docstring), under the catalogue's lock from the version on."""
+    with tempfile.TemporaryDirectory(prefix="radiolake-ingest-") as tmp, contextlib.ExitStack() as held:
+        job = _resolve(request, target or LakeTarget(), tmp)
+        source = _open_source(job)
+        version = _version_id(job.definition, source.inputs, job.region, source.extra)
+        # From here on this ingest alone writes the catalogue's versions, CURRENT and pins (see ingest.lock).
+        held.enter_context(catalog_lock(job.base, job.fs, job.settings))
+        if cat.is_committed(job.fs, job.base, version):
+            return _reuse_committed(job, version)
+        removed = cleanup_uncommitted(job.fs, job.base)
+        if removed:
+            log.warning("ingest %s: removed uncommitted versions left by earlier attempts: %s", job.name, removed)
+        normalized = _normalize_all(job, source, version)
+        _check_bad_share(job, normalized)
+        return _commit(job, source, version, normalized)
+
+
+def _resolve(request: IngestRequest, target: LakeTarget, tmp: str) -> _Job:
+    """The survey definition, region, threshold and folders the request names (defaults filled in)."""
+    survey = request.survey
+    definition = survey if isinstance(survey, SurveyDefinition) else get_survey(survey)
+    region = request.region if isinstance(request.region, Region) else parse_region(request.region)
+    name = request.name or definition.name
+    fraction = request.max_bad_fraction
+    threshold = definition.max_bad_fraction if fraction is None else float(fraction)
+    fs, catalogs_root, raw_root, settings = target.fs, target.catalogs_root, target.raw_root, target.settings
+    if fs is None or catalogs_root is None or raw_root is None:
+        from radiolake.lake import arrow_fs
+
+        settings = settings or get_settings()
+        fs = fs or arrow_fs(settings)
+        catalogs_root = catalogs_root or settings.bucket("catalogs")
+        raw_root = raw_root or settings.bucket("raw")
+    return _Job(
+        request, definition, region, name, threshold, fs,
+        base=f"{catalogs_root.rstrip('/')}/{name}",
+        raw_base=f"{raw_root.rstrip('/')}/{definition.name}",
+        settings=settings,
+        tmp=tmp,
+        progress=request.progress or (lambda stage, done, total: None),
+    )
+
+
+def _open_source(job: _Job) -> _Source:
+    """Step 1: the rows to ingest, generated (a synthetic survey without a file) or fetched and stored raw."""
+    if job.definition.source_kind == "synthetic" and job.request.path is None:
+        source = _synthetic_source(job)
+    else:
+        source = _fetched_source(job)
+    source.extra["max_rows"] = job.request.max_rows_per_partition
+    return source
+
+
+def _synthetic_source(job: _Job) -> _Source:
+    """A generated sky: its parameters are the input (recorded in the raw area as provenance)."""
+    definition, region = job.definition, job.region
+    params = synthetic_params(definition, job.request.rows, job.request.seed)
+    sky = generate_synthetic_sky(
+        params["n_stars"], params["n_radio_background"], params["n_radio_stars"], params["seed"], region
+    )
+    stream = definition.source.get("stream", "stars")
+    raw_records = [{"kind": "synthetic", "stream": stream, **params, "region": str(region)}]
+    raw_key = hashlib.sha256(json.dumps(raw_records, sort_keys=True).encode()).hexdigest()
+    prefix = f"{job.raw_base}/synthetic-{raw_key[:16]}"
+    cat.write_text(job.fs, f"{prefix}/provenance.json", json.dumps(raw_records[0], indent=1))
+
+    def batches() -> Iterator[tuple[str, pa.Table]]:
+        for batch in sky.stars() if stream == "stars" else sky.radio():
+            yield "synthetic", pa.Table.from_batches([batch])
+
+    truth = None
+    if stream == "radio":
+        star_prefix = definition.source.get("star_prefix", "synthetic_stars")
+        truth = sky.truth(radio_prefix=definition.id_prefix, star_prefix=star_prefix)
+    total = sky.n_stars if stream == "stars" else sky.n_radio
+    return _Source(batches, [raw_key], raw_records, total, {"synthetic": params}, truth)
+
+
+def _fetched_source(job: _Job) -> _Source:
+    """Files fetched from the survey's service (after the size check), a URL or a local file, stored raw."""
+    definition, request = job.definition, job.request
+    if request.path is None:
+        try:
+            planned = check_fetch_size(
+                definition, job.region, len(tap_columns(definition)), request.allow_large_fetch
+            )
+        except FetchTooLarge as exc:
+            raise IngestError(str(exc)) from exc
+        if planned is not None:
+            log.info("ingest %s: fetching %s", job.name, planned.describe())
+    job.progress("fetch", 0, None)
+    artifacts = fetch(
+        definition,
+        job.region,
+        Path(job.tmp),
+        path=request.path,
+        url=request.source_url,
+        policy=request.retry,
+        page_size=request.tap_page_size,
+    )
+    raw_records = _store_raw(job.fs, job.raw_base, artifacts)
+
+    def batches() -> Iterator[tuple[str, pa.Table]]:
+        for art in artifacts:
+            fmt = detect_format(art.name, definition.format)
+            for table in read_batches(art.local_path, fmt, definition.read_options):
+                yield art.name, table
+
+    return _Source(batches, [a.sha256 for a in artifacts], raw_records)
 
 
 def _store_raw(fs: pafs.FileSystem, raw_base: str, artifacts: list[RawArtifact]) -> list[dict[str, Any]]:
@@ -132,6 +335,7 @@ def _store_raw(fs: pafs.FileSystem, raw_base: str, artifacts: list[RawArtifact])
 def _version_id(
     definition: SurveyDefinition, inputs: list[str], region: Region, extra: dict[str, Any]
 ) -> str:
+    """Step 2: the version named by the inputs, so the same input always gives the same version."""
     payload = {
         "pipeline": PIPELINE_VERSION,
         "definition": definition.fingerprint(),
@@ -141,6 +345,89 @@ def _version_id(
     }
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     return f"v{digest[:20]}"
+
+
+def _reuse_committed(job: _Job, version: str) -> IngestResult:
+    """The inputs were ingested before: point CURRENT at that version and write nothing."""
+    point_current(job.fs, job.base, version)
+    info = cat.open_catalog(job.fs, job.base, version)
+    log.info(
+        "ingest %s: inputs unchanged, version %s already committed (%d rows); nothing written",
+        job.name,
+        version,
+        info.n_rows,
+    )
+    q = info.metadata.get("quarantine", {})
+    return IngestResult(
+        job.name,
+        job.definition.name,
+        version,
+        True,
+        info.n_rows,
+        q.get("rows_quarantined", 0),
+        info.path,
+        q.get("path"),
+        info.metadata,
+    )
+
+
+def _new_writer(job: _Job, version: str, schema: pa.Schema) -> PartitionedCatalogWriter:
+    return PartitionedCatalogWriter(
+        job.fs, job.base, version, schema, max_rows=job.request.max_rows_per_partition, spill_dir=job.tmp
+    )
+
+
+def _normalize_all(job: _Job, source: _Source, version: str) -> _Normalized:
+    """Step 3: normalise every batch into the writer, rejected rows to the quarantine (written either way).
+
+    A file that cannot be read or lacks a mapped column fails the ingest (IngestError) once it is quarantined."""
+    stats, ids = NormalizeStats(), IdTracker()
+    quarantine: list[pa.Table] = []
+    writer: PartitionedCatalogWriter | None = None
+    outside_region = 0
+    offsets: dict[str, int] = {}
+    current_source = ""
+    try:
+        for current_source, raw in source.batches():
+            if writer is None:
+                writer = _new_writer(job, version, output_schema(job.definition, raw.schema))
+            good, bad = normalize_batch(
+                job.definition,
+                raw,
+                source=current_source,
+                row_offset=offsets.get(current_source, 0),
+                ids=ids,
+                stats=stats,
+                schema=writer.schema,
+            )
+            offsets[current_source] = offsets.get(current_source, 0) + raw.num_rows
+            good, outside = _inside_region(job.region, good)
+            outside_region += outside
+            writer.write(good)
+            quarantine.append(bad)
+            job.progress("normalize", stats.rows_read, source.total)
+    except (ReadError, MissingColumnError) as exc:
+        reason = getattr(exc, "reason", "unreadable_file")
+        quarantine.append(file_quarantine_row(job.definition, current_source or "?", reason, str(exc)))
+        qpath = _write_quarantine(job.fs, job.base, version, quarantine)
+        if writer is not None:
+            writer.close()
+        raise IngestError(
+            f"ingest {job.name}: {exc} — file quarantined at {qpath}; the raw file is kept in "
+            f"{job.raw_base}; nothing was committed"
+        ) from exc
+    qpath = _write_quarantine(job.fs, job.base, version, quarantine)
+    if writer is None:  # a region with no rows at all: an empty, but whole, catalogue
+        writer = _new_writer(job, version, output_schema(job.definition))
+    return _Normalized(writer, stats, qpath, outside_region)
+
+
+def _inside_region(region: Region, good: pa.Table) -> tuple[pa.Table, int]:
+    """The rows inside the region (a fetch may return a margin around it), and how many were outside."""
+    if region.kind == "all" or not good.num_rows:
+        return good, 0
+    inside = region.contains(good.column("ra").to_numpy(), good.column("dec").to_numpy())
+    return good.filter(pa.array(inside)), int((~inside).sum())
 
 
 def _write_quarantine(fs: pafs.FileSystem, base: str, version: str, parts: list[pa.Table]) -> str | None:
@@ -153,249 +440,90 @@ def _write_quarantine(fs: pafs.FileSystem, base: str, version: str, parts: list[
     return path
 
 
-def ingest_survey(
-    survey: str | SurveyDefinition,
-    *,
-    region: str | Region | None = None,
-    rows: int | None = None,
-    seed: int | None = None,
-    path: str | Path | ImportFile | None = None,
-    name: str | None = None,
-    max_bad_fraction: float | None = None,
-    fs: pafs.FileSystem | None = None,
-    catalogs_root: str | None = None,
-    raw_root: str | None = None,
-    settings: Settings | None = None,
-    max_rows_per_partition: int = DEFAULT_MAX_ROWS,
-    retry: RetryPolicy | None = None,
-    source_url: str | None = None,
-    tap_page_size: int | None = None,
-    progress: Progress | None = None,
-    allow_large_fetch: bool = False,
-) -> IngestResult:
-    """Ingest one survey into the lake (or any pyarrow filesystem) and return what was committed.
-
-    `catalogs_root`/`raw_root` default to the catalogs/raw buckets of `settings`; the catalogue lands at
-    ``<catalogs_root>/<name>`` (name defaults to the survey's). An online fetch larger than the configured
-    limit, or of the whole sky from a table of unknown size, is refused before anything is downloaded unless
-    `allow_large_fetch` (radiolake/ingest/fetch_size.py)."""
-    definition = survey if isinstance(survey, SurveyDefinition) else get_survey(survey)
-    region = region if isinstance(region, Region) else parse_region(region)
-    name = name or definition.name
-    threshold = definition.max_bad_fraction if max_bad_fraction is None else float(max_bad_fraction)
-    if fs is None or catalogs_root is None or raw_root is None:
-        from radiolake.lake import arrow_fs
-
-        settings = settings or get_settings()
-        fs = fs or arrow_fs(settings)
-        catalogs_root = catalogs_root or settings.bucket("catalogs")
-        raw_root = raw_root or settings.bucket("raw")
-    base = f"{catalogs_root.rstrip('/')}/{name}"
-    raw_base = f"{raw_root.rstrip('/')}/{definition.name}"
-    progress = progress or (lambda stage, done, total: None)
-
-    with tempfile.TemporaryDirectory(prefix="radiolake-ingest-") as tmp, contextlib.ExitStack() as held:
-        extra: dict[str, Any] = {"max_rows": max_rows_per_partition}
-        truth: pa.Table | None = None
-        if definition.source_kind == "synthetic" and path is None:
-            params = synthetic_params(definition, rows, seed)
-            sky = generate_synthetic_sky(
-                params["n_stars"],
-                params["n_radio_background"],
-                params["n_radio_stars"],
-                params["seed"],
-                region,
-            )
-            stream = definition.source.get("stream", "stars")
-            total = sky.n_stars if stream == "stars" else sky.n_radio
-            raw_records = [{"kind": "synthetic", "stream": stream, **params, "region": str(region)}]
-            raw_key = hashlib.sha256(json.dumps(raw_records, sort_keys=True).encode()).hexdigest()
-            prefix = f"{raw_base}/synthetic-{raw_key[:16]}"
-            cat.write_text(fs, f"{prefix}/provenance.json", json.dumps(raw_records[0], indent=1))
-            inputs = [raw_key]
-            extra["synthetic"] = params
-
-            def batches() -> Iterator[tuple[str, pa.Table]]:
-                for batch in sky.stars() if stream == "stars" else sky.radio():
-                    yield "synthetic", pa.Table.from_batches([batch])
-
-            if stream == "radio":
-                star_prefix = definition.source.get("star_prefix", "synthetic_stars")
-                truth = sky.truth(radio_prefix=definition.id_prefix, star_prefix=star_prefix)
-        else:
-            if path is None:
-                try:
-                    planned = check_fetch_size(definition, region, len(tap_columns(definition)), allow_large_fetch)
-                except FetchTooLarge as exc:
-                    raise IngestError(str(exc)) from exc
-                if planned is not None:
-                    log.info("ingest %s: fetching %s", name, planned.describe())
-            progress("fetch", 0, None)
-            artifacts = fetch(
-                definition,
-                region,
-                Path(tmp),
-                path=path,
-                url=source_url,
-                policy=retry,
-                page_size=tap_page_size,
-            )
-            raw_records = _store_raw(fs, raw_base, artifacts)
-            inputs = [a.sha256 for a in artifacts]
-            total = None
-
-            def batches() -> Iterator[tuple[str, pa.Table]]:
-                for art in artifacts:
-                    fmt = detect_format(art.name, definition.format)
-                    for table in read_batches(art.local_path, fmt, definition.read_options):
-                        yield art.name, table
-
-        version = _version_id(definition, inputs, region, extra)
-        # From here on this ingest alone writes the catalogue's versions, CURRENT and pins (see ingest.lock).
-        held.enter_context(catalog_lock(base, fs, settings))
-        if cat.is_committed(fs, base, version):
-            point_current(fs, base, version)
-            info = cat.open_catalog(fs, base, version)
-            log.info(
-                "ingest %s: inputs unchanged, version %s already committed (%d rows); nothing written",
-                name,
-                version,
-                info.n_rows,
-            )
-            q = info.metadata.get("quarantine", {})
-            return IngestResult(
-                name,
-                definition.name,
-                version,
-                True,
-                info.n_rows,
-                q.get("rows_quarantined", 0),
-                info.path,
-                q.get("path"),
-                info.metadata,
-            )
-        removed = cleanup_uncommitted(fs, base)
-        if removed:
-            log.warning("ingest %s: removed uncommitted versions left by earlier attempts: %s", name, removed)
-
-        stats, ids = NormalizeStats(), IdTracker()
-        quarantine: list[pa.Table] = []
-        writer: PartitionedCatalogWriter | None = None
-        outside_region = 0
-        offsets: dict[str, int] = {}
-        current_source = ""
-        try:
-            for source, raw in batches():
-                current_source = source
-                schema = output_schema(definition, raw.schema)
-                if writer is None:
-                    writer = PartitionedCatalogWriter(
-                        fs, base, version, schema, max_rows=max_rows_per_partition, spill_dir=tmp
-                    )
-                good, bad = normalize_batch(
-                    definition,
-                    raw,
-                    source=source,
-                    row_offset=offsets.get(source, 0),
-                    ids=ids,
-                    stats=stats,
-                    schema=writer.schema,
-                )
-                offsets[source] = offsets.get(source, 0) + raw.num_rows
-                if region.kind != "all" and good.num_rows:
-                    inside = region.contains(good.column("ra").to_numpy(), good.column("dec").to_numpy())
-                    outside_region += int((~inside).sum())
-                    good = good.filter(pa.array(inside))
-                writer.write(good)
-                quarantine.append(bad)
-                progress("normalize", stats.rows_read, total)
-        except (ReadError, MissingColumnError) as exc:
-            reason = getattr(exc, "reason", "unreadable_file")
-            quarantine.append(file_quarantine_row(definition, current_source or "?", reason, str(exc)))
-            qpath = _write_quarantine(fs, base, version, quarantine)
-            if writer is not None:
-                writer.close()
-            raise IngestError(
-                f"ingest {name}: {exc} — file quarantined at {qpath}; the raw file is kept in "
-                f"{raw_base}; nothing was committed"
-            ) from exc
-
-        qpath = _write_quarantine(fs, base, version, quarantine)
-        log.info(
-            "ingest %s: read %d rows, %d good, %d quarantined (%s), %d outside region",
-            name,
-            stats.rows_read,
-            stats.rows_good,
-            stats.rows_quarantined,
-            dict(stats.reasons),
-            outside_region,
+def _check_bad_share(job: _Job, normalized: _Normalized) -> None:
+    """Refuse the batch (BadBatchError, nothing committed) when too large a share of rows was rejected."""
+    stats, qpath = normalized.stats, normalized.quarantine_path
+    log.info(
+        "ingest %s: read %d rows, %d good, %d quarantined (%s), %d outside region",
+        job.name,
+        stats.rows_read,
+        stats.rows_good,
+        stats.rows_quarantined,
+        dict(stats.reasons),
+        normalized.outside_region,
+    )
+    if stats.bad_fraction > job.threshold:
+        normalized.writer.close()
+        raise BadBatchError(
+            f"ingest {job.name}: {stats.rows_quarantined} of {stats.rows_read} rows rejected "
+            f"({stats.bad_fraction:.1%} > max_bad_fraction {job.threshold:.1%}); "
+            f"reasons {dict(stats.reasons)}; "
+            f"rows kept in {qpath}; nothing was committed"
         )
-        if stats.bad_fraction > threshold:
-            if writer is not None:
-                writer.close()
-            raise BadBatchError(
-                f"ingest {name}: {stats.rows_quarantined} of {stats.rows_read} rows rejected "
-                f"({stats.bad_fraction:.1%} > max_bad_fraction {threshold:.1%}); "
-                f"reasons {dict(stats.reasons)}; "
-                f"rows kept in {qpath}; nothing was committed"
-            )
-        if writer is None:  # a region with no rows at all: an empty, but whole, catalogue
-            writer = PartitionedCatalogWriter(fs, base, version, output_schema(definition), spill_dir=tmp)
 
-        metadata = {
-            "name": name,
-            "survey": definition.name,
-            "kind": definition.kind,
-            "title": definition.title,
-            "citation": definition.citation,
-            "licence": definition.licence,
-            "id_prefix": definition.id_prefix,
-            "units": definition.units(),
-            "epoch_rule": definition.epoch.describe(),
-            "epoch_min": stats.as_dict()["epoch_min"],
-            "epoch_max": stats.as_dict()["epoch_max"],
-            "region": str(region),
-            "rows_outside_region": outside_region,
-            "quarantine": {**stats.as_dict(), "path": qpath, "max_bad_fraction": threshold},
-            "provenance": {
-                "raw": raw_records,
-                "software": software_versions(),
-                "definition_fingerprint": definition.fingerprint(),
-                "pipeline_version": PIPELINE_VERSION,
-                **({"synthetic": extra["synthetic"]} if "synthetic" in extra else {}),
-            },
-        }
-        progress("write", 0, writer.rows)
-        done = [0]
 
-        def on_partition(n: int) -> None:
-            done[0] += n
-            progress("write", done[0], writer.rows)
+def _catalog_metadata(job: _Job, source: _Source, normalized: _Normalized) -> dict[str, Any]:
+    """The catalogue's metadata.json: the survey, units, epochs, region, quarantine and provenance."""
+    definition, counts = job.definition, normalized.stats.as_dict()
+    return {
+        "name": job.name,
+        "survey": definition.name,
+        "kind": definition.kind,
+        "title": definition.title,
+        "citation": definition.citation,
+        "licence": definition.licence,
+        "id_prefix": definition.id_prefix,
+        "units": definition.units(),
+        "epoch_rule": definition.epoch.describe(),
+        "epoch_min": counts["epoch_min"],
+        "epoch_max": counts["epoch_max"],
+        "region": str(job.region),
+        "rows_outside_region": normalized.outside_region,
+        "quarantine": {**counts, "path": normalized.quarantine_path, "max_bad_fraction": job.threshold},
+        "provenance": {
+            "raw": source.raw_records,
+            "software": software_versions(),
+            "definition_fingerprint": definition.fingerprint(),
+            "pipeline_version": PIPELINE_VERSION,
+            **({"synthetic": source.extra["synthetic"]} if "synthetic" in source.extra else {}),
+        },
+    }
 
-        meta = writer.finish(
-            metadata, extra_tables={"truth": truth} if truth is not None else None, progress=on_partition
-        )
-        point_current(fs, base, version)
-        pruned = prune_versions(fs, base, KEEP_VERSIONS)
-        if pruned:
-            log.info("ingest %s: pruned old versions %s", name, pruned)
-        counts = np.array([p["rows"] for p in meta["partitions"]] or [0])
-        log.info(
-            "ingest %s: committed version %s, %d rows in %d partitions (max %d)",
-            name,
-            version,
-            meta["n_rows"],
-            meta["n_partitions"],
-            counts.max(),
-        )
-        return IngestResult(
-            name,
-            definition.name,
-            version,
-            False,
-            meta["n_rows"],
-            stats.rows_quarantined,
-            cat.version_path(base, version),
-            qpath,
-            meta,
-        )
+
+def _commit(job: _Job, source: _Source, version: str, normalized: _Normalized) -> IngestResult:
+    """Step 4: write the partitions, metadata and HATS files, commit, move CURRENT, prune old versions."""
+    writer = normalized.writer
+    job.progress("write", 0, writer.rows)
+    done = [0]
+
+    def on_partition(n: int) -> None:
+        done[0] += n
+        job.progress("write", done[0], writer.rows)
+
+    extra_tables = {"truth": source.truth} if source.truth is not None else None
+    meta = writer.finish(_catalog_metadata(job, source, normalized), extra_tables=extra_tables,
+                         progress=on_partition)
+    point_current(job.fs, job.base, version)
+    pruned = prune_versions(job.fs, job.base, KEEP_VERSIONS)
+    if pruned:
+        log.info("ingest %s: pruned old versions %s", job.name, pruned)
+    counts = np.array([p["rows"] for p in meta["partitions"]] or [0])
+    log.info(
+        "ingest %s: committed version %s, %d rows in %d partitions (max %d)",
+        job.name,
+        version,
+        meta["n_rows"],
+        meta["n_partitions"],
+        counts.max(),
+    )
+    return IngestResult(
+        job.name,
+        job.definition.name,
+        version,
+        False,
+        meta["n_rows"],
+        normalized.stats.rows_quarantined,
+        cat.version_path(job.base, version),
+        normalized.quarantine_path,
+        meta,
+    )
