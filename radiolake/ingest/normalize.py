@@ -236,6 +236,27 @@ def apply_position_rule(rule: PositionErrorRule, raw: pa.Table, cols: dict[str, 
             cols[name] = add_floor(cols.get(name, np.full(n, np.nan)), floor)
 
 
+class _Flags:
+    """Why rows are rejected: (reason, rows it applies to) pairs, vectorised, no per-row Python."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, np.ndarray]] = []
+
+    def __call__(self, mask: np.ndarray, reason: str) -> None:
+        mask = np.asarray(mask, bool)
+        if mask.any():
+            self.items.append((reason, mask))
+
+    def bad(self, n: int) -> np.ndarray:
+        out = np.zeros(n, bool)
+        for _, mask in self.items:
+            out |= mask
+        return out
+
+    def reasons_of(self, row: int) -> str:
+        return ";".join(dict.fromkeys(r for r, m in self.items if m[row]))
+
+
 def normalize_batch(
     definition: SurveyDefinition,
     raw: pa.Table,
@@ -247,29 +268,43 @@ def normalize_batch(
     schema: pa.Schema | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """Split one raw batch into (canonical good rows, quarantine rows); update `stats` and `ids`."""
-    n = raw.num_rows
+    _check_columns(definition, raw, source)
+    schema = schema or output_schema(definition, raw.schema)
+    flag = _Flags()
+    cols = _measured_columns(definition, raw, flag)
+    apply_position_rule(definition.positions, raw, cols)
+    cols["epoch"] = _epoch_column(definition, raw, flag)
+    if definition.epoch.span is not None and "epoch_span_years" not in cols:
+        cols["epoch_span_years"] = np.full(raw.num_rows, definition.epoch.span_years)
+    full_ids = _source_ids(definition, raw, cols, row_offset, ids, flag)
+    kept = _kept_columns(definition, raw, flag)
+    bad = _count(stats, ids, flag, cols["epoch"], raw.num_rows)
+    good_table = _good_table(schema, np.flatnonzero(~bad), cols, kept, full_ids)
+    return good_table, _quarantine_table(definition, raw, source, row_offset, bad, flag)
+
+
+def _check_columns(definition: SurveyDefinition, raw: pa.Table, source: str) -> None:
+    """MissingColumnError naming every column the definition maps that the file lacks (and the fix for ids)."""
     missing = [c.source for c in definition.columns.values() if c.source and c.source not in raw.column_names]
     if definition.epoch.column and definition.epoch.column not in raw.column_names:
         missing.append(definition.epoch.column)
     missing += [k for k in definition.keep if k not in raw.column_names]
     missing += [k for k in definition.positions.columns if k not in raw.column_names]
-    if missing:
-        id_hint = ""
-        if definition.columns["source_id"].source in missing:
-            id_hint = ("; a catalogue without an id column can have one made: in the survey YAML, "
-                       "source_id: {generate: iau_name} (or row_number)")
-        raise MissingColumnError(
-            f"{source}: column(s) {', '.join(sorted(set(missing)))} required by survey "
-            f"{definition.name!r} are missing (have: {', '.join(raw.column_names)}){id_hint}"
-        )
-    schema = schema or output_schema(definition, raw.schema)
-    flags: list[tuple[str, np.ndarray]] = []  # (reason, rows it applies to): vectorised, no per-row Python
+    if not missing:
+        return
+    id_hint = ""
+    if definition.columns["source_id"].source in missing:
+        id_hint = ("; a catalogue without an id column can have one made: in the survey YAML, "
+                   "source_id: {generate: iau_name} (or row_number)")
+    raise MissingColumnError(
+        f"{source}: column(s) {', '.join(sorted(set(missing)))} required by survey "
+        f"{definition.name!r} are missing (have: {', '.join(raw.column_names)}){id_hint}"
+    )
 
-    def flag(mask: np.ndarray, reason: str) -> None:
-        mask = np.asarray(mask, bool)
-        if mask.any():
-            flags.append((reason, mask))
 
+def _measured_columns(definition: SurveyDefinition, raw: pa.Table, flag: _Flags) -> dict[str, np.ndarray]:
+    """The mapped numeric columns in canonical units; ra wrapped, ra/dec and the errors checked."""
+    n = raw.num_rows
     cols: dict[str, np.ndarray] = {}
     for out, cm in definition.columns.items():
         if out == "source_id":
@@ -296,20 +331,27 @@ def normalize_batch(
         for name in ERROR_COLUMNS:
             if name in cols:
                 flag(cols[name] < 0, f"negative_error:{name}")
-    apply_position_rule(definition.positions, raw, cols)
-    epoch, epoch_bad = _epochs(definition, raw, n)
+    return cols
+
+
+def _epoch_column(definition: SurveyDefinition, raw: pa.Table, flag: _Flags) -> np.ndarray:
+    """Julian-year epochs; a value that is no date, or an implausible one, rejects its row."""
+    epoch, epoch_bad = _epochs(definition, raw, raw.num_rows)
     flag(epoch_bad, "epoch_not_a_date")
     with np.errstate(invalid="ignore"):
         flag(
             ~epoch_bad & ~((epoch >= PLAUSIBLE_EPOCH[0]) & (epoch <= PLAUSIBLE_EPOCH[1])), "implausible_epoch"
         )
-    cols["epoch"] = epoch
-    if definition.epoch.span is not None and "epoch_span_years" not in cols:
-        cols["epoch_span_years"] = np.full(n, definition.epoch.span_years)
-    # ids: non-empty, unique within the batch and across the ingest.
+    return epoch
+
+
+def _source_ids(definition: SurveyDefinition, raw: pa.Table, cols: dict[str, np.ndarray], row_offset: int,
+                ids: IdTracker, flag: _Flags) -> pa.Array:
+    """Survey-prefixed ids: non-empty, unique within the batch and across the ingest (else rejected)."""
+    n = raw.num_rows
     id_map = definition.columns["source_id"]
     if id_map.generate == "iau_name":
-        raw_ids = iau_names(ra, dec)
+        raw_ids = iau_names(cols["ra"], cols["dec"])
     elif id_map.generate == "row_number":
         raw_ids = pa.array((np.arange(n) + row_offset).astype(str), pa.string())
     else:
@@ -321,6 +363,11 @@ def normalize_batch(
     dup_in_batch = pd.Series(full_ids).duplicated(keep="first").to_numpy() & ~empty
     dup_earlier = ids.seen_before(full_ids) & ~empty
     flag(dup_in_batch | dup_earlier, "duplicate_id")
+    return full_arr
+
+
+def _kept_columns(definition: SurveyDefinition, raw: pa.Table, flag: _Flags) -> dict[str, np.ndarray | pa.Array]:
+    """The survey's extra columns kept as they are (numbers with a unit parsed and checked)."""
     kept: dict[str, np.ndarray | pa.Array] = {}
     for name in definition.keep:
         if name in definition.keep_units:
@@ -329,10 +376,13 @@ def normalize_batch(
             kept[keep_output_name(name)] = values
         else:
             kept[keep_output_name(name)] = raw.column(name)
+    return kept
 
-    bad = np.zeros(n, bool)
-    for reason, mask in flags:
-        bad |= mask
+
+def _count(stats: NormalizeStats, ids: IdTracker, flag: _Flags, epoch: np.ndarray, n: int) -> np.ndarray:
+    """The rejected rows; counts them per reason in `stats` and keeps the good rows' ids as seen."""
+    bad = flag.bad(n)
+    for reason, mask in flag.items:
         stats.reasons[reason] += int(mask.sum())
     good = ~bad
     ids.add(good)  # a quarantined row's id stays free for a later clean row with that id
@@ -342,15 +392,19 @@ def normalize_batch(
     if good.any():
         stats.epoch_min = min(stats.epoch_min, float(np.nanmin(epoch[good])))
         stats.epoch_max = max(stats.epoch_max, float(np.nanmax(epoch[good])))
+    return bad
 
-    idx = np.flatnonzero(good)
+
+def _good_table(schema: pa.Schema, idx: np.ndarray, cols: dict[str, np.ndarray],
+                kept: dict[str, np.ndarray | pa.Array], full_ids: pa.Array) -> pa.Table:
+    """The good rows (`idx`) in the output schema, with their HEALPix pixel."""
     healpix = hp.lonlat_to_healpix(
         Longitude(cols["ra"][idx] * u.deg), Latitude(cols["dec"][idx] * u.deg), HEALPIX_ORDER
     ).astype(np.int64)
     arrays = []
     for f in schema:
         if f.name == "source_id":
-            arrays.append(full_arr.take(pa.array(idx)))
+            arrays.append(full_ids.take(pa.array(idx)))
         elif f.name == "healpix":
             arrays.append(pa.array(healpix, pa.int64()))
         elif f.name in cols:
@@ -367,21 +421,24 @@ def normalize_batch(
             arrays.append(pa.nulls(len(idx), f.type))
         else:
             raise AssertionError(f"no values for output column {f.name}")
-    good_table = pa.Table.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
+
+def _quarantine_table(definition: SurveyDefinition, raw: pa.Table, source: str, row_offset: int,
+                      bad: np.ndarray, flag: _Flags) -> pa.Table:
+    """The rejected rows as they were read (JSON), with where they came from and every reason."""
     bad_idx = np.flatnonzero(bad)
     raw_rows = raw.take(pa.array(bad_idx)).to_pylist() if len(bad_idx) else []
-    quarantine = pa.Table.from_pydict(
+    return pa.Table.from_pydict(
         {
             "survey": [definition.name] * len(bad_idx),
             "source": [source] * len(bad_idx),
             "row_index": (bad_idx + row_offset).astype(np.int64),
-            "reason": [";".join(dict.fromkeys(r for r, m in flags if m[i])) for i in bad_idx],
+            "reason": [flag.reasons_of(i) for i in bad_idx],
             "raw_json": [json.dumps(r, default=str) for r in raw_rows],
         },
         schema=QUARANTINE_SCHEMA,
     )
-    return good_table, quarantine
 
 
 def file_quarantine_row(definition: SurveyDefinition, source: str, reason: str, message: str) -> pa.Table:
