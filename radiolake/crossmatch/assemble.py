@@ -10,6 +10,7 @@ strings. The tables come out as Arrow tables with PAIRS_SCHEMA, ready to write.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,11 +19,12 @@ import pyarrow.compute as pc
 
 from radiolake.crossmatch.density import class_densities, neighbourhood, p_chance
 from radiolake.crossmatch.likelihood import likelihood_ratio, posterior
+from radiolake.crossmatch.match_config import MatchConfig
 from radiolake.crossmatch.offsets import offset_stats_from_rows, region_pixels
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
 from radiolake.crossmatch.plan import MatchPlan
 from radiolake.crossmatch.populations import population_names
-from radiolake.crossmatch.priors import priors_from_rows, refine_priors
+from radiolake.crossmatch.priors import Priors, priors_from_rows, refine_priors
 from radiolake.results import PAIRS_SCHEMA
 from radiolake.surveys.positional_errors import error_scale
 
@@ -65,62 +67,54 @@ def _string_array(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
     return ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
 
 
+@dataclass
+class SkyPairs:
+    """The engine's raw pairs of a run. found: per pair of the real sky, `sky` (= radio row), PAIR_VALUES,
+    `search_fraction` and `star_class` (the star's population class, populations.py); star_id: per found
+    pair; offset: per pair of an offset sky, `sky` (= offset * n_radio + radio row), `separation_arcsec` and
+    `star_class` (engine.split_skies)."""
+
+    found: Mapping[str, np.ndarray]
+    star_id: pa.Array | pa.ChunkedArray
+    offset: Mapping[str, np.ndarray]
+
+
 def assemble_tables(
-    found: Mapping[str, np.ndarray],
-    star_id: pa.Array | pa.ChunkedArray,
+    pairs: SkyPairs,
     radio_ids: pa.Array | pa.ChunkedArray,
     radio: Mapping[str, np.ndarray],
     star_density_counts: tuple[np.ndarray, np.ndarray],
     plan: MatchPlan,
-    *,
-    offset_pairs: Mapping[str, np.ndarray],
-    n_offsets: int,
-    k_nearest: int | None,
-    density_order: int,
-    region_order: int,
+    config: MatchConfig,
     run_id: str,
 ) -> dict[str, Any]:
     """The result tables from the engine's raw pairs: {'pairs', 'best' (Arrow, PAIRS_SCHEMA), 'offset_stats'
     (pandas, OFFSET_STATS_SCHEMA columns), 'priors'}.
 
-    found: per pair of the real sky, `sky` (= radio row), PAIR_VALUES and `star_class` (the star's population
-    class, populations.py); star_id: per pair; offset_pairs: per pair of an offset sky, `sky` (= offset *
-    n_radio + radio row), `separation_arcsec` and `star_class` (engine.split_skies);
-    radio_ids: per radio row. radio: per radio row, ra, dec and the positional-error columns
-    (ra_error, dec_error, ELLIPSE_COLUMNS where given); their error scale det(C)^(1/4) (NaN: unknown) picks the row's
-    prior class. star_density_counts: sorted (pixel at density_order * N_CLASSES + population class, valid stars
-    in it: density.class_counts), over at least every pixel next to a matched radio source. Each pair is
+    radio_ids: per radio row. radio: per radio row, ra, dec and the positional-error columns (ra_error,
+    dec_error, ELLIPSE_COLUMNS where given); their error scale det(C)^(1/4) (NaN: unknown) picks the row's
+    prior class. star_density_counts: sorted (pixel at density_order * N_CLASSES + population class, valid
+    stars in it: density.class_counts), over at least every pixel next to a matched radio source. Each pair is
     weighed against the density and prior of its own population class: a star at 30 pc against the stars
     that near, a source with no stellar evidence against the quasars and galaxies."""
-    n_radio = int(np.asarray(radio["ra"]).size)
-    rows = np.asarray(found["sky"], dtype=np.int64)
-    star_class = np.asarray(found.get("star_class", np.zeros(rows.size, np.int8)), dtype=np.int64)
+    rows = np.asarray(pairs.found["sky"], dtype=np.int64)
+    star_class = np.asarray(pairs.found.get("star_class", np.zeros(rows.size, np.int8)), dtype=np.int64)
     radio_error_scale = error_scale(*(radio.get(c) for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
-
-    # the offset skies: the false-match statistics and the priors (integer rows only)
-    off_sky = np.asarray(offset_pairs["sky"], dtype=np.int64)
-    off_offset, off_row = off_sky // max(n_radio, 1), off_sky % max(n_radio, 1)
-    matched = np.unique(rows)
-    off_class = np.asarray(offset_pairs.get("star_class", np.zeros(off_row.size, np.int8)), dtype=np.int64)
-    priors = priors_from_rows(radio_error_scale, rows, off_offset, off_row, n_offsets,
-                              matched_classes=star_class, offset_classes=off_class)
-    regions = region_pixels(radio["ra"], radio["dec"], region_order)
-    stats = offset_stats_from_rows(off_offset, off_row, np.asarray(offset_pairs["separation_arcsec"]), regions,
-                                   n_offsets, plan.criteria.search_arcsec, region_order, run_id)
-    del off_sky, off_offset, off_row, off_class, regions
+    priors, stats = _offset_skies(pairs, rows, star_class, radio, radio_error_scale, plan, config, run_id)
 
     # the real sky's pairs: rank, density, p_chance, the k-nearest cut, then the association
-    sep = np.asarray(found["separation_arcsec"], dtype=np.float64)
-    pick, rank = rank_order(rows, sep, star_id)
+    found = pairs.found
+    pick, rank = rank_order(rows, np.asarray(found["separation_arcsec"], dtype=np.float64), pairs.star_id)
     rows, star_class = rows[pick], star_class[pick]
-    if k_nearest is not None:
-        keep = rank <= k_nearest
+    if config.k_nearest is not None:
+        keep = rank <= config.k_nearest
         pick, rows, rank, star_class = pick[keep], rows[keep], rank[keep], star_class[keep]
-    nb = neighbourhood(radio["ra"][matched], radio["dec"][matched], density_order)
-    density = class_densities(nb, *star_density_counts, density_order)[np.searchsorted(matched, rows), star_class]
+    matched = np.unique(np.asarray(found["sky"], dtype=np.int64))
+    nb = neighbourhood(radio["ra"][matched], radio["dec"][matched], config.density_order)
+    density = class_densities(nb, *star_density_counts, config.density_order)[np.searchsorted(matched, rows),
+                                                                               star_class]
     del nb
     values = {k: np.asarray(found[k])[pick] for k in PAIR_VALUES}
-    radio_id = _string_array(radio_ids.take(pa.array(rows)))
     # The offset density of a true pair is normalised over the region searched (positional_errors.
     # search_fraction F), not the whole plane: LR = f / (F rho), passed as the density F rho.
     searched = np.asarray(found["search_fraction"], dtype=np.float64)[pick] if "search_fraction" in found else 1.0
@@ -130,8 +124,8 @@ def assemble_tables(
     prob = posterior(rows, lr, *priors.for_pairs(radio_error_scale[rows], star_class))
     columns = {
         "run_id": pa.repeat(pa.scalar(run_id, pa.string()), pick.size),
-        "radio_id": radio_id,
-        "star_id": _string_array(star_id.take(pa.array(pick))),
+        "radio_id": _string_array(radio_ids.take(pa.array(rows))),
+        "star_id": _string_array(pairs.star_id.take(pa.array(pick))),
         "rank": pa.array(rank, pa.int32()),
         "star_density_deg2": _floats(density),
         "p_chance": _floats(p_chance(values["separation_arcsec"], density)),
@@ -141,10 +135,23 @@ def assemble_tables(
         "association_probability": _floats(prob),
         "population": pa.array(population_names(star_class), pa.string()),
     }
-    pairs = pa.Table.from_arrays([columns[f.name] for f in PAIRS_SCHEMA], schema=PAIRS_SCHEMA)
-    return {
-        "pairs": pairs,
-        "best": pairs.filter(pc.equal(pairs.column("rank"), 1)),
-        "offset_stats": stats,
-        "priors": priors,
-    }
+    table = pa.Table.from_arrays([columns[f.name] for f in PAIRS_SCHEMA], schema=PAIRS_SCHEMA)
+    return {"pairs": table, "best": table.filter(pc.equal(table.column("rank"), 1)), "offset_stats": stats,
+            "priors": priors}
+
+
+def _offset_skies(pairs: SkyPairs, rows: np.ndarray, star_class: np.ndarray, radio: Mapping[str, np.ndarray],
+                  radio_error_scale: np.ndarray, plan: MatchPlan, config: MatchConfig, run_id: str
+                  ) -> tuple[Priors, Any]:
+    """The offset skies' share: the priors from their counts (integer rows only) and the false-match
+    statistics per region and radius."""
+    n_radio = int(np.asarray(radio["ra"]).size)
+    off_sky = np.asarray(pairs.offset["sky"], dtype=np.int64)
+    off_offset, off_row = off_sky // max(n_radio, 1), off_sky % max(n_radio, 1)
+    off_class = np.asarray(pairs.offset.get("star_class", np.zeros(off_row.size, np.int8)), dtype=np.int64)
+    priors = priors_from_rows(radio_error_scale, rows, off_offset, off_row, config.n_offsets,
+                              matched_classes=star_class, offset_classes=off_class)
+    regions = region_pixels(radio["ra"], radio["dec"], config.region_order)
+    stats = offset_stats_from_rows(off_offset, off_row, np.asarray(pairs.offset["separation_arcsec"]), regions,
+                                   config.n_offsets, plan.criteria.search_arcsec, config.region_order, run_id)
+    return priors, stats

@@ -1,39 +1,35 @@
-"""The cross-match's single-process numpy execution (the plan itself is plan.py).
+"""The cross-match in this process, for DataFrames: the one driver (driver.py) on the map executor.
 
-`crossmatch_frames` runs the very
-same engine as the Spark job (radio skies and replicas, star chunks, fast movers apart, then
-`assemble.assemble_tables`: rank, density, offsets, association) in one process: it is the reference the Spark
-job is tested against and the engine of the property tests.
+`crossmatch_frames` writes the two frames as canonical Parquet (user_input.canonical_table: string ids,
+float64 numbers, the stars' `healpix`, sorted by it) into a temporary folder and runs the very same driver
+as the CLI and the DAGs (plan from footers, star chunks, tasks, quarantine, fast movers, `assemble_tables`)
+with `executors.MapExecutor`: tests, the science demo and notebooks exercise the production path, not a copy
+of it. Invalid rows are quarantined, as on Spark (`["quarantine"]`).
 """
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from radiolake.crossmatch.assemble import assemble_tables
-from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER, class_counts
-from radiolake.crossmatch.engine import (
-    STAR_MATCH_COLUMNS,
-    RadioSkies,
-    match_fast_stars,
-    match_star_chunk,
-    split_skies,
-)
-from radiolake.crossmatch.offsets import (
-    DEFAULT_OFFSET_ARCMIN,
-    DEFAULT_REGION_ORDER,
-)
-from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, SPAN_COLUMN, empty_result
-from radiolake.crossmatch.partitioning import (
-    home_pixels,
-    star_keys_from_healpix,
-)
-from radiolake.crossmatch.plan import CatalogueStats, plan_match
-from radiolake.crossmatch.populations import classes_of
+from radiolake.crossmatch.driver import run_crossmatch
+from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS
+from radiolake.crossmatch.executors import MapExecutor
+from radiolake.crossmatch.match_config import MatchConfig, RunLabels
+from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, SPAN_COLUMN
+from radiolake.crossmatch.partitioning import home_pixels, star_keys_from_healpix
+from radiolake.crossmatch.plan import CatalogueStats
+from radiolake.crossmatch.user_input import ROW_GROUP_ROWS, canonical_table
+
+#: The keyword arguments crossmatch_frames passes on to MatchConfig.
+CONFIG_FIELDS = frozenset(f.name for f in fields(MatchConfig))
 
 
 def _nanmax(values) -> float:
@@ -86,13 +82,15 @@ def star_arrays(stars: pd.DataFrame, join_order: int) -> dict[str, np.ndarray]:
     return out
 
 
-def concat_results(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if not parts:
-        out = empty_result()
-        out["sky"] = out.pop("radio_idx")
-        out["star_class"] = np.zeros(0, np.int8)
-        return out
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+def write_frames(radio: pd.DataFrame, stars: pd.DataFrame, folder: Path) -> tuple[str, str]:
+    """The frames as canonical Parquet files in `folder` (stars sorted by healpix, in row groups as ingest
+    writes them): (radio location, stars location)."""
+    radio_tbl = canonical_table(pa.Table.from_pandas(radio, preserve_index=False), "radio", "radio")
+    star_tbl = canonical_table(pa.Table.from_pandas(stars, preserve_index=False), "stars", "stars")
+    star_tbl = star_tbl.sort_by([("healpix", "ascending")])
+    pq.write_table(radio_tbl, folder / "radio.parquet")
+    pq.write_table(star_tbl, folder / "stars.parquet", row_group_size=ROW_GROUP_ROWS)
+    return str(folder / "radio.parquet"), str(folder / "stars.parquet")
 
 
 def crossmatch_frames(
@@ -101,63 +99,19 @@ def crossmatch_frames(
     radius_arcsec: float | None = None,
     n_sigma: float | None = None,
     *,
-    n_offsets: int = 0,
-    offset_arcmin: float = DEFAULT_OFFSET_ARCMIN,
-    k_nearest: int | None = None,
-    density_order: int = DEFAULT_DENSITY_ORDER,
-    region_order: int = DEFAULT_REGION_ORDER,
-    join_order: int | None = None,
     run_id: str = "local",
+    **options: Any,
 ) -> dict[str, Any]:
-    """Cross-match two canonical catalogues in memory: {'pairs', 'best', 'offset_stats', 'priors', 'plan'}.
-
-    The engine of the Spark job in one process, with the finest chunking it allows: one chunk of stars per
-    join pixel, each matched against the radio rows that reach it, fast movers apart."""
-    plan = plan_match(stats_from_frames(radio, stars), radius_arcsec, n_sigma, join_order)
-    radio_cols = radio_arrays(radio)
-    skies = RadioSkies.build(radio_cols, plan.reach_arcsec, plan.join_order, n_offsets, offset_arcmin)
-    star = star_arrays(stars, plan.join_order)
-    order = np.argsort(star["key"], kind="stable")
-    keys = star["key"][order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.zeros(0, np.int64)
-    parts, fast = [], []
-    for a, b in zip(starts, np.r_[starts[1:], keys.size], strict=True):
-        idx = order[a:b]
-        if n_offsets:
-            box = (star["ra"][idx].min(), star["ra"][idx].max(), star["dec"][idx].min(), star["dec"][idx].max())
-            chunk_radio = skies.radio.arrays(skies.rows_for_chunk(None, None, (box,)))
-        else:
-            chunk_radio = skies.radio.arrays(skies.rows_for_keys(keys[a], keys[a]))
-        res, f = match_star_chunk(
-            {c: star[c][idx] for c in STAR_MATCH_COLUMNS},
-            chunk_radio,
-            plan.criteria,
-            skies.epoch_range,
-            plan.slow_limit_arcsec,
-        )
-        res["star_idx"] = idx[res["star_idx"]]
-        parts.append(res)
-        fast.append(idx[f])
-    fast_idx = np.concatenate(fast) if fast else np.zeros(0, np.int64)
-    res = match_fast_stars({c: star[c][fast_idx] for c in STAR_MATCH_COLUMNS}, skies, plan.criteria)
-    res["star_idx"] = fast_idx[res["star_idx"]]
-    parts.append(res)
-    res, off = split_skies(concat_results(parts), skies.n_radio)
-    star_ids = pa.array(stars["source_id"].to_numpy(object)).take(pa.array(res.pop("star_idx")))
-    counts = class_counts(home_pixels(star["ra"], star["dec"], density_order), classes_of(star, len(stars)))
-    out = assemble_tables(
-        res,
-        star_ids,
-        pa.array(radio["source_id"].to_numpy(object)),
-        radio_cols,
-        counts,
-        plan,
-        offset_pairs=off,
-        n_offsets=n_offsets,
-        k_nearest=k_nearest,
-        density_order=density_order,
-        region_order=region_order,
-        run_id=run_id,
-    )
+    """Cross-match two catalogues given as DataFrames, in this process: {'pairs', 'best' (pandas),
+    'offset_stats', 'priors', 'quarantine', 'plan', 'summary'}. `options`: the other MatchConfig fields
+    (n_offsets, offset_arcmin, k_nearest, density_order, region_order, join_order, chunk_rows, kernel...)."""
+    unknown = set(options) - CONFIG_FIELDS
+    if unknown:
+        raise TypeError(f"crossmatch_frames got unknown option(s) {sorted(unknown)}")
+    config = MatchConfig(radius_arcsec=radius_arcsec, n_sigma=n_sigma, **options)
+    with tempfile.TemporaryDirectory(prefix="radiolake-frames-") as tmp:
+        radio_at, stars_at = write_frames(radio, stars, Path(tmp))
+        result = run_crossmatch(MapExecutor(), radio_at, stars_at, None, config, RunLabels(run_id=run_id))
+    out = dict(result.tables)
     out["pairs"], out["best"] = out["pairs"].to_pandas(), out["best"].to_pandas()
-    return {**out, "plan": plan}
+    return {**out, "plan": result.plan, "summary": result.summary}

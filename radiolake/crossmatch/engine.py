@@ -9,13 +9,13 @@ The radio side is small, so it is the side that is indexed and shipped:
   sorted by pixel. The radio rows a chunk needs are one `searchsorted` away: the replicas keyed inside the
   chunk's pixel range. Offset skies are just more sky rows of the same chunk: one pass over the stars.
 - `match_star_chunk` splits the chunk's stars by how far they can move (|mu| x largest epoch gap): the slow
-  ones (nearly all) are matched by `match_chunk` against the chunk's radio rows; the fast ones are returned
-  so the driver can give each its own, wide, star-side search (`match_fast_stars`, a KD-tree over all sky
-  rows queried with a per-star radius). The reach of the partitioning thus follows the slow stars only.
+  ones (nearly all) are matched by a kernel (kernels.py; declination zones by default) against the chunk's
+  radio rows; the fast ones are returned so the driver can give each its own, wide, star-side search
+  (`match_fast_stars`, by default a KD-tree over all sky rows queried with a per-star radius). The reach of
+  the partitioning thus follows the slow stars only.
 
 Each (radio, star) pair is found once: a star belongs to one chunk, and a slow star's every possible partner
-has a replica in the star's own pixel (see partitioning.py). Candidates come from declination zones
-(zones.py), not a tree over the stars: the stars only get a sort key.
+has a replica in the star's own pixel (see partitioning.py).
 """
 
 from __future__ import annotations
@@ -25,17 +25,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from radiolake.crossmatch.epochs import EARTH_BARYCENTRE_MAX_AU
+from radiolake.crossmatch.kernels import MatchKernel
 from radiolake.crossmatch.pairs import (
     ELLIPSE_COLUMNS,
     SPAN_COLUMN,
     MatchCriteria,
-    chord,
     empty_result,
-    evaluate_pairs,
-    match_chunk,
 )
 from radiolake.crossmatch.populations import POPULATION_COLUMNS, classes_of
-from radiolake.crossmatch.sky import offset_sky_position, radec_to_xyz
+from radiolake.crossmatch.sky import offset_sky_position
 from radiolake.schema import HEALPIX_ORDER
 
 #: Star columns the match reads (pmra_error/pmdec_error may be absent: then NaN); the parallax places a nearby
@@ -99,7 +97,7 @@ class RadioRows:
         return (float(e.min()), float(e.max())) if e.size else (0.0, 0.0)
 
     def arrays_for_sky(self, sky: np.ndarray) -> dict[str, np.ndarray]:
-        """match_chunk's radio columns for these sky rows (one common key: the chunk decides locality)."""
+        """A kernel's radio columns for these sky rows (one common key: the chunk decides locality)."""
         sky = np.asarray(sky, dtype=np.int64)
         n = self.n_radio
         row = sky % n if n else sky
@@ -219,13 +217,13 @@ def _subset(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndar
 def match_star_chunk(
     stars: dict[str, np.ndarray],
     radio: dict[str, np.ndarray],
+    kernel: MatchKernel,
     criteria: MatchCriteria,
     radio_epoch_range: tuple[float, float],
     slow_limit_arcsec: float,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Pairs of the chunk's slow stars with `radio` (RadioSkies.arrays), and the indices of its fast stars.
-
-    Result indices: `sky` (sky row) and `star_idx` (row of `stars`)."""
+    """Pairs of the chunk's slow stars with `radio` (RadioRows.arrays) found by `kernel`, and the indices of
+    its fast stars. Result indices: `sky` (sky row) and `star_idx` (row of `stars`)."""
     disp = displacement_arcsec(stars, *radio_epoch_range)
     fast = disp > slow_limit_arcsec
     res = empty_result()
@@ -233,7 +231,7 @@ def match_star_chunk(
     slow = stars if slow_idx is None else _subset(stars, slow_idx)
     if slow["ra"].size and radio["ra"].size:
         keyed = {**slow, "key": np.zeros(slow["ra"].size, np.int64)}
-        res = match_chunk(radio, keyed, criteria, disp if slow_idx is None else disp[slow_idx])
+        res = kernel.match(radio, keyed, criteria, disp if slow_idx is None else disp[slow_idx])
         if slow_idx is not None:
             res["star_idx"] = slow_idx[res["star_idx"]]
     radio_idx = res.pop("radio_idx")
@@ -266,29 +264,32 @@ def split_skies(found: dict[str, np.ndarray], n_radio: int) -> tuple[dict[str, n
              "star_class": classes[off]})
 
 
-def match_fast_stars(
-    stars: dict[str, np.ndarray], skies: RadioSkies, criteria: MatchCriteria
-) -> dict[str, np.ndarray]:
-    """Pairs of fast-moving stars with any sky row: each star searched within its own reach (search + its own
-    largest displacement), so one fast star never widens anyone else's search."""
-    n = stars["ra"].size
-    if n == 0 or skies.n_radio == 0:
-        out = empty_result()
-        out["sky"] = out.pop("radio_idx")
-        out["star_class"] = np.zeros(0, np.int8)
-        return out
-    from scipy.spatial import cKDTree  # driver only: tasks need no scipy
+def empty_sky_result() -> dict[str, np.ndarray]:
+    """No pairs, in the columns of match_star_chunk's result (`sky` and `star_class` instead of `radio_idx`)."""
+    out = empty_result()
+    out["sky"] = out.pop("radio_idx")
+    out["star_class"] = np.zeros(0, np.int8)
+    return out
 
+
+def concat_results(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The pairs of several chunks as one result (no pairs: empty_sky_result)."""
+    if not parts:
+        return empty_sky_result()
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def match_fast_stars(
+    stars: dict[str, np.ndarray], skies: RadioSkies, criteria: MatchCriteria, kernel: MatchKernel
+) -> dict[str, np.ndarray]:
+    """Pairs of fast-moving stars with any sky row, found by `kernel` (kernels.ConeTreeKernel: each star
+    searched within its own reach, search + its own largest displacement, so one fast star never widens
+    anyone else's search). Runs on the driver: the fast movers are few."""
+    if stars["ra"].size == 0 or skies.n_radio == 0:
+        return empty_sky_result()
     disp = displacement_arcsec(stars, *skies.epoch_range)
     every = skies.radio.arrays(np.arange(skies.n_radio))  # all skies, here only: the fast stars are few
-    tree = cKDTree(radec_to_xyz(every["ra"], every["dec"]))
-    radii = np.array([chord(criteria.search_arcsec + d) for d in disp])
-    hits = tree.query_ball_point(radec_to_xyz(stars["ra"], stars["dec"]), radii)
-    counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
-    j = np.repeat(np.arange(n, dtype=np.int64), counts)
-    sky = np.concatenate([np.asarray(h, dtype=np.int64) for h in hits]) if counts.sum() else np.zeros(0, np.int64)
-    uniq, i = np.unique(sky, return_inverse=True)
-    res = evaluate_pairs(skies.radio.arrays_for_sky(uniq), stars, i.astype(np.int64), j, criteria)
-    res["sky"] = uniq[res.pop("radio_idx")]
+    res = kernel.match(every, stars, criteria, disp)
+    res["sky"] = every["sky"][res.pop("radio_idx")]
     res["star_class"] = _pair_classes(stars, res["star_idx"])
     return res

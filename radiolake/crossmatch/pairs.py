@@ -1,10 +1,8 @@
-"""The partition-local pair search: all (radio, star) pairs closer than the radius, vectorised.
+"""What a match is: the exact test of candidate (radio, star) pairs, common to every kernel (kernels.py).
 
-One call handles one chunk of a partition (many join keys at once): declination zones (zones.py) give the
-candidates within radius + the chunk's largest proper-motion displacement; candidates are kept only where
-the radio replica and the star share a join key (so each pair is found in exactly one partition); each
-candidate star is then moved to that radio row's own epoch and the exact separation and its significance
-decide. Stars that move further get their own, wider, search so they do not widen everyone's.
+A kernel finds candidates (a superset); `evaluate_pairs` then moves each candidate star to that radio row's
+own epoch (proper motion, parallax) and the exact separation and its significance against the combined
+error decide (`MatchCriteria`). Also the columns a chunk carries and the empty result.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from radiolake.crossmatch.sky import (
     tangent_offsets_arcsec,
     xyz_to_radec,
 )
-from radiolake.crossmatch.zones import zone_candidates
 from radiolake.surveys.positional_errors import (
     combined_covariance,
     motion_covariance,
@@ -92,36 +89,6 @@ def empty_result() -> dict[str, np.ndarray]:
         "star_ra_at_epoch": f,
         "star_dec_at_epoch": f,
     }
-
-
-def match_chunk(
-    radio: dict[str, np.ndarray],
-    stars: dict[str, np.ndarray],
-    criteria: MatchCriteria,
-    disp: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """All matching pairs between radio rows and stars sharing a join key; indices refer to the inputs.
-
-    `disp`: how far each star can move towards any of these radio epochs (arcsec; engine.displacement_arcsec)."""
-    n_radio, n_star = len(radio["ra"]), len(stars["ra"])
-    if n_radio == 0 or n_star == 0:
-        return empty_result()
-    search = criteria.search_arcsec
-    # Stars that barely move share one tight search; the few that move further get one of their own.
-    slow = disp <= max(search, 1.0)
-    # (all slow: a slice, so the hot common case copies no star column)
-    groups = [slice(None)] if slow.all() else [np.flatnonzero(slow), np.flatnonzero(~slow)]
-    cand_i, cand_j = [], []
-    for idx in groups:
-        if disp[idx].size:
-            reach = search + float(disp[idx].max())
-            i, j = zone_candidates(radio["ra"], radio["dec"], stars["ra"][idx], stars["dec"][idx], reach)
-            cand_i.append(i)
-            cand_j.append(j if isinstance(idx, slice) else idx[j])
-    i = np.concatenate(cand_i)
-    j = np.concatenate(cand_j)
-    same_key = radio["key"][i] == stars["key"][j]
-    return evaluate_pairs(radio, stars, i[same_key], j[same_key], criteria)
 
 
 def evaluate_pairs(

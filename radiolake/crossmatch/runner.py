@@ -85,7 +85,7 @@ def spark_with_warm_workers(app_name: str, master: str | None):
     t0 = time.perf_counter()
     sc = get_spark_context(app_name, master)
     t1 = time.perf_counter()
-    from radiolake.crossmatch.star_task import warm_up  # by now the driver has imported it (job.py)
+    from radiolake.crossmatch.star_task import warm_up  # by now the driver has imported it (driver.py)
 
     n = max(sc.defaultParallelism, 1)
     sc.parallelize(range(n), n).foreach(warm_up)
@@ -125,7 +125,9 @@ def crossmatch_run(
     # in `workdir`, removed with it when the run ends.
     with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory(prefix="radiolake-input-") as workdir:
         session = _take_prestarted(master) or pool.submit(spark_with_warm_workers, APP_NAME, master)
-        from radiolake.crossmatch.job import run_crossmatch
+        from radiolake.crossmatch.driver import run_crossmatch
+        from radiolake.crossmatch.executors import SparkExecutor
+        from radiolake.crossmatch.match_config import MatchConfig, RunLabels
         from radiolake.crossmatch.user_input import prepare_input
         from radiolake.crossmatch.versions import pin_input
 
@@ -136,24 +138,13 @@ def crossmatch_run(
             prepare_input(radio_in.location, "radio", epoch=radio_epoch, workdir=Path(workdir))
         stars_location = stars_in.location if stars_in.version else \
             prepare_input(stars_in.location, "stars", epoch=stars_epoch, workdir=Path(workdir))
-        summary = run_crossmatch(
-            session.result,
-            radio_location,
-            stars_location,
-            out,
-            radio_name=radio_in.catalog,
-            star_name=stars_in.catalog,
-            catalog_versions={"radio": radio_in.record(), "stars": stars_in.record()},
-            radius_arcsec=radius_arcsec,
-            n_sigma=n_sigma,
-            n_offsets=offsets,
-            offset_arcmin=offset_arcmin,
-            k_nearest=k_nearest,
-            join_order=join_order,
-            density_order=density_order,
-            region_order=region_order,
-            run_id=run_id,
-        )
+        config = MatchConfig(radius_arcsec=radius_arcsec, n_sigma=n_sigma, n_offsets=offsets,
+                             offset_arcmin=offset_arcmin, k_nearest=k_nearest, density_order=density_order,
+                             region_order=region_order, join_order=join_order)
+        labels = RunLabels(run_id, radio_in.catalog, stars_in.catalog,
+                           {"radio": radio_in.record(), "stars": stars_in.record()})
+        summary = run_crossmatch(SparkExecutor(session.result), radio_location, stars_location, out, config,
+                                 labels).summary
     return {**summary, "prefix": out}
 
 

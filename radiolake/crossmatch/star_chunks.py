@@ -28,7 +28,23 @@ from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS
 #: touch ~3 s per GB): at 10 M stars, 1 M-row chunks made each worker's first chunk ~5x slower than the others
 #: and the whole run ~1 s slower than 250 k-row chunks.
 CHUNK_ROWS = 250_000
+#: Columns a star catalogue must have (the canonical schema, radiolake/schema.py); a radio catalogue's.
+STAR_REQUIRED = ("source_id", "ra", "dec", "epoch", "healpix")
+RADIO_REQUIRED = ("source_id", "ra", "dec", "epoch")
 STATS_COLUMNS = ("epoch", "pmra", "pmdec", "ra_error", "dec_error", "pmra_error", "pmdec_error", "parallax")
+
+
+class CatalogueError(ValueError):
+    """A catalogue lacks a column the cross-match needs."""
+
+
+def require_columns(names: list[str], columns: tuple[str, ...], what: str) -> None:
+    """CatalogueError naming the missing columns of a `what` ("radio", "star") catalogue."""
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise CatalogueError(
+            f"{what} catalogue lacks column(s) {missing}; expected the canonical schema (radiolake/schema.py)"
+        )
 
 
 def filesystem(s3: bool) -> pafs.FileSystem:

@@ -11,29 +11,27 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
-if TYPE_CHECKING:
-    from pyspark import Broadcast
-
 from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS, RadioRows, match_star_chunk, split_skies
+from radiolake.crossmatch.kernels import MatchKernel
 from radiolake.crossmatch.pairs import MatchCriteria
 from radiolake.crossmatch.populations import N_CLASSES, classes_of
-from radiolake.crossmatch.star_chunks import StarChunk, filesystem, float_arrays, read_chunk
+from radiolake.crossmatch.star_chunks import (
+    STAR_REQUIRED,
+    StarChunk,
+    filesystem,
+    float_arrays,
+    read_chunk,
+    require_columns,
+)
 from radiolake.crossmatch.validity import invalid_codes, quarantined
 from radiolake.schema import HEALPIX_ORDER
 
 #: Columns a star task reads for every row.
 STAR_READ = ("source_id", "healpix", *STAR_MATCH_COLUMNS)
-
-
-def _require(names: list[str], columns: list[str]) -> None:
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise ValueError(f"star catalogue lacks column(s) {missing}; expected the canonical schema")
 
 
 @dataclass(frozen=True)
@@ -45,14 +43,50 @@ class TaskContext:
     slow_limit_arcsec: float
     density_order: int
     n_radio: int
+    kernel: MatchKernel
 
 
-def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndarray]]) -> dict:
-    """One Spark task: read a star chunk, match it against its radio rows; return only small things."""
-    chunk, radio = payload
+@dataclass
+class ChunkResult:
+    """What one star chunk sends back to the driver: only small things.
+
+    found: the real sky's pairs (engine result columns, `sky` = radio row; no `star_idx`); star_id: per
+    found pair; off: the offset skies' pairs (`sky`, `separation_arcsec`, `star_class`); full: every column
+    of the matched (real sky) and fast stars, in chunk row order `full_idx`; fast: chunk rows of the fast
+    movers (matched by the driver); counts: (density pixel * N_CLASSES + class, valid stars in it); bad: the
+    quarantined rows with their reason (None: none); n_valid, bytes read, seconds spent."""
+
+    found: dict[str, np.ndarray]
+    star_id: pa.Array | pa.ChunkedArray
+    off: dict[str, np.ndarray]
+    full: pa.Table | None
+    full_idx: np.ndarray
+    fast: np.ndarray
+    counts: tuple[np.ndarray, np.ndarray]
+    bad: pa.Table | None
+    n_valid: int
+    bytes: int
+    seconds: float
+
+    def take_pairs(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pa.Array | pa.ChunkedArray]:
+        """(found, off, star_id), handed over: the result keeps only what the write needs after the reduce."""
+        out = (self.found, self.off, self.star_id)
+        self.found, self.off, self.star_id = {}, {}, pa.array([], pa.string())
+        return out
+
+    def fast_rows(self) -> pa.Table | None:
+        """Every column of this chunk's fast movers (None: none)."""
+        if not self.fast.size:
+            return None
+        return self.full.take(pa.array(np.searchsorted(self.full_idx, self.fast)))
+
+
+def run_star_chunk(ctx: TaskContext, chunk: StarChunk, radio: dict[str, np.ndarray]) -> ChunkResult:
+    """Read a star chunk where it lies, quarantine its invalid rows, count its stars per density pixel, match
+    it against its radio rows (every sky); return only small things."""
     t0 = time.perf_counter()
     table = read_chunk(chunk, list(STAR_READ))
-    _require(table.column_names, ["source_id", "ra", "dec", "epoch", "healpix"])
+    require_columns(table.column_names, STAR_REQUIRED, "star")
     codes = invalid_codes(table, "star")
     bad = quarantined(table, codes) if codes.any() else None
     ok = np.flatnonzero(codes == 0)
@@ -63,35 +97,31 @@ def run_star_chunk(ctx: TaskContext, payload: tuple[StarChunk, dict[str, np.ndar
     # per (density pixel, population class): key = pixel * N_CLASSES + class (density.class_counts)
     pix, counts = pixel_counts((healpix >> (2 * (HEALPIX_ORDER - ctx.density_order))) * N_CLASSES
                                + classes_of(stars, ok.size))
-    res, fast = match_star_chunk(stars, radio, ctx.criteria, ctx.radio_epoch_range, ctx.slow_limit_arcsec)
+    res, fast = match_star_chunk(stars, radio, ctx.kernel, ctx.criteria, ctx.radio_epoch_range,
+                                 ctx.slow_limit_arcsec)
     res, off = split_skies(res, ctx.n_radio)
-    ids = table.column("source_id")
-    real_rows = np.unique(res["star_idx"])
-    wanted = np.union1d(real_rows, fast)
-    full, n_bytes = None, chunk.n_bytes
-    if wanted.size:  # full rows only of the stars that matched (real sky) or move fast
-        rest_cols = [c for c in _all_columns(chunk) if c not in table.column_names]
-        full = table.take(pa.array(wanted))
-        if rest_cols:
-            rest = read_chunk(chunk, rest_cols)
-            rest = rest.take(pa.array(ok[wanted]))
-            for name in rest_cols:
-                full = full.append_column(rest.schema.field(name), rest.column(name))
-            n_bytes += chunk.rest_bytes
-    return {
-        "found": {k: v for k, v in res.items() if k != "star_idx"},  # the real sky's pairs
-        "star_id": ids.take(pa.array(res["star_idx"])),
-        "off": off,  # the offset skies' pairs: sky row and separation only
-        "full": full,
-        "full_idx": wanted,
-        "fast": fast,
-        "real_rows": real_rows,
-        "counts": (pix, counts),
-        "n_valid": int(ok.size),
-        "bad": bad,
-        "bytes": n_bytes,
-        "seconds": time.perf_counter() - t0,
-    }
+    wanted = np.union1d(np.unique(res["star_idx"]), fast)  # full rows only of the matched (real sky) and fast
+    full, n_bytes = _full_rows(chunk, table, ok, wanted)
+    return ChunkResult(
+        found={k: v for k, v in res.items() if k != "star_idx"},
+        star_id=table.column("source_id").take(pa.array(res["star_idx"])),
+        off=off, full=full, full_idx=wanted, fast=fast, counts=(pix, counts), bad=bad, n_valid=int(ok.size),
+        bytes=n_bytes, seconds=time.perf_counter() - t0)
+
+
+def _full_rows(chunk: StarChunk, table: pa.Table, ok: np.ndarray, wanted: np.ndarray) -> tuple[pa.Table | None, int]:
+    """(every column of the valid rows `wanted`, the chunk's bytes read): the columns the match did not read
+    are read now, for the chunk's row groups, and only these rows are kept."""
+    if not wanted.size:
+        return None, chunk.n_bytes
+    rest_cols = [c for c in _all_columns(chunk) if c not in table.column_names]
+    full = table.take(pa.array(wanted))
+    if not rest_cols:
+        return full, chunk.n_bytes
+    rest = read_chunk(chunk, rest_cols).take(pa.array(ok[wanted]))
+    for name in rest_cols:
+        full = full.append_column(rest.schema.field(name), rest.column(name))
+    return full, chunk.n_bytes + chunk.rest_bytes
 
 
 def pixel_counts(pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -102,13 +132,11 @@ def pixel_counts(pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pix[starts], np.diff(np.append(starts, pix.size))
 
 
-def run_star_group(ctx: TaskContext, radio: RadioRows | Broadcast, payloads: list[tuple[StarChunk, np.ndarray]]
-                   ) -> list[dict]:
-    """One Spark task: several chunks one after the other (fewer, larger tasks; memory stays one chunk's).
-
-    `radio`: the radio rows (or Spark's broadcast of them); each payload names the rows its chunk needs."""
-    rows = radio.value if hasattr(radio, "value") else radio
-    return [run_star_chunk(ctx, (chunk, rows.arrays(needed))) for chunk, needed in payloads]
+def run_star_group(ctx: TaskContext, radio: RadioRows, payloads: list[tuple[StarChunk, np.ndarray]]
+                   ) -> list[ChunkResult]:
+    """One task of an executor: several chunks one after the other (fewer, larger tasks; memory stays one
+    chunk's). `radio`: the radio rows, shipped once per executor; each payload names the rows its chunk needs."""
+    return [run_star_chunk(ctx, chunk, radio.arrays(needed)) for chunk, needed in payloads]
 
 
 def warm_up(_: object) -> None:

@@ -11,10 +11,10 @@ import pytest
 
 from radiolake.crossmatch.core import crossmatch_frames, radio_arrays, star_arrays
 from radiolake.crossmatch.engine import displacement_arcsec
-from radiolake.crossmatch.job import run_crossmatch
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, evaluate_pairs
 from radiolake.crossmatch.plan import SLOW_LIMIT_ARCSEC
 from radiolake.crossmatch.priors import priors_from_rows
+from tests.unit.crossmatch.drivers import spark_run
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 from tests.unit.crossmatch.test_crossmatch_spark import write_hats
 from tests.unit.crossmatch.xmatch_skies import catalogue
@@ -86,7 +86,7 @@ def test_spark_job_carries_association_and_ellipses(spark, tmp_path):
     write_hats(stars, tmp_path / "stars")
     out = tmp_path / "run"
     args = dict(radius_arcsec=6.0, n_offsets=4, offset_arcmin=2.0, run_id="a1")
-    summary = run_crossmatch(spark, str(tmp_path / "radio.parquet"), str(tmp_path / "stars"), str(out), **args)
+    summary = spark_run(spark, str(tmp_path / "radio.parquet"), str(tmp_path / "stars"), str(out), **args)
     ref = crossmatch_frames(radio, stars, 6.0, n_offsets=4, offset_arcmin=2.0, run_id="a1")
     keys = ["radio_id", "star_id"]
     got = pd.read_parquet(out / "pairs").sort_values(keys).reset_index(drop=True)

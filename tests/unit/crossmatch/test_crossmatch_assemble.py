@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 from radiolake.crossmatch.assemble import rank_order
 from radiolake.crossmatch.engine import RadioRows, radio_columns, split_skies
 from radiolake.crossmatch.io import read_arrow, read_rows
-from radiolake.crossmatch.job import first_occurrences
 from radiolake.crossmatch.offsets import offset_stats_from_rows, radius_grid
+from radiolake.crossmatch.output import first_occurrences
 
 
 def test_rank_order_breaks_exact_ties_by_star_id():

@@ -17,7 +17,7 @@ from astropy.coordinates import SkyCoord
 from astropy.time import Time
 
 from radiolake.crossmatch.core import crossmatch_frames
-from radiolake.crossmatch.job import run_crossmatch
+from tests.unit.crossmatch.drivers import spark_run
 from tests.unit.crossmatch.xmatch_skies import assert_same_pairs, astropy_pairs, catalogue, cluster
 
 RADIUS = 2.0
@@ -78,7 +78,7 @@ def test_spark_job_finds_the_fast_movers_pairs(spark, tmp_path):
     radio, stars = gaia_like_sky(2, where=(0.02, -30.0))  # across RA 0/360 too
     radio.to_parquet(tmp_path / "radio.parquet")
     stars.sort_values("healpix").to_parquet(tmp_path / "stars.parquet", row_group_size=250)
-    summary = run_crossmatch(
+    summary = spark_run(
         spark, str(tmp_path / "radio.parquet"), str(tmp_path / "stars.parquet"), str(tmp_path / "out"),
         radius_arcsec=RADIUS, n_offsets=2, chunk_rows=500,
     )

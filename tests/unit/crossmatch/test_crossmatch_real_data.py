@@ -67,12 +67,12 @@ def test_srsc_against_hipparcos_equals_astropy(srsc_and_hip):
 
 
 def test_srsc_spark_job_gives_the_core_pairs(spark, srsc_and_hip, tmp_path):
-    from radiolake.crossmatch.job import run_crossmatch
+    from tests.unit.crossmatch.drivers import spark_run
 
     radio, stars = srsc_and_hip
     radio.to_parquet(tmp_path / "srsc.parquet")
     stars.to_parquet(tmp_path / "hip2.parquet")
-    run_crossmatch(
+    spark_run(
         spark,
         str(tmp_path / "srsc.parquet"),
         str(tmp_path / "hip2.parquet"),

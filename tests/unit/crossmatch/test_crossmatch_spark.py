@@ -11,8 +11,9 @@ import pytest
 
 from radiolake.crossmatch.core import crossmatch_frames
 from radiolake.crossmatch.io import local_parquet_files
-from radiolake.crossmatch.job import CatalogueError, run_crossmatch
+from radiolake.crossmatch.star_chunks import CatalogueError
 from radiolake.results import OFFSET_STATS_SCHEMA, PAIRS_SCHEMA
+from tests.unit.crossmatch.drivers import spark_run
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 from tests.unit.crossmatch.xmatch_skies import assert_same_pairs, astropy_pairs
 
@@ -36,7 +37,7 @@ def test_spark_job_equals_numpy_core_and_astropy(spark, tmp_path, where):
     radio.to_parquet(tmp_path / "radio.parquet")
     write_hats(stars, tmp_path / "stars")
     out = tmp_path / "run"
-    summary = run_crossmatch(
+    summary = spark_run(
         spark,
         str(tmp_path / "radio.parquet"),
         str(tmp_path / "stars"),
@@ -77,8 +78,8 @@ def test_k_nearest_rerun_and_quarantine(spark, tmp_path):
     stars.to_parquet(tmp_path / "stars.parquet")
     out = tmp_path / "run"
     args = dict(radius_arcsec=8.0, k_nearest=2, run_id="k2")
-    first = run_crossmatch(spark, str(tmp_path / "radio.parquet"), str(tmp_path / "stars.parquet"), str(out), **args)
-    again = run_crossmatch(spark, str(tmp_path / "radio.parquet"), str(tmp_path / "stars.parquet"), str(out), **args)
+    first = spark_run(spark, str(tmp_path / "radio.parquet"), str(tmp_path / "stars.parquet"), str(out), **args)
+    again = spark_run(spark, str(tmp_path / "radio.parquet"), str(tmp_path / "stars.parquet"), str(out), **args)
     pairs = pd.read_parquet(out / "pairs")
     ref = crossmatch_frames(radio, stars, 8.0, k_nearest=2, run_id="k2")["pairs"]
     assert len(pairs) == len(ref) == first["n_pairs"] == again["n_pairs"]  # a rerun replaces, never appends
@@ -109,7 +110,7 @@ def test_missing_columns_give_a_clear_error(spark, tmp_path):
     radio.drop(columns=["epoch"]).to_parquet(tmp_path / "radio.parquet")
     stars.to_parquet(tmp_path / "stars.parquet")
     with pytest.raises(CatalogueError, match="epoch"):
-        run_crossmatch(
+        spark_run(
             spark,
             str(tmp_path / "radio.parquet"),
             str(tmp_path / "stars.parquet"),
