@@ -43,9 +43,9 @@ def _login_url(request: Request) -> str:
     return get_auth_manager().get_url_login(next_url=str(request.url))
 
 
-def create_app(settings_factory=get_settings) -> FastAPI:
-    """The browser app; `settings_factory` is read per request so a restarted stack's keys are picked up."""
-    app = FastAPI(title="radiolake bucket browser", docs_url=None, redoc_url=None, openapi_url=None)
+def _add_error_handlers(app: FastAPI) -> None:
+    """Refusals as the client reads them: a browser is sent to the login page or shown a page, an API
+    client gets JSON with the right status."""
 
     @app.exception_handler(LoginRequired)
     async def _unauthenticated(request: Request, _: LoginRequired) -> Response:
@@ -72,6 +72,12 @@ def create_app(settings_factory=get_settings) -> FastAPI:
     async def _misconfigured(request: Request, exc: ConfigError) -> Response:
         return Response(json.dumps({"detail": str(exc)}), status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
                         media_type="application/json")
+
+
+def create_app(settings_factory=get_settings) -> FastAPI:
+    """The browser app; `settings_factory` is read per request so a restarted stack's keys are picked up."""
+    app = FastAPI(title="radiolake bucket browser", docs_url=None, redoc_url=None, openapi_url=None)
+    _add_error_handlers(app)
 
     async def reader(request: Request) -> str:
         return await require_reader(request.headers, request.cookies)
