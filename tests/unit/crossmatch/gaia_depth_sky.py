@@ -6,9 +6,10 @@
 - ~25 Gaia-detected quasars per deg^2 (G 18.5-21, parallax and motion zero within their errors);
 - a few nearby (10-100 pc) stars per deg^2 that are not radio sources;
 - a RACS-like survey: 1-2" errors, per-row epochs over 2019.3-2020.4, of which 1 % are radio stars (nearby
-  stars, 10-100 pc, placed at their radio epoch) and 3 % have a Gaia quasar as their true counterpart; the
-  rest are background sources with no counterpart in the catalogue.
-Pure numpy; every draw from one seed.
+  stars, 10-100 pc, placed where the Earth sees them on their radio date: motion and annual parallax) and
+  3 % have a Gaia quasar as their true counterpart; the rest are background sources with no counterpart in
+  the catalogue.
+Numpy (and astropy's Earth ephemeris); every draw from one seed.
 """
 
 from __future__ import annotations
@@ -53,6 +54,23 @@ def _within(ra: np.ndarray, dec: np.ndarray, centre: tuple[float, float], radius
     return cos_sep >= np.cos(np.radians(radius_deg)) - 1e-12
 
 
+def _seen_from_earth(ra: np.ndarray, dec: np.ndarray, parallax_mas: np.ndarray, epoch_jyear: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Where the Earth sees a star of true parallax `parallax_mas` on each radio date (annual parallax; up to
+    0.1" for these 10-100 pc stars): direction p - parallax * b, b the Earth's barycentric position from
+    astropy's get_body_barycentric (independent of the engine's ERFA call)."""
+    import astropy.units as u
+    from astropy.coordinates import get_body_barycentric
+    from astropy.time import Time
+
+    a, d = np.radians(ra), np.radians(dec)
+    p = np.stack([np.cos(d) * np.cos(a), np.cos(d) * np.sin(a), np.sin(d)], axis=-1)
+    b = get_body_barycentric("earth", Time(epoch_jyear, format="jyear", scale="tdb")).get_xyz().to_value(u.AU).T
+    v = p - (parallax_mas / 1e3 / 206264.80624709636)[:, None] * b
+    v /= np.linalg.norm(v, axis=-1, keepdims=True)
+    return np.degrees(np.arctan2(v[:, 1], v[:, 0])) % 360.0, np.degrees(np.arcsin(np.clip(v[:, 2], -1, 1)))
+
+
 def _astrometry(rng: np.random.Generator, g: np.ndarray, dist_kpc: np.ndarray | None, ruwe_high: float) -> dict:
     """Observed parallax, motion and errors for true distances (None: a quasar, at infinity, not moving)."""
     n = g.size
@@ -78,6 +96,7 @@ def _astrometry(rng: np.random.Generator, g: np.ndarray, dist_kpc: np.ndarray | 
         "phot_g_mean_mag": g,
         "_pmra_true": pmra_true,
         "_pmdec_true": pmdec_true,
+        "_plx_true": plx_true,
     }
 
 
@@ -150,6 +169,7 @@ def gaia_depth_sky(
     cos_dec = np.cos(np.radians(h["dec"].to_numpy()))
     ra_true = h["ra"].to_numpy() + h["_pmra_true"].to_numpy() * dt / 3.6e6 / cos_dec
     dec_true = h["dec"].to_numpy() + h["_pmdec_true"].to_numpy() * dt / 3.6e6
+    ra_true, dec_true = _seen_from_earth(ra_true, dec_true, h["_plx_true"].to_numpy(), epoch[has])
     ra = ra_bg.copy()
     dec = dec_bg.copy()
     ra[has], dec[has] = ra_true, dec_true
@@ -166,7 +186,7 @@ def gaia_depth_sky(
         "star_id": h["source_id"].to_numpy(),
         "kind": np.where(h["kind"].to_numpy() == "qso", "quasar", "star"),
     })
-    stars = stars.drop(columns=["_pmra_true", "_pmdec_true"])
+    stars = stars.drop(columns=["_pmra_true", "_pmdec_true", "_plx_true"])
     return GaiaDepthSky(radio, stars, truth)
 
 
