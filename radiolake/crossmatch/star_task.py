@@ -1,10 +1,11 @@
-"""One Spark task of the cross-match: read a star chunk where it lies, match it, return only small things.
+"""One task of the cross-match, on any executor: read a star chunk where it lies, match it, return only
+small things (a typed ChunkResult).
 
-Runs in the executors' Python workers, so it imports only numpy and pyarrow (no astropy, scipy, pandas or
-pyspark.sql): a worker starts in a fraction of a second. Star rows never leave the task: what goes back to the
-driver is the pairs (integer keys, string ids of matched stars only; of the offset skies only sky row and
-separation), the few fast movers, full rows of the matched stars, star counts per density pixel, and the
-quarantined rows.
+Runs in the executors' Python workers (Spark's, or this process under the map executor), so it imports only
+numpy and pyarrow (no astropy, scipy, pandas or pyspark.sql): a worker starts in a fraction of a second. Star
+rows never leave the task: what goes back to the driver is the pairs (integer keys, string ids of matched
+stars only; of the offset skies only sky row and separation), the few fast movers, full rows of the matched
+stars, star counts per density pixel, and the quarantined rows.
 """
 
 from __future__ import annotations
