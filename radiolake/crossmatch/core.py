@@ -25,38 +25,10 @@ from radiolake.crossmatch.executors import MapExecutor
 from radiolake.crossmatch.match_config import MatchConfig, RunLabels
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, SPAN_COLUMN
 from radiolake.crossmatch.partitioning import home_pixels, star_keys_from_healpix
-from radiolake.crossmatch.plan import CatalogueStats
 from radiolake.crossmatch.user_input import ROW_GROUP_ROWS, canonical_table
 
 #: The keyword arguments crossmatch_frames passes on to MatchConfig.
 CONFIG_FIELDS = frozenset(f.name for f in fields(MatchConfig))
-
-
-def _nanmax(values) -> float:
-    arr = np.asarray(values, dtype=np.float64)
-    arr = arr[np.isfinite(arr)]
-    return float(arr.max()) if arr.size else 0.0
-
-
-def stats_from_frames(radio: pd.DataFrame, stars: pd.DataFrame) -> CatalogueStats:
-    pm = np.hypot(
-        stars["pmra"].to_numpy(np.float64, na_value=np.nan), stars["pmdec"].to_numpy(np.float64, na_value=np.nan)
-    )
-    pm_err = [stars[c].to_numpy(np.float64, na_value=np.nan) for c in ("pmra_error", "pmdec_error") if c in stars]
-    return CatalogueStats(
-        n_radio=len(radio),
-        n_stars=len(stars),
-        radio_epoch_min=_nanmax(-radio["epoch"]) * -1 if len(radio) else 0.0,
-        radio_epoch_max=_nanmax(radio["epoch"]),
-        star_epoch_min=_nanmax(-stars["epoch"]) * -1 if len(stars) else 0.0,
-        star_epoch_max=_nanmax(stars["epoch"]),
-        star_pm_max=_nanmax(pm),
-        radio_err_max=max(_nanmax(_col(radio, c)) for c in ("ra_error", "dec_error", "pos_err_major")),
-        star_err_max=max(_nanmax(stars["ra_error"]), _nanmax(stars["dec_error"])),
-        star_pm_err_max=max([_nanmax(a) for a in pm_err], default=0.0),
-        radio_span_max=_nanmax(_col(radio, SPAN_COLUMN)),
-        star_parallax_max=_nanmax(_col(stars, "parallax")),
-    )
 
 
 def _col(df: pd.DataFrame, name: str) -> np.ndarray:

@@ -83,7 +83,7 @@ def plan_run(radio_location: str, stars_location: str, config: MatchConfig, time
     radio = RadioInput.read(radio_location)
     stars = StarInput.near(stars_location, radio)
     stats = stars.stats(radio)
-    plan = plan_match(stats, config.radius_arcsec, config.n_sigma, config.join_order)
+    plan = plan_match(stats, config.radius_arcsec, config.n_sigma, config.join_order, config.max_join_order)
     margin = plan.criteria.search_arcsec + plan.max_displacement_arcsec
     if margin > pixel_size_arcsec(MIN_JOIN_ORDER) / 2:
         raise ValueError(f"proper motions move stars by up to {margin:.0f} arcsec: too far for this engine")

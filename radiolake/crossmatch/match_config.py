@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from radiolake.crossmatch.density import DEFAULT_DENSITY_ORDER
 from radiolake.crossmatch.kernels import ConeTreeKernel, MatchKernel, ZoneKernel
 from radiolake.crossmatch.offsets import DEFAULT_OFFSET_ARCMIN, DEFAULT_REGION_ORDER
+from radiolake.crossmatch.partitioning import DEFAULT_MAX_JOIN_ORDER
 from radiolake.crossmatch.star_chunks import CHUNK_ROWS
 
 
@@ -22,7 +23,8 @@ class MatchConfig:
     """The engine's parameters. radius_arcsec / n_sigma: the criteria (one or both, pairs.MatchCriteria);
     n_offsets offset skies at offset_arcmin for the false-match statistics and the priors; k_nearest keeps
     the k nearest stars per radio source (None: all); density_order / region_order: HEALPix orders of the
-    star density and of the offset statistics; join_order: None chooses it from the reach; chunk_rows: rows
+    star density and of the offset statistics; join_order: None chooses it from the reach, at most
+    max_join_order (29: the finest the reach allows, the most pairs across partition edges); chunk_rows: rows
     of a star chunk; kernel: the slow stars' matcher (in the tasks); fast_kernel: the fast movers' (driver)."""
 
     radius_arcsec: float | None = None
@@ -33,6 +35,7 @@ class MatchConfig:
     density_order: int = DEFAULT_DENSITY_ORDER
     region_order: int = DEFAULT_REGION_ORDER
     join_order: int | None = None
+    max_join_order: int = DEFAULT_MAX_JOIN_ORDER
     chunk_rows: int = CHUNK_ROWS
     kernel: MatchKernel = field(default_factory=ZoneKernel)
     fast_kernel: MatchKernel = field(default_factory=ConeTreeKernel)

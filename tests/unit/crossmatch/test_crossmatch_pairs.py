@@ -13,8 +13,7 @@ from cdshealpix import nested
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from radiolake.crossmatch.core import crossmatch_frames, stats_from_frames
-from radiolake.crossmatch.plan import plan_match
+from radiolake.crossmatch.core import crossmatch_frames
 from tests.unit.crossmatch.xmatch_skies import assert_same_pairs, astropy_pairs, catalogue, cluster
 
 
@@ -73,11 +72,8 @@ def make_sky(seed: int, where: str, n_radio: int, n_star: int, size_arcsec: floa
 )
 def test_pair_set_equals_astropy(seed, where, n_radio, n_star, size, radius, fast, finest):
     radio, stars = make_sky(seed, where, n_radio, n_star, size, fast)
-    join_order = None
-    if finest:  # the finest legal join order puts the most pairs across partition edges
-        plan = plan_match(stats_from_frames(radio, stars), radius, None, max_join_order=29)
-        join_order = plan.join_order
-    res = crossmatch_frames(radio, stars, radius, join_order=join_order)
+    # the finest legal join order puts the most pairs across partition edges
+    res = crossmatch_frames(radio, stars, radius, **({"max_join_order": 29} if finest else {}))
     pairs = res["pairs"]
     assert_same_pairs(pairs, astropy_pairs(radio, stars, radius), radius)
     # ranks are 1..n per radio source, by separation
@@ -93,8 +89,7 @@ def test_pair_set_equals_astropy(seed, where, n_radio, n_star, size, radius, fas
 def test_dense_cluster_at_hard_places_with_finest_join_order(where):
     """Many pairs per source, partitions as small as allowed: still exactly astropy's set."""
     radio, stars = make_sky(7, where, 300, 800, 40.0, 0.02)
-    plan = plan_match(stats_from_frames(radio, stars), 8.0, None, max_join_order=29)
-    res = crossmatch_frames(radio, stars, 8.0, join_order=plan.join_order)
+    res = crossmatch_frames(radio, stars, 8.0, max_join_order=29)
     expected = astropy_pairs(radio, stars, 8.0)
     assert len(expected) > 500
     assert_same_pairs(res["pairs"], expected, 8.0)
