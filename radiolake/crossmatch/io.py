@@ -68,11 +68,11 @@ def committed_files(fs, base: str) -> list[str] | None:
 
     if pinned := PINNED_VERSION.fullmatch(base.rstrip("/")):  # <catalogue>/versions/<v>: that version only
         info = cat.open_catalog(fs, pinned["base"], pinned["version"])
-        return [f"{info.path}/{p['path']}" for p in info.partitions]
+        return cat.partition_files(info)
     if not cat.exists(fs, f"{base}/{cat.CURRENT}"):
         return None
     info = cat.open_catalog(fs, base)
-    return [f"{info.path}/{p['path']}" for p in info.partitions]
+    return cat.partition_files(info)
 
 
 def remove_file(location: str) -> None:

@@ -5,10 +5,13 @@ Layout under a base path (``catalogs/<name>`` in the catalogs bucket, or any loc
     <base>/CURRENT                     {"version": ...}: the committed version readers use; written last
     <base>/versions/<version>/         one complete HATS-style catalogue, written in place, then committed:
         dataset/Norder=K/Dir=D/Npix=N.parquet   rows whose healpix >> 2*(29-K) == N, sorted by healpix
+                                       (only the partitions this version wrote: see "Growth" below)
         dataset/_metadata, dataset/_common_metadata   Parquet footers of all files / the schema
         partition_info.csv             Norder,Npix of every partition
         properties                     HATS properties (key=value)
-        metadata.json                  counts per partition, schema, units, epoch, provenance, quarantine
+        metadata.json                  counts per partition, schema, units, epoch, provenance, quarantine,
+                                       layers (which ingest each region's rows come from)
+        moc.fits                       the version's coverage (IVOA MOC, `coverage`)
         truth.parquet                  (synthetic radio only) which radio source is which star
         _COMMITTED                     written after everything above: a version without it is not whole
     <base>/quarantine/<version>.parquet   rejected rows with reasons (also kept when an ingest fails)
@@ -16,7 +19,12 @@ Layout under a base path (``catalogs/<name>`` in the catalogs bucket, or any loc
 S3 has no atomic rename, so a version is never moved: it is trusted only when its ``_COMMITTED`` marker
 exists, and ``CURRENT`` moves to it afterwards. A version id is a hash of the inputs (definition, raw
 checksums, parameters), so re-ingesting the same input finds the same committed version and writes nothing.
-LSDB/HATS readers can open ``<base>/versions/<version>`` directly.
+LSDB/HATS readers can open ``<base>/versions/<version>`` directly when it holds all its partitions.
+
+Growth (`growth`): ingesting a region makes a new version from CURRENT: the partitions the region does not
+touch are shared, not copied (their metadata entry names the version folder holding the file, `"version"`),
+the touched ones are rewritten with the region's new rows. Readers therefore take a version's files from
+`partition_files`, never by listing or by joining the version folder with a partition path.
 """
 
 from __future__ import annotations
@@ -122,10 +130,20 @@ def open_catalog(fs: pafs.FileSystem, base: str, version: str | None = None) -> 
     return CatalogInfo(base=base, version=version, metadata=metadata)
 
 
+def partition_file(base: str, version: str, partition: dict[str, Any]) -> str:
+    """Where one partition of `version` lives: in its own folder, or in the older version it is shared from."""
+    return f"{version_path(base, partition.get('version') or version)}/{partition['path']}"
+
+
+def partition_files(info: CatalogInfo) -> list[str]:
+    """The files of a committed version, from its metadata (shared partitions in the folder that holds them)."""
+    return [partition_file(info.base, info.version, p) for p in info.partitions]
+
+
 def catalog_dataset(fs: pafs.FileSystem, base: str, version: str | None = None) -> ds.Dataset:
     """A pyarrow dataset over the committed partitions (file list from the metadata, not a listing)."""
     info = open_catalog(fs, base, version)
-    files = [f"{info.path}/{p['path']}" for p in info.partitions]
+    files = partition_files(info)
     schema = pa.schema(
         [
             pa.field(

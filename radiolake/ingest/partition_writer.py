@@ -7,6 +7,11 @@ children, down to `hist_order`), and each partition is gathered from the spill f
 skip the rest: nested HEALPix pixels are contiguous ranges of the fine index) and written once. Memory is
 bounded by one batch plus one partition, whatever the catalogue size.
 
+A version grown from an earlier one (`growth`) shares the partitions its region does not touch: they are
+listed in its metadata with the version folder that holds them, and new partitions are planned around them
+and inside the version's coverage (`coverage`), so a later ingest of another region never has to rewrite
+them. Pruning deletes only the files no kept version lists.
+
 Layout and commit protocol: see `radiolake.ingest.catalog`.
 """
 
@@ -28,7 +33,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest import pins
+from radiolake.ingest import coverage, pins
+from radiolake.ingest.growth import GrowthPlan
+from radiolake.ingest.versions import committed_versions, delete_version, referenced_files
 from radiolake.schema import HEALPIX_ORDER
 
 DEFAULT_MAX_ROWS = 1_000_000
@@ -48,9 +55,15 @@ class Partition:
         return self.pixel << shift, (self.pixel + 1) << shift
 
 
-def plan_partitions(hist: np.ndarray, hist_order: int, max_rows: int) -> list[Partition]:
-    """Adaptive partitions from a count histogram at `hist_order`: largest pixels holding <= max_rows."""
+def plan_partitions(
+    hist: np.ndarray, hist_order: int, max_rows: int, allowed: np.ndarray | None = None
+) -> list[Partition]:
+    """Adaptive partitions from a count histogram at `hist_order`: largest pixels holding <= max_rows.
+
+    With `allowed` (a mask of the cells at `hist_order`), a partition is only ever a pixel whose cells are
+    all allowed (inside the version's coverage, outside the partitions it shares)."""
     cumulative = np.concatenate([[0], np.cumsum(hist, dtype=np.int64)])
+    forbidden = np.concatenate([[0], np.cumsum(~allowed, dtype=np.int64)]) if allowed is not None else None
     out: list[Partition] = []
 
     def visit(order: int, pixel: int) -> None:
@@ -58,7 +71,8 @@ def plan_partitions(hist: np.ndarray, hist_order: int, max_rows: int) -> list[Pa
         count = int(cumulative[(pixel + 1) * span] - cumulative[pixel * span])
         if count == 0:
             return
-        if count <= max_rows or order == hist_order:
+        whole = forbidden is None or forbidden[(pixel + 1) * span] == forbidden[pixel * span]
+        if (count <= max_rows and whole) or order == hist_order:
             out.append(Partition(order, pixel, count))
             return
         for child in range(4 * pixel, 4 * pixel + 4):
@@ -70,11 +84,15 @@ def plan_partitions(hist: np.ndarray, hist_order: int, max_rows: int) -> list[Pa
 
 
 def cleanup_uncommitted(fs: pafs.FileSystem, base: str, keep: str | None = None) -> list[str]:
-    """Delete version folders without a commit marker (left by killed tasks). Returns what was removed."""
+    """Delete version folders without a commit marker (left by killed tasks, or pruned versions whose shared
+    files are still listed by a kept version: those files stay). Returns the versions whose folder is gone."""
     removed = []
-    for version, committed in cat.list_versions(fs, base).items():
-        if not committed and version != keep:
-            fs.delete_dir(cat.version_path(base, version))
+    uncommitted = [v for v, ok in cat.list_versions(fs, base).items() if not ok and v != keep]
+    if not uncommitted:
+        return removed
+    shared = referenced_files(fs, base, committed_versions(fs, base))
+    for version in uncommitted:
+        if delete_version(fs, base, version, shared):
             removed.append(version)
     return removed
 
@@ -95,7 +113,8 @@ def prune_versions(fs: pafs.FileSystem, base: str, keep: int) -> list[str]:
     for version in doomed:
         if version in pins.pinned_versions(fs, base):  # a run that started meanwhile pinned it: keep it
             continue
-        fs.delete_dir(cat.version_path(base, version))
+        kept = [v for _, v in committed if v not in doomed or v in pins.pinned_versions(fs, base)]
+        delete_version(fs, base, version, referenced_files(fs, base, kept))
         removed.append(version)
     return removed
 
@@ -113,7 +132,11 @@ class PartitionedCatalogWriter:
         max_rows: int = DEFAULT_MAX_ROWS,
         hist_order: int = DEFAULT_HIST_ORDER,
         spill_dir: str | Path | None = None,
+        growth: GrowthPlan | None = None,
     ):
+        if growth is not None and hist_order != coverage.COVERAGE_ORDER:
+            raise ValueError(f"a growing catalogue is partitioned down to order {coverage.COVERAGE_ORDER}")
+        self.growth = growth
         self.fs, self.base, self.version, self.schema = fs, base.rstrip("/"), version, schema
         self.max_rows, self.hist_order = max_rows, hist_order
         self.hist = np.zeros(12 * 4**hist_order, np.int64)
@@ -121,10 +144,12 @@ class PartitionedCatalogWriter:
         self._spills: list[str] = []
         self.rows = 0
         # A killed earlier attempt at this very version left an incomplete folder: start clean.
-        if cat.exists(fs, cat.version_path(self.base, version)) and not cat.is_committed(
-            fs, self.base, version
-        ):
-            fs.delete_dir(cat.version_path(self.base, version))
+        folder_left = cat.exists(fs, cat.version_path(self.base, version)) and not cat.is_committed(
+            fs, self.base, version)
+        if folder_left and not delete_version(
+                fs, self.base, version, referenced_files(fs, self.base, committed_versions(fs, self.base))):
+            raise RuntimeError(f"version folder {version} still holds files other versions share: choose "
+                                   "another version id (growth.plan_growth does)")
 
     @property
     def path(self) -> str:
@@ -147,7 +172,8 @@ class PartitionedCatalogWriter:
     ) -> dict[str, Any]:
         """Write partitions, metadata, HATS files, then the commit marker. Returns the metadata written."""
         try:
-            partitions = plan_partitions(self.hist, self.hist_order, self.max_rows)
+            shared, allowed, covered = self._grow()
+            partitions = plan_partitions(self.hist, self.hist_order, self.max_rows, allowed)
             spills = ds.dataset(self._spills, format="parquet", schema=self.schema) if self._spills else None
             collector: list[pq.FileMetaData] = []
             written = []
@@ -173,16 +199,25 @@ class PartitionedCatalogWriter:
                 written.append({"order": part.order, "pixel": part.pixel, "rows": part.rows, "path": rel})
                 if progress is not None:
                     progress(part.rows)
-            self._write_hats_files(collector, written)
+            written = sorted(shared + written, key=lambda p: (p["order"], p["pixel"]))
+            if covered is not None:
+                coverage.write_coverage(self.fs, self.path, covered)
+            self._write_hats_files(collector, written, shared=bool(shared), covered=covered)
             for name, extra in (extra_tables or {}).items():
                 path = f"{self.path}/{name}.parquet"
                 cat.ensure_parent(self.fs, path)
                 pq.write_table(extra, path, filesystem=self.fs)
             meta = dict(metadata)
+            if self.growth is not None:
+                meta["layers"] = self.growth.layers
+                meta["grown_from"] = self.growth.previous.version if self.growth.previous else None
+                meta["coverage"] = {"moc": coverage.MOC_FILE, "order": coverage.COVERAGE_ORDER,
+                                    "sky_fraction": coverage.sky_fraction(covered)}
             meta.update(
                 {
                     "version": self.version,
-                    "n_rows": self.rows,
+                    "n_rows": sum(p["rows"] for p in written),
+                    "n_rows_written": self.rows,
                     "n_partitions": len(written),
                     "partitions": written,
                     "healpix_order": HEALPIX_ORDER,
@@ -200,15 +235,40 @@ class PartitionedCatalogWriter:
         finally:
             self.close()
 
+    def _grow(self) -> tuple[list[dict[str, Any]], np.ndarray | None, np.ndarray | None]:
+        """For a growing catalogue: (partitions shared from the version grown from, cells new partitions may
+        cover, the new version's coverage). The region's cells of partitions it touches are rewritten: their
+        rows outside the region are written again here, beside the region's new rows."""
+        if self.growth is None:
+            return [], None, None
+        region_cells = coverage.region_cells(self.growth.region)
+        covered = region_cells | (self.hist > 0)
+        shared: list[dict[str, Any]] = []
+        blocked = coverage.empty()
+        previous = self.growth.previous
+        if previous is not None:
+            covered |= coverage.read_coverage(self.fs, previous.base, previous.version)
+            for part in previous.partitions:
+                cells = coverage.pixel_slice(part["order"], part["pixel"])
+                if not region_cells[cells].any():
+                    shared.append({**part, "version": part.get("version") or previous.version})
+                    blocked[cells] = True
+                    continue
+                rows = pq.read_table(cat.partition_file(previous.base, previous.version, part), filesystem=self.fs)
+                outside = ~self.growth.region.contains(rows.column("ra").to_numpy(), rows.column("dec").to_numpy())
+                self.write(rows.filter(pa.array(outside)))
+        return shared, covered & ~blocked, covered
+
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def _write_hats_files(self, collector: list[pq.FileMetaData], written: list[dict[str, Any]]) -> None:
+    def _write_hats_files(self, collector: list[pq.FileMetaData], written: list[dict[str, Any]], *,
+                          shared: bool = False, covered: np.ndarray | None = None) -> None:
         lines = ["Norder,Npix"] + [f"{p['order']},{p['pixel']}" for p in written]
         cat.write_text(self.fs, f"{self.path}/partition_info.csv", "\n".join(lines) + "\n")
         cat.ensure_parent(self.fs, f"{self.path}/dataset/_common_metadata")
         pq.write_metadata(self.schema, f"{self.path}/dataset/_common_metadata", filesystem=self.fs)
-        if collector:
+        if collector and not shared:  # a _metadata of only this folder's files would hide the shared rows
             pq.write_metadata(
                 self.schema,
                 f"{self.path}/dataset/_metadata",
@@ -216,11 +276,12 @@ class PartitionedCatalogWriter:
                 filesystem=self.fs,
             )
         max_order = max((p["order"] for p in written), default=0)
-        sky_fraction = sum(4.0 ** -p["order"] / 12 for p in written)
+        sky_fraction = (coverage.sky_fraction(covered) if covered is not None
+                        else sum(4.0 ** -p["order"] / 12 for p in written))
         props = {
             "obs_collection": self.base.rsplit("/", 1)[-1],
             "dataproduct_type": "object",
-            "hats_nrows": self.rows,
+            "hats_nrows": sum(p["rows"] for p in written),
             "hats_col_ra": "ra",
             "hats_col_dec": "dec",
             "hats_col_healpix": "healpix",
@@ -239,4 +300,6 @@ def point_current(fs: pafs.FileSystem, base: str, version: str) -> None:
     """Move CURRENT to a committed version (the last write of an ingest)."""
     if not cat.is_committed(fs, base, version):
         raise RuntimeError(f"refusing to point {base}/CURRENT at uncommitted version {version}")
+    if cat.current_version(fs, base) == version:  # an unchanged re-ingest writes nothing
+        return
     cat.write_text(fs, f"{base}/{cat.CURRENT}", json.dumps({"version": version}))

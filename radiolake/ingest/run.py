@@ -35,6 +35,7 @@ from radiolake.config import Settings, get_settings
 from radiolake.import_paths import ImportFile
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.fetch_size import FetchTooLarge, check_fetch_size
+from radiolake.ingest.growth import GrowthPlan, plan_growth
 from radiolake.ingest.lock import catalog_lock
 from radiolake.ingest.normalize import (
     IdTracker,
@@ -207,15 +208,18 @@ def run_ingest(request: IngestRequest, target: LakeTarget | None = None) -> Inge
     with tempfile.TemporaryDirectory(prefix="radiolake-ingest-") as tmp, contextlib.ExitStack() as held:
         job = _resolve(request, target or LakeTarget(), tmp)
         source = _open_source(job)
-        version = _version_id(job.definition, source.inputs, job.region, source.extra)
+        input_id = _version_id(job.definition, source.inputs, job.region, source.extra)
         # From here on this ingest alone writes the catalogue's versions, CURRENT and pins (see ingest.lock).
         held.enter_context(catalog_lock(job.base, job.fs, job.settings))
+        # A region grows CURRENT (its other regions' partitions shared), see ingest.growth.
+        growth = plan_growth(job.fs, job.base, input_id, job.region)
+        version = growth.version
         if cat.is_committed(job.fs, job.base, version):
             return _reuse_committed(job, version)
         removed = cleanup_uncommitted(job.fs, job.base)
         if removed:
             log.warning("ingest %s: removed uncommitted versions left by earlier attempts: %s", job.name, removed)
-        normalized = _normalize_all(job, source, version)
+        normalized = _normalize_all(job, source, version, growth)
         _check_bad_share(job, normalized)
         return _commit(job, source, version, normalized)
 
@@ -371,13 +375,14 @@ def _reuse_committed(job: _Job, version: str) -> IngestResult:
     )
 
 
-def _new_writer(job: _Job, version: str, schema: pa.Schema) -> PartitionedCatalogWriter:
+def _new_writer(job: _Job, version: str, schema: pa.Schema, growth: GrowthPlan) -> PartitionedCatalogWriter:
     return PartitionedCatalogWriter(
-        job.fs, job.base, version, schema, max_rows=job.request.max_rows_per_partition, spill_dir=job.tmp
+        job.fs, job.base, version, schema, max_rows=job.request.max_rows_per_partition, spill_dir=job.tmp,
+        growth=growth,
     )
 
 
-def _normalize_all(job: _Job, source: _Source, version: str) -> _Normalized:
+def _normalize_all(job: _Job, source: _Source, version: str, growth: GrowthPlan) -> _Normalized:
     """Step 3: normalise every batch into the writer, rejected rows to the quarantine (written either way).
 
     A file that cannot be read or lacks a mapped column fails the ingest (IngestError) once it is quarantined."""
@@ -390,7 +395,7 @@ def _normalize_all(job: _Job, source: _Source, version: str) -> _Normalized:
     try:
         for current_source, raw in source.batches():
             if writer is None:
-                writer = _new_writer(job, version, output_schema(job.definition, raw.schema))
+                writer = _new_writer(job, version, output_schema(job.definition, raw.schema), growth)
             good, bad = normalize_batch(
                 job.definition,
                 raw,
@@ -418,7 +423,7 @@ def _normalize_all(job: _Job, source: _Source, version: str) -> _Normalized:
         ) from exc
     qpath = _write_quarantine(job.fs, job.base, version, quarantine)
     if writer is None:  # a region with no rows at all: an empty, but whole, catalogue
-        writer = _new_writer(job, version, output_schema(job.definition))
+        writer = _new_writer(job, version, output_schema(job.definition), growth)
     return _Normalized(writer, stats, qpath, outside_region)
 
 

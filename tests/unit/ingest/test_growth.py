@@ -1,0 +1,148 @@
+"""Catalogues that grow region by region (issue 22): a region adds to CURRENT, shares what it does not touch,
+replaces only what it covers; an unchanged re-ingest writes nothing; pruning keeps every shared file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from mocpy import MOC
+
+from radiolake.ingest import catalog as cat
+from radiolake.ingest import coverage
+from radiolake.ingest.partition_writer import prune_versions
+from radiolake.ingest.region import parse_region
+from radiolake.ingest.run import ingest_survey
+
+REGION_A = "box:10,30,-10,10"
+REGION_B = "box:100,120,20,40"
+INSIDE_B = "box:105,115,25,35"
+NAME = "grow_stars"
+
+
+def _ingest(lake, region: str, seed: int):
+    return ingest_survey("synthetic_stars", rows=10_000, seed=seed, region=region, name=NAME,
+                         max_rows_per_partition=100, **lake.kwargs())
+
+
+def _ids(lake, version: str | None = None) -> set[tuple[str, float]]:
+    """Rows by (id, ra): the synthetic generator numbers each region's rows from 1."""
+    table = cat.read_catalog(lake.fs, lake.base(NAME), columns=["source_id", "ra"], version=version)
+    return set(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+
+def _files(info: cat.CatalogInfo) -> dict[str, tuple[int, str]]:
+    return {f: (Path(f).stat().st_mtime_ns, hashlib.sha256(Path(f).read_bytes()).hexdigest())
+            for f in cat.partition_files(info)}
+
+
+def test_a_second_region_grows_the_catalogue_and_leaves_the_first_untouched(lake):
+    base = lake.base(NAME)
+    first = _ingest(lake, REGION_A, 1)
+    info1 = cat.open_catalog(lake.fs, base)
+    files_a = _files(info1)
+    assert first.n_rows > 0 and len(files_a) > 1
+
+    second = _ingest(lake, REGION_B, 2)
+    info2 = cat.open_catalog(lake.fs, base)
+    assert info2.version == second.version != first.version
+    assert second.n_rows > first.n_rows and info2.metadata["grown_from"] == first.version
+    # Region A's partitions are shared, not copied: same files, same bytes, never rewritten.
+    assert {f: files_a[f] for f in files_a} == {f: v for f, v in _files(info2).items() if f in files_a}
+    assert set(files_a) <= set(cat.partition_files(info2))
+    assert _ids(lake) == _ids(lake, first.version) | _ids(lake, second.version) - _ids(lake, first.version)
+    ids_b = _ids(lake) - _ids(lake, first.version)
+    assert len(ids_b) == second.n_rows - first.n_rows
+    # The coverage MOC beside the HATS files holds both regions, and mocpy reads it.
+    moc = MOC.load(f"{info2.path}/{coverage.MOC_FILE}", format="fits")
+    for region in (REGION_A, REGION_B):
+        cells = coverage.region_cells(parse_region(region))
+        assert coverage.from_moc(moc)[cells].all()
+    assert 0 < info2.metadata["coverage"]["sky_fraction"] < 0.1
+    # Every row lies in its partition and inside the version's coverage.
+    cov = coverage.from_moc(moc)
+    for part in info2.partitions:
+        assert cov[coverage.pixel_slice(part["order"], part["pixel"])].all()
+    # The older version is still readable by id, whole.
+    assert len(_ids(lake, first.version)) == first.n_rows
+
+
+def test_reingesting_unchanged_input_writes_nothing(lake):
+    base = lake.base(NAME)
+    _ingest(lake, REGION_A, 1)
+    second = _ingest(lake, REGION_B, 2)
+    before = {p: p.stat().st_mtime_ns for p in Path(base).rglob("*") if p.is_file()}
+    for region, seed in ((REGION_B, 2), (REGION_A, 1)):
+        again = _ingest(lake, region, seed)
+        assert again.reused and again.version == second.version
+    after = {p: p.stat().st_mtime_ns for p in Path(base).rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_reingesting_part_of_a_region_replaces_only_its_rows(lake):
+    base = lake.base(NAME)
+    first = _ingest(lake, REGION_A, 1)
+    _ingest(lake, REGION_B, 2)
+    before = cat.read_catalog(lake.fs, base, columns=["source_id", "ra", "dec"])
+    files_a = _files(cat.open_catalog(lake.fs, base, first.version))
+    third = _ingest(lake, INSIDE_B, 3)
+    after = cat.read_catalog(lake.fs, base, columns=["source_id", "ra", "dec"])
+    inner = parse_region(INSIDE_B)
+
+    def split(table):
+        inside = inner.contains(table.column("ra").to_numpy(), table.column("dec").to_numpy())
+        rows = list(zip(table.column("source_id").to_pylist(), table.column("ra").to_pylist(), strict=True))
+        return ({r for r, i in zip(rows, inside, strict=True) if i},
+                {r for r, i in zip(rows, inside, strict=True) if not i})
+
+    in_before, out_before = split(before)
+    in_after, out_after = split(after)
+    assert out_after == out_before  # nothing outside the re-ingested region changed
+    assert in_after == _ids(lake, third.version) - out_before and in_after != in_before
+    assert len(in_after) + len(out_after) == third.n_rows == after.num_rows
+    assert len(_ids(lake)) == after.num_rows
+    info3 = cat.open_catalog(lake.fs, base)
+    assert {f: v for f, v in _files(info3).items() if f in files_a} == files_a
+
+
+def test_pruning_keeps_every_file_a_kept_version_lists(lake):
+    base = lake.base(NAME)
+    first = _ingest(lake, REGION_A, 1)
+    second = _ingest(lake, REGION_B, 2)
+    third = _ingest(lake, INSIDE_B, 3)
+    ids = _ids(lake)
+    # The ingest keeps the newest two versions itself (KEEP_VERSIONS): the first is pruned already.
+    assert cat.list_versions(lake.fs, base)[first.version] is False
+    assert prune_versions(lake.fs, base, keep=1) == [second.version]
+    assert cat.current_version(lake.fs, base) == third.version
+    assert _ids(lake) == ids  # every shared file the current version lists is still there
+    assert cat.list_versions(lake.fs, base)[first.version] is False  # no longer readable as a version
+    for f in cat.partition_files(cat.open_catalog(lake.fs, base)):
+        assert Path(f).exists()
+    # Files only the pruned versions listed are gone.
+    left = {str(p) for p in Path(base, "versions", second.version).rglob("*.parquet")}
+    assert left <= set(cat.partition_files(cat.open_catalog(lake.fs, base)))
+    # A later whole re-ingest of region A (same input) does not overwrite a file the current version shares.
+    again = _ingest(lake, REGION_A, 1)
+    assert again.reused and _ids(lake) == ids
+
+
+def test_prune_command_keeps_the_newest_and_what_they_share(lake):
+    from typer.testing import CliRunner
+
+    from radiolake.cli import app
+
+    base = lake.base(NAME)
+    _ingest(lake, REGION_A, 1)
+    second = _ingest(lake, REGION_B, 2)
+    ids = _ids(lake)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["lake", "versions", NAME, "--local", lake.catalogs_root])
+    assert listed.exit_code == 0, listed.output
+    assert second.version in listed.output and str(parse_region(REGION_B)) in listed.output
+    pruned = runner.invoke(app, ["lake", "prune", NAME, "--keep", "1", "--local", lake.catalogs_root])
+    assert pruned.exit_code == 0, pruned.output
+    assert [v for v, ok in cat.list_versions(lake.fs, base).items() if ok] == [second.version]
+    assert _ids(lake) == ids
+    refused = runner.invoke(app, ["lake", "prune", NAME, "--keep", "0", "--local", lake.catalogs_root])
+    assert refused.exit_code != 0
