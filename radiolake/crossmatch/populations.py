@@ -51,6 +51,7 @@ POPULATION_COLUMNS = ("parallax", "parallax_error", "pmra", "pmdec", "pmra_error
                       "phot_g_mean_mag", "hpmag")
 
 
+# size: one array per catalogue column the classification reads (POPULATION_COLUMNS), as Spark tasks pass them
 def star_classes(
     parallax: np.ndarray,
     parallax_error: np.ndarray,

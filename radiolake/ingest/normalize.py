@@ -26,7 +26,7 @@ from astropy.time import Time
 
 from radiolake.schema import CANONICAL_COLUMNS, CANONICAL_SCHEMA, HEALPIX_ORDER, STANDARD_EXTRA_FIELDS
 from radiolake.surveys import PositionErrorRule, SurveyDefinition
-from radiolake.surveys.positional_errors import add_floor, ellipse_from_shape
+from radiolake.surveys.positional_errors import add_floor, axis_errors, ellipse_from_shape, ellipse_from_snr
 
 #: Epochs outside this range (Julian years) are taken as a unit or parsing mistake.
 PLAUSIBLE_EPOCH = (1850.0, 2100.0)
@@ -221,9 +221,16 @@ def apply_position_rule(rule: PositionErrorRule, raw: pa.Table, cols: dict[str, 
             major = np.hypot(np.nan_to_num(major), rule.shape_beam_arcsec)
             minor = np.hypot(np.nan_to_num(minor), rule.shape_beam_arcsec)
             pa_deg = np.where(np.isnan(pa_deg) & (major == minor), 0.0, pa_deg)  # round: any angle is right
-        cols["pos_err_major"], cols["pos_err_minor"], cols["pos_err_pa"] = ellipse_from_shape(
-            cols.get("ra_error", np.full(n, np.nan)), cols.get("dec_error", np.full(n, np.nan)), major, minor, pa_deg
-        )
+        if rule.snr_errors is not None:  # no quoted errors: the survey's formula gives them (FIRST)
+            f = rule.snr_errors
+            peak, rms = (_to_float(raw.column(c))[0] for c in (f.peak, f.rms))
+            ellipse = ellipse_from_snr(major, minor, pa_deg, peak, rms, f.peak_bias, f.systematic_fraction,
+                                       f.confidence_sigma)
+            cols["ra_error"], cols["dec_error"] = axis_errors(*ellipse)
+        else:
+            ellipse = ellipse_from_shape(cols.get("ra_error", np.full(n, np.nan)),
+                                         cols.get("dec_error", np.full(n, np.nan)), major, minor, pa_deg)
+        cols["pos_err_major"], cols["pos_err_minor"], cols["pos_err_pa"] = ellipse
     if rule.floor_arcsec == 0 and not rule.floor_values:
         return
     n = len(cols["ra"])

@@ -117,6 +117,23 @@ class EpochRule:
 
 
 @dataclass(frozen=True)
+class SnrErrorFormula:
+    """Per-row position errors from a formula, for a survey that quotes none (YAML `positions.error_formula`).
+
+    Along each fitted axis (the shape columns, after deconvolved -> fitted): sigma = axis * (1 / SNR +
+    systematic_fraction) / confidence_sigma, with SNR = (peak - peak_bias) / rms. FIRST's (White et al. 1997,
+    ApJ 475, 479): unc(90 %) = sqrt(5.4^2 + size^2) (1/SNR + 1/20) per axis, SNR = (Fpeak - 0.25) / rms, so
+    systematic_fraction 0.05, peak_bias 0.25 (mJy, the CLEAN bias) and confidence_sigma 1.645 (one axis at
+    90 %). An SNR below 1 or unknown counts as 1: the formula's largest error, never a confident one."""
+
+    peak: str
+    rms: str
+    peak_bias: float
+    systematic_fraction: float
+    confidence_sigma: float
+
+
+@dataclass(frozen=True)
 class PositionErrorRule:
     """How the survey's quoted positional errors become the real ones (YAML block `positions`).
 
@@ -136,12 +153,16 @@ class PositionErrorRule:
     shape_beam_arcsec: float | None = None
     #: Columns flagging an axis as an upper limit ('<'): that deconvolved axis counts as 0 (unresolved).
     shape_limit_columns: tuple[str, str] | None = None
+    #: The survey quotes no errors per row but a formula (FIRST: White et al. 1997): along each fitted axis,
+    #: sigma = axis * (1 / SNR + systematic_fraction) / confidence_sigma, SNR = (peak - peak_bias) / rms.
+    #: See `SnrErrorFormula`; None: the quoted error columns size the ellipse.
+    snr_errors: SnrErrorFormula | None = None
 
     @property
     def columns(self) -> list[str]:
         """Raw columns the rule reads."""
         return ([self.floor_by] if self.floor_by else []) + list(self.shape_columns or ()) + list(
-            self.shape_limit_columns or ())
+            self.shape_limit_columns or ()) + ([self.snr_errors.peak, self.snr_errors.rms] if self.snr_errors else [])
 
     def describe(self) -> dict[str, Any]:
         out = {
@@ -153,6 +174,8 @@ class PositionErrorRule:
         if self.shape_beam_arcsec is not None or self.shape_limit_columns:  # older fingerprints unchanged
             out["shape_beam_arcsec"] = self.shape_beam_arcsec
             out["shape_limit_columns"] = list(self.shape_limit_columns or ())
+        if self.snr_errors is not None:  # older fingerprints unchanged
+            out["snr_errors"] = self.snr_errors.__dict__
         return out
 
 
@@ -162,7 +185,7 @@ def _parse_positions(path: str, spec: Any) -> PositionErrorRule:
     if not isinstance(spec, dict):
         raise SurveyDefinitionError(f"{path}: positions must be a mapping")
     unknown = set(spec) - {"systematic_error_arcsec", "error_ellipse_from_shape", "shape_deconvolved_beam_arcsec",
-                           "shape_upper_limit_flags"}
+                           "shape_upper_limit_flags", "error_formula"}
     if unknown:
         raise SurveyDefinitionError(f"{path}: positions has unknown field(s) {sorted(unknown)}")
     floor = spec.get("systematic_error_arcsec", 0.0)
@@ -197,7 +220,26 @@ def _parse_positions(path: str, spec: Any) -> PositionErrorRule:
         raise SurveyDefinitionError(f"{path}: positions.shape_upper_limit_flags must list two columns: [major, minor]")
     return PositionErrorRule(floor, by, values, tuple(str(c) for c in shape) if shape else None,
                              float(beam) if beam is not None else None,
-                             tuple(str(c) for c in limits) if limits else None)
+                             tuple(str(c) for c in limits) if limits else None,
+                             _parse_error_formula(path, spec.get("error_formula"), shape is not None))
+
+
+def _parse_error_formula(path: str, spec: Any, has_shape: bool) -> SnrErrorFormula | None:
+    if spec is None:
+        return None
+    fields = ("peak", "rms", "peak_bias", "systematic_fraction", "confidence_sigma")
+    if not isinstance(spec, dict) or set(spec) != set(fields):
+        raise SurveyDefinitionError(f"{path}: positions.error_formula must give exactly {', '.join(fields)}")
+    if not has_shape:
+        raise SurveyDefinitionError(f"{path}: positions.error_formula needs error_ellipse_from_shape (its axes)")
+    try:
+        numbers = [float(spec[k]) for k in fields[2:]]
+    except (TypeError, ValueError) as exc:
+        raise SurveyDefinitionError(f"{path}: positions.error_formula's {', '.join(fields[2:])} are numbers") from exc
+    if numbers[1] < 0 or numbers[2] <= 0:
+        raise SurveyDefinitionError(
+            f"{path}: positions.error_formula needs systematic_fraction >= 0 and confidence_sigma > 0")
+    return SnrErrorFormula(str(spec["peak"]), str(spec["rms"]), *numbers)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,35 @@ def ellipse_from_shape(
     return np.where(ok, major, nan), np.where(ok, minor, nan), np.where(ok, pa, nan)
 
 
+def ellipse_from_snr(
+    fitted_major: np.ndarray, fitted_minor: np.ndarray, shape_pa: np.ndarray, peak: np.ndarray, rms: np.ndarray,
+    peak_bias: float, systematic_fraction: float, confidence_sigma: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1-sigma error ellipse (major, minor, pa) from a survey's formula where it quotes no errors: along each
+    fitted axis sigma = axis * (1 / SNR + systematic_fraction) / confidence_sigma, SNR = (peak - peak_bias) /
+    rms (Condon 1997's scaling of a Gaussian fit's errors with the fitted axis over the SNR, plus the survey's
+    calibration term). An SNR below 1 or unknown counts as 1, the formula's largest error; an unknown PA makes
+    the ellipse round at its major axis. NaN where an axis is missing."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        snr = (np.asarray(peak, dtype=np.float64) - peak_bias) / np.asarray(rms, dtype=np.float64)
+    snr = np.where(np.isfinite(snr) & (snr > 1.0), snr, 1.0)
+    scale = (1.0 / snr + systematic_fraction) / confidence_sigma
+    a = np.abs(np.asarray(fitted_major, dtype=np.float64)) * scale
+    b = np.abs(np.asarray(fitted_minor, dtype=np.float64)) * scale
+    pa = np.asarray(shape_pa, dtype=np.float64)
+    major, minor = np.maximum(a, b), np.minimum(a, b)
+    pa = np.mod(np.where(a >= b, pa, pa + 90.0), 180.0)
+    unknown_pa = np.isnan(pa)  # an elongated shape without its angle: round at the major axis (never narrower)
+    return major, np.where(unknown_pa, major, minor), np.where(unknown_pa, 0.0, pa)
+
+
+def axis_errors(major: np.ndarray, minor: np.ndarray, pa_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ellipse's 1-sigma errors along RA (on the sky) and Dec: the square roots of its covariance's
+    diagonal (what a survey quoting RA/Dec errors of this ellipse would quote)."""
+    c_ee, c_nn, _ = ellipse_covariance(major, minor, pa_deg)
+    return np.sqrt(c_ee), np.sqrt(c_nn)
+
+
 def add_floor(error: np.ndarray, floor_arcsec: float | np.ndarray) -> np.ndarray:
     """Quoted 1-sigma error with a systematic floor added in quadrature; a missing quoted error counts as 0
     (the floor alone is then the best statement of the uncertainty). A zero floor changes nothing."""

@@ -12,11 +12,11 @@ import pytest
 from astropy.time import Time
 
 from radiolake.ingest.normalize import IdTracker, NormalizeStats, normalize_batch
-from radiolake.surveys import SurveyDefinition, get_survey
+from radiolake.surveys import SurveyDefinition, SurveyDefinitionError, get_survey, parse_definition
 
 #: survey -> (floor in arcsec, shape columns of the error ellipse or None, per-row date column or None)
 NEW_SURVEYS = {
-    "first": (0.6, None, "MJD"),
+    "first": (0.05, ("MAJOR", "MINOR", "POSANG"), "MJD"),
     "sumss": (0.0, ("MajAxis", "MinAxis", "PA"), None),
     "lotss_dr2": (0.2, ("Maj", "Min", "PA"), None),
     "racs_mid": (1.0, None, None),
@@ -57,25 +57,75 @@ def test_new_definition_loads_with_its_citation_floor_ellipse_and_epoch(name):
     assert d.kind == "radio" and d.citation and d.columns["freq_mhz"].value > 0
     assert d.positions.floor_arcsec == floor and d.positions.floor_by is None
     assert d.positions.shape_columns == shape
-    assert d.positions.shape_beam_arcsec is None  # every shape used is a fitted one, never deconvolved
+    # every shape is a fitted one, but FIRST's, whose error formula names the deconvolved size and the 5.4" beam
+    assert d.positions.shape_beam_arcsec == (5.4 if name == "first" else None)
+    assert (d.positions.snr_errors is not None) == (name == "first")
     assert d.epoch.column == date_column
     if date_column is None:
         first, last = d.epoch.span
         assert 1990 < first < last < 2026 and d.epoch.fixed == pytest.approx(0.5 * (first + last))
 
 
-def test_first_rows_each_get_their_own_epoch_from_the_mjd_column_and_the_round_floor():
+def test_first_rows_each_get_their_own_epoch_from_the_mjd_column_and_errors_from_its_formula():
     d = get_survey("first")
     mjd = [49200.5, 52000.25, 55700.0]  # 1993, 2001, 2011: the survey's whole span
-    raw = raw_table(d, 3, {"RA": [150.0, 150.1, 150.2], "DEC": [30.0, 30.1, 30.2], "MJD": mjd})
+    raw = raw_table(d, 3, {"RA": [150.0, 150.1, 150.2], "DEC": [30.0, 30.1, 30.2], "MJD": mjd,
+                           "FPEAK": [1.0, 100.0, 20.0], "RMS": [0.15, 0.15, 0.15],
+                           "MAJOR": [0.0, 0.0, 6.0], "MINOR": [0.0, 0.0, 2.0], "POSANG": [np.nan, np.nan, 90.0]})
     got = normalise(d, raw)
     np.testing.assert_allclose(got["epoch"], Time(mjd, format="mjd", scale="tt").jyear, atol=1e-9)
     assert got["epoch"].is_monotonic_increasing and got["epoch"].iloc[-1] - got["epoch"].iloc[0] > 17
-    # FIRST quotes no per-row error: the floor is the whole (round) statement of the uncertainty
-    np.testing.assert_allclose(got["ra_error"], 0.6)
-    np.testing.assert_allclose(got["dec_error"], 0.6)
     assert "epoch_span_years" not in got or got["epoch_span_years"].isna().all()
+    # White et al. 1997: unc(90 %) = sqrt(5.4^2 + size^2) (1/SNR + 1/20) per axis, SNR = (Fpeak - 0.25) / rms;
+    # one axis at 90 % is 1.645 sigma; then the stated 0.05" systematic bound in quadrature
+    snr = (np.array([1.0, 100.0, 20.0]) - 0.25) / 0.15
+    along = lambda size, i: np.hypot(np.hypot(5.4, size) * (1 / snr[i] + 0.05) / 1.645, 0.05)  # noqa: E731
+    np.testing.assert_allclose(got["ra_error"].iloc[:2], [along(0, 0), along(0, 1)], rtol=1e-9)
+    np.testing.assert_allclose(got["dec_error"].iloc[:2], [along(0, 0), along(0, 1)], rtol=1e-9)
+    assert got["ra_error"].iloc[0] == pytest.approx(0.82, abs=0.005)  # a 1 mJy point source
+    assert got["ra_error"].iloc[1] == pytest.approx(0.18, abs=0.005)  # a 100 mJy one
+    # an elongated source: the error ellipse along its PA (east-west here), so RA is the long error
+    assert got["pos_err_major"].iloc[2] == pytest.approx(along(6.0, 2), rel=1e-9)
+    assert got["pos_err_minor"].iloc[2] == pytest.approx(along(2.0, 2), rel=1e-9)
+    assert got["pos_err_pa"].iloc[2] == pytest.approx(90.0)
+    assert got["ra_error"].iloc[2] == pytest.approx(along(6.0, 2), rel=1e-9)
+    assert got["dec_error"].iloc[2] == pytest.approx(along(2.0, 2), rel=1e-9)
     assert got["source_id"].str.startswith("first:J").all()  # IAU names from the position
+
+
+def test_first_formula_is_never_confident_without_a_usable_snr():
+    d = get_survey("first")
+    raw = raw_table(d, 2, {"RA": [10.0, 11.0], "DEC": [5.0, 6.0], "FPEAK": [0.2, np.nan], "RMS": [0.15, 0.15],
+                           "MAJOR": [0.0, 0.0],
+                           "MINOR": [0.0, 0.0], "POSANG": [0.0, 0.0], "MJD": [52000.0, 52000.0]})
+    got = normalise(d, raw)
+    worst = np.hypot(5.4 * (1 + 0.05) / 1.645, 0.05)  # SNR taken as 1: the formula's largest error
+    np.testing.assert_allclose(got["ra_error"], worst)
+    # an elongated source whose PA is missing: round at its major axis, never the narrow side alone
+    raw = raw_table(d, 1, {"RA": [12.0], "DEC": [7.0], "FPEAK": [20.0], "RMS": [0.15], "MAJOR": [6.0],
+                           "MINOR": [0.0], "POSANG": [np.nan], "MJD": [52000.0]})
+    got = normalise(d, raw)
+    along_major = np.hypot(np.hypot(5.4, 6.0) * (0.15 / 19.75 + 0.05) / 1.645, 0.05)
+    np.testing.assert_allclose(got[["ra_error", "dec_error", "pos_err_major", "pos_err_minor"]].iloc[0],
+                               along_major, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("formula", "message"), [
+    ({"peak": "P", "rms": "R"}, "must give exactly"),
+    ({"peak": "P", "rms": "R", "peak_bias": 0, "systematic_fraction": 0.05, "confidence_sigma": 0}, "> 0"),
+    ({"peak": "P", "rms": "R", "peak_bias": "x", "systematic_fraction": 0.05, "confidence_sigma": 1}, "numbers"),
+])
+def test_error_formula_is_validated(formula, message):
+    base = {"name": "f", "kind": "radio", "title": "t", "citation": "c", "licence": "l",
+            "source": {"kind": "file", "path": "x.csv"}, "format": "csv", "epoch": {"fixed": 2000.0},
+            "columns": {"source_id": "id", "ra": "ra", "dec": "dec"},
+            "positions": {"error_ellipse_from_shape": ["a", "b", "pa"], "error_formula": formula}}
+    with pytest.raises(SurveyDefinitionError, match=message):
+        parse_definition(base)
+    without_shape = {**base, "positions": {"error_formula": {"peak": "P", "rms": "R", "peak_bias": 0,
+                                                             "systematic_fraction": 0.05, "confidence_sigma": 1}}}
+    with pytest.raises(SurveyDefinitionError, match="needs error_ellipse_from_shape"):
+        parse_definition(without_shape)
 
 
 def test_sumss_keeps_its_quoted_errors_and_takes_the_ellipse_from_the_fitted_axes():
