@@ -34,7 +34,7 @@ from radiolake.crossmatch.match_config import MatchConfig, RunLabels
 from radiolake.crossmatch.output import write_tables
 from radiolake.crossmatch.partitioning import MIN_JOIN_ORDER, pixel_size_arcsec
 from radiolake.crossmatch.plan import CatalogueStats, MatchPlan, plan_match
-from radiolake.crossmatch.reduce import Reduced, reduce_results
+from radiolake.crossmatch.reduce import Reduced, match_fast_movers, reduce_results
 from radiolake.crossmatch.star_chunks import StarChunk, plan_chunks
 from radiolake.crossmatch.star_task import STAR_READ, ChunkResult, TaskContext, run_star_group
 
@@ -124,8 +124,9 @@ def run_crossmatch(executor: Executor, radio_location: str, stars_location: str,
     timer = StepTimer()
     planned = plan_run(radio_location, stars_location, config, timer)
     results = map_chunks(executor, planned, config, timer)
-    reduced = reduce_results(results, planned.skies, planned.plan, planned.radio, config, run_id)
-    planned.skies = None  # the replicas
+    fast = match_fast_movers(results, planned.skies, planned.plan, config)
+    planned.skies = None  # the replicas, no longer needed
+    reduced = reduce_results(results, fast, planned.plan, planned.radio, config, run_id)
     timer.lap("assemble")
     if out is not None:
         write_tables(out, reduced.tables, planned.radio, results, planned.stars.schema, names)

@@ -53,19 +53,28 @@ def density_counts(results: list[ChunkResult]) -> tuple[np.ndarray, np.ndarray]:
     return upix, np.bincount(inv.ravel(), weights=cnt, minlength=upix.size).astype(np.int64)
 
 
-def reduce_results(results: list[ChunkResult], skies: RadioSkies, plan: MatchPlan, radio: RadioInput,
-                   config: MatchConfig, run_id: str) -> Reduced:
-    """The tables from the tasks' results (which keep their full rows and quarantine for the write)."""
-    parts, offs, star_ids = (list(x) for x in zip(*(r.take_pairs() for r in results), strict=True)) \
-        if results else ([], [], [])
+def match_fast_movers(results: list[ChunkResult], skies: RadioSkies, plan: MatchPlan, config: MatchConfig
+                      ) -> ChunkResult | None:
+    """The fast movers of every chunk matched on the driver (`config.fast_kernel` over every sky row), as one
+    more result of pairs (None: no fast movers). After it the radio skies (replicas) are no longer needed."""
     fast_full = unify([r.fast_rows() for r in results])
-    if fast_full is not None:
-        found = match_fast_stars(float_arrays(fast_full), skies, plan.criteria, config.fast_kernel)
-        fres, foff = split_skies(found, skies.n_radio)
-        star_ids.append(fast_full.column("source_id").take(pa.array(fres.pop("star_idx"))))
-        parts.append(fres)
-        offs.append(foff)
-    del fast_full
+    if fast_full is None:
+        return None
+    found = match_fast_stars(float_arrays(fast_full), skies, plan.criteria, config.fast_kernel)
+    fres, foff = split_skies(found, skies.n_radio)
+    star_id = fast_full.column("source_id").take(pa.array(fres.pop("star_idx")))
+    return ChunkResult(found=fres, star_id=star_id, off=foff, full=None, full_idx=np.zeros(0, np.int64),
+                       fast=np.zeros(0, np.int64), counts=(np.zeros(0, np.int64), np.zeros(0, np.int64)),
+                       bad=None, n_valid=0, bytes=0, seconds=0.0)
+
+
+def reduce_results(results: list[ChunkResult], fast: ChunkResult | None, plan: MatchPlan, radio: RadioInput,
+                   config: MatchConfig, run_id: str) -> Reduced:
+    """The tables from the tasks' results and the fast movers' (match_fast_movers); the tasks' results keep
+    their full rows and quarantine for the write."""
+    every = [*results, fast] if fast is not None else results
+    parts, offs, star_ids = (list(x) for x in zip(*(r.take_pairs() for r in every), strict=True)) \
+        if every else ([], [], [])
     res = concat_results(parts)
     off = {k: np.concatenate([o[k] for o in offs]) if offs else np.zeros(0) for k in OFFSET_COLUMNS}
     n_candidates = int(res["sky"].size + off["sky"].size)
