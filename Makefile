@@ -15,14 +15,18 @@ demo: setup-demo  ## bring the embedded stack up and run the pipeline through Ai
 	$(VENV)/radiolake demo
 	@scripts/setup.sh --spark-cds-in-background
 
+# Two xdist workers (the machine has 2 cores): the tests on the shared stack go to one of them as one group
+# (tests/conftest.py), everything else to the other. Each run writes .test-reports/durations.txt and junit.xml.
+PARALLEL := -n 2 --dist loadgroup
+
 test: setup  ## the whole test suite (unit, static, integration on the real embedded stack)
-	$(VENV)/python -m pytest
+	$(VENV)/python -m pytest $(PARALLEL)
 
 test-unit: setup
-	$(VENV)/python -m pytest tests/unit tests/static
+	$(VENV)/python -m pytest $(PARALLEL) tests/unit tests/static
 
 test-integration: setup
-	$(VENV)/python -m pytest tests/integration
+	$(VENV)/python -m pytest $(PARALLEL) tests/integration
 
 lint: setup
 	$(VENV)/ruff check .

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests._durations import DurationsReport
 from tests._session import STACK_KEY, close_airflow_connections
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,8 +22,17 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 _HOME: Path | None = None
 
 
+def is_xdist_controller(config: pytest.Config) -> bool:
+    """True in the process that hands tests to xdist workers (`-n 2`) and runs none itself."""
+    return config.getoption("dist", "no") != "no" and not hasattr(config, "workerinput")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     global _HOME
+    if not hasattr(config, "workerinput"):  # the process that sees every test's report writes the report
+        config.pluginmanager.register(DurationsReport(config), "radiolake-durations")
+    if is_xdist_controller(config):
+        return  # runs no test: each worker configures (and, only if one of its tests asks, starts) its own stack
     from radiolake.stack.stack import Stack
     from radiolake.stack.state import StateDir
 
@@ -39,6 +49,19 @@ def pytest_configure(config: pytest.Config) -> None:
     stack = Stack(StateDir(_HOME))
     os.environ.update(stack.airflow.env)
     config.stash[STACK_KEY] = stack
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under `pytest -n 2 --dist loadgroup` (`make test`): every test on the shared stack in one xdist group, so
+    one worker starts that one stack and runs them in order while the other worker runs the rest (unit, static,
+    Spark-local, and the tests that start a stack of their own, `own_stack`, kept together in a group of theirs
+    so that at most two stacks ever run at once). Without xdist the marks change nothing."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "stack" in names:
+            item.add_marker(pytest.mark.xdist_group("stack"))
+        elif "own_stack" in names:
+            item.add_marker(pytest.mark.xdist_group("own_stack"))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

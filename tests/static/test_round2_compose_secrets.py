@@ -50,7 +50,9 @@ def test_short_secrets_are_refused_by_name_never_by_value():
     assert "fifteen-chars-1" not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("bad", [secrets.token_hex(24), "A" * 44, base64.urlsafe_b64encode(os.urandom(31)).decode()])
+# Fixed ids: every xdist worker must collect the same test names, and these values are random.
+@pytest.mark.parametrize("bad", [secrets.token_hex(24), "A" * 44, base64.urlsafe_b64encode(os.urandom(31)).decode()],
+                         ids=["48-hex-chars", "44-chars-unpadded", "31-random-bytes"])
 def test_the_fernet_key_must_be_a_fernet_key(bad):
     proc = run_check({**real_values(), "AIRFLOW_FERNET_KEY": bad})
     assert proc.returncode == 1
