@@ -67,7 +67,7 @@ def radiolake_pipeline():
 
     radio, stars = ingest_radio(), ingest_stars()
     xmatch = crossmatch(radio, stars)
-    load(xmatch) >> dbt_task_group() >> report(radio, stars, xmatch)
+    dbt_task_group(upstream=load(xmatch)) >> report(radio, stars, xmatch)
 
 
 def _ingest(role: str, params) -> dict:

@@ -42,7 +42,7 @@ def warehouse():
         except RunParamError as exc:  # bad input: a retry reads the same; fail now, naming it
             raise AirflowFailException(f"warehouse load refused: {exc}") from exc
 
-    load() >> dbt_task_group()
+    dbt_task_group(upstream=load())
 
 
 warehouse()

@@ -49,6 +49,23 @@ def positive_env(name: str, default: float, *, integer: bool = False) -> float:
     return value
 
 
+#: How the DAGs run the dbt project (RADIOLAKE_DBT_EXECUTION_MODE): "watcher" runs one `dbt build` that
+#: per-model tasks watch (Cosmos ExecutionMode.WATCHER); "local" starts dbt once per model task.
+DBT_EXECUTION_MODES = ("watcher", "local")
+
+
+def dbt_execution_mode(env: dict[str, str] | None = None) -> str:
+    """RADIOLAKE_DBT_EXECUTION_MODE, lower-cased; "watcher" when unset or empty. Read wherever a DAG file is
+    parsed (dag-processor, workers, dag.test), so every component of a deployment must see the same value;
+    anything but a known mode is a ConfigError naming the variable and the modes."""
+    raw = (os.environ if env is None else env).get("RADIOLAKE_DBT_EXECUTION_MODE", "").strip().lower()
+    if not raw:
+        return DBT_EXECUTION_MODES[0]
+    if raw not in DBT_EXECUTION_MODES:
+        raise ConfigError(f"RADIOLAKE_DBT_EXECUTION_MODE={raw!r} is not one of {', '.join(DBT_EXECUTION_MODES)}")
+    return raw
+
+
 def repo_root() -> Path:
     """The checkout this package lives in (dags/, dbt/, spark_jobs/ sit beside `radiolake/`)."""
     return Path(__file__).resolve().parent.parent

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from radiolake.config import ConfigError, get_settings
+from radiolake.config import ConfigError, dbt_execution_mode, get_settings
 from radiolake.run_params import CHECK_RUNS_VAR, dbt_check_runs_vars, dbt_cut_vars
 from radiolake.timeouts import task_timeout
 from radiolake.warehouse.dbt_runner import CHECK_RUNS_ENV, DbtError, dbt_env, dbt_executable, project_dir, vars_text
@@ -146,26 +146,104 @@ def check_runs_text(ti: Any, params: Mapping[str, Any] | None = None) -> str:
 MACROS = {"radiolake_dbt_vars": cut_vars_text, "radiolake_check_runs": check_runs_text}
 
 
-def dbt_task_group(group_id: str = GROUP_ID, **operator_args: Any):
-    """A Cosmos DbtTaskGroup of the whole dbt project: per model a `run` task then its `test` task.
+#: Seconds between a watching task's looks (from the triggerer) at the status the build reported.
+WATCH_INTERVAL = 2
+
+
+def source_states(context: Any, dag: Any, task_group: Any, nodes: Mapping[str, Any] | None,
+                  sources_json: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """The watcher producer's `freshness_callback`: the states it reports for sources before its build.
+
+    It keeps what the per-source tasks of ExecutionMode.LOCAL do: a source whose freshness is an error fails
+    its task and what reads it is left out of the build (Cosmos' default walk, given the errors only); a
+    warning passes, as `dbt source freshness` exits 0 on one (Cosmos' default would skip the models of a
+    warned source); a source with no freshness check passes at once. Without that last state its task would
+    wait for the whole build, and, if any node failed, fail with "producer failed" and take every model
+    reading it down with it.
+    """
+    from cosmos.constants import DbtResourceType
+    from cosmos.operators.watcher import _default_freshness_callback
+
+    results = list((sources_json or {}).get("results", []))
+    errors = {"results": [r for r in results if r.get("status") == "error"]}
+    states = _default_freshness_callback(context, dag, task_group, dict(nodes or {}), errors)
+    reported = {r.get("unique_id") for r in results}
+    return states + [(uid, "pass") for uid, node in (nodes or {}).items()
+                     if node.resource_type == DbtResourceType.SOURCE and uid not in reported]
+
+
+def watch_detached_tests(group: Any) -> None:
+    """Let the watcher tasks of tests that read several models (detached, a task of their own) see their
+    result: Cosmos aggregates a test's status only for the models that list it (`tests_per_model`), and a
+    detached test is listed under none, so its task would read nothing, pass whenever the build passed and
+    fail with "producer failed" whenever anything else failed. Listing each one as its own model makes the
+    producer publish its pass/fail under the key its task reads (`<test id>_tests_status`)."""
+    tasks = list(group.iter_tasks()) if hasattr(group, "iter_tasks") else list(group.children.values())
+    producer = next(t for t in tasks if hasattr(t, "tests_per_model"))
+    detached = {t.model_unique_id: [t.model_unique_id] for t in tasks
+                if getattr(t, "is_test_sensor", False) and str(t.model_unique_id).startswith("test.")}
+    producer.tests_per_model = {**producer.tests_per_model, **detached}
+
+
+def watch_after_the_build(group: Any) -> None:
+    """Start the watching tasks that have no dbt task before them once the producer's build has ended.
+
+    Cosmos starts them beside the producer (they defer and wait for its statuses). Here they follow it:
+    with 2 cores and 4 task slots a task start competes with dbt anyway, a task that starts after the build
+    finds its node's status at once (no deferral, no triggerer), and an in-process run (`dag.test()`, which
+    runs its scheduled tasks one by one in no set order) can never start a watcher that waits for a producer
+    it will not run. Their trigger rule lets them run when the build failed (each reads its own node's
+    status: the failed node fails, the others pass) and not when the load before the group (their other
+    upstream, from `upstream >> group`, which runs first) did not succeed either.
+    """
+    from airflow.task.trigger_rule import TriggerRule
+
+    tasks = list(group.iter_tasks()) if hasattr(group, "iter_tasks") else list(group.children.values())
+    producer = next(t for t in tasks if hasattr(t, "tests_per_model"))
+    ids = {t.task_id for t in tasks}
+    for task in tasks:
+        if hasattr(task, "producer_task_id") and not task.upstream_task_ids & ids:
+            producer >> task
+            task.trigger_rule = TriggerRule.ALL_DONE_MIN_ONE_SUCCESS
+
+
+def dbt_task_group(upstream: Any = None, group_id: str = GROUP_ID, mode: str | None = None,
+                   **operator_args: Any):
+    """A Cosmos DbtTaskGroup of the whole dbt project: per model a `run` task then its `test` task, after
+    `upstream` (the task that loads the runs, when given).
 
     Tests that read several models (the singular grade checks) run as their own task after all of them.
     Extra `operator_args` go to every dbt task (they inherit the DAG's default_args too).
+
+    `mode` (default: RADIOLAKE_DBT_EXECUTION_MODE, see radiolake.config.dbt_execution_mode):
+    - "watcher": one task (`dbt.dbt_producer_watcher`) runs a single `dbt build` of the project through
+      radiolake-dbt; each model's `run` and `test` task takes that node's status from the build's log
+      (failed, skipped or success) once the build has ended (watch_after_the_build), waiting in the
+      triggerer if it has none yet. Airflow starts dbt once instead of once per task. A task cleared or
+      retried after the build runs dbt for its own node alone (`dbt run|test --select <model>`), as under
+      "local". The producer is never retried: Cosmos would only skip its second try (a second build could
+      race the watchers), so it gets retries=0.
+    - "local": each task starts dbt for its own node (`dbt run|test --select <model>`).
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, SourceRenderingBehavior, TestBehavior
 
+    mode = mode or dbt_execution_mode()
+    watcher = mode == "watcher"
     root = project_dir()
     executable = task_executable()
-    return DbtTaskGroup(
+    watch_args = {"poke_interval": WATCH_INTERVAL} if watcher else {}
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(dbt_project_path=root, manifest_path=ensure_manifest(root),
                                      install_dbt_deps=False),
         # The connection values come from env vars that radiolake-dbt sets from Settings (profiles.yml).
         profile_config=ProfileConfig(profile_name=PROFILE, target_name=TARGET,
                                      profiles_yml_filepath=root / "profiles.yml"),
-        execution_config=ExecutionConfig(dbt_executable_path=executable,
-                                         invocation_mode=InvocationMode.SUBPROCESS),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
+            dbt_executable_path=executable, invocation_mode=InvocationMode.SUBPROCESS,
+            setup_operator_args={"retries": 0, "freshness_callback": source_states} if watcher else None),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
                                    dbt_executable_path=executable, invocation_mode=InvocationMode.SUBPROCESS,
                                    # source tests (load.runs.run_id unique/not null) as a task of their own
@@ -175,9 +253,16 @@ def dbt_task_group(group_id: str = GROUP_ID, **operator_args: Any):
             "vars": "{{ radiolake_dbt_vars(params) }}",
             "env": {**lineage_env(), CHECK_RUNS_ENV: "{{ radiolake_check_runs(ti, params) }}"},
             "execution_timeout": task_timeout("dbt"),
+            **watch_args,
             **operator_args,
         },
     )
+    if upstream is not None:
+        upstream >> group
+    if watcher:
+        watch_detached_tests(group)
+        watch_after_the_build(group)
+    return group
 
 
 if __name__ == "__main__":  # `python -m radiolake.warehouse.dbt_airflow`: make the manifest (scripts/setup.sh)

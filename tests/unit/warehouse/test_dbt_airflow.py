@@ -14,6 +14,9 @@ from radiolake.warehouse import dbt_airflow
 from radiolake.warehouse.dbt_task import dbt_command, node_selection
 
 DBT_DAGS = ("radiolake_pipeline", "warehouse")
+#: Cosmos' WATCHER mode: the task that runs the one `dbt build`, and the gate after it (an EmptyOperator that
+#: keeps a skipped producer retry from skipping what follows the group).
+PRODUCER, WATCHER_GATE = "dbt.dbt_producer_watcher", "dbt.dbt_producer_watcher_done"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,7 @@ def test_dbt_tasks_run_radiolake_dbt_with_no_secret_in_their_arguments(dags):
     by_id, _, _ = dags
     for dag_id in DBT_DAGS:
         for task in by_id[dag_id].tasks:
-            if not task.task_id.startswith("dbt."):
+            if not task.task_id.startswith("dbt.") or task.task_id == WATCHER_GATE:
                 continue
             assert task.dbt_executable_path.endswith("radiolake-dbt")
             # where the warehouse is, for the Assets' names; the password is set by radiolake-dbt in dbt's
@@ -163,3 +166,70 @@ def test_a_run_id_that_is_not_one_never_reaches_dbt():
         dbt_airflow.check_runs_text(LoadXcom({"run_id": "x') or true --"}))
     with pytest.raises(RunParamError):
         dbt_airflow.check_runs_text(LoadXcom(None), {"run_id": "a b"})
+
+
+def test_the_dbt_mode_is_a_setting_watcher_by_default_and_a_bad_one_is_named(monkeypatch):
+    from radiolake.config import ConfigError, dbt_execution_mode
+
+    assert dbt_execution_mode({}) == "watcher"
+    assert dbt_execution_mode({"RADIOLAKE_DBT_EXECUTION_MODE": " Local "}) == "local"
+    with pytest.raises(ConfigError, match="RADIOLAKE_DBT_EXECUTION_MODE='virtualenv' is not one of watcher, local"):
+        dbt_execution_mode({"RADIOLAKE_DBT_EXECUTION_MODE": "virtualenv"})
+
+
+def test_by_default_one_producer_runs_dbt_build_and_each_model_task_watches_it(dags):
+    """WATCHER (the default): one task runs `dbt build` through radiolake-dbt, never retried (Cosmos would only
+    skip a second try), ahead of every watching task; each model keeps its own run and test task."""
+    from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator, DbtTestWatcherOperator
+
+    by_id, _, _ = dags
+    for dag_id in DBT_DAGS:
+        tasks = {t.task_id: t for t in by_id[dag_id].tasks}
+        producer = tasks[PRODUCER]
+        assert isinstance(producer, DbtProducerWatcherOperator) and producer.base_cmd == ["build"]
+        assert producer.retries == 0 and producer.dbt_executable_path.endswith("radiolake-dbt")
+        assert producer.upstream_task_ids == {"load"}
+        # the first watchers follow the build, and run when it failed (each takes its own node's status)
+        first = tasks["dbt.load_pairs_source"]
+        assert first.upstream_task_ids == {"load", PRODUCER} and first.trigger_rule == "all_done_min_one_success"
+        assert producer._freshness_callback is dbt_airflow.source_states
+        assert isinstance(tasks["dbt.radio_stars.run"], DbtRunWatcherOperator)
+        assert isinstance(tasks["dbt.radio_stars.test"], DbtTestWatcherOperator)
+        assert tasks["dbt.radio_stars.run"].retries > 0  # a model's task retries by running that model alone
+        # a test of several models (a task of its own) is published under the key its task reads
+        grades = tasks["dbt.assert_radio_star_grades_follow_rules_test"]
+        assert producer.tests_per_model[grades.model_unique_id] == [grades.model_unique_id]
+
+
+def test_the_local_mode_renders_the_same_model_tasks_without_a_producer(monkeypatch, dags):
+    from airflow.dag_processing.dagbag import DagBag
+
+    by_id, _, _ = dags
+    monkeypatch.setenv("RADIOLAKE_DBT_EXECUTION_MODE", "local")
+    local = DagBag(dag_folder=str(repo_root() / "dags" / "warehouse.py")).dags["warehouse"]
+    watched = {t.task_id for t in by_id["warehouse"].tasks} - {PRODUCER, WATCHER_GATE}
+    assert {t.task_id for t in local.tasks} == watched
+    assert {type(t).__name__ for t in local.tasks if t.task_id.endswith(".run")} == {"DbtRunLocalOperator"}
+
+
+class _Node:
+    def __init__(self, resource_type: str, depends_on: tuple[str, ...] = ()):
+        from cosmos.constants import DbtResourceType
+
+        self.resource_type = DbtResourceType(resource_type)
+        self.depends_on = list(depends_on)
+
+
+def test_sources_pass_unless_their_freshness_is_an_error_which_leaves_out_what_reads_them():
+    """As the per-source tasks of the local mode: a warning passes (Cosmos' default would skip its models), a
+    source with no freshness check passes at once, an error fails its task and its models leave the build."""
+    nodes = {"source.p.load.runs": _Node("source"), "source.p.load.pairs": _Node("source"),
+             "source.p.load.best": _Node("source"),
+             "model.p.stg_runs": _Node("model", ("source.p.load.runs",)),
+             "model.p.stg_pairs": _Node("model", ("source.p.load.pairs",))}
+    warned = {"results": [{"unique_id": "source.p.load.runs", "status": "warn"}]}
+    assert sorted(dbt_airflow.source_states(None, None, None, nodes, warned)) == [
+        ("source.p.load.best", "pass"), ("source.p.load.pairs", "pass")]
+    failed = {"results": [{"unique_id": "source.p.load.pairs", "status": "error"}]}
+    assert sorted(dbt_airflow.source_states(None, None, None, nodes, failed)) == [
+        ("model.p.stg_pairs", "skipped"), ("source.p.load.best", "pass"), ("source.p.load.runs", "pass")]
