@@ -128,17 +128,19 @@ LIGHT_CURVE_STARS = 6
 def top_star_detections(run_id: str, limit: int = LIGHT_CURVE_STARS, settings: Settings | None = None):
     """(stars, detections) DataFrames for the run report's light curves: the `limit` best stars the run
     detected (marts.radio_stars: star grade, then most detections, then association probability) and every
-    detection of them over all surveys loaded (marts.radio_star_detections), not only this run's."""
+    detection of them over all surveys loaded (marts.radio_star_detections), not only this run's; a star is a
+    physical star (radio_stars.star_id), its detections those of every catalogue star that is it."""
     import pandas as pd
 
     settings = settings or get_settings()
     stars_sql = (
         "SELECT star_id, star_grade, star_evidence, n_detections FROM marts.radio_stars "
-        "WHERE star_id IN (SELECT star_id FROM marts.radio_star_detections WHERE run_id = %s) "
+        "WHERE star_id IN (SELECT physical_star_id FROM marts.radio_star_detections WHERE run_id = %s) "
         "ORDER BY star_grade, n_detections DESC, best_association_probability DESC, star_id LIMIT %s")
     detections_sql = (
-        "SELECT star_id, survey, epoch_jyear, freq_mhz, flux_mjy, flux_error_mjy "
-        "FROM marts.radio_star_detections WHERE star_id = ANY(%s) ORDER BY star_id, epoch_jyear")
+        "SELECT physical_star_id AS star_id, survey, epoch_jyear, freq_mhz, flux_mjy, flux_error_mjy "
+        "FROM marts.radio_star_detections WHERE physical_star_id = ANY(%s) AND counts_for_physical_star "
+        "ORDER BY physical_star_id, epoch_jyear")
     with psycopg.connect(settings.warehouse_dsn) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         cur.execute(stars_sql, (run_id, limit))
         stars = pd.DataFrame(cur.fetchall(), columns=["star_id", "star_grade", "star_evidence", "n_detections"])

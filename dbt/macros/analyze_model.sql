@@ -2,8 +2,8 @@
 
    Why: the tests and the models downstream run seconds later, before autovacuum's autoanalyze has seen the
    new rows. Planned on a table without statistics, the `relationships` test of radio_star_detections ->
-   radio_stars (666 k rows each, 1 M-pair run) ran as a nested-loop anti-join for over 10 minutes at 100 %
-   CPU; with statistics it is a hash anti-join of a second. ANALYZE samples 30 k rows: a fraction of a second.
+   radio_stars (a 1 M-pair run) ran as a nested-loop anti-join for many minutes; with statistics it is a
+   hash anti-join (docs/performance-log.md). ANALYZE samples 30 k rows.
    A model may name the columns its readers join and filter on (config `analyze_columns`): the row count
    and those columns' statistics are what the plans need, and the big marts have some fifty columns. #}
 {% macro analyze_model() -%}

@@ -8,7 +8,7 @@
 
 {% macro check_runs_sql() -%}
     {#- The runs come as the var or, from radiolake/warehouse/dbt_runner.py, in an env var read only when
-        executing: a new --vars value makes dbt parse the whole project again (2 s), and an env var read while
+        executing: a new --vars value makes dbt parse the whole project again, and an env var read while
         parsing the files that read it. -#}
     {%- set runs = var('check_runs', []) -%}
     {%- if not runs and execute -%}
@@ -42,7 +42,8 @@
         {#- not ref(): a test's dependencies are fixed at parse time -#}
         {%- set detections = api.Relation.create(database=target.database, schema='marts',
                                                  identifier='radio_star_detections') -%}
-        {{- return(prefix ~ 'star_id in (select star_id from ' ~ detections ~ ' where run_id in (' ~ runs ~ '))') -}}
+        {#- star-level rows are keyed by physical star (radio_stars.star_id = physical_star_id) -#}
+        {{- return(prefix ~ 'star_id in (select physical_star_id from ' ~ detections ~ ' where run_id in (' ~ runs ~ '))') -}}
     {%- endif -%}
     {{- return('true') -}}
 {%- endmacro %}

@@ -15,9 +15,8 @@
    kept rows go to a temporary table, the table's indexes are dropped, the table is truncated and refilled
    (kept + new rows), and the indexes are built again from their own definitions. Inserting a million rows
    into an indexed table maintains every index row by row and logs it all; a table truncated in the build's
-   own transaction is refilled without WAL on a server with wal_level=minimal and indexed once (measured
-   for 666 k rows of radio_star_detections: 2.9 s inserted with its two indexes, 1.5 s written and
-   indexed). The table itself stays (not a new one swapped in), so the views over it, its grants and its
+   own transaction is refilled without WAL on a server with wal_level=minimal and indexed once (about half
+   the time for a run's worth of detections: docs/performance-log.md). The table itself stays (not a new one swapped in), so the views over it, its grants and its
    comment stay too. Truncating locks the table against readers until the build's commit; small
    increments stay inserts, which never take more than a row lock on what analysts read.
 
@@ -52,8 +51,8 @@
   {#- A first build, a full refresh and a rewrite write a whole table's worth of rows: hash joins only.
       Row estimates of joins on (run_id, id) and of aggregated CTEs are far too low (one run_id per
       partition; 200 groups), and on them the planner probes the load partitions' primary keys a million
-      times (radio_stars of a 1 M-pair run: 11 s instead of 6.5 s; int_best_matches 3.8 s instead of 2.7 s,
-      where hash joins also let its query run in parallel). Small increments keep the planner's choice, for
+      times (slower for radio_stars and int_best_matches, where hash joins also let the query run in
+      parallel: docs/performance-log.md). Small increments keep the planner's choice, for
       which such probes are the right plan. -#}
   {% set rewrite = existing_relation is not none and not full_refresh_mode and rewrite_is_cheaper(target_relation) %}
   {% if existing_relation is none or full_refresh_mode or rewrite %}

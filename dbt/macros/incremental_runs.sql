@@ -58,9 +58,20 @@
         delete from {{ this }} where run_id = any(array(
             select i.run_id
             from ({{ run_ids_in(this) }}) as i
-            left join {{ source('load', 'runs') }} as r on r.run_id = i.run_id
+            left join {{ runs_relation() }} as r on r.run_id = i.run_id
             where r.loaded_at is distinct from (
                 select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)))
+    {%- endif -%}
+{%- endmacro %}
+
+{# The run table (one row per run of load.runs, with loaded_at) a model's bookkeeping reads, from the layer
+   below the model's own (marts read intermediate models only, intermediate models read staging ones;
+   tests/unit/warehouse/test_dbt_layers.py checks it in the manifest). #}
+{% macro runs_relation() -%}
+    {%- if model.fqn[1] == 'marts' -%}
+        {{- return(ref('int_runs')) -}}
+    {%- else -%}
+        {{- return(ref('stg_runs')) -}}
     {%- endif -%}
 {%- endmacro %}
 
@@ -69,10 +80,10 @@
    partitions of every other run at execution time. #}
 {% macro runs_to_add() -%}
     {%- if is_incremental() -%}
-        array(select r.run_id from {{ source('load', 'runs') }} as r
+        array(select r.run_id from {{ runs_relation() }} as r
               where not exists (select 1 from {{ this }} as t where t.run_id = r.run_id))
     {%- else -%}
-        array(select r.run_id from {{ source('load', 'runs') }} as r)
+        array(select r.run_id from {{ runs_relation() }} as r)
     {%- endif -%}
 {%- endmacro %}
 
@@ -85,13 +96,19 @@
 {% macro star_vars() -%}
     {{- return(grade_vars() + ['star_min_circular_polarisation', 'stokes_v_min_snr', 'flux_systematic_fraction',
                                'variable_min_flux_ratio', 'variable_min_eta',
-                               'star_detection_min_probability']) -}}
+                               'star_detection_min_probability'] + identity_vars()) -}}
+{%- endmacro %}
+{# The vars that decide which catalogue stars are one physical star (models/intermediate/int_star_identities). #}
+{% macro identity_vars() -%}
+    {{- return(['star_identity_epoch_jyear', 'star_identity_max_separation_arcsec',
+                'star_identity_max_mag_difference', 'star_identity_max_parallax_sigma', 'gaia_id_prefix',
+                'hipparcos_id_prefix']) -}}
 {%- endmacro %}
 
 {# Post-hook of a per-run table with is_latest_run: set the flag from stg_runs where it changed. #}
 {% macro refresh_latest_run_flags() -%}
     update {{ this }} as t set is_latest_run = r.is_latest_run
-    from {{ ref('stg_runs') }} as r
+    from {{ runs_relation() }} as r
     where r.run_id = t.run_id and t.is_latest_run is distinct from r.is_latest_run
 {%- endmacro %}
 
@@ -103,7 +120,7 @@
    A star may be listed more than once (UNION ALL: every reader is a semi-join or the DELETE's join, and
    removing duplicates from a run's worth of stars cost more than the rest of the hook). The DELETE joins
    rather than semi-joins, so Postgres may hash whichever side is smaller: a table small next to a run's
-   666 k changed stars is hashed and probed (0.1 s) instead of hashing the stars (0.3 s). #}
+   run's changed stars is hashed and probed instead of hashing the stars (docs/performance-log.md). #}
 {% macro prepare_star_merge(var_names, temp_table, changed_stars_sql) -%}
     {%- if not is_incremental() -%}
         select 1
@@ -129,7 +146,7 @@
    stars): those of the changed stars; or every row, when the changes are at least as many stars as the
    table held (`<temp_table>_every`; then the pre-hook emptied the table, as a full build would). Recomputing
    every star is then cheaper than picking them: the model reads every row anyway, and picking a run's
-   worth of stars hashes them all (0.8 s for 666 k stars). Two branches, each behind a one-time filter,
+   worth of stars hashes them all (docs/performance-log.md). Two branches, each behind a one-time filter,
    rather than an OR: only the taken branch runs, and the other keeps its hash semi-join. #}
 {% macro rows_of_changed_stars(relation, temp_table) -%}
     select * from {{ relation }} where (select every_star from {{ temp_table }}_every)
@@ -156,20 +173,27 @@
             select 1 from {{ this }} as t where t.run_id = r.run_id and t.run_loaded_at = r.loaded_at)))
 {%- endmacro %}
 
-{# radio_stars: the stars whose detections were rebuilt since this table's last build (their built_at is
-   newer than any it has seen) or are gone. #}
+{# radio_stars: the catalogue stars to recompute (their detections are read, under their physical star):
+   those whose detections were rebuilt since this table's last build (their built_at is newer than any it
+   has seen) or are gone, and every member of a group of int_star_identities, now or at the last build
+   (radio_stars.catalogue_star_ids): a group forms, grows or splits as its members' runs come and go, and
+   groups are few. prepare_star_merge deletes the table's rows keyed by any of these ids. #}
 {% macro restated_stars() -%}
-    select star_id from {{ ref('radio_star_detections') }}
+    select star_id from {{ ref('int_star_detections') }}
     where built_at > coalesce((select max(detections_built_at) from {{ this }}), '-infinity')
     union all
     select s.star_id from {{ this }} as s
-    where not exists (select 1 from {{ ref('radio_star_detections') }} as d where d.star_id = s.star_id)
+    where not exists (select 1 from {{ ref('int_star_detections') }} as d where d.star_id = s.star_id)
+    union all
+    select star_id from {{ ref('int_star_identities') }}
+    union all
+    select unnest(string_to_array(s.catalogue_star_ids, ',')) from {{ this }} as s where s.n_catalogue_stars > 1
 {%- endmacro %}
 
 {# The rows a build is about to add (config new_rows_estimate, macros/incremental_direct.sql): a build that
    adds at least as many as the table holds rewrites it rather than inserting. #}
 {% macro best_matches_new_rows() -%}
-    select coalesce(sum(n_best), 0) from {{ source('load', 'runs') }} where run_id = any({{ runs_to_add() }})
+    select coalesce(sum(n_best), 0) from {{ runs_relation() }} where run_id = any({{ runs_to_add() }})
 {%- endmacro %}
 {% macro detections_new_rows() -%}
     {{- changed_stars_count(grade_vars(), 'radiolake_changed_stars') -}}

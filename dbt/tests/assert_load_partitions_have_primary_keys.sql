@@ -1,7 +1,7 @@
 -- The staging keys (run_id|id) are unique because every partition of the load tables has a primary key
 -- on run_id and the table's key within a run, built by the load after COPY (radiolake/warehouse/load.py,
 -- tables.py LoadTable.key), rather than by `unique` tests that group every key of a run again in each build
--- before the first model can start (4 s for a 1 M-pair run). Postgres refuses a duplicate row from any
+-- before the first model can start (docs/performance-log.md). Postgres refuses a duplicate row from any
 -- writer. This test fails when a partition lacks its key: partitions loaded before keys were added get
 -- theirs at the next load (load.ensure_load_schema).
 with expected (parent, key_columns) as (

@@ -1,12 +1,12 @@
 -- The keys of the big incremental tables are unique by a unique index, which refuses a duplicate row as
 -- the build writes it (a fan-out in a join fails the model, naming the key), rather than by a `unique` test
--- that groups every row of the run again after the fact (1-2 s each for a 1 M-pair run). This test fails
+-- that groups every row of the run again after the fact (docs/performance-log.md). This test fails
 -- when an index is missing: a warehouse whose marts were built before the indexes were unique gets them
 -- with `radiolake marts --full-refresh`.
 with expected (relation, key_columns) as (
     values
         ('{{ ref('int_best_matches').include(database=false) }}', 'run_id,radio_id'),
-        ('{{ ref('radio_star_detections').include(database=false) }}', 'star_id,radio_id'),
+        ('{{ ref('int_star_detections').include(database=false) }}', 'star_id,radio_id'),
         ('{{ ref('radio_stars').include(database=false) }}', 'star_id')
 ),
 

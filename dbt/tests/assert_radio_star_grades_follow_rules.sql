@@ -6,15 +6,16 @@
 {%- set scope = check_scope(ref('radio_stars')) %}
 with recount as (
     select
-        star_id,
+        physical_star_id as star_id,
         count(*) as n_detections,
         min(grade) as best_candidate_grade,
         coalesce(max(circular_polarisation_fraction) filter (
             where stokes_v_snr is null or stokes_v_snr >= {{ var('stokes_v_min_snr') }}
         ), 0) >= {{ var('star_min_circular_polarisation') }} as polarised
     from {{ ref('radio_star_detections') }}
-    where {{ scope }}
-    group by star_id
+    -- each physical star's detections, a radio source seen through two of its catalogue stars once
+    where counts_for_physical_star and {{ scope | replace('star_id in', 'physical_star_id in') }}
+    group by physical_star_id
 )
 
 select coalesce(s.star_id, r.star_id) as star_id, s.star_grade, s.n_detections, r.n_detections as recounted

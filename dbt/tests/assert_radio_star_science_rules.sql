@@ -11,13 +11,19 @@
     circular_polarisation_fraction is not null
     and (stokes_v_snr is null or stokes_v_snr >= {{ num_var('stokes_v_min_snr') }})
 {%- endset %}
+-- Each physical star's detections (a radio source seen through two catalogue stars of one star counts once).
 with detections as (
-    select * from {{ ref('radio_star_detections') }} where {{ scope }}
+    select * from (
+        select d.*, d.physical_star_id as star_key
+        from {{ ref('radio_star_detections') }} as d
+        where d.counts_for_physical_star
+    ) as d
+    where {{ scope | replace('star_id in', 'star_key in') }}
 ),
 
 recount as (
     select
-        star_id,
+        star_key as star_id,
         count(*) filter (where association_probability >= {{ num_var('star_detection_min_probability') }})
             as n_secure,
         max(radio_luminosity_erg_s_hz) filter (where freq_mhz < 300) as l_lt300,
@@ -27,7 +33,7 @@ recount as (
         max(radio_luminosity_erg_s_hz) filter (where freq_mhz >= 4000) as l_ge4,
         max(circular_polarisation_fraction) filter (where {{ detected }}) as cp_max
     from detections
-    group by star_id
+    group by star_key
 ),
 
 -- The detection whose |V|/I, error and S/N the star quotes must exist with those three values.
@@ -42,7 +48,7 @@ cp_source as (
              - abs(coalesce(d.flux_v_peak_mjy_beam, d.flux_v_int_mjy))) <= 1e-9 * (1 + d.flux_v_error_mjy))
     ) as found
     from {{ ref('radio_stars') }} as s
-    inner join detections as d on d.star_id = s.star_id
+    inner join detections as d on d.star_key = s.star_id
     where s.max_circular_polarisation_fraction is not null
     group by s.star_id
 ),

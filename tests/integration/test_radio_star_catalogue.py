@@ -331,3 +331,144 @@ def test_quotable_counts_luminosities_and_circular_polarisation(stack, loaded):
     assert s1["max_circular_polarisation_fraction_error"] == pytest.approx(np.hypot(0.1, 0.4 * 0.2) / 2.0)
     assert s1["max_circular_polarisation_snr"] == pytest.approx(8.0)
     assert pd.isna(s2["max_circular_polarisation_snr"])  # |V| = 0.05 +- 0.1 mJy: not detected
+
+
+# --- One row per physical star (issue 21) -------------------------------------------------------------------
+# A sky where one star is in Gaia DR3 (G1, J2016.0) and in Hipparcos (H1, J1991.25: 27" from G1 until its
+# proper motion is applied), with a Gaia duplicated source of it (G2, 0.3" away, same G and parallax), and a
+# decoy: a Hipparcos star (H2) 0.4" from a Gaia star (G3) whose parallax disagrees (a different star).
+# Radio: one radio source (R1) is matched to G1 in the Gaia run and to H1 in the Hipparcos run (one detection
+# of the star), H1 and G2 have one more each. The Hipparcos run is loaded after a first build: the merge
+# happens in an incremental build.
+PHYS_GAIA, PHYS_HIP, PHYS_RADIO = "it_phys_gaia", "it_phys_hip", "it_phys_racs"
+G1, G2, G3 = "gaia_dr3:990000000000000001", "gaia_dr3:990000000000000002", "gaia_dr3:990000000000000003"
+H1, H2 = "hip2:990001", "hip2:990002"
+PM = (1000.0, -500.0)  # mas/yr of G1/H1/G2
+DT_HIP = 2016.0 - 1991.25
+_DEC0 = -60.0
+
+
+def _at(ra: float, dec: float, dra_arcsec: float = 0.0, ddec_arcsec: float = 0.0) -> tuple[float, float]:
+    return ra + dra_arcsec / 3600.0 / np.cos(np.radians(dec)), dec + ddec_arcsec / 3600.0
+
+
+PHYS_STARS = {  # id: (ra, dec, epoch, pmra, pmdec, parallax, parallax_error, G)
+    G1: (*_at(300.0, _DEC0), 2016.0, *PM, 40.0, 0.05, 8.0),
+    G2: (*_at(300.0, _DEC0, 0.3), 2016.0, *PM, 40.02, 0.3, 8.05),
+    # H1 where G1 was at J1991.25 (pm * dt back), 0.2" off, with Hipparcos errors and its Hp for G.
+    H1: (*_at(300.0, _DEC0, -PM[0] * DT_HIP / 1000.0 - 0.2, -PM[1] * DT_HIP / 1000.0), 1991.25, *PM, 39.0, 0.9,
+         8.3),
+    G3: (*_at(300.1, _DEC0), 2016.0, 5.0, 5.0, 100.0, 0.1, 9.0),
+    H2: (*_at(300.1, _DEC0, 0.4), 1991.25, 5.0, 5.0, 10.0, 1.0, 9.2),
+}
+PHYS_RUNS = {  # run: (star catalogue, created, [(radio id, star, epoch, flux mJy)])
+    "it-phys-gaia": (PHYS_GAIA, "2025-02-01T00:00:00+00:00", [("1", G1, 2020.0, 3.0), ("7", G2, 2022.0, 4.0),
+                                                               ("5", G3, 2020.0, 2.0)]),
+    "it-phys-hip": (PHYS_HIP, "2025-02-02T00:00:00+00:00", [("1", H1, 2020.0, 3.0), ("4", H1, 2021.0, 5.0),
+                                                             ("6", H2, 2020.0, 2.5)]),
+}
+
+
+def phys_run_tables(run_id: str) -> tuple[dict[str, pa.Table], dict]:
+    star_catalog, created, rows = PHYS_RUNS[run_id]
+    radio, pairs, used = [], [], {}
+    for rid, star, epoch, flux in rows:
+        ra, dec, *_ = PHYS_STARS[star]
+        radio_id = f"{PHYS_RADIO}:{rid}"
+        radio.append(dict(source_id=radio_id, ra=ra, dec=dec, ra_error=1.0, dec_error=1.0, epoch=epoch,
+                          healpix=int(_healpix(ra, dec)[0]), flux_peak_mjy=flux, flux_int_mjy=flux,
+                          flux_error_mjy=0.2, freq_mhz=887.5, flux_v_peak_mjy=None, flux_v_error_mjy=None,
+                          survey=PHYS_RADIO))
+        _, _, _, pmra, pmdec, plx, plx_err, g = PHYS_STARS[star]
+        population = population_of(dict(parallax=plx, parallax_error=plx_err, pmra=pmra, pmdec=pmdec, g=g))
+        pairs.append(dict(run_id=run_id, radio_id=radio_id, star_id=star, separation_arcsec=0.3,
+                          separation_sigma=0.3, dt_years=epoch - 2016.0, pm_applied=True, rank=1,
+                          star_density_deg2=DENSITY_DEG2, p_chance=0.01, association_probability=0.99,
+                          star_ra_at_epoch=ra, star_dec_at_epoch=dec, population=population))
+        used[star] = PHYS_STARS[star]
+    stars = [dict(source_id=k, ra=ra, dec=dec, ra_error=0.001, dec_error=0.001, epoch=ep, pmra=pmra, pmdec=pmdec,
+                  parallax=plx, parallax_error=plx_err, healpix=int(_healpix(ra, dec)[0]), phot_g_mean_mag=g,
+                  phot_bp_mean_mag=None, phot_rp_mean_mag=None, bp_rp=None, survey=star_catalog)
+             for k, (ra, dec, ep, pmra, pmdec, plx, plx_err, g) in used.items()]
+    pixels = sorted({int(coarse_pixel(r["healpix"], REGION_ORDER)) for r in radio})
+    offsets = [dict(run_id=run_id, region_order=REGION_ORDER, region_pixel=p, radius_arcsec=5.0, n_offsets=10,
+                    n_radio=100, false_matches_total=3, expected_false_matches=0.3) for p in pixels]
+    tables = {
+        "radio_sources": pa.Table.from_pylist(radio, schema=SOURCE_SCHEMA),
+        "stars": pa.Table.from_pylist(stars, schema=SOURCE_SCHEMA),
+        "pairs": pa.Table.from_pylist(pairs, schema=PAIRS_SCHEMA),
+        "best": pa.Table.from_pylist(pairs, schema=PAIRS_SCHEMA),
+        "offset_stats": pa.Table.from_pylist(offsets, schema=OFFSET_STATS_SCHEMA),
+    }
+    run = {"run_id": run_id, "created_utc": created, "radio_catalog": PHYS_RADIO, "star_catalog": star_catalog,
+           "radius_arcsec": 5.0, "n_sigma": None, "n_offsets": 10, "offset_arcmin": 3.0,
+           "n_radio": 100 * len(pixels), "n_stars": 1000, "n_pairs": len(pairs), "n_best": len(pairs),
+           "expected_false_matches": 0.3 * len(pixels)}
+    return tables, run
+
+
+@pytest.fixture(scope="module")
+def physical(stack, loaded, tmp_path_factory):
+    """The Gaia run built alone first, then the Hipparcos run loaded and built (incrementally)."""
+    dsn = stack.settings.warehouse_dsn
+    _, _, work = loaded
+    before = None
+    for run_id in ("it-phys-gaia", "it-phys-hip"):
+        tables, run = phys_run_tables(run_id)
+        load_run(write_results(str(tmp_path_factory.mktemp(run_id)), tables, run), dsn=dsn)
+        result = dbt_runner.build(settings=stack.settings, work_dir=work)
+        assert set(result.statuses().values()) <= {"success", "pass"}
+        if before is None:
+            before = query(dsn, "SELECT star_id, catalogue_star_ids, n_detections FROM marts.radio_stars "
+                           "WHERE star_id = ANY(%s)", (list(PHYS_STARS),)).set_index("star_id")
+    stars = query(dsn, "SELECT * FROM marts.radio_stars WHERE star_id = ANY(%s)", (list(PHYS_STARS),))
+    detections = query(dsn, "SELECT * FROM marts.radio_star_detections WHERE star_id = ANY(%s)",
+                       (list(PHYS_STARS),))
+    return before, stars.set_index("star_id"), detections
+
+
+def test_gaia_duplicate_is_one_star_before_hipparcos_arrives(physical):
+    before, _, _ = physical
+    assert sorted(before.index) == [G1, G3]
+    assert before.loc[G1, "catalogue_star_ids"] == f"{G1},{G2}" and before.loc[G1, "n_detections"] == 2
+
+
+def test_a_star_in_gaia_and_hipparcos_is_one_row_with_both_ids_and_all_detections(physical):
+    _, stars, detections = physical
+    # G1, its duplicate G2 and H1 (27" away at J1991.25, 0.2" once moved to J2016.0) are one star; the
+    # decoy pair (parallaxes 100 and 10 mas) stays two stars.
+    assert sorted(stars.index) == sorted([G1, G3, H2])
+    g1 = stars.loc[G1]
+    assert g1["catalogue_star_ids"] == f"{G1},{G2},{H1}" and g1["n_catalogue_stars"] == 3
+    assert g1["gaia_source_id"] == 990000000000000001 and g1["hip_id"] == 990001
+    assert g1["max_identity_separation_arcsec"] == pytest.approx(0.3, abs=0.01)
+    # R1 (matched to G1 and to H1), R4 (H1) and R7 (G2): three detections, R1 once.
+    assert g1["n_detections"] == 3 and g1["n_secure_detections"] == 3 and g1["n_runs"] == 2
+    assert (g1["flux_min_mjy"], g1["flux_max_mjy"]) == (3.0, 5.0)
+    assert (g1["first_epoch_jyear"], g1["last_epoch_jyear"]) == (2020.0, 2022.0)
+    # The star's own columns are its Gaia star's (J2016.0), not Hipparcos'.
+    assert g1["star_catalog"] == PHYS_GAIA and g1["star_epoch_jyear"] == 2016.0
+    assert g1["parallax_mas"] == pytest.approx(40.0) and g1["star_ra_deg"] == pytest.approx(PHYS_STARS[G1][0])
+    assert stars.loc[H2, "hip_id"] == 990002 and pd.isna(stars.loc[H2, "gaia_source_id"])
+    assert stars.loc[G3, "n_catalogue_stars"] == 1 and stars.loc[G3, "catalogue_star_ids"] == G3
+    # Every catalogue detection is kept, under its physical star; R1 through H1 does not count again.
+    by_key = detections.set_index("detection_key")
+    assert len(detections) == 6
+    assert set(detections.loc[detections["physical_star_id"] == G1, "star_id"]) == {G1, G2, H1}
+    assert not by_key.loc[f"{H1}|{PHYS_RADIO}:1", "counts_for_physical_star"]
+    assert by_key["counts_for_physical_star"].sum() == 5
+    assert (detections.loc[detections["star_id"].isin([G3, H2]), "physical_star_id"]
+            == detections.loc[detections["star_id"].isin([G3, H2]), "star_id"]).all()
+
+
+def test_physical_stars_rebuilt_whole_are_the_same(stack, physical, loaded):
+    """A --full-refresh of the star-level models gives the rows the incremental builds gave."""
+    _, stars, _ = physical
+    _, _, work = loaded
+    dbt_runner.run_dbt(["run", "--full-refresh", "--select", "int_star_detections+"],
+                       settings=stack.settings, work_dir=work)
+    again = query(stack.settings.warehouse_dsn, "SELECT * FROM marts.radio_stars WHERE star_id = ANY(%s)",
+                  (list(PHYS_STARS),)).set_index("star_id")
+    cols = ["catalogue_star_ids", "gaia_source_id", "hip_id", "n_detections", "n_runs", "flux_max_mjy",
+            "star_catalog", "parallax_mas", "star_grade"]
+    pd.testing.assert_frame_equal(again.sort_index()[cols], stars.sort_index()[cols])

@@ -21,13 +21,15 @@ TABLES = {
     "marts.survey_summary": "summary_key",
     "marts.sky_summary": "region_key",
     "marts.radio_star_detections": "detection_key",
+    "intermediate.int_star_identities": "star_id",
     "marts.radio_stars": "star_id",
 }
 WHEN_COMPUTED = ["built_at", "detections_built_at"]
 #: The models in dependency order: what `dbt build --select <model>` per task runs, one after the other.
 MODELS = ["stg_runs", "stg_radio_sources", "stg_stars", "stg_pairs", "stg_best", "stg_offset_stats",
-          "int_chance_rates", "int_best_matches", "radio_star_candidates", "radio_extragalactic_counterparts",
-          "sky_summary", "survey_summary", "radio_star_detections", "radio_stars"]
+          "int_runs", "int_latest_stars", "int_chance_rates", "int_best_matches", "int_run_survey_pairs",
+          "radio_star_candidates", "radio_extragalactic_counterparts", "sky_summary", "survey_summary",
+          "int_star_detections", "int_star_identities", "radio_star_detections", "radio_stars"]
 
 
 def snapshot(dsn: str) -> dict[str, pd.DataFrame]:
@@ -230,7 +232,7 @@ def test_big_increments_rewrite_the_table_and_small_ones_insert(stack, work, tmp
     dsn = stack.settings.warehouse_dsn
     load_run(write_run(tmp_path_factory, "it-inc-base", 69, "it_inc_base", n_pairs=300), dsn=dsn)
     dbt_runner.build(settings=stack.settings, work_dir=work)
-    tables = ("intermediate.int_best_matches", "marts.radio_star_detections", "marts.radio_stars")
+    tables = ("intermediate.int_best_matches", "intermediate.int_star_detections", "marts.radio_stars")
 
     def state() -> dict[str, tuple[int, int, int]]:
         with psycopg.connect(dsn) as conn:

@@ -6,9 +6,10 @@
     analyze_columns=['run_id', 'radio_id', 'star_id', 'built_at'],
     post_hook="{{ record_vars(grade_vars()) }}",
 ) }}
--- One row per star x radio detection, over every run and survey loaded. A detection is a radio source
--- whose best (nearest) star is this star: a row of radio_star_candidates, read here from the table under
--- that view (int_best_matches, same grade macro), so this model need not wait for the view's tests.
+-- One row per catalogue star x radio detection, over every run and survey loaded: the table under the mart
+-- view radio_star_detections (which adds the physical star, int_star_identities), and what radio_stars
+-- aggregates. A detection is a radio source whose best (nearest) star is this star: a row of
+-- radio_star_candidates, read here from the table under that view (int_best_matches, same grade macro).
 -- Only the newest run of each radio survey x stellar catalogue counts (stg_runs.is_latest_run): a newer
 -- run supersedes the older one, and a reload or rerun replaces its run's rows in load.* rather than adding
 -- to them. Should the same radio source still reach the same star through two runs (two catalogue

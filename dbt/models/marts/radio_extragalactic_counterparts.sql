@@ -31,5 +31,5 @@ select
     m.freq_mhz,
     m.region_key
 from {{ ref('int_best_matches') }} as m
-inner join {{ ref('stg_runs') }} as runs on runs.run_id = m.run_id
+inner join {{ ref('int_runs') }} as runs on runs.run_id = m.run_id
 where m.population = 'extragalactic'

@@ -42,5 +42,5 @@ select
     c.false_match_rate_per_source as region_false_match_rate,
     {{ candidate_grade('m') }} as grade
 from {{ ref('int_best_matches') }} as m
-inner join {{ ref('stg_runs') }} as runs on runs.run_id = m.run_id
+inner join {{ ref('int_runs') }} as runs on runs.run_id = m.run_id
 left join {{ ref('int_chance_rates') }} as c on c.run_id = m.run_id and c.region_key = m.region_key

@@ -6,7 +6,9 @@
     analyze_columns=['star_id', 'star_grade', 'detections_built_at'],
     post_hook="{{ record_vars(star_vars()) }}",
 ) }}
--- One row per star detected in radio, over every run and survey loaded (radio_star_detections): how often,
+-- One row per physical star detected in radio, over every run and survey loaded (int_star_detections, the
+-- table under radio_star_detections; catalogue stars that are one star, e.g. a Hipparcos star and its Gaia
+-- star, are one row: int_star_identities, keyed by the Gaia id, with both ids kept): how often,
 -- where in frequency and time, how bright and how variable, how sure the association is, what the star
 -- is (distance, colour, motion), and a star-level grade from the radio evidence that a star, not a
 -- background source, is emitting. The rules are documented in marts.yml and enforced by
@@ -22,20 +24,36 @@
 {%- set secure -%}
     association_probability >= {{ num_var('star_detection_min_probability') }}
 {%- endset %}
--- Planned for a run's worth of stars (666 k for a 1 M-pair run, most detected once): the detections are
+-- Planned for a run's worth of stars (a 1 M-pair run detects some 666 k, most once): the detections are
 -- read once, narrow; one aggregate per star carries everything that needs no DISTINCT; the few stars
 -- detected more than once get their distinct counts and variability from a side path; the star's own
 -- columns come from one join on (run_id, star_id). No wide intermediate result is joined twice.
-with detections as (
-    select
-        star_id, star_catalog, survey, run_id, freq_mhz, epoch_jyear, flux_mjy, flux_error_mjy,
-        association_probability, p_chance, separation_arcsec, grade, radio_luminosity_erg_s_hz, built_at,
-        circular_polarisation_fraction, circular_polarisation_fraction_error, stokes_v_snr
+{%- set detection_columns -%}
+    star_catalog, radio_id, survey, run_id, freq_mhz, epoch_jyear, flux_mjy, flux_error_mjy,
+    association_probability, p_chance, separation_arcsec, grade, radio_luminosity_erg_s_hz, built_at,
+    circular_polarisation_fraction, circular_polarisation_fraction_error, stokes_v_snr
+{%- endset %}
+with catalogue_detections as (
+    select star_id, {{ detection_columns }}
     {%- if full %}
-    from {{ ref('radio_star_detections') }}
+    from {{ ref('int_star_detections') }}
     {%- else %}
-    from ({{ rows_of_changed_stars(ref('radio_star_detections'), 'radiolake_restated_stars') }}) as changed
+    from ({{ rows_of_changed_stars(ref('int_star_detections'), 'radiolake_restated_stars') }}) as changed
     {%- endif %}
+),
+
+-- The detections under their physical star: star_id is the physical star (the catalogue star itself, or
+-- the Gaia star of its group in int_star_identities), catalogue_star_id the star the radio source was
+-- matched to. A radio source detected through two stars of one group counts once.
+detections as (
+    select c.star_id, c.star_id as catalogue_star_id, {{ detection_columns }}
+    from catalogue_detections as c
+    where not exists (select 1 from {{ ref('int_star_identities') }} as i where i.star_id = c.star_id)
+    union all
+    select i.physical_star_id, c.star_id, {{ detection_columns }}
+    from catalogue_detections as c
+    inner join {{ ref('int_star_identities') }} as i on i.star_id = c.star_id
+    where {{ counts_for_physical_star('c', 'i') }}
 ),
 
 -- The newest runs, newest first (the order in which a star's own columns are taken from its runs).
@@ -43,7 +61,7 @@ run_recency as (
     select
         run_id,
         row_number() over (order by created_at desc nulls last, loaded_at desc, run_id desc) as newest_rank
-    from {{ ref('stg_runs') }}
+    from {{ ref('int_runs') }}
     where is_latest_run
 ),
 
@@ -56,7 +74,7 @@ repeat_stars as (
 -- stars costs far more than the rest of the model). Distinct surveys and runs are counted in `multi`
 -- below; newest_run_rank finds the star's newest run. A star detected once (most stars) takes its one
 -- detection's values, which are what the aggregates would give, without hashing every star into a group
--- (1.4 s of the model's 5.8 s for a run of 666 k stars).
+-- (docs/performance-log.md).
 -- A Stokes V value counts as a detection of circular polarisation when its S/N reaches the cut, or when
 -- the catalogue lists V without an error (catalogues such as the SRSC list V only where it was detected).
 star_detections as (
@@ -86,6 +104,7 @@ star_detections as (
         d.built_at as detections_built_at,
         r.newest_rank as newest_run_rank,
         r.newest_rank as oldest_run_rank,
+        r.newest_rank as own_run_rank,
         (case when {{ stokes_v_detected }} then 1 else 0 end)::bigint as n_circular_polarisation_detections,
         case when {{ stokes_v_detected }} then d.circular_polarisation_fraction end
             as max_circular_polarisation_fraction,
@@ -100,7 +119,8 @@ star_detections as (
 
     select
         d.star_id,
-        min(d.star_catalog) as star_catalog,
+        -- the physical star's own catalogue (its Gaia star's, in a group)
+        min(d.star_catalog) filter (where d.catalogue_star_id = d.star_id) as star_catalog,
         count(*) as n_detections,
         min(d.survey) as min_survey,
         max(d.survey) as max_survey,
@@ -124,6 +144,8 @@ star_detections as (
         max(d.built_at) as detections_built_at,
         min(r.newest_rank) as newest_run_rank,
         max(r.newest_rank) as oldest_run_rank,  -- differs from newest_run_rank when two runs detected it
+        -- the newest run that detected the physical star's own catalogue star (its columns come from there)
+        min(r.newest_rank) filter (where d.catalogue_star_id = d.star_id) as own_run_rank,
         count(*) filter (where {{ stokes_v_detected }}) as n_circular_polarisation_detections,
         max(d.circular_polarisation_fraction) filter (where {{ stokes_v_detected }})
             as max_circular_polarisation_fraction,
@@ -212,6 +234,21 @@ star_variability as (
     group by star_id
 ),
 
+-- The catalogue stars of each group of int_star_identities, physical star first.
+groups as (
+    select
+        physical_star_id,
+        string_agg(star_id, ',' order by member_rank) as catalogue_star_ids,
+        count(*) as n_catalogue_stars,
+        (array_agg({{ catalogue_number('star_id', 'gaia_id_prefix') }} order by member_rank)
+            filter (where {{ catalogue_number('star_id', 'gaia_id_prefix') }} is not null))[1] as gaia_source_id,
+        (array_agg({{ catalogue_number('star_id', 'hipparcos_id_prefix') }} order by member_rank)
+            filter (where {{ catalogue_number('star_id', 'hipparcos_id_prefix') }} is not null))[1] as hip_id,
+        max(identity_separation_arcsec) as max_identity_separation_arcsec
+    from {{ ref('int_star_identities') }}
+    group by physical_star_id
+),
+
 graded as (
     select
         d.star_id,
@@ -238,7 +275,12 @@ graded as (
         d.{{ band_luminosity_column(band) }},
         {%- endfor %}
         d.detections_built_at,
-        -- The star's own columns, from the newest run that detected it.
+        coalesce(g.catalogue_star_ids, d.star_id) as catalogue_star_ids,
+        coalesce(g.n_catalogue_stars, 1) as n_catalogue_stars,
+        coalesce(g.gaia_source_id, {{ catalogue_number('d.star_id', 'gaia_id_prefix') }}) as gaia_source_id,
+        coalesce(g.hip_id, {{ catalogue_number('d.star_id', 'hipparcos_id_prefix') }}) as hip_id,
+        g.max_identity_separation_arcsec,
+        -- The star's own columns, from the newest run that detected it (its Gaia star, in a group).
         s.ra_deg as star_ra_deg,
         s.dec_deg as star_dec_deg,
         s.epoch_jyear as star_epoch_jyear,
@@ -266,10 +308,9 @@ graded as (
         v.max_flux_ratio_same_freq,
         coalesce(v.is_variable, false) as is_variable
     from star_detections as d
-    left join run_recency as r on r.newest_rank = d.newest_run_rank
-    left join {{ ref('stg_stars') }} as s
-        on s.run_id = r.run_id and s.star_id = d.star_id
-        and s.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
+    left join run_recency as r on r.newest_rank = d.own_run_rank
+    left join {{ ref('int_latest_stars') }} as s on s.run_id = r.run_id and s.star_id = d.star_id
+    left join groups as g on g.physical_star_id = d.star_id
     left join multi as m on m.star_id = d.star_id
     left join star_variability as v on v.star_id = d.star_id
 )
@@ -277,6 +318,11 @@ graded as (
 select
     star_id,
     star_catalog,
+    catalogue_star_ids,
+    n_catalogue_stars,
+    gaia_source_id,
+    hip_id,
+    max_identity_separation_arcsec,
     n_detections,
     n_secure_detections,
     -- The threshold n_secure_detections used, stated with every row.

@@ -1,12 +1,15 @@
 {{ config(
-    materialized='incremental_direct',
+    materialized='incremental',
+    incremental_strategy='append',
     indexes=[{'columns': ['run_id']}],
     pre_hook="{{ delete_changed_runs(grade_vars()) }}",
     post_hook="{{ record_vars(grade_vars()) }}",
 ) }}
 -- Per run and coarse HEALPix pixel (the offset-sky region order): densities, matches, expected chance
 -- matches and candidates per grade, with the pixel centre for maps. Incremental by run
--- (macros/incremental_runs.sql): a build adds the runs loaded since the last one.
+-- (macros/incremental_runs.sql): a build adds the runs loaded since the last one (dbt's own incremental
+-- materialization: a few rows per run). Grades are those of radio_star_candidates: the same macro over the
+-- same table (int_best_matches), as marts read intermediate models only.
 {% set runs = runs_to_add() %}
 with candidates as (
     select
@@ -17,8 +20,11 @@ with candidates as (
         count(*) filter (where grade = 'A') as n_grade_a,
         count(*) filter (where grade = 'B') as n_grade_b,
         count(*) filter (where grade = 'C') as n_grade_c
-    from {{ ref('radio_star_candidates') }}
-    where run_id = any({{ runs }})
+    from (
+        select m.run_id, m.region_key, m.star_density_deg2, {{ candidate_grade('m') }} as grade
+        from {{ ref('int_best_matches') }} as m
+        where m.run_id = any({{ runs }})
+    ) as graded
     group by run_id, region_key
 )
 
@@ -43,6 +49,6 @@ select
     coalesce(c.n_grade_c, 0) as n_grade_c,
     runs.loaded_at as run_loaded_at
 from {{ ref('int_chance_rates') }} as r
-inner join {{ ref('stg_runs') }} as runs on runs.run_id = r.run_id
+inner join {{ ref('int_runs') }} as runs on runs.run_id = r.run_id
 left join candidates as c on c.run_id = r.run_id and c.region_key = r.region_key
 where r.run_id = any({{ runs }})

@@ -1,12 +1,15 @@
 {{ config(
-    materialized='incremental_direct',
+    materialized='incremental',
+    incremental_strategy='append',
     indexes=[{'columns': ['run_id']}],
     pre_hook="{{ delete_changed_runs(grade_vars()) }}",
     post_hook=["{{ record_vars(grade_vars()) }}", "{{ refresh_latest_run_flags() }}"],
 ) }}
 -- Per run and radio survey: how many sources were read and matched, how many matches are expected to be
 -- chance (offset skies), and how many candidates reached each grade. Incremental by run
--- (macros/incremental_runs.sql); is_latest_run is refreshed on every build (a newer run of the same
+-- (macros/incremental_runs.sql; dbt's own incremental materialization: a few rows per run); grades as in
+-- radio_star_candidates (the same macro over int_best_matches), pairs counted by int_run_survey_pairs;
+-- is_latest_run is refreshed on every build (a newer run of the same
 -- catalogues clears the older run's flag), which touches a few rows of this small table.
 {% set runs = runs_to_add() %}
 with candidates as (
@@ -19,38 +22,16 @@ with candidates as (
         count(*) filter (where grade = 'C') as n_grade_c,
         count(distance_pc) as n_with_distance,
         percentile_cont(0.5) within group (order by separation_arcsec) as median_separation_arcsec
-    from {{ ref('radio_star_candidates') }}
-    where run_id = any({{ runs }})
+    from (
+        select m.run_id, m.survey, m.distance_pc, m.separation_arcsec, {{ candidate_grade('m') }} as grade
+        from {{ ref('int_best_matches') }} as m
+        where m.run_id = any({{ runs }})
+    ) as graded
     group by run_id, survey
 ),
 
--- Pairs per survey. A run whose radio sources are all of one survey (the usual case: a run reads one radio
--- catalogue) has all its pairs in that survey: a count of its pairs, no join of a million pairs to their
--- radio sources. Runs mixing surveys count through that join.
-run_surveys as (
-    select run_id, min(survey) as survey, max(survey) as max_survey
-    from {{ ref('stg_radio_sources') }}
-    where run_id = any({{ runs }})
-    group by run_id
-),
-
 pairs as (
-    select s.run_id, s.survey, p.n_pairs
-    from run_surveys as s
-    inner join (
-        select run_id, count(*) as n_pairs
-        from {{ ref('stg_pairs') }}
-        where run_id = any({{ runs }})
-        group by run_id
-    ) as p on p.run_id = s.run_id
-    where s.survey = s.max_survey
-    union all
-    select p.run_id, r.survey, count(*) as n_pairs
-    from {{ ref('stg_pairs') }} as p
-    inner join {{ ref('stg_radio_sources') }} as r on r.run_id = p.run_id and r.radio_id = p.radio_id
-    where p.run_id = any(array(select run_id from run_surveys where survey <> max_survey))
-      and r.run_id = any(array(select run_id from run_surveys where survey <> max_survey))
-    group by p.run_id, r.survey
+    select run_id, survey, n_pairs from {{ ref('int_run_survey_pairs') }} where run_id = any({{ runs }})
 ),
 
 false_matches as (
@@ -82,6 +63,6 @@ select
     c.median_separation_arcsec,
     runs.loaded_at as run_loaded_at
 from candidates as c
-inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
+inner join {{ ref('int_runs') }} as runs on runs.run_id = c.run_id
 inner join pairs as p on p.run_id = c.run_id and p.survey = c.survey
 left join false_matches as f on f.run_id = c.run_id

@@ -1,9 +1,4 @@
--- Pairs point at radio sources and stars, and only survey_summary reads them: the view is built after
--- int_best_matches, so that its tests (two reference checks over a run's million pairs, 2 s) run while
--- int_best_matches is being built rather than before it. dbt starts the ready node of the lowest graph
--- level first; without this, the pairs' tests (a level lower) took both threads as int_best_matches
--- became ready.
--- depends_on: {{ ref('int_best_matches') }}
+-- Every candidate pair of every run; int_run_survey_pairs counts them per radio survey.
 select
     run_id,
     run_id || '|' || radio_id || '|' || star_id as pair_key,
