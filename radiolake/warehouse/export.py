@@ -64,6 +64,12 @@ COLUMN_META: dict[str, tuple[str | None, str]] = {
     "star_catalog": (None, "meta.id;meta.dataset"),
     "radio_id": (None, "meta.id;meta.main"),
     "star_id": (None, "meta.id.cross"),
+    # One row per physical star (radio_stars): every catalogue star merged into it, and its ids in each.
+    "catalogue_star_ids": (None, "meta.id.cross"),
+    "n_catalogue_stars": (None, "meta.number"),
+    "gaia_source_id": (None, "meta.id.cross"),
+    "hip_id": (None, "meta.id.cross"),
+    "max_identity_separation_arcsec": ("arcsec", "pos.angDistance;stat.max"),
     "radio_ra_deg": ("deg", "pos.eq.ra;meta.main"),
     "radio_dec_deg": ("deg", "pos.eq.dec;meta.main"),
     "radio_epoch_jyear": ("yr", "time.epoch"),
