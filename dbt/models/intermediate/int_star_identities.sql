@@ -17,7 +17,9 @@ with detected as (
     from {{ ref('int_star_detections') }} as d
 ),
 
-stars as (
+-- Not materialized: each side of the band join below reads what it needs (the Gaia side only Gaia stars),
+-- and a sky without Gaia stars reads no more than an empty Gaia side.
+stars as not materialized (
     select
         d.star_id,
         split_part(d.star_id, ':', 1) = '{{ catalogue_prefix_var("gaia_id_prefix") }}' as is_gaia,
@@ -31,7 +33,7 @@ stars as (
     inner join {{ ref('int_latest_stars') }} as s on s.run_id = d.run_id and s.star_id = d.star_id
 ),
 
-banded as (
+banded as not materialized (
     select *, floor(dec_deg / ({{ radius_deg }}))::bigint as band from stars
 ),
 
