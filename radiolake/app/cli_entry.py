@@ -2,8 +2,8 @@
 
 Why a separate entry: importing the CLI (typer, rich, the ingest and stack commands) takes ~0.5 s, and a
 cross-match waits for the driver JVM, not for the driver's own work. So the JVM starts first, from the raw
-arguments, and the CLI imports and parses while it boots (runner.prestart: the same call crossmatch_run would
-make, used only if the parsed --master matches).
+arguments, and the CLI imports and parses while it boots (runner.prestart: the same call crossmatch_run_params
+would make, used only if the parsed --master matches).
 
 A cross-match also ends without tearing down its interpreter: freeing the driver's result tables object by
 object took ~0.7 s after the last table was written. Everything is written, closed and flushed by then.

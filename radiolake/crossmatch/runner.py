@@ -12,11 +12,12 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from radiolake.config import get_settings
 
 if TYPE_CHECKING:
+    from radiolake.crossmatch.versions import PinnedInput
     from radiolake.run_params import CrossmatchParams
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def _master_option(args: list[str]) -> str | None:
 
 def prestart(args: list[str]) -> None:
     """For `radiolake crossmatch ...` (raw command-line arguments), begin the Spark start now, before the CLI
-    imports and parses; `crossmatch_run` takes it over if its master is the one begun for. Anything else
+    imports and parses; `crossmatch_run_params` takes it over if its master is the one begun for. Anything else
     (another command, --help) starts nothing."""
     global _prestarted
     if not args or args[0] != "crossmatch" or {"--help", "-h"} & set(args):
@@ -93,32 +94,16 @@ def spark_with_warm_workers(app_name: str, master: str | None):
     return sc
 
 
-def crossmatch_run(
-    radio: str,
-    stars: str,
-    *,
-    radius_arcsec: float | None,
-    n_sigma: float | None = None,
-    offsets: int = 8,
-    offset_arcmin: float = 3.0,
-    k_nearest: int | None = None,
-    out: str | None = None,
-    run_id: str | None = None,
-    master: str | None = None,
-    join_order: int | None = None,
-    density_order: int = 7,
-    region_order: int = 3,
-    radio_version: str | None = None,
-    stars_version: str | None = None,
-    radio_epoch: float | None = None,
-    stars_epoch: float | None = None,
-) -> dict:
-    """Run one cross-match and return its run.json summary (with `prefix`: where the results are).
+def crossmatch_run_params(params: CrossmatchParams, *, master: str | None = None,
+                          radio_version: str | None = None, stars_version: str | None = None) -> dict:
+    """Run one cross-match with a run's checked parameters (run_params.CrossmatchParams: from a DAG form, the
+    CLI or spark-submit) on Spark, and return its run.json summary (with `prefix`: where the results are).
 
     Lake catalogues are read at one pinned version each: `radio_version`/`stars_version` when given (the
     versions the pipeline's own ingest produced), else their CURRENT at this moment (see `versions`).
     A user's own Parquet (not a lake catalogue) is read through `user_input.prepare_input`: any Arrow
-    writer's types, no `healpix` needed; `radio_epoch`/`stars_epoch` fill a missing `epoch` column."""
+    writer's types, no `healpix` needed; `params.radio_epoch`/`stars_epoch` fill a missing `epoch` column.
+    `master`: Spark's (default: spark-submit's, RADIOLAKE_SPARK_MASTER, the stack's cluster, local)."""
     import radiolake.spark.session  # noqa: F401  (imported here, not in the thread: one importer at a time)
 
     # The JVM starts first, while the driver imports, reads radio rows, plans; user files are made canonical
@@ -128,27 +113,28 @@ def crossmatch_run(
         from radiolake.crossmatch.driver import run_crossmatch
         from radiolake.crossmatch.executors import SparkExecutor
         from radiolake.crossmatch.match_config import MatchConfig, RunLabels
-        from radiolake.crossmatch.user_input import prepare_input
-        from radiolake.crossmatch.versions import pin_input
 
-        run_id = safe_run_id(run_id)
-        out = out or default_out(run_id)
-        radio_in, stars_in = pin_input(radio, run_id, radio_version), pin_input(stars, run_id, stars_version)
-        radio_location = radio_in.location if radio_in.version else \
-            prepare_input(radio_in.location, "radio", epoch=radio_epoch, workdir=Path(workdir))
-        stars_location = stars_in.location if stars_in.version else \
-            prepare_input(stars_in.location, "stars", epoch=stars_epoch, workdir=Path(workdir))
-        config = MatchConfig(radius_arcsec=radius_arcsec, n_sigma=n_sigma, n_offsets=offsets,
-                             offset_arcmin=offset_arcmin, k_nearest=k_nearest, density_order=density_order,
-                             region_order=region_order, join_order=join_order)
+        run_id = safe_run_id(params.run_id)
+        out = params.out or default_out(run_id)
+        (radio_in, radio_at), (stars_in, stars_at) = (
+            _input(params.radio, "radio", run_id, radio_version, params.radio_epoch, Path(workdir)),
+            _input(params.stars, "stars", run_id, stars_version, params.stars_epoch, Path(workdir)))
+        config = MatchConfig(radius_arcsec=params.radius_arcsec, n_sigma=params.n_sigma, n_offsets=params.offsets,
+                             offset_arcmin=params.offset_arcmin, k_nearest=params.k_nearest,
+                             join_order=params.join_order)
         labels = RunLabels(run_id, radio_in.catalog, stars_in.catalog,
                            {"radio": radio_in.record(), "stars": stars_in.record()})
-        summary = run_crossmatch(SparkExecutor(session.result), radio_location, stars_location, out, config,
-                                 labels).summary
+        summary = run_crossmatch(SparkExecutor(session.result), radio_at, stars_at, out, config, labels).summary
     return {**summary, "prefix": out}
 
 
-def crossmatch_run_params(params: CrossmatchParams, **context: Any) -> dict:
-    """`crossmatch_run` with a run's checked parameters (run_params.CrossmatchParams: from a DAG form, the
-    CLI or spark-submit); `context` is what the caller adds (the pinned catalogue versions, the master)."""
-    return crossmatch_run(params.radio, params.stars, **params.run_kwargs(), **context)
+def _input(location: str, kind: str, run_id: str, version: str | None, epoch: float | None, workdir: Path
+           ) -> tuple[PinnedInput, str]:
+    """(the input pinned to one catalogue version, where the driver reads it): a lake catalogue as pinned, a
+    user's own Parquet as a canonical copy under `workdir` when it is not canonical already."""
+    from radiolake.crossmatch.user_input import prepare_input
+    from radiolake.crossmatch.versions import pin_input
+
+    pinned = pin_input(location, run_id, version)
+    return pinned, pinned.location if pinned.version else prepare_input(pinned.location, kind, epoch=epoch,
+                                                                        workdir=workdir)

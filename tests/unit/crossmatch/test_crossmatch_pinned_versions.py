@@ -10,10 +10,11 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from radiolake.crossmatch.runner import crossmatch_run
+from radiolake.crossmatch.runner import crossmatch_run_params
 from radiolake.ingest import catalog as cat
 from radiolake.ingest import pins
 from radiolake.ingest.run import ingest_survey
+from radiolake.run_params import CrossmatchParams
 from tests.unit.conftest_spark import spark  # noqa: F401  (re-exported fixture)
 
 REGION = "cone:150,20,6"
@@ -30,8 +31,10 @@ def _ingest(root: Path, survey: str, seed: int):
 
 
 def _run(root: Path, run_id: str, **versions) -> dict:
-    crossmatch_run(str(root / "catalogs" / "synthetic_radio"), str(root / "catalogs" / "synthetic_stars"),
-                   radius_arcsec=5.0, offsets=1, out=str(root / "xmatch" / run_id), run_id=run_id, **versions)
+    crossmatch_run_params(CrossmatchParams(str(root / "catalogs" / "synthetic_radio"),
+                                           str(root / "catalogs" / "synthetic_stars"), radius_arcsec=5.0,
+                                           n_sigma=None, offsets=1, offset_arcmin=3.0,
+                                           out=str(root / "xmatch" / run_id), run_id=run_id), **versions)
     return json.loads((root / "xmatch" / run_id / "run.json").read_text())
 
 

@@ -15,8 +15,9 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord, search_around_sky
 
-from radiolake.crossmatch.runner import crossmatch_run
+from radiolake.crossmatch.runner import crossmatch_run_params
 from radiolake.crossmatch.user_input import InputError, canonical_table, prepare_input
+from radiolake.run_params import CrossmatchParams
 from tests.unit.conftest_spark import spark  # noqa: F401  (re-exported fixture)
 
 RADIUS = 3.0
@@ -104,8 +105,9 @@ VARIANTS = ["pandas3_large_string", "polars_string_view", "dictionary_strings", 
 
 def _match(tmp_path: Path, radio: str, stars: str, **kwargs) -> set[tuple[str, str]]:
     out = tmp_path / "out"
-    summary = crossmatch_run(radio, stars, radius_arcsec=RADIUS, offsets=0, out=str(out), run_id="user-files",
-                             **kwargs)
+    params = CrossmatchParams(radio, stars, radius_arcsec=RADIUS, n_sigma=None, offsets=0, offset_arcmin=3.0,
+                              out=str(out), run_id="user-files", **kwargs)
+    summary = crossmatch_run_params(params)
     assert json.loads((out / "run.json").read_text())["n_pairs"] == summary["n_pairs"]
     pairs = pq.read_table(out / "pairs", columns=["radio_id", "star_id"])
     return set(zip(pairs["radio_id"].to_pylist(), pairs["star_id"].to_pylist(), strict=True))
