@@ -102,13 +102,11 @@ def assemble_tables(
     radio_error_scale = error_scale(*(radio.get(c) for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
     priors, stats = _offset_skies(pairs, rows, star_class, radio, radio_error_scale, plan, config, run_id)
 
-    # the real sky's pairs: rank, density, p_chance, the k-nearest cut, then the association
+    # the real sky's pairs: rank, density, p_chance, the association over every candidate, then the k-nearest
+    # cut (cutting first would drop candidates from each source's denominator: overconfident probabilities)
     found = pairs.found
     pick, rank = rank_order(rows, np.asarray(found["separation_arcsec"], dtype=np.float64), pairs.star_id)
     rows, star_class = rows[pick], star_class[pick]
-    if config.k_nearest is not None:
-        keep = rank <= config.k_nearest
-        pick, rows, rank, star_class = pick[keep], rows[keep], rank[keep], star_class[keep]
     matched = np.unique(np.asarray(found["sky"], dtype=np.int64))
     nb = neighbourhood(radio["ra"][matched], radio["dec"][matched], config.density_order)
     density = class_densities(nb, *star_density_counts, config.density_order)[np.searchsorted(matched, rows),
@@ -122,6 +120,11 @@ def assemble_tables(
     # the priors per (radio error class, population class): from the offset skies' counts, refined by EM
     priors = refine_priors(priors, rows, radio_error_scale[rows], star_class, lr)
     prob = posterior(rows, lr, *priors.for_pairs(radio_error_scale[rows], star_class))
+    if config.k_nearest is not None:
+        keep = rank <= config.k_nearest
+        pick, rows, rank, star_class, density, lr, prob = (
+            a[keep] for a in (pick, rows, rank, star_class, density, lr, prob))
+        values = {k: v[keep] for k, v in values.items()}
     columns = {
         "run_id": pa.repeat(pa.scalar(run_id, pa.string()), pick.size),
         "radio_id": _string_array(radio_ids.take(pa.array(rows))),

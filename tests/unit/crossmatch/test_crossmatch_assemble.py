@@ -96,3 +96,22 @@ def test_split_skies_keeps_every_column_of_real_pairs_and_only_sky_and_separatio
     assert off["star_class"].tolist() == [2, 4]
     real, off = split_skies({k: v[[0, 2]] for k, v in found.items()}, n_radio)
     assert real["sky"].tolist() == [3, 7] and off["sky"].size == 0 and off["separation_arcsec"].size == 0
+
+
+def test_k_nearest_cuts_after_the_association_so_probabilities_are_those_of_every_candidate():
+    """A k-nearest cut only hides rows: each kept pair's probability (and prior, density, LR) is the one it
+    has when every candidate within the radius counts in its source's denominator."""
+    from radiolake.crossmatch.core import crossmatch_frames
+    from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
+
+    radio, stars = make_sky(9, "random", 150, 500, 30.0, 0.0)
+    every = crossmatch_frames(radio, stars, 8.0, run_id="k")["pairs"]
+    nearest = crossmatch_frames(radio, stars, 8.0, k_nearest=1, run_id="k")["pairs"]
+    crowded = every.groupby("radio_id")["star_id"].transform("size") > 1
+    assert crowded.sum() > 10  # sources with more than one candidate: where a cut could change the denominator
+    keys = ["radio_id", "star_id"]
+    ref = every[every["rank"] == 1].sort_values(keys).reset_index(drop=True)
+    got = nearest.sort_values(keys).reset_index(drop=True)
+    assert list(got["radio_id"]) == list(ref["radio_id"]) and list(got["star_id"]) == list(ref["star_id"])
+    for column in ("association_probability", "likelihood_ratio", "star_density_deg2", "p_chance"):
+        np.testing.assert_allclose(got[column].to_numpy(), ref[column].to_numpy(), rtol=1e-12, err_msg=column)
