@@ -1,7 +1,9 @@
 """The dbt project as Airflow tasks (Astronomer Cosmos): one task per model, that model's tests after it.
 
 Used by the pipeline and warehouse DAGs in place of one opaque `dbt build` task, so a failure names the
-model (task `dbt.<model>.run` or `dbt.<model>.test`) and Clear on that task reruns that model alone.
+model (task `dbt.<model>.run` or `dbt.<model>.test`) and Clear on that task reruns that model alone. By
+default (Cosmos ExecutionMode.WATCHER) one task runs a single `dbt build` and the model tasks take their
+node's status from it, so dbt starts once per DAG run rather than once per task (see `dbt_task_group`).
 
 - Rendering reads dbt's manifest.json (LoadMode.DBT_MANIFEST): no database and no `dbt ls` at parse time.
   `ensure_manifest` regenerates it with `dbt parse` (about 6 s, no connection) only when a file of the dbt

@@ -1,7 +1,9 @@
-"""`radiolake-dbt`: the dbt executable the Airflow dbt tasks (Astronomer Cosmos) run, one dbt node per call.
+"""`radiolake-dbt`: the dbt executable the Airflow dbt tasks (Astronomer Cosmos) run.
 
-Cosmos runs `<dbt executable> run --select <model> ...` for each model task and `... test --select <model>`
-after it. This thin front puts back around each call what `dbt_runner.build` gives the command-line path:
+Under the watcher mode (the default) Cosmos runs `<dbt executable> source freshness` then `... build
+--log-format json` once per DAG run, and `... run|test --select <model>` when a model's task is retried or
+cleared; under the local mode `run --select <model>` for each model task and `test --select <model>` after
+it. This thin front puts back around each call what `dbt_runner.build` gives the command-line path:
 
 - the connection comes from Settings.warehouse_dsn, split into the env vars dbt/profiles.yml reads (the
   password under dbt's DBT_ENV_SECRET_ prefix), set here in dbt's own environment only: it never appears in
