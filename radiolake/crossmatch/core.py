@@ -14,44 +14,17 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from radiolake.crossmatch.driver import run_crossmatch
-from radiolake.crossmatch.engine import STAR_MATCH_COLUMNS
 from radiolake.crossmatch.executors import MapExecutor
 from radiolake.crossmatch.match_config import MatchConfig, RunLabels
-from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, SPAN_COLUMN
-from radiolake.crossmatch.partitioning import home_pixels, star_keys_from_healpix
 from radiolake.crossmatch.user_input import ROW_GROUP_ROWS, canonical_table
 
 #: The keyword arguments crossmatch_frames passes on to MatchConfig.
 CONFIG_FIELDS = frozenset(f.name for f in fields(MatchConfig))
-
-
-def _col(df: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in df:
-        return np.full(len(df), np.nan)
-    return df[name].to_numpy(np.float64, na_value=np.nan)
-
-
-def radio_arrays(radio: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The radio columns the engine needs, as float arrays (NaN where unknown): position, epoch, errors and
-    the error ellipse."""
-    return {c: _col(radio, c) for c in ("ra", "dec", "epoch", "ra_error", "dec_error", *ELLIPSE_COLUMNS, SPAN_COLUMN)}
-
-
-def star_arrays(stars: pd.DataFrame, join_order: int) -> dict[str, np.ndarray]:
-    """Star columns as float arrays plus the join key (from the canonical fine `healpix`)."""
-    if "healpix" in stars:
-        key = star_keys_from_healpix(stars["healpix"].to_numpy(np.int64), join_order)
-    else:
-        key = home_pixels(_col(stars, "ra"), _col(stars, "dec"), join_order)
-    out = {c: _col(stars, c) for c in STAR_MATCH_COLUMNS}
-    out["key"] = key
-    return out
 
 
 def write_frames(radio: pd.DataFrame, stars: pd.DataFrame, folder: Path) -> tuple[str, str]:

@@ -7,13 +7,16 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from radiolake.crossmatch.core import crossmatch_frames, radio_arrays, star_arrays
+from radiolake.crossmatch.core import crossmatch_frames
 from radiolake.crossmatch.engine import displacement_arcsec
+from radiolake.crossmatch.inputs import RADIO_READ
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, evaluate_pairs
 from radiolake.crossmatch.plan import SLOW_LIMIT_ARCSEC
 from radiolake.crossmatch.priors import priors_from_rows
+from radiolake.crossmatch.star_chunks import float_arrays
 from tests.unit.crossmatch.drivers import spark_run
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 from tests.unit.crossmatch.test_crossmatch_spark import write_hats
@@ -33,16 +36,22 @@ def with_ellipses(radio: pd.DataFrame, seed: int) -> pd.DataFrame:
     )
 
 
+def _columns(frame: pd.DataFrame, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """A frame's columns as the driver reads them (float64, NaN for nulls and absent columns)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    return float_arrays(table) if names is None else float_arrays(table, names)
+
+
 def test_ellipse_sigma_is_the_same_on_both_search_paths_as_a_direct_evaluation():
     radio, stars = make_sky(5, "ra0", 150, 300, 60.0, 0.2)
     radio = with_ellipses(radio, 5)
     got = crossmatch_frames(radio, stars, 8.0)["pairs"]
     # the fast movers' own search was used for some of the pairs
-    disp = displacement_arcsec(star_arrays(stars, 3), radio["epoch"].min(), radio["epoch"].max())
+    disp = displacement_arcsec(_columns(stars), radio["epoch"].min(), radio["epoch"].max())
     fast_ids = set(stars["source_id"][disp > SLOW_LIMIT_ARCSEC])
     assert got["star_id"].isin(fast_ids).any() and (~got["star_id"].isin(fast_ids)).any()
 
-    r, s = radio_arrays(radio), star_arrays(stars, 3)
+    r, s = _columns(radio, RADIO_READ[1:]), _columns(stars)
     i = pd.Index(radio["source_id"]).get_indexer(got["radio_id"])
     j = pd.Index(stars["source_id"]).get_indexer(got["star_id"])
     ref = evaluate_pairs(r, s, i, j, MatchCriteria(8.0, None, 8.0))
