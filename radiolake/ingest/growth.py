@@ -50,11 +50,12 @@ def grown_version_id(previous: str, input_id: str) -> str:
     return "v" + hashlib.sha256(f"{previous}+{input_id}".encode()).hexdigest()[:20]
 
 
-def plan_growth(fs: pafs.FileSystem, base: str, input_id: str, region: Region) -> GrowthPlan:
-    """Decide the version an ingest makes (call with the catalogue's ingest lock held)."""
+def plan_growth(fs: pafs.FileSystem, base: str, input_id: str, region: Region, *, grows: bool = True) -> GrowthPlan:
+    """Decide the version an ingest makes (call with the catalogue's ingest lock held); `grows=False`: the
+    input replaces the catalogue (a synthetic sky, whose regions are drawn independently)."""
     new_layer = {"input": input_id, "region": str(region)}
     current = cat.current_version(fs, base)
-    if current is None or region.kind == "all":
+    if current is None or region.kind == "all" or not grows:
         version = _free_id(fs, base, input_id)
         return GrowthPlan(version, region, input_id, layers=[{**new_layer, "version": version}])
     info = cat.open_catalog(fs, base, current)

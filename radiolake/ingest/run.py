@@ -211,8 +211,9 @@ def run_ingest(request: IngestRequest, target: LakeTarget | None = None) -> Inge
         input_id = _version_id(job.definition, source.inputs, job.region, source.extra)
         # From here on this ingest alone writes the catalogue's versions, CURRENT and pins (see ingest.lock).
         held.enter_context(catalog_lock(job.base, job.fs, job.settings))
-        # A region grows CURRENT (its other regions' partitions shared), see ingest.growth.
-        growth = plan_growth(job.fs, job.base, input_id, job.region)
+        # A region grows CURRENT (its other regions' partitions shared), see ingest.growth. A synthetic sky is
+        # drawn per region, numbered from 1: its regions are not one sky, so it replaces the catalogue.
+        growth = plan_growth(job.fs, job.base, input_id, job.region, grows="synthetic" not in source.extra)
         version = growth.version
         if cat.is_committed(job.fs, job.base, version):
             return _reuse_committed(job, version)

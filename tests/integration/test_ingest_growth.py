@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
+from radiolake.config import repo_root
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.run import ingest_survey
 from radiolake.lake import arrow_fs, ensure_buckets, minio_client
+from radiolake.warehouse.footprints import SKY_END, radio_coverage_footprint
 
 pytestmark = pytest.mark.integration
+
+HIP2 = repo_root().parent / "shared" / "data" / "hip2_epoch1991.25.csv.gz"
 
 REGION_1 = "box:10,30,-10,10"
 REGION_2 = "box:100,120,20,40"
 REGION_3 = "cone:200,-40,8"
 
 
-def _ingest(settings, name: str, region: str, seed: int):
-    return ingest_survey("synthetic_stars", rows=8000, seed=seed, region=region, name=name, settings=settings,
-                         max_rows_per_partition=400)
+def _ingest(settings, name: str, region: str, seed: int = 0):
+    """The real Hipparcos 2 file (unique ids over the whole sky), one region of it."""
+    return ingest_survey("hip2_csv", path=HIP2, region=region, name=name, settings=settings,
+                         max_rows_per_partition=100)
 
 
 def _rows(fs, base: str, version: str | None = None) -> set[tuple[str, float]]:
@@ -62,6 +68,15 @@ def test_region_two_leaves_region_one_untouched_and_the_catalogue_holds_both(sta
     assert cat.exists(fs, f"{info.path}/moc.fits")
     assert _rows(fs, base, first.version) == rows_1  # the older version is still readable by id
 
+    # A run over this version covers both regions: its footprint (set at load) holds every row, nothing far.
+    run = {"run_id": "r", "catalog_versions": {"radio": {"catalog": name, "version": second.version}}}
+    footprint = radio_coverage_footprint(run, settings)
+    lo = np.array([r[0] for r in footprint["ranges"]])
+    hi = np.array([r[1] for r in footprint["ranges"]])
+    healpix = cat.read_catalog(fs, base, columns=["healpix"]).column(0).to_numpy()
+    i = np.searchsorted(lo, healpix, side="right") - 1
+    assert ((i >= 0) & (healpix < hi[i])).all()
+    assert sum(h - lo_ for lo_, h in footprint["ranges"]) < SKY_END * 0.05
     every = _etags(settings, [f"{base}/{cat.CURRENT}", *cat.partition_files(info)])
     again = _ingest(settings, name, REGION_2, 2)
     assert again.reused and again.version == second.version

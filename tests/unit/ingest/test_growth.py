@@ -1,11 +1,14 @@
 """Catalogues that grow region by region (issue 22): a region adds to CURRENT, shares what it does not touch,
-replaces only what it covers; an unchanged re-ingest writes nothing; pruning keeps every shared file."""
+replaces only what it covers; an unchanged re-ingest writes nothing; pruning keeps every shared file.
+On the real Hipparcos 2 file (unique ids over the whole sky), ingested region by region."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from pathlib import Path
 
+import pytest
 from mocpy import MOC
 
 from radiolake.ingest import catalog as cat
@@ -13,6 +16,9 @@ from radiolake.ingest import coverage
 from radiolake.ingest.partition_writer import prune_versions
 from radiolake.ingest.region import parse_region
 from radiolake.ingest.run import ingest_survey
+from tests.unit.ingest.conftest import DATA
+
+HIP2 = DATA / "hip2_epoch1991.25.csv.gz"
 
 REGION_A = "box:10,30,-10,10"
 REGION_B = "box:100,120,20,40"
@@ -20,13 +26,23 @@ INSIDE_B = "box:105,115,25,35"
 NAME = "grow_stars"
 
 
-def _ingest(lake, region: str, seed: int):
-    return ingest_survey("synthetic_stars", rows=10_000, seed=seed, region=region, name=NAME,
-                         max_rows_per_partition=100, **lake.kwargs())
+@pytest.fixture(scope="module")
+def half_hip2(tmp_path_factory) -> Path:
+    """Hipparcos 2 with every other star: a changed input (a new release of a region)."""
+    with gzip.open(HIP2, "rt") as fh:
+        lines = fh.read().splitlines()
+    path = tmp_path_factory.mktemp("hip2") / "hip2_half.csv"
+    path.write_text("\n".join(lines[:1] + lines[1::2]) + "\n")
+    return path
+
+
+def _ingest(lake, region: str, path: Path = HIP2):
+    return ingest_survey("hip2_csv", path=path, region=region, name=NAME, max_rows_per_partition=100,
+                         **lake.kwargs())
 
 
 def _ids(lake, version: str | None = None) -> set[tuple[str, float]]:
-    """Rows by (id, ra): the synthetic generator numbers each region's rows from 1."""
+    """Rows by (id, ra)."""
     table = cat.read_catalog(lake.fs, lake.base(NAME), columns=["source_id", "ra"], version=version)
     return set(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
@@ -38,12 +54,12 @@ def _files(info: cat.CatalogInfo) -> dict[str, tuple[int, str]]:
 
 def test_a_second_region_grows_the_catalogue_and_leaves_the_first_untouched(lake):
     base = lake.base(NAME)
-    first = _ingest(lake, REGION_A, 1)
+    first = _ingest(lake, REGION_A)
     info1 = cat.open_catalog(lake.fs, base)
     files_a = _files(info1)
     assert first.n_rows > 0 and len(files_a) > 1
 
-    second = _ingest(lake, REGION_B, 2)
+    second = _ingest(lake, REGION_B)
     info2 = cat.open_catalog(lake.fs, base)
     assert info2.version == second.version != first.version
     assert second.n_rows > first.n_rows and info2.metadata["grown_from"] == first.version
@@ -69,23 +85,23 @@ def test_a_second_region_grows_the_catalogue_and_leaves_the_first_untouched(lake
 
 def test_reingesting_unchanged_input_writes_nothing(lake):
     base = lake.base(NAME)
-    _ingest(lake, REGION_A, 1)
-    second = _ingest(lake, REGION_B, 2)
+    _ingest(lake, REGION_A)
+    second = _ingest(lake, REGION_B)
     before = {p: p.stat().st_mtime_ns for p in Path(base).rglob("*") if p.is_file()}
-    for region, seed in ((REGION_B, 2), (REGION_A, 1)):
-        again = _ingest(lake, region, seed)
+    for region in (REGION_B, REGION_A):
+        again = _ingest(lake, region)
         assert again.reused and again.version == second.version
     after = {p: p.stat().st_mtime_ns for p in Path(base).rglob("*") if p.is_file()}
     assert after == before
 
 
-def test_reingesting_part_of_a_region_replaces_only_its_rows(lake):
+def test_reingesting_part_of_a_region_replaces_only_its_rows(lake, half_hip2):
     base = lake.base(NAME)
-    first = _ingest(lake, REGION_A, 1)
-    _ingest(lake, REGION_B, 2)
+    first = _ingest(lake, REGION_A)
+    _ingest(lake, REGION_B)
     before = cat.read_catalog(lake.fs, base, columns=["source_id", "ra", "dec"])
     files_a = _files(cat.open_catalog(lake.fs, base, first.version))
-    third = _ingest(lake, INSIDE_B, 3)
+    third = _ingest(lake, INSIDE_B, half_hip2)
     after = cat.read_catalog(lake.fs, base, columns=["source_id", "ra", "dec"])
     inner = parse_region(INSIDE_B)
 
@@ -105,11 +121,11 @@ def test_reingesting_part_of_a_region_replaces_only_its_rows(lake):
     assert {f: v for f, v in _files(info3).items() if f in files_a} == files_a
 
 
-def test_pruning_keeps_every_file_a_kept_version_lists(lake):
+def test_pruning_keeps_every_file_a_kept_version_lists(lake, half_hip2):
     base = lake.base(NAME)
-    first = _ingest(lake, REGION_A, 1)
-    second = _ingest(lake, REGION_B, 2)
-    third = _ingest(lake, INSIDE_B, 3)
+    first = _ingest(lake, REGION_A)
+    second = _ingest(lake, REGION_B)
+    third = _ingest(lake, INSIDE_B, half_hip2)
     ids = _ids(lake)
     # The ingest keeps the newest two versions itself (KEEP_VERSIONS): the first is pruned already.
     assert cat.list_versions(lake.fs, base)[first.version] is False
@@ -123,7 +139,7 @@ def test_pruning_keeps_every_file_a_kept_version_lists(lake):
     left = {str(p) for p in Path(base, "versions", second.version).rglob("*.parquet")}
     assert left <= set(cat.partition_files(cat.open_catalog(lake.fs, base)))
     # A later whole re-ingest of region A (same input) does not overwrite a file the current version shares.
-    again = _ingest(lake, REGION_A, 1)
+    again = _ingest(lake, REGION_A)
     assert again.reused and _ids(lake) == ids
 
 
@@ -133,8 +149,8 @@ def test_prune_command_keeps_the_newest_and_what_they_share(lake):
     from radiolake.cli import app
 
     base = lake.base(NAME)
-    _ingest(lake, REGION_A, 1)
-    second = _ingest(lake, REGION_B, 2)
+    _ingest(lake, REGION_A)
+    second = _ingest(lake, REGION_B)
     ids = _ids(lake)
     runner = CliRunner()
     listed = runner.invoke(app, ["lake", "versions", NAME, "--local", lake.catalogs_root])
@@ -146,3 +162,12 @@ def test_prune_command_keeps_the_newest_and_what_they_share(lake):
     assert _ids(lake) == ids
     refused = runner.invoke(app, ["lake", "prune", NAME, "--keep", "0", "--local", lake.catalogs_root])
     assert refused.exit_code != 0
+
+
+def test_a_synthetic_sky_replaces_rather_than_grows(lake):
+    """Each region of a synthetic sky is drawn on its own and numbered from 1: the regions are not one sky."""
+    base = lake.base("synthetic_stars")
+    ingest_survey("synthetic_stars", rows=2000, seed=1, region=REGION_A, **lake.kwargs())
+    second = ingest_survey("synthetic_stars", rows=2000, seed=1, region=REGION_B, **lake.kwargs())
+    info = cat.open_catalog(lake.fs, base)
+    assert info.version == second.version and info.n_rows == 2000 and info.metadata["grown_from"] is None
