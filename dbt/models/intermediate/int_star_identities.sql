@@ -89,6 +89,6 @@ select
         order by star_id = physical_star_id desc, split_part(star_id, ':', 1) = '{{ catalogue_prefix_var("gaia_id_prefix") }}' desc, star_id
     ) as member_rank,
     count(*) over (partition by physical_star_id) as n_members,
-    -- from the physical star, at the common epoch
+    -- from the Gaia star it joined, at the common epoch (0 for the physical star)
     separation_arcsec as identity_separation_arcsec
 from (select distinct on (star_id) * from members order by star_id, physical_star_id) as m
