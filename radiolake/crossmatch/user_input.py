@@ -6,14 +6,20 @@ catalogues are written that way by ingest. A user's file is often not: pandas 3 
 `large_string`, polars as `string_view`, writers may dictionary-encode strings, ids are integers (nullable
 ones too), positions float32, and `healpix` is usually absent.
 
-`prepare_input` looks at the file footers only; a file already in the canonical types is read as is. Any
-other is rewritten once into a temporary canonical Parquet (ids as strings, numbers as float64, strings as
-plain `string`, `healpix` computed with cdshealpix and the stars sorted by it) that the run reads instead.
-A file that cannot work raises `InputError` with one line that says what to change.
+`prepare_input` looks at the file footers only; a file already in the canonical types (and, for stars, in
+row groups that are small and healpix-ordered, as a lake catalogue's) is read as is. Any other is rewritten
+once into a canonical Parquet (ids as strings, numbers as float64, strings as plain `string`, `healpix`
+computed with cdshealpix, the stars sorted by it into row groups of their own) that the run reads instead,
+kept in the input cache (input_cache.py) so the next run over the same files reads the copy at once: a star
+file in no particular order would otherwise give every task every radio row, and one 1 M-row row group one
+task. A file that cannot work raises `InputError` with one line that says what to change.
 """
 
 from __future__ import annotations
 
+import logging
+import math
+import os
 import tempfile
 from pathlib import Path
 
@@ -22,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from radiolake.crossmatch import input_cache
 from radiolake.crossmatch.io import catalogue_files
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, SPAN_COLUMN
 from radiolake.crossmatch.star_chunks import filesystem
@@ -40,6 +47,16 @@ REQUIRED = {"source_id": "its id column (string or integer ids)",
 RESERVED = ("survey", "reason")
 #: Rows per row group of a rewritten star file (as ingest writes them: the engine plans by row group).
 ROW_GROUP_ROWS = 128_000
+#: Rows per file of a sorted star copy.
+PART_ROWS = 1_000_000
+#: The largest row group a star file is read in place with (a row group is one task: one core; pyarrow's
+#: and pandas' default of 1 Mi rows is above it).
+MAX_GROUP_ROWS = 512_000
+#: A star input whose row groups' healpix spans sum to more than this many times the sky they cover
+#: together (rows in no particular order: every row group spans it all) is sorted first.
+OVERLAP_LIMIT = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class InputError(ValueError):
@@ -47,10 +64,13 @@ class InputError(ValueError):
 
 
 def prepare_input(location: str, kind: str, *, epoch: float | None = None, workdir: Path | None = None) -> str:
-    """`location` itself when its Parquet is already canonical, else a canonical copy written under `workdir`.
+    """`location` itself when its Parquet is canonical and (stars) planned as well as a lake catalogue, else a
+    canonical copy: from the input cache (input_cache.py: the copy a run already made of the same files),
+    or written now (into the cache; under `workdir` when the cache is off).
 
-    `kind` is "radio" or "stars" (stars also need `healpix`, computed when absent). `epoch` (Julian year)
-    fills a missing `epoch` column; without it a missing epoch is an InputError."""
+    `kind` is "radio" or "stars" (stars also need `healpix`, computed when absent, and are sorted by it into
+    row groups of their own). `epoch` (Julian year) fills a missing `epoch` column; without it a missing
+    epoch is an InputError."""
     files, _, s3 = catalogue_files(location)
     fs = filesystem(s3)
     name = location.rstrip("/").rsplit("/", 1)[-1]
@@ -59,19 +79,75 @@ def prepare_input(location: str, kind: str, *, epoch: float | None = None, workd
         with fs.open_input_file(path) as f:
             schemas.append(pq.ParquetFile(f).schema_arrow)
     problems = [p for schema in schemas for p in _problems(schema, kind, name, epoch)]
-    if not problems and (kind != "stars" or all(_healpix_matches(fs, path) for path in files)):
+    if kind == "stars" and not problems and not all(_healpix_matches(fs, path) for path in files):
+        problems.append("healpix of another order or scheme")  # recomputed by canonical_table
+    if not problems and (kind != "stars" or healpix_ordered(fs, files)):
         return location
+    root = input_cache.cache_root()
+    key = input_cache.input_key(fs, files, kind, epoch) if root is not None else ""
+    if root is not None and (hit := input_cache.cached(root, key)) is not None:
+        log.info("%s input %s: the sorted canonical copy of an earlier run (%s)", kind, location, hit)
+        return str(hit / _copy_name(name, kind))
+    tmp = input_cache.new_entry(root, key) if root is not None else \
+        Path(tempfile.mkdtemp(prefix=f"radiolake-{kind}-", dir=workdir))
+    out = (tmp / "data" if root is not None else tmp) / _copy_name(name, kind)
     tables = []
     for path in files:
         with fs.open_input_file(path) as f:
-            tables.append(canonical_table(pq.read_table(f), kind, name, epoch))
+            table = pq.read_table(f)
+        tables.append(canonical_table(table, kind, name, epoch) if problems else table)
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
+    del tables
     if kind == "stars":
-        table = table.sort_by([("healpix", "ascending")])
-    out_dir = Path(tempfile.mkdtemp(prefix=f"radiolake-{kind}-", dir=workdir))
-    out = out_dir / f"{name.removesuffix('.parquet')}.parquet"
-    pq.write_table(table, out, row_group_size=ROW_GROUP_ROWS, compression="zstd")
-    return str(out)
+        write_sorted(table, out)
+    else:
+        pq.write_table(table, out, row_group_size=ROW_GROUP_ROWS, compression="zstd")
+    del table
+    if root is None:
+        return str(out)
+    return str(input_cache.commit(root, key, tmp) / _copy_name(name, kind))
+
+
+def _copy_name(name: str, kind: str) -> str:
+    """The copy's name: the input's (the run's default catalogue name); stars a folder of parts, radio a file."""
+    stem = name.removesuffix(".parquet") or "input"
+    return stem if kind == "stars" else f"{stem}.parquet"
+
+
+def healpix_ordered(fs, files: list[str]) -> bool:
+    """Can the star files be planned as a lake catalogue is, from their footers alone? Their row groups'
+    `healpix` ranges must barely overlap (each chunk then needs only the radio rows of its own sky), and no
+    row group may hold more than MAX_GROUP_ROWS rows (a row group is read by one task: one core)."""
+    from radiolake.crossmatch.star_chunks import row_groups
+
+    groups = [g for path in files for g in row_groups(fs, path)[1] if g.n_rows]
+    if not groups:
+        return True
+    if any(g.hp_min is None or g.n_rows > MAX_GROUP_ROWS for g in groups):
+        return False
+    span = sum(g.hp_max - g.hp_min + 1 for g in groups)
+    union = max(g.hp_max for g in groups) - min(g.hp_min for g in groups) + 1
+    return span <= OVERLAP_LIMIT * union
+
+
+def write_sorted(table: pa.Table, folder: Path) -> None:
+    """The stars sorted by `healpix` (rows without one last: the run quarantines them) as Parquet parts of
+    up to PART_ROWS rows in row groups of ROW_GROUP_ROWS, written by one thread per core (Arrow's take and
+    Parquet encoding release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    order = pc.sort_indices(table.column("healpix"))  # nulls last
+    n = table.num_rows
+    n_parts = max(1, math.ceil(n / PART_ROWS), min(os.cpu_count() or 1, math.ceil(n / ROW_GROUP_ROWS)))
+    bounds = np.linspace(0, n, n_parts + 1).astype(np.int64)
+    folder.mkdir(parents=True)
+
+    def part(i: int) -> None:
+        rows = table.take(order.slice(bounds[i], bounds[i + 1] - bounds[i]))
+        pq.write_table(rows, folder / f"part-{i:05d}.parquet", row_group_size=ROW_GROUP_ROWS, compression="zstd")
+
+    with ThreadPoolExecutor(min(os.cpu_count() or 1, n_parts)) as pool:
+        list(pool.map(part, range(n_parts)))
 
 
 def canonical_table(table: pa.Table, kind: str, name: str = "input", epoch: float | None = None) -> pa.Table:
