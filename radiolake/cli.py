@@ -160,6 +160,9 @@ def _register_step_commands() -> None:
     app.command("load")(load)
     app.command("marts")(marts)
     app.command("export")(export)
+    from radiolake.crossmatch.plan_cli import plan
+
+    app.command("plan")(plan)
     from radiolake.ingest.lake_cli import lake_app
 
     app.add_typer(lake_app, name="lake")

@@ -395,6 +395,29 @@ def save(results: dict, args: argparse.Namespace, rounds: list[dict], where: Pat
     return path
 
 
+def save_costs(folder: Path, args: argparse.Namespace, results: dict) -> dict:
+    """Per-row costs of the tasks and the fixed part of a run, from the cli0 and cli8 medians and the plan of
+    the same inputs (radiolake.crossmatch.estimate): task CPU-s = a x star rows + b x radio sky rows (two
+    runs, two unknowns); fixed = wall - task CPU-s / cores. Written where `radiolake plan` reads them."""
+    from radiolake.crossmatch.estimate import COSTS_FILE, estimate
+    from radiolake.crossmatch.match_config import MatchConfig
+    from radiolake.crossmatch.plan_cli import _star_location
+
+    stars, _ = _star_location(str(stars_path(folder, args.layout)))
+    radio = str(folder / "radio.parquet")
+    est = {n: estimate(radio, stars, MatchConfig(radius_arcsec=RADIUS, n_offsets=n)) for n in (0, 8)}
+    task = {n: results[f"cli{n}"]["task_s"]["sum"] for n in (0, 8)}
+    b = max((task[8] - task[0]) / max(est[8].radio_sky_rows - est[0].radio_sky_rows, 1), 0.0)
+    a = max((task[0] - b * est[0].radio_sky_rows) / max(est[0].star_rows, 1), 0.0)
+    cores = int(args.master.removeprefix("local[").removesuffix("]")) if args.master.startswith("local[") else 2
+    costs = {"star_row_s": a, "radio_sky_row_s": b,
+             "fixed_s": max(results["cli0"]["wall_s"] - task[0] / cores, 0.0), "cores": cores,
+             "measured": f"{time.strftime('%Y-%m-%d', time.gmtime())}, {args.size} {args.layout}, {args.master}, "
+                         f"{os.cpu_count()}-core machine, {load()}"}
+    COSTS_FILE.write_text(json.dumps(costs, indent=1) + "\n")
+    return costs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -411,6 +434,9 @@ def main() -> int:
     ap.add_argument("--mem-limit-gb", type=float, default=None,
                     help="kill any system's process tree above this RSS (default: none; 12 for --size huge)")
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder for the results JSON")
+    ap.add_argument("--save-costs", action="store_true",
+                    help="write the per-row costs `radiolake plan` uses (radiolake/crossmatch/plan_costs.json) "
+                         "from this run's cli0 and cli8 medians")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds of the main phases, rotated; the table shows each phase's median run "
                          "(on a shared or virtual machine one round can be off by 20%%)")
@@ -481,6 +507,8 @@ def main() -> int:
     print(f"pairs checked against the astropy reference in {len(checks)} timed runs: "
           + ("all identical" if not bad else f"{len(bad)} DIFFERENT:\n  " + "\n  ".join(bad)))
     print(f"results: {save(results, args, rounds, args.results)}")
+    if args.save_costs and not bad:
+        print(f"per-row costs for radiolake plan: {save_costs(folder, args, results)}")
     print(json.dumps({"size": args.size, "layout": args.layout, "rows": rows, **results}, default=str))
     if tmp:
         import shutil

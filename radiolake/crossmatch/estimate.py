@@ -1,0 +1,142 @@
+"""What a cross-match would read and cost, computed before anything runs (`radiolake plan`).
+
+The driver's own plan step (driver.plan_run) is run as is: it reads the radio rows the match needs and only
+the footers of the star files near their footprint, so the partitions (star chunks = tasks), the rows and
+bytes they would read and the radio rows each needs are the run's own, not a model of them. Then:
+
+- expected pairs: for each radio row, the density of the star row group whose healpix range holds it (rows /
+  the sky of its nested-index range; lake and sorted files only: an unsorted file's row groups each span the
+  whole sky, so the density is an average) times the search area pi r^2: chance pairs per sky; true
+  counterparts add at most one per radio row;
+- time: per-row costs measured by the benchmark (COSTS_FILE, written by `python -m benchmarks.crossmatch
+  --save-costs`): task CPU-seconds = per star row x star rows + per radio sky row x radio rows the chunks
+  need x (1 + offset skies), spread over the cores, plus the run's fixed part (process and Spark start,
+  planning, assembly, writing) as measured here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from radiolake.crossmatch.driver import StepTimer, plan_run
+from radiolake.crossmatch.match_config import MatchConfig
+from radiolake.crossmatch.partitioning import home_pixels
+from radiolake.schema import HEALPIX_ORDER
+
+#: Per-row costs measured by the benchmark on this machine (see benchmarks/crossmatch/run.py --save-costs).
+COSTS_FILE = Path(__file__).with_name("plan_costs.json")
+FINE_PIXEL_DEG2 = 4.0 * math.pi / (12 * 4**HEALPIX_ORDER) * (180.0 / math.pi) ** 2
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Measured costs: task CPU-seconds per star row and per radio sky row (a radio row in one sky, counted
+    once per chunk that needs it), the fixed seconds of a run, and where they were measured."""
+
+    star_row_s: float
+    radio_sky_row_s: float
+    fixed_s: float
+    cores: int
+    measured: str
+
+    @classmethod
+    def load(cls, path: Path = COSTS_FILE) -> Costs | None:
+        return cls(**json.loads(path.read_text())) if path.exists() else None
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's plan: what it reads and, with costs, how long it takes."""
+
+    n_radio: int
+    n_radio_quarantined: int
+    star_files: int
+    star_row_groups: int
+    partitions: int  # star chunks: one task each
+    star_rows: int
+    star_bytes_match_columns: int  # compressed bytes every chunk reads
+    star_bytes_other_columns: int  # read only for matched stars: an upper bound
+    radio_sky_rows: int  # radio rows the chunks need, summed over chunks, times the skies
+    n_skies: int
+    expected_chance_pairs: float  # real sky, from the star density at each radio row and the search area
+    search_arcsec: float
+    task_cpu_s: float | None = None
+    fixed_s: float | None = None
+
+    def wall_s(self, cores: int) -> float | None:
+        """Seconds on `cores` cores (tasks spread evenly, at least one chunk's share each)."""
+        if self.task_cpu_s is None or self.fixed_s is None:
+            return None
+        per_task = self.task_cpu_s / max(self.partitions, 1)
+        return self.fixed_s + max(self.task_cpu_s / max(cores, 1), per_task)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def estimate(radio: str, stars: str, config: MatchConfig, costs: Costs | None = None) -> Estimate:
+    """The plan of cross-matching `radio` with `stars` (locations the driver reads: crossmatch.io)."""
+    planned = plan_run(radio, stars, config, StepTimer())
+    chunks = planned.chunks
+    n_skies = 1 + config.n_offsets
+    radio_sky_rows = int(sum(len(rows) for _, rows in planned.payloads)) * n_skies
+    search = planned.plan.criteria.search_arcsec
+    density = _densities(planned.stars.groups, planned.radio.columns["ra"], planned.radio.columns["dec"])
+    chance = float(density.sum() * math.pi * (search / 3600.0) ** 2)
+    star_rows = int(sum(c.n_rows for c in chunks))
+    est = Estimate(
+        n_radio=planned.skies.n_radio,
+        n_radio_quarantined=0 if planned.radio.bad is None else planned.radio.bad.num_rows,
+        star_files=len({c.path for c in chunks}),
+        star_row_groups=int(sum(len(c.row_groups) for c in chunks)),
+        partitions=len(chunks),
+        star_rows=star_rows,
+        star_bytes_match_columns=int(sum(c.n_bytes for c in chunks)),
+        star_bytes_other_columns=int(sum(c.rest_bytes for c in chunks)),
+        radio_sky_rows=radio_sky_rows,
+        n_skies=n_skies,
+        expected_chance_pairs=chance,
+        search_arcsec=search,
+    )
+    if costs is None:
+        return est
+    cpu = costs.star_row_s * star_rows + costs.radio_sky_row_s * radio_sky_rows
+    return Estimate(**{**est.as_dict(), "task_cpu_s": cpu, "fixed_s": costs.fixed_s})
+
+
+def _densities(groups: list, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    """Stars per deg^2 at each radio position: each row group spreads its rows evenly over its sky (_area_deg2),
+    and the row groups whose healpix ranges hold the position add up (sorted files: one; files in no
+    particular order: every row group, each over the whole patch, an average density)."""
+    known = sorted((g for g in groups if g.hp_min is not None and g.n_rows), key=lambda g: g.hp_min)
+    if not known or ra.size == 0:
+        return np.zeros(ra.size)
+    lo = np.array([g.hp_min for g in known], np.int64)
+    hi = np.array([g.hp_max for g in known], np.int64)
+    rho = np.array([g.n_rows / _area_deg2(g) for g in known])
+    pix = home_pixels(ra, dec, HEALPIX_ORDER)
+    if (lo[1:] > hi[:-1]).all():  # disjoint ranges (lake catalogues, sorted files): one lookup
+        k = np.searchsorted(lo, pix, side="right") - 1
+        inside = (k >= 0) & (pix <= hi[np.maximum(k, 0)])
+        return np.where(inside, rho[np.maximum(k, 0)], 0.0)
+    out = np.zeros(ra.size)
+    for k in range(len(known)):  # overlapping ranges: few row groups (a user's file)
+        out += np.where((pix >= lo[k]) & (pix <= hi[k]), rho[k], 0.0)
+    return out
+
+
+def _area_deg2(g) -> float:
+    """A row group's sky: its nested healpix range's, or its ra/dec box's (footer statistics) when smaller
+    (a row group of a file in no particular order spans a nested range far wider than the patch it covers)."""
+    area = (g.hp_max - g.hp_min + 1) * FINE_PIXEL_DEG2
+    if g.box is not None and all(math.isfinite(v) for v in g.box):
+        ra_lo, ra_hi, dec_lo, dec_hi = g.box
+        box = (ra_hi - ra_lo) * (math.sin(math.radians(dec_hi)) - math.sin(math.radians(dec_lo))) * 180 / math.pi
+        if box > 0:
+            area = min(area, box)
+    return max(area, FINE_PIXEL_DEG2)

@@ -1,0 +1,121 @@
+"""`radiolake plan`: what a cross-match would read, find and cost, printed before anything runs.
+
+Reads what the run's own plan step reads (the radio rows, the star footers near them) and writes nothing:
+a lake catalogue is read at its CURRENT version without pinning it, and a user's file is planned from its
+sorted copy when an earlier run made one (input_cache), else as it is (the run would sort it first).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_WORKERS = (1, 10, 100)
+
+
+def plan(
+    radio: Annotated[str, typer.Option(help="Radio catalogue: lake name, s3:// URL, or Parquet file/folder.")],
+    stars: Annotated[str, typer.Option(help="Star catalogue: lake name, s3:// URL, or Parquet file/folder.")],
+    radius_arcsec: Annotated[float, typer.Option(help="Search radius (arcsec).")] = 2.0,
+    offsets: Annotated[int, typer.Option(min=0, help="Offset skies (as the run's --offsets).")] = 8,
+    workers: Annotated[list[int] | None, typer.Option(
+        "--workers", help="Also the wall time on N workers (repeatable; default 1, 10, 100).")] = None,
+    cores_per_worker: Annotated[int, typer.Option(min=1, help="Cores of each worker.")] = 4,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+) -> None:
+    """Plan a cross-match without running it: partitions, rows and bytes read, expected pairs, time."""
+    import os
+
+    from radiolake.crossmatch.estimate import Costs, estimate
+    from radiolake.crossmatch.match_config import MatchConfig
+
+    console = Console()
+    try:
+        radio_at, (stars_at, note) = _where(radio), _star_location(stars)
+        costs = Costs.load()
+        est = estimate(radio_at, stars_at, MatchConfig(radius_arcsec=radius_arcsec, n_offsets=offsets), costs)
+    except (ValueError, FileNotFoundError) as exc:
+        console.print(f"[bold red]error[/] {exc}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from exc
+    here = os.cpu_count() or 1
+    times = {f"here ({here} cores)": est.wall_s(here)}
+    for n in workers or DEFAULT_WORKERS:
+        times[f"{n} workers x {cores_per_worker} cores"] = est.wall_s(n * cores_per_worker)
+    if as_json:
+        console.print_json(json.dumps({**est.as_dict(), "wall_s": times, "note": note,
+                                       "costs_measured": costs.measured if costs else None}))
+        return
+    table = Table(title=f"plan: {radio} x {stars}, {radius_arcsec:g}\" ({est.search_arcsec:.2f}\" searched), "
+                        f"{offsets} offset skies", show_header=False)
+    table.add_row("radio rows", f"{est.n_radio:,} valid, {est.n_radio_quarantined:,} to quarantine")
+    table.add_row("star partitions", f"{est.partitions:,} tasks over {est.star_row_groups:,} row groups in "
+                                     f"{est.star_files:,} files")
+    table.add_row("star rows read", f"{est.star_rows:,}")
+    table.add_row("star bytes read", f"{est.star_bytes_match_columns / 2**20:,.1f} MiB (+ up to "
+                                     f"{est.star_bytes_other_columns / 2**20:,.1f} MiB: matched stars' other columns)")
+    table.add_row("radio sky rows", f"{est.radio_sky_rows:,} ({est.n_skies} skies, summed over the tasks)")
+    table.add_row("expected pairs", f"~{est.expected_chance_pairs:,.0f} by chance per sky + the true counterparts "
+                                    f"(at most one per radio row)")
+    if est.task_cpu_s is None:
+        table.add_row("time", "no measured costs (run python -m benchmarks.crossmatch --save-costs)")
+    else:
+        table.add_row("core-hours", f"{est.task_cpu_s / 3600:,.4f} (tasks) ; measured {costs.measured}")
+        for where, wall in times.items():
+            table.add_row(f"wall, {where}", _duration(wall))
+    if note:
+        table.add_row("note", note)
+    console.print(table)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    return f"{seconds:,.1f} s" if seconds < 120 else f"{seconds / 3600:,.2f} h ({seconds:,.0f} s)"
+
+
+def _where(location: str) -> str:
+    """Where the run would read `location`: a lake catalogue's CURRENT version (not pinned), else itself."""
+    import pyarrow.fs as pafs
+
+    from radiolake.crossmatch.io import resolve_location
+    from radiolake.ingest import catalog as cat
+
+    location = resolve_location(location).rstrip("/")
+    if location.startswith("s3://"):
+        from radiolake.lake import arrow_fs
+        from radiolake.spark.io import strip_scheme
+
+        fs, base = arrow_fs(), strip_scheme(location)
+    else:
+        fs, base = pafs.LocalFileSystem(), location
+    if "/versions/" not in location and cat.exists(fs, f"{base}/{cat.CURRENT}"):
+        return f"{location}/versions/{cat.current_version(fs, base)}"
+    return location
+
+
+def _star_location(stars: str) -> tuple[str, str | None]:
+    """(what to plan from, a note): a user's file's sorted copy when the input cache has one."""
+    from radiolake.crossmatch import input_cache
+    from radiolake.crossmatch.io import catalogue_files
+    from radiolake.crossmatch.star_chunks import filesystem
+    from radiolake.crossmatch.user_input import healpix_ordered
+
+    at = _where(stars)
+    if "/versions/" in at:
+        return at, None
+    files, _, s3 = catalogue_files(at)
+    fs = filesystem(s3)
+    root = input_cache.cache_root()
+    if root is not None:
+        entry = root / input_cache.input_key(fs, files, "stars", None)
+        if (entry / "DONE").exists():
+            return (str(next((entry / "data").iterdir())),
+                    "planned from the sorted copy an earlier run made (input cache)")
+    if not healpix_ordered(fs, files):
+        return at, ("the run sorts this file by healpix first (once; kept in the input cache): its tasks will "
+                    "be fewer radio rows each than planned here, plus the sort")
+    return at, None
