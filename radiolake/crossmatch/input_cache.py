@@ -9,8 +9,8 @@ The key is cheap and safe without reading the rows: for every file of the input,
 and the bytes of its Parquet footer (row counts, column statistics, schema), plus what the copy depends on
 (catalogue kind, the epoch filling a missing column, FORMAT). A rewritten file changes size, mtime or
 footer; a copy is only ever used whole (written under a temporary name, renamed last). Entries are
-evicted least recently used beyond RADIOLAKE_INPUT_CACHE_GB (default 20); RADIOLAKE_INPUT_CACHE=off keeps
-copies in the run's temporary folder instead, as before.
+evicted least recently used beyond RADIOLAKE_INPUT_CACHE_GB (default 20), half-written copies of runs that
+died after a day; RADIOLAKE_INPUT_CACHE=off keeps copies in the run's temporary folder instead, as before.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ FORMAT = "1"
 #: Where the copies live, under the state directory.
 CACHE_DIR = ("cache", "inputs")
 DEFAULT_LIMIT_GB = 20.0
+#: A temporary copy folder older than this (seconds) was left by a run that died: removed.
+STALE_S = 86_400
 
 
 def cache_root() -> Path | None:
@@ -96,7 +98,11 @@ def evict(root: Path, keep: str | None = None) -> None:
     entries = []
     for entry in root.iterdir():
         done = entry / "DONE"
-        if entry.name.startswith(".") or not done.exists():
+        if entry.name.startswith("."):  # a copy being written, or left by a run that died a day ago
+            if time.time() - entry.stat().st_mtime > STALE_S:
+                shutil.rmtree(entry, ignore_errors=True)
+            continue
+        if not done.exists():
             continue
         size = sum(p.stat().st_size for p in entry.rglob("*") if p.is_file())
         entries.append((done.stat().st_mtime, size, entry))

@@ -97,3 +97,10 @@ def test_with_the_cache_off_the_copy_goes_to_the_run_folder(tmp_path, monkeypatc
     path = _write_unsorted(tmp_path / "mine.parquet", _stars())
     copy = prepare_input(str(path), "stars", workdir=tmp_path / "work")
     assert Path(copy).is_relative_to(tmp_path / "work") and not (tmp_path / "state").exists()
+
+
+def test_least_recently_used_copies_go_above_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("RADIOLAKE_INPUT_CACHE_GB", "0.000001")  # ~1 kB: room for no copy but the newest
+    first = prepare_input(str(_write_unsorted(tmp_path / "a.parquet", _stars(3))), "stars")
+    second = prepare_input(str(_write_unsorted(tmp_path / "b.parquet", _stars(4))), "stars")
+    assert Path(second).exists() and not Path(first).exists()
