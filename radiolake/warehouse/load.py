@@ -31,6 +31,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from radiolake.config import Settings, get_settings
+from radiolake.warehouse.footprints import add_footprint
 from radiolake.warehouse.partitions import drop_run_partitions, partition_prefix
 from radiolake.warehouse.retention import RetentionPolicy, apply_retention
 from radiolake.warehouse.tables import LOAD_TABLES, LoadTable
@@ -219,6 +220,7 @@ def load_run(uri: str, *, dsn: str | None = None, settings: Settings | None = No
         ensure_load_schema(conn)
         try:
             folder = open_results(uri, settings)
+            add_footprint(folder.run, settings or get_settings())  # where its detections supersede (issue 22)
             rows, dropped = write_run(conn, folder, retention)
         except ResultsValidationError as exc:  # the load's transaction, if begun, is rolled back by now
             record_rejection(conn, exc)
