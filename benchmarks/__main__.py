@@ -4,9 +4,11 @@ Sizes for the issues' figures: `python benchmarks/ingest.py --rows 10000000`,
 `python -m benchmarks.crossmatch --size large`, `python benchmarks/warehouse.py --pairs 1000000`,
 `python benchmarks/warehouse_load.py --pairs 1000000` (the load alone, repeated, wall and CPU),
 `python benchmarks/spark_cluster.py --rows 1000000` (local mode vs the stack's standalone cluster),
-`python benchmarks/bucket_browser.py` (a 10,000-object folder through the bucket browser)
+`python benchmarks/bucket_browser.py` (a 10,000-object folder through the bucket browser),
+`python benchmarks/pipeline.py --rounds 3` (the pipeline DAG on the demo sky, dbt as Cosmos WATCHER vs LOCAL)
 (the warehouse one needs the embedded stack: `radiolake stack up --no-airflow`; the bucket browser one the
-stack with Airflow: `radiolake stack up`).
+stack with Airflow: `radiolake stack up`; the pipeline one starts what is not running and restarts Airflow
+once per mode).
 """
 
 import subprocess
@@ -22,6 +24,7 @@ RUNS = [
     ["benchmarks/warehouse_load.py", "--pairs", "200000", "--repeat", "2"],
     ["benchmarks/spark_cluster.py", "--rows", "100000"],
     ["benchmarks/bucket_browser.py", "--objects", "10000"],
+    ["benchmarks/pipeline.py", "--rounds", "1"],
 ]
 
 
