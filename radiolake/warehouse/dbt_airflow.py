@@ -119,6 +119,15 @@ def lineage_env() -> dict[str, str]:
                                 "RADIOLAKE_DBT_USER")}
 
 
+def lineage_in_process(context: Any = None) -> None:
+    """The watcher producer's `pre_execute`: `lineage_env` in the task's own environment.
+
+    Under the watcher mode the producer names every model's Asset (Cosmos' get_dataset_namespace reads the
+    profile with this process's environment, not the operator's `env`, which only dbt's subprocess gets);
+    without these the Assets would carry the profile's default host and port. No password is set."""
+    os.environ.update(lineage_env())
+
+
 def cut_vars_text(params: Mapping[str, Any] | None) -> str:
     """The run's candidate cuts for `--vars`, checked (RunParamError names a bad one); `{}` for none."""
     return vars_text(dbt_cut_vars(params))
@@ -245,7 +254,8 @@ def dbt_task_group(upstream: Any = None, group_id: str = GROUP_ID, mode: str | N
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
             dbt_executable_path=executable, invocation_mode=InvocationMode.SUBPROCESS,
-            setup_operator_args={"retries": 0, "freshness_callback": source_states} if watcher else None),
+            setup_operator_args={"retries": 0, "freshness_callback": source_states,
+                                 "pre_execute": lineage_in_process} if watcher else None),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
                                    dbt_executable_path=executable, invocation_mode=InvocationMode.SUBPROCESS,
                                    # source tests (load.runs.run_id unique/not null) as a task of their own

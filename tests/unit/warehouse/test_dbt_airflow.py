@@ -3,6 +3,7 @@ command line, and when the manifest the rendering reads is made again."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
@@ -115,6 +116,23 @@ def test_lineage_env_has_where_the_warehouse_is_but_never_its_password(monkeypat
                                          "RADIOLAKE_DBT_DBNAME": "wh", "RADIOLAKE_DBT_USER": "loader"}
 
 
+def test_the_producer_names_the_assets_after_the_warehouse_without_its_password(monkeypatch):
+    """Cosmos reads the profile with the producer process's environment to name the marts' Assets."""
+    from cosmos import ProfileConfig
+    from cosmos.dataset import get_dataset_namespace
+
+    monkeypatch.setenv("RADIOLAKE_WAREHOUSE_DSN", "postgresql://radiolake:s3cret@db.example:6543/warehouse")
+    for name in ("RADIOLAKE_DBT_HOST", "RADIOLAKE_DBT_PORT", "RADIOLAKE_DBT_DBNAME", "RADIOLAKE_DBT_USER"):
+        monkeypatch.setenv(name, "")  # restored after the test
+    dbt_airflow.lineage_in_process({})
+    root = dbt_airflow.project_dir()
+    profile = ProfileConfig(profile_name=dbt_airflow.PROFILE, target_name=dbt_airflow.TARGET,
+                            profiles_yml_filepath=root / "profiles.yml")
+    assert get_dataset_namespace(profile) == "postgres://db.example:6543"
+    others = {k: v for k, v in os.environ.items() if k != "RADIOLAKE_WAREHOUSE_DSN"}
+    assert "s3cret" not in " ".join(others.values())  # the password stays where it was configured only
+
+
 def test_radiolake_dbt_reads_the_command_and_the_node():
     args = ["run", "--select", "stg_pairs", "--vars", "{}", "--project-dir", "/tmp/x"]
     assert dbt_command(args) == "run"
@@ -193,6 +211,7 @@ def test_by_default_one_producer_runs_dbt_build_and_each_model_task_watches_it(d
         first = tasks["dbt.load_pairs_source"]
         assert first.upstream_task_ids == {"load", PRODUCER} and first.trigger_rule == "all_done_min_one_success"
         assert producer._freshness_callback is dbt_airflow.source_states
+        assert producer._pre_execute_hook is dbt_airflow.lineage_in_process  # the Assets name the warehouse
         assert isinstance(tasks["dbt.radio_stars.run"], DbtRunWatcherOperator)
         assert isinstance(tasks["dbt.radio_stars.test"], DbtTestWatcherOperator)
         assert tasks["dbt.radio_stars.run"].retries > 0  # a model's task retries by running that model alone
