@@ -101,7 +101,7 @@ def map_chunks(executor: Executor, planned: Planned, config: MatchConfig, timer:
     """Step 3: the star tasks on the executor; the radio rows are its one shared value."""
     plan, skies = planned.plan, planned.skies
     ctx = TaskContext(plan.criteria, skies.epoch_range, plan.slow_limit_arcsec, config.density_order,
-                      skies.n_radio, config.kernel)
+                      skies.n_radio, config.kernel, skies.sky_rows)
     executor.start()
     timer.lap("await_spark")
     tasks = task_groups(planned.payloads, [c.n_rows for c in planned.chunks], executor.parallelism())

@@ -36,6 +36,11 @@ from radiolake.crossmatch.populations import POPULATION_COLUMNS, classes_of
 from radiolake.crossmatch.sky import offset_sky_position
 from radiolake.schema import HEALPIX_ORDER
 
+#: With offset skies, up to this many sky rows (radio rows x skies) are replicated per sky by the driver
+#: (16 bytes each, ~0.5 GB at the limit); above it (10 M radio sources x 9 skies) a chunk takes the real rows
+#: inside its ra/dec boxes widened by the offset, and every sky of each.
+MAX_SKY_REPLICA_ROWS = 30_000_000
+
 #: Star columns the match reads (pmra_error/pmdec_error may be absent: then NaN); the parallax places a nearby
 #: star where the Earth sees it on the radio date (epochs.apply_parallax); parallax, its error, RUWE and the
 #: magnitudes give each star its population class (populations.py; absent: unknown).
@@ -137,6 +142,7 @@ class RadioSkies:
     reach_arcsec: float
     by_dec: np.ndarray | None = None  # with offset skies: rows sorted by dec
     dec_sorted: np.ndarray | None = None  # with offset skies: dec[by_dec] (gathered once, not per chunk)
+    sky_rows: bool = False  # rep_row holds sky rows: every sky's rows replicated by their own (shifted) cones
 
     @classmethod
     def build(
@@ -150,6 +156,18 @@ class RadioSkies:
         from radiolake.crossmatch.partitioning import radio_replicas  # driver only
 
         columns = radio_columns(radio)
+        n = columns["ra"].size
+        if n_offsets and (n_offsets + 1) * n <= MAX_SKY_REPLICA_ROWS:
+            # each sky's rows replicated where their own cones reach: a chunk gets only the sky rows that can
+            # land on its stars (the ra/dec boxes below took ~4x more at 10 M x 1 M)
+            parts = [radio_replicas(*offset_sky_position(columns["ra"], columns["dec"], k, n_offsets,
+                                                         offset_arcmin), reach_arcsec, join_order)
+                     for k in range(n_offsets + 1)]
+            key = np.concatenate([k for _, k in parts])
+            order = np.argsort(key, kind="stable")
+            rows = np.concatenate([r + k * n for k, (r, _) in enumerate(parts)])[order]
+            return cls(RadioRows(columns, n_offsets, offset_arcmin), join_order, key[order], rows, reach_arcsec,
+                       sky_rows=True)
         rows, key = radio_replicas(columns["ra"], columns["dec"], reach_arcsec, join_order)  # sorted by key
         by_dec = np.argsort(columns["dec"], kind="stable") if n_offsets else None
         dec_sorted = columns["dec"][by_dec] if n_offsets else None
@@ -169,14 +187,15 @@ class RadioSkies:
         return self.radio.offset_arcmin * 60.0 if self.radio.n_offsets else 0.0
 
     def keys(self) -> np.ndarray:
-        """Distinct join pixels the radio cones of the real sky reach."""
+        """Distinct join pixels the radio cones reach (of the real sky; of every sky with `sky_rows`)."""
         return np.unique(self.rep_key)
 
     def rows_for_keys(self, key_lo: int, key_hi: int) -> np.ndarray:
-        """Real rows with a replica in join pixels [key_lo, key_hi], each once."""
+        """Rows (sky rows with `sky_rows`) with a replica in join pixels [key_lo, key_hi], each once, sorted."""
         a = np.searchsorted(self.rep_key, key_lo, side="left")
         b = np.searchsorted(self.rep_key, key_hi, side="right")
-        return np.unique(self.rep_row[a:b])
+        rows = np.sort(self.rep_row[a:b])  # sort + neighbour test: np.unique's hash path was slower here
+        return rows[np.r_[True, rows[1:] != rows[:-1]]] if rows.size else rows
 
     def rows_in_box(self, box: tuple[float, float, float, float], margin_arcsec: float) -> np.ndarray:
         """Real rows inside an ra/dec box widened by `margin_arcsec` (RA 0/360 and the poles handled)."""
@@ -198,7 +217,13 @@ class RadioSkies:
     def rows_for_chunk(self, hp_lo: int | None, hp_hi: int | None,
                        boxes: tuple[tuple[float, float, float, float], ...] | None = None) -> np.ndarray:
         """Real rows a chunk of stars (fine `healpix` in [hp_lo, hp_hi], ra/dec within the union of `boxes`)
-        needs in every sky; all rows when the chunk's bounds are unknown."""
+        needs in every sky; all rows when the chunk's bounds are unknown. With `sky_rows`: the sky rows it needs
+        (RadioRows.arrays_for_sky), else real rows (RadioRows.arrays: every sky of each)."""
+        if self.sky_rows:
+            if hp_lo is None or hp_hi is None:
+                return np.arange((self.radio.n_offsets + 1) * self.n_radio, dtype=np.int64)
+            shift = 2 * (HEALPIX_ORDER - self.order)
+            return self.rows_for_keys(int(hp_lo) >> shift, int(hp_hi) >> shift)
         if self.radio.n_offsets:
             if not boxes or any(not np.isfinite(v) for box in boxes for v in box):
                 return np.arange(self.n_radio, dtype=np.int64)

@@ -45,6 +45,7 @@ class TaskContext:
     density_order: int
     n_radio: int
     kernel: MatchKernel
+    sky_rows: bool = False  # payloads name sky rows (engine.RadioSkies.sky_rows), else real rows (every sky)
 
 
 @dataclass
@@ -137,7 +138,8 @@ def run_star_group(ctx: TaskContext, radio: RadioRows, payloads: list[tuple[Star
                    ) -> list[ChunkResult]:
     """One task of an executor: several chunks one after the other (fewer, larger tasks; memory stays one
     chunk's). `radio`: the radio rows, shipped once per executor; each payload names the rows its chunk needs."""
-    return [run_star_chunk(ctx, chunk, radio.arrays(needed)) for chunk, needed in payloads]
+    rows = radio.arrays_for_sky if ctx.sky_rows else radio.arrays
+    return [run_star_chunk(ctx, chunk, rows(needed)) for chunk, needed in payloads]
 
 
 def warm_up(_: object) -> None:
