@@ -184,16 +184,20 @@ def source_states(context: Any, dag: Any, task_group: Any, nodes: Mapping[str, A
 
 
 def watch_detached_tests(group: Any) -> None:
-    """Let the watcher tasks of tests that read several models (detached, a task of their own) see their
-    result: Cosmos aggregates a test's status only for the models that list it (`tests_per_model`), and a
-    detached test is listed under none, so its task would read nothing, pass whenever the build passed and
-    fail with "producer failed" whenever anything else failed. Listing each one as its own model makes the
-    producer publish its pass/fail under the key its task reads (`<test id>_tests_status`)."""
+    """Give each test that reads several models (detached: a task of its own) its own result, as under the
+    local mode. Cosmos lists such a test under every model it reads (`tests_per_model`, cosmos/dbt/graph.py
+    `update_node_dependency`) and aggregates a model's test status over that list, so one failing
+    relationships test would fail the test task of each model it reads, while its own task, which reads
+    `<test id>_tests_status`, would get no result at all (passing whenever the build passed, failing with
+    "producer failed" whenever anything else failed). Here each detached test is listed as its own model
+    and taken out of the models' lists (the local mode's test tasks `--exclude` it the same way)."""
     tasks = list(group.iter_tasks()) if hasattr(group, "iter_tasks") else list(group.children.values())
     producer = next(t for t in tasks if hasattr(t, "tests_per_model"))
-    detached = {t.model_unique_id: [t.model_unique_id] for t in tasks
+    detached = {t.model_unique_id for t in tasks
                 if getattr(t, "is_test_sensor", False) and str(t.model_unique_id).startswith("test.")}
-    producer.tests_per_model = {**producer.tests_per_model, **detached}
+    per_model = {model: [t for t in tests if t not in detached]
+                 for model, tests in producer.tests_per_model.items()}
+    producer.tests_per_model = {**{m: t for m, t in per_model.items() if t}, **{t: [t] for t in detached}}
 
 
 def watch_after_the_build(group: Any) -> None:

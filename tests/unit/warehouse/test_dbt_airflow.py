@@ -218,6 +218,10 @@ def test_by_default_one_producer_runs_dbt_build_and_each_model_task_watches_it(d
         # a test of several models (a task of its own) is published under the key its task reads
         grades = tasks["dbt.assert_radio_star_grades_follow_rules_test"]
         assert producer.tests_per_model[grades.model_unique_id] == [grades.model_unique_id]
+        # and only there: a model's test task takes the tests of that model alone, as under the local mode
+        relationship = tasks["dbt.relationships_stg_pairs_star_key__star_key__ref_stg_stars__test"].model_unique_id
+        assert relationship not in producer.tests_per_model["model.radiolake.stg_pairs"]
+        assert producer.tests_per_model["model.radiolake.stg_pairs"]  # its single-model tests
 
 
 def test_the_local_mode_renders_the_same_model_tasks_without_a_producer(monkeypatch, dags):
