@@ -201,24 +201,26 @@ def watch_detached_tests(group: Any) -> None:
 
 
 def watch_after_the_build(group: Any) -> None:
-    """Start the watching tasks that have no dbt task before them once the producer's build has ended.
+    """Start the watching tasks that have no dbt task before them once the build's task has ended.
 
-    Cosmos starts them beside the producer (they defer and wait for its statuses). Here they follow it:
-    with 2 cores and 4 task slots a task start competes with dbt anyway, a task that starts after the build
-    finds its node's status at once (no deferral, no triggerer), and an in-process run (`dag.test()`, which
-    runs its scheduled tasks one by one in no set order) can never start a watcher that waits for a producer
-    it will not run. Their trigger rule lets them run when the build failed (each reads its own node's
-    status: the failed node fails, the others pass) and not when the load before the group (their other
-    upstream, from `upstream >> group`, which runs first) did not succeed either.
+    Cosmos starts them beside the producer (they defer and wait for its statuses). Here they follow Cosmos'
+    gate after it (`dbt_producer_watcher_done`): with 2 cores and 4 task slots a task start competes with dbt
+    anyway, a task that starts after the build finds its node's status at once (no deferral, no
+    triggerer), and an in-process run (`dag.test()`, which runs its scheduled tasks one by one in no set
+    order) never starts a watcher that waits for a producer it will not run. The gate succeeds when the
+    build did or when its retry was skipped (Cosmos never runs a second build: the retry gives back the
+    first try's statuses, or each model task then runs its own model); it is upstream_failed when the
+    build failed with no retry left or never ran. The trigger rule runs the watchers in every case but the
+    last one where the load before the group (their other upstream) did not succeed either.
     """
     from airflow.task.trigger_rule import TriggerRule
 
     tasks = list(group.iter_tasks()) if hasattr(group, "iter_tasks") else list(group.children.values())
-    producer = next(t for t in tasks if hasattr(t, "tests_per_model"))
+    gate = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher_done"))
     ids = {t.task_id for t in tasks}
     for task in tasks:
         if hasattr(task, "producer_task_id") and not task.upstream_task_ids & ids:
-            producer >> task
+            gate >> task
             task.trigger_rule = TriggerRule.ALL_DONE_MIN_ONE_SUCCESS
 
 
@@ -236,8 +238,9 @@ def dbt_task_group(upstream: Any = None, group_id: str = GROUP_ID, mode: str | N
       (failed, skipped or success) once the build has ended (watch_after_the_build), waiting in the
       triggerer if it has none yet. Airflow starts dbt once instead of once per task. A task cleared or
       retried after the build runs dbt for its own node alone (`dbt run|test --select <model>`), as under
-      "local". The producer is never retried: Cosmos would only skip its second try (a second build could
-      race the watchers), so it gets retries=0.
+      "local". When the build fails, its task is retried as the DAG's tasks are, but Cosmos runs no second
+      build: the retry is skipped and hands the first try's statuses to the model tasks (see
+      watch_after_the_build), so the failed model's task fails by name and the others pass.
     - "local": each task starts dbt for its own node (`dbt run|test --select <model>`).
     """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
@@ -258,7 +261,7 @@ def dbt_task_group(upstream: Any = None, group_id: str = GROUP_ID, mode: str | N
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
             dbt_executable_path=executable, invocation_mode=InvocationMode.SUBPROCESS,
-            setup_operator_args={"retries": 0, "freshness_callback": source_states,
+            setup_operator_args={"freshness_callback": source_states,
                                  "pre_execute": lineage_in_process} if watcher else None),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
                                    dbt_executable_path=executable, invocation_mode=InvocationMode.SUBPROCESS,

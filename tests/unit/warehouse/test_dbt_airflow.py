@@ -196,8 +196,8 @@ def test_the_dbt_mode_is_a_setting_watcher_by_default_and_a_bad_one_is_named(mon
 
 
 def test_by_default_one_producer_runs_dbt_build_and_each_model_task_watches_it(dags):
-    """WATCHER (the default): one task runs `dbt build` through radiolake-dbt, never retried (Cosmos would only
-    skip a second try), ahead of every watching task; each model keeps its own run and test task."""
+    """WATCHER (the default): one task runs `dbt build` through radiolake-dbt, ahead of every watching task;
+    each model keeps its own run and test task."""
     from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator, DbtTestWatcherOperator
 
     by_id, _, _ = dags
@@ -205,11 +205,12 @@ def test_by_default_one_producer_runs_dbt_build_and_each_model_task_watches_it(d
         tasks = {t.task_id: t for t in by_id[dag_id].tasks}
         producer = tasks[PRODUCER]
         assert isinstance(producer, DbtProducerWatcherOperator) and producer.base_cmd == ["build"]
-        assert producer.retries == 0 and producer.dbt_executable_path.endswith("radiolake-dbt")
-        assert producer.upstream_task_ids == {"load"}
-        # the first watchers follow the build, and run when it failed (each takes its own node's status)
+        assert producer.dbt_executable_path.endswith("radiolake-dbt")
+        assert producer.upstream_task_ids == {"load"} and tasks[WATCHER_GATE].upstream_task_ids == {PRODUCER}
+        # the first watchers follow the build's gate, and run when it failed (each takes its own node's status)
         first = tasks["dbt.load_pairs_source"]
-        assert first.upstream_task_ids == {"load", PRODUCER} and first.trigger_rule == "all_done_min_one_success"
+        assert first.upstream_task_ids == {"load", WATCHER_GATE}
+        assert first.trigger_rule == "all_done_min_one_success"
         assert producer._freshness_callback is dbt_airflow.source_states
         assert producer._pre_execute_hook is dbt_airflow.lineage_in_process  # the Assets name the warehouse
         assert isinstance(tasks["dbt.radio_stars.run"], DbtRunWatcherOperator)
