@@ -10,9 +10,9 @@ tasks), and the ratio local/watcher, both measured in this run on this machine.
 
 Checked: every run succeeded with every model's task; the marts each run built are the same in both modes
 (row counts of the run's rows in each mart, and a checksum of the run's candidates and of radio_stars, the
-columns that name a run or a time left out). Results go to benchmarks/results/pipeline-<utc>.json with the
-commit. Airflow is left running in the default mode (watcher) afterwards; the stack is stopped only if this
-started it.
+columns that name a run or a time, and the keys, left out). Results go to
+benchmarks/results/pipeline-<utc>.json with the commit. Airflow is left running in the default mode (watcher)
+afterwards; the stack is stopped only if this started it.
 
 Usage: python benchmarks/pipeline.py [--rounds 1] [--modes watcher,local]
 Needs nothing running (it starts the stack in RADIOLAKE_HOME, or the default state directory); on a shared
@@ -93,11 +93,12 @@ def run_times(client: AirflowClient, airflow_run: str) -> dict:
 
 
 def _checksum(conn, table: str, where: sql.Composable, args: tuple) -> tuple[int, str]:
-    """Rows and an md5 of the rows (sorted), columns that name a run or a time left out."""
+    """Rows and an md5 of the rows (sorted), columns that name a run or a time, and keys (some are built from
+    the run id), left out."""
     cols = [r[0] for r in conn.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = %s "
         "ORDER BY ordinal_position", (table,))]
-    kept = [c for c in cols if "run" not in c and not c.endswith("_at")]
+    kept = [c for c in cols if "run" not in c and not c.endswith(("_at", "_key"))]
     row = sql.SQL("ROW({})::text").format(sql.SQL(", ").join(map(sql.Identifier, kept)))
     query = sql.SQL("SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), '')) "
                     "FROM (SELECT {} AS r FROM marts.{} {}) t").format(row, sql.Identifier(table), where)
