@@ -51,17 +51,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STACK_KEY] = stack
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook, which reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `pytest -n 2 --dist loadgroup` (`make test`): every test on the shared stack in one xdist group, so
     one worker starts that one stack and runs them in order while the other worker runs the rest (unit, static,
     Spark-local, and the tests that start a stack of their own, `own_stack`, kept together in a group of theirs
     so that at most two stacks ever run at once). Without xdist the marks change nothing."""
+    grouping = bool(getattr(config.option, "loadgroup", False))  # set in an xdist worker under --dist loadgroup
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if "stack" in names:
-            item.add_marker(pytest.mark.xdist_group("stack"))
-        elif "own_stack" in names:
-            item.add_marker(pytest.mark.xdist_group("own_stack"))
+        group = "stack" if "stack" in names else "own_stack" if "own_stack" in names else None
+        if group is None:
+            continue
+        item.add_marker(pytest.mark.xdist_group(group))
+        if grouping:
+            _suffix_group(item, group)
+
+
+def _suffix_group(item: pytest.Item, group: str) -> None:
+    """xdist groups tests by a `@group` suffix on their node id, which its worker hook writes to `item._nodeid`;
+    from pytest 9.2 the id lives in `item._id` (a NodeId) and that write is lost, so the groups would silently
+    be spread over both workers (both would start a shared stack). Write the suffix where pytest reads it."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: xdist's own hook does it
+        return
+    node_id = getattr(item, "_id", None)
+    if isinstance(node_id, NodeId) and not str(node_id).endswith(f"@{group}"):
+        item._id = NodeId.parse(f"{node_id}@{group}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

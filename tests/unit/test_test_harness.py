@@ -8,6 +8,7 @@ kill the whole worker, and xdist would start a new one, which starts the shared 
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -62,3 +63,64 @@ def test_the_timeout_fails_the_slow_test_alone_under_xdist_and_the_worker_lives_
     assert "crashed" not in out, out
     assert re.search(r"\b1 failed, 1 passed\b", out), out
     assert (tmp_path / ".test-reports" / "junit.xml").is_file()  # pyproject's addopts, relative to the run
+
+
+GROUPING_CONFTEST = '''
+import pytest
+
+from tests.conftest import pytest_collection_modifyitems  # noqa: F401  (the hook under test)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    return "shared"
+
+
+@pytest.fixture
+def logged_in(stack):
+    return stack
+'''
+
+GROUPED_TESTS = '''
+import os
+from pathlib import Path
+
+import pytest
+
+
+def ran(name):
+    (Path(__file__).parent / "ran" / name).write_text(os.environ["PYTEST_XDIST_WORKER"])
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_on_stack(stack, n):
+    ran(f"stack-{n}")
+
+
+def test_through_another_fixture(logged_in):
+    ran("stack-e2e")
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_unit(n):
+    ran(f"unit-{n}")
+'''
+
+
+def test_stack_tests_run_on_one_worker_under_loadgroup(tmp_path: Path):
+    """The real grouping hook of tests/conftest.py, on two workers: every test that uses `stack`, directly or
+    through another fixture, runs on the same worker (one shared stack), the rest on either."""
+    (tmp_path / "ran").mkdir()
+    (tmp_path / "conftest.py").write_text(GROUPING_CONFTEST)
+    (tmp_path / "test_grouped.py").write_text(GROUPED_TESTS)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup", "-q",
+         str(tmp_path / "test_grouped.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ran = {p.name: p.read_text() for p in (tmp_path / "ran").iterdir()}
+    assert len(ran) == 11
+    stack_workers = {w for name, w in ran.items() if name.startswith("stack-")}
+    assert len(stack_workers) == 1, ran
