@@ -37,7 +37,7 @@ def test_pipeline_file_param_outside_imports_is_refused_before_anything_is_store
     ensure_buckets(stack.settings)
     secrets = stack.stack.state.secrets_file
     with pytest.raises(BadInputError, match="outside the folders allowed for imports") as err:
-        ingest_step("stars", {"stars_survey": "srsc", "stars_path": str(secrets)})
+        ingest_step("radio", {"radio_survey": "srsc", "radio_path": str(secrets)})  # srsc is a radio survey
     assert str(allowed_import_dirs()[0]) in str(err.value)
     assert _raw_objects(stack, "srsc") == []
 
