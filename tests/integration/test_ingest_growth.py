@@ -9,24 +9,31 @@ import threading
 import numpy as np
 import pytest
 
-from radiolake.config import repo_root
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.run import ingest_survey
 from radiolake.lake import arrow_fs, ensure_buckets, minio_client
 from radiolake.warehouse.footprints import SKY_END, radio_coverage_footprint
 
 pytestmark = pytest.mark.integration
-
-HIP2 = repo_root().parent / "shared" / "data" / "hip2_epoch1991.25.csv.gz"
+HIP2 = "hip2_epoch1991.25.csv.gz"  # in the shared_data folder (tests/conftest.py)
 
 REGION_1 = "box:10,30,-10,10"
 REGION_2 = "box:100,120,20,40"
 REGION_3 = "cone:200,-40,8"
 
 
+@pytest.fixture(autouse=True)
+def _hip2(shared_data):
+    global _HIP2_PATH
+    _HIP2_PATH = shared_data / HIP2
+
+
+_HIP2_PATH = None
+
+
 def _ingest(settings, name: str, region: str, seed: int = 0):
     """The real Hipparcos 2 file (unique ids over the whole sky), one region of it."""
-    return ingest_survey("hip2_csv", path=HIP2, region=region, name=name, settings=settings,
+    return ingest_survey("hip2_csv", path=_HIP2_PATH, region=region, name=name, settings=settings,
                          max_rows_per_partition=100)
 
 
