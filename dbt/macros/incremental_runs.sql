@@ -165,7 +165,9 @@
         from ({{ run_ids_in(this) }}) as i
         left join {{ ref('stg_runs') }} as r on r.run_id = i.run_id
         where not coalesce(r.is_latest_run, false) or r.loaded_at is distinct from (
-            select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)))
+            select t.run_loaded_at from {{ this }} as t where t.run_id = i.run_id limit 1)
+            -- a newer run of its catalogues loaded since: it may supersede some of its rows (supersede.sql)
+            or {{ has_newer_run_loaded_since('r', '(select max(t.built_at) from ' ~ this ~ ' as t)') }}))
     union all
     select star_id from {{ ref('int_best_matches') }} where run_id = any(array(
         select r.run_id from {{ ref('stg_runs') }} as r

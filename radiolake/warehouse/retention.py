@@ -64,17 +64,34 @@ def _number(env: Mapping[str, str], name: str, *, integer: bool, minimum: float)
     return value
 
 
-#: The runs a policy drops. Ranked like stg_runs.is_latest_run, so rank 1 (the newest) is always kept.
+#: The runs a policy drops. Ranked like stg_runs.is_latest_run, so rank 1 (the newest) is always kept, and
+#: so is a run still the newest somewhere in its footprint (issue 22: a region's run stays while no single
+#: newer run of its catalogues covers all of it; footprints as dbt's stg_run_footprints reads them).
 RUNS_TO_DROP = """
     with ranked as (
-        select run_id,
+        select run_id, radio_catalog, star_catalog,
                coalesce(created_utc, loaded_at) as made,
                row_number() over (partition by radio_catalog, star_catalog
                                   order by created_utc desc nulls last, loaded_at desc, run_id desc) as newest
         from load.runs
+    ),
+    footprints as (
+        select r.run_id, (f.range ->> 0)::bigint as lo, (f.range ->> 1)::bigint as hi
+        from load.runs as r
+        cross join lateral jsonb_array_elements(
+            case when jsonb_typeof(r.run_json -> 'footprint' -> 'ranges') = 'array'
+                 then r.run_json -> 'footprint' -> 'ranges' else '[[0, 3458764513820540928]]'::jsonb end
+        ) as f (range)
     )
     select run_id from ranked
     where newest > 1
+      and exists (
+          select 1 from ranked as newer
+          where newer.radio_catalog is not distinct from ranked.radio_catalog
+            and newer.star_catalog is not distinct from ranked.star_catalog and newer.newest < ranked.newest
+            and not exists (
+                select 1 from footprints as f where f.run_id = ranked.run_id and not exists (
+                    select 1 from footprints as g where g.run_id = newer.run_id and g.lo <= f.lo and f.hi <= g.hi)))
       and run_id <> all(%(pinned)s::text[])
       and ((%(keep_runs)s::int is not null and newest > %(keep_runs)s::int)
            or (%(keep_days)s::float8 is not null

@@ -35,6 +35,8 @@ with current_candidates as (
     inner join {{ ref('stg_runs') }} as runs on runs.run_id = c.run_id
     where runs.is_latest_run
       and c.run_id = any(array(select run_id from {{ ref('stg_runs') }} where is_latest_run))
+      -- per footprint (issue 22): not where a newer run of the same catalogues covered the radio source
+      and not {{ superseded_at('runs', 'c.radio_healpix29') }}
 ),
 
 detections as (
