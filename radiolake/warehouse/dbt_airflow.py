@@ -281,6 +281,9 @@ def dbt_task_group(upstream: Any = None, group_id: str = GROUP_ID, mode: str | N
     if watcher:
         watch_detached_tests(group)
         watch_after_the_build(group)
+    for task in group.children.values():  # Cosmos' own gates (EmptyOperators) take no operator_args
+        if getattr(task, "execution_timeout", False) is None:
+            task.execution_timeout = task_timeout("dbt")
     return group
 
 
