@@ -45,7 +45,7 @@ def make_ingest_dag(survey: str, description: str):
         def ingest(params=None, outlet_events=None, dag=None) -> dict:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from radiolake.pipeline import BadInputError, ingest_survey_step
+            from radiolake.app.pipeline import BadInputError, ingest_survey_step
             from radiolake.run_params import IngestParams, RunParamError, warn_unknown
 
             warn_unknown(params, dag.params.keys(), f"ingest_{survey}")

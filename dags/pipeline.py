@@ -6,7 +6,7 @@ a user sees the whole run, and its failure names the failed step. The dbt projec
 `dbt`: one task per model, its tests after it (`dbt.<model>.run`, `dbt.<model>.test`); Clear on one of them
 reruns that model alone. Its only Asset events are the marts' (postgres:// Assets that Cosmos emits for
 lineage, which no DAG is scheduled on), so it never wakes the separate DAGs. Wiring only: the steps are
-radiolake.pipeline and radiolake.warehouse.dbt_airflow.
+radiolake.app.pipeline and radiolake.warehouse.dbt_airflow.
 """
 
 from __future__ import annotations
@@ -49,19 +49,19 @@ def radiolake_pipeline():
 
     @task(execution_timeout=task_timeout("crossmatch"))
     def crossmatch(radio: dict, stars: dict, params=None, run_id=None) -> dict:
-        from radiolake.pipeline import crossmatch_step
+        from radiolake.app.pipeline import crossmatch_step
 
         return crossmatch_step(radio, stars, params, run_id)
 
     @task(execution_timeout=task_timeout("load"))
     def load(xmatch: dict) -> dict:
-        from radiolake.pipeline import load_step
+        from radiolake.app.pipeline import load_step
 
         return load_step(xmatch)
 
     @task(execution_timeout=task_timeout("report"))
     def report(radio: dict, stars: dict, xmatch: dict, params=None) -> dict:
-        from radiolake.pipeline import report_step
+        from radiolake.app.pipeline import report_step
 
         return report_step(radio, stars, xmatch, params)
 
@@ -74,7 +74,7 @@ def _ingest(role: str, params) -> dict:
     """Bad input fails the task at once (a retry would read the same file); other errors are retried."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    from radiolake.pipeline import BadInputError, ingest_step
+    from radiolake.app.pipeline import BadInputError, ingest_step
 
     try:
         return ingest_step(role, params)

@@ -21,7 +21,7 @@ def main() -> None:
 
     args = sys.argv[1:]
     prestart(args)
-    from radiolake.cli import app
+    from radiolake.app.cli import app
 
     if not args or args[0] != "crossmatch":
         app()

@@ -100,17 +100,17 @@ def candidates_table(rows: Iterable[dict], run_id: str) -> Table:
 
 
 def print_candidates(console: Console, run_id: str, settings) -> None:
-    from radiolake.pipeline import top_candidates
+    from radiolake.app.pipeline import top_candidates
 
     console.print(candidates_table(top_candidates(run_id, 10, settings), run_id))
 
 
 def run_demo(console: Console, timeout: float = 1800, real: bool = False, smoke_only: bool = False,
              show_secrets: bool = False) -> None:
+    from radiolake.app.pipeline import truth_scores
     from radiolake.crossmatch.runner import safe_run_id
     from radiolake.ingest import catalog as cat
     from radiolake.lake import arrow_fs
-    from radiolake.pipeline import truth_scores
 
     stack = Stack()
     t0 = time.monotonic()

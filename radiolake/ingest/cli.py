@@ -1,4 +1,4 @@
-"""`radiolake ingest SURVEY`: the CLI face of the ingest pipeline (registered in radiolake/cli.py).
+"""`radiolake ingest SURVEY`: the CLI face of the ingest pipeline (registered in radiolake/app/cli.py).
 
 Its run options (--region, --rows, ...) are generated from the run parameters' declaration
 (radiolake.run_params); only the command's own options are declared here."""

@@ -1,5 +1,5 @@
 """`radiolake load RUN`, `radiolake marts` and `radiolake export`: the CLI face of the warehouse (registered in
-radiolake/cli.py)."""
+radiolake/app/cli.py)."""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ import pytest
 from playwright.sync_api import expect
 
 from radiolake import lake
+from radiolake.app.pipeline import truth_scores
 from radiolake.crossmatch.runner import safe_run_id
 from radiolake.ingest import catalog as cat
 from radiolake.lake import arrow_fs, ensure_buckets
-from radiolake.pipeline import truth_scores
 from tests.e2e import airflow_ui as ui
 
 DAG_ID = "radiolake_pipeline"

@@ -10,7 +10,7 @@ from astropy import units as u
 from astropy.table import Table
 from typer.testing import CliRunner
 
-from radiolake.cli import app
+from radiolake.app.cli import app
 from radiolake.warehouse import dbt_runner
 from radiolake.warehouse.export import COLUMN_META, FORMATS, SUFFIXES, undeclared_columns
 from radiolake.warehouse.load import load_run

@@ -32,7 +32,7 @@ def _raw_objects(stack, survey: str) -> list[str]:
 
 def test_pipeline_file_param_outside_imports_is_refused_before_anything_is_stored(stack):
     """Issue item 1: {"path": "<state dir>/secrets.json"} stored the secrets as raw/srsc/<sha>/secrets.json."""
-    from radiolake.pipeline import BadInputError, ingest_step
+    from radiolake.app.pipeline import BadInputError, ingest_step
 
     ensure_buckets(stack.settings)
     secrets = stack.stack.state.secrets_file
@@ -56,7 +56,7 @@ def test_ingest_dag_refuses_a_file_outside_imports_and_stores_nothing(stack):
 
 
 def test_cli_ingest_reads_from_the_imports_folder_only(stack, shared_data, tmp_path):
-    from radiolake.cli import app
+    from radiolake.app.cli import app
 
     outside = tmp_path / "SRSC_distances.csv"
     outside.write_bytes((shared_data / "SRSC_distances.csv").read_bytes())
@@ -155,7 +155,7 @@ def test_open_analyst_transaction_fails_the_dbt_build_naming_the_session(stack, 
 
 
 def test_stack_status_masks_passwords_unless_asked(stack):
-    from radiolake.cli import app
+    from radiolake.app.cli import app
 
     password = stack.stack.secrets["warehouse_password"]
     masked = CliRunner().invoke(app, ["stack", "status"])

@@ -239,7 +239,7 @@ def test_reloading_and_rebuilding_changes_nothing(stack, loaded):
 
 def test_report_light_curves_of_the_top_stars(stack, loaded):
     """The run report's light-curve data: the run's best stars first, with their detections of every survey."""
-    from radiolake.pipeline import top_star_detections
+    from radiolake.app.pipeline import top_star_detections
     from radiolake.reports.plots import light_curve_figure
     from radiolake.reports.prepare import light_curves
 

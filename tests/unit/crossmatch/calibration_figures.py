@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from radiolake.app.science_demo import grades
 from radiolake.crossmatch.core import crossmatch_frames
-from radiolake.science_demo import grades
 from tests.unit.crossmatch.gaia_depth_sky import gaia_depth_sky, grade_figures
 from tests.unit.crossmatch.test_association_calibration import CROWDED_STARS, calibration_of, pooled_pairs
 

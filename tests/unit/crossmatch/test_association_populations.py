@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radiolake.app.science_demo import grades
 from radiolake.crossmatch.core import crossmatch_frames
 from radiolake.crossmatch.likelihood import reliability_curve
 from radiolake.crossmatch.populations import (
@@ -23,7 +24,6 @@ from radiolake.crossmatch.populations import (
     star_classes,
 )
 from radiolake.reports.plots import reliability_diagram
-from radiolake.science_demo import grades
 from tests.unit.crossmatch.gaia_depth_sky import gaia_depth_sky, grade_figures
 
 BINS = np.linspace(0.0, 1.0, 6)

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import pytest
 
-from radiolake.crossmatch.core import crossmatch_frames
-from radiolake.ingest import catalog as cat
-from radiolake.ingest.run import ingest_survey
-from radiolake.science_demo import (
+from radiolake.app.science_demo import (
     background_catalogue,
     background_check,
     grades,
     run_science_demo,
     srsc_right_star,
 )
+from radiolake.crossmatch.core import crossmatch_frames
+from radiolake.ingest import catalog as cat
+from radiolake.ingest.run import ingest_survey
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def test_times_follow_the_costs_and_the_cores(sky):
 
 
 def test_the_command_prints_the_plan_as_json(sky, tmp_path, monkeypatch):
-    from radiolake.cli import app
+    from radiolake.app.cli import app
 
     monkeypatch.setenv("RADIOLAKE_HOME", str(tmp_path / "state"))
     radio, stars = sky

@@ -225,7 +225,7 @@ def test_plan_search_bound_is_the_smaller_of_cap_and_n_sigma_bound_with_the_span
 
 
 def test_the_pipeline_searches_in_n_sigma_by_default_capped_by_the_radius():
-    from radiolake.pipeline import DEFAULTS
+    from radiolake.app.pipeline import DEFAULTS
 
     assert DEFAULTS["n_sigma"] == DEFAULT_N_SIGMA == 5.0
     assert DEFAULTS["radius_arcsec"] == DEFAULT_MAX_RADIUS_ARCSEC == 30.0

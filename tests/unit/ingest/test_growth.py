@@ -146,7 +146,7 @@ def test_pruning_keeps_every_file_a_kept_version_lists(lake, half_hip2):
 def test_prune_command_keeps_the_newest_and_what_they_share(lake):
     from typer.testing import CliRunner
 
-    from radiolake.cli import app
+    from radiolake.app.cli import app
 
     base = lake.base(NAME)
     _ingest(lake, REGION_A)

@@ -140,7 +140,7 @@ def science_demo(
 ) -> None:
     """Real science, offline, no stack: Hipparcos 2 (PyPI) x RACS tile (PyPI), SRSC and a background-only
     catalogue; recall of known radio stars at the top grades, chance matches vs offset skies, the CMD."""
-    from radiolake.science_demo import run_science_demo
+    from radiolake.app.science_demo import run_science_demo
 
     _quiet_logging()
     for p in (srsc, background):
