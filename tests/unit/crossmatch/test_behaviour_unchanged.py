@@ -6,7 +6,8 @@ of a demo-like synthetic sky (the demo's cone and seed, 8 offset skies, the defa
 by the code before that work (commit 8e53941), with this file run as a script:
 
     git worktree add /tmp/old 8e53941
-    PYTHONPATH=/tmp/old .venv/bin/python tests/unit/crossmatch/test_behaviour_unchanged.py tests/fixtures/demo_crossmatch_before
+    PYTHONPATH=/tmp/old .venv/bin/python tests/unit/crossmatch/test_behaviour_unchanged.py \
+        tests/fixtures/demo_crossmatch_before
 
 Today's code must give the same rows, ids and flags exactly, and the same numbers to 1e-8 relative: the Earth's
 position for annual parallax is now interpolated from a daily ephemeris grid (within 1e-9 AU of ERFA's
