@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import tempfile
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -96,11 +99,18 @@ def test_trigger_of_unknown_dag_is_refused(stack):
         stack.airflow.trigger("no_such_dag")
 
 
-def test_port_in_use_gives_clear_error_naming_service_and_log(tmp_path_factory):
-    home = tmp_path_factory.mktemp("busy")
+def test_port_in_use_gives_clear_error_naming_service_and_log():
+    # Directly under /tmp, as the session's stack is: Postgres runs as an unprivileged user that must reach
+    # the folder, and pytest's own temp root (deeper still under xdist) is private to this user.
+    home = Path(tempfile.mkdtemp(prefix="radiolake-busy-", dir="/tmp"))
     home.chmod(0o755)
-    home.parent.chmod(0o755)
-    home.parent.parent.chmod(0o755)
+    try:
+        _start_postgres_on_a_busy_port(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _start_postgres_on_a_busy_port(home: Path) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
