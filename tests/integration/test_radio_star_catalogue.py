@@ -97,6 +97,13 @@ def run_tables(run_id: str, spec: dict) -> tuple[dict[str, pa.Table], dict]:
                   parallax_error=s["parallax_error"], healpix=int(_healpix(s["ra"], s["dec"])[0]),
                   phot_g_mean_mag=s["g"], phot_bp_mean_mag=s["bp"], phot_rp_mean_mag=s["rp"], bp_rp=None,
                   survey=STAR_CATALOG) for k, s in used.items()]
+    return run_files(run_id, spec["created"], survey, STAR_CATALOG, radio, stars, pairs)
+
+
+def run_files(run_id: str, created: str, radio_catalog: str, star_catalog: str, radio: list[dict],
+              stars: list[dict], pairs: list[dict]) -> tuple[dict[str, pa.Table], dict]:
+    """A run's result tables and run.json around its rows: every pair is its source's best match, and each
+    radio pixel gets the same offset-sky statistics (0.3 expected chance matches)."""
     pixels = sorted({int(coarse_pixel(r["healpix"], REGION_ORDER)) for r in radio})
     offsets = [dict(run_id=run_id, region_order=REGION_ORDER, region_pixel=p, radius_arcsec=5.0, n_offsets=10,
                     n_radio=100, false_matches_total=3, expected_false_matches=0.3) for p in pixels]
@@ -107,10 +114,10 @@ def run_tables(run_id: str, spec: dict) -> tuple[dict[str, pa.Table], dict]:
         "best": pa.Table.from_pylist(pairs, schema=PAIRS_SCHEMA),
         "offset_stats": pa.Table.from_pylist(offsets, schema=OFFSET_STATS_SCHEMA),
     }
-    run = {"run_id": run_id, "created_utc": spec["created"], "radio_catalog": survey,
-           "star_catalog": STAR_CATALOG, "radius_arcsec": 5.0, "n_sigma": None, "n_offsets": 10,
-           "offset_arcmin": 3.0, "n_radio": 100 * len(pixels), "n_stars": 1000, "n_pairs": len(pairs),
-           "n_best": len(pairs), "expected_false_matches": 0.3 * len(pixels)}
+    run = {"run_id": run_id, "created_utc": created, "radio_catalog": radio_catalog, "star_catalog": star_catalog,
+           "radius_arcsec": 5.0, "n_sigma": None, "n_offsets": 10, "offset_arcmin": 3.0,
+           "n_radio": 100 * len(pixels), "n_stars": 1000, "n_pairs": len(pairs), "n_best": len(pairs),
+           "expected_false_matches": 0.3 * len(pixels)}
     return tables, run
 
 
@@ -390,21 +397,7 @@ def phys_run_tables(run_id: str) -> tuple[dict[str, pa.Table], dict]:
                   parallax=plx, parallax_error=plx_err, healpix=int(_healpix(ra, dec)[0]), phot_g_mean_mag=g,
                   phot_bp_mean_mag=None, phot_rp_mean_mag=None, bp_rp=None, survey=star_catalog)
              for k, (ra, dec, ep, pmra, pmdec, plx, plx_err, g) in used.items()]
-    pixels = sorted({int(coarse_pixel(r["healpix"], REGION_ORDER)) for r in radio})
-    offsets = [dict(run_id=run_id, region_order=REGION_ORDER, region_pixel=p, radius_arcsec=5.0, n_offsets=10,
-                    n_radio=100, false_matches_total=3, expected_false_matches=0.3) for p in pixels]
-    tables = {
-        "radio_sources": pa.Table.from_pylist(radio, schema=SOURCE_SCHEMA),
-        "stars": pa.Table.from_pylist(stars, schema=SOURCE_SCHEMA),
-        "pairs": pa.Table.from_pylist(pairs, schema=PAIRS_SCHEMA),
-        "best": pa.Table.from_pylist(pairs, schema=PAIRS_SCHEMA),
-        "offset_stats": pa.Table.from_pylist(offsets, schema=OFFSET_STATS_SCHEMA),
-    }
-    run = {"run_id": run_id, "created_utc": created, "radio_catalog": PHYS_RADIO, "star_catalog": star_catalog,
-           "radius_arcsec": 5.0, "n_sigma": None, "n_offsets": 10, "offset_arcmin": 3.0,
-           "n_radio": 100 * len(pixels), "n_stars": 1000, "n_pairs": len(pairs), "n_best": len(pairs),
-           "expected_false_matches": 0.3 * len(pixels)}
-    return tables, run
+    return run_files(run_id, created, PHYS_RADIO, star_catalog, radio, stars, pairs)
 
 
 @pytest.fixture(scope="module")
