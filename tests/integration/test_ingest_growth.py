@@ -48,18 +48,19 @@ def _etags(settings, keys: list[str]) -> dict[str, str]:
     return {k: client.stat_object(bucket, k.removeprefix(f"{bucket}/")).etag for k in keys}
 
 
-def _fresh(fs, base: str) -> None:
-    if cat.exists(fs, base):
-        fs.delete_dir(base)
-
-
-def test_region_two_leaves_region_one_untouched_and_the_catalogue_holds_both(stack):
+def _fresh_catalogue(stack, name: str):
+    """The stack's settings, its lake filesystem, and the catalogue `name` at its path, deleted if there."""
     settings = stack.settings
     ensure_buckets(settings)
     fs = arrow_fs(settings)
-    name = "it_grow_stars"
     base = f"{settings.bucket('catalogs')}/{name}"
-    _fresh(fs, base)
+    if cat.exists(fs, base):
+        fs.delete_dir(base)
+    return settings, fs, name, base
+
+
+def test_region_two_leaves_region_one_untouched_and_the_catalogue_holds_both(stack):
+    settings, fs, name, base = _fresh_catalogue(stack, "it_grow_stars")
     first = _ingest(settings, name, REGION_1, 1)
     files_1 = cat.partition_files(cat.open_catalog(fs, base))
     etags_1 = _etags(settings, files_1)
@@ -92,12 +93,7 @@ def test_region_two_leaves_region_one_untouched_and_the_catalogue_holds_both(sta
 
 
 def test_two_concurrent_regional_ingests_both_land(stack):
-    settings = stack.settings
-    ensure_buckets(settings)
-    fs = arrow_fs(settings)
-    name = "it_grow_concurrent"
-    base = f"{settings.bucket('catalogs')}/{name}"
-    _fresh(fs, base)
+    settings, fs, name, base = _fresh_catalogue(stack, "it_grow_concurrent")
     results: dict[str, object] = {}
 
     def ingest(region: str, seed: int) -> None:
