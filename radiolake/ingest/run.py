@@ -97,6 +97,9 @@ class IngestRequest:
     allow_large_fetch: bool = False
     max_rows_per_partition: int = DEFAULT_MAX_ROWS
     progress: Progress | None = None
+    #: A fetch of its own that replaces the survey's (the footprint fetch: resumable, pixel by pixel); it
+    #: gets the local work folder and returns the fetched files. The size check runs before it all the same.
+    fetcher: Callable[[Path], list[RawArtifact]] | None = None
 
 
 @dataclass(frozen=True)
@@ -299,7 +302,7 @@ def _fetched_source(job: _Job) -> _Source:
         if planned is not None:
             log.info("ingest %s: fetching %s", job.name, planned.describe())
     job.progress("fetch", 0, None)
-    artifacts = fetch(
+    artifacts = request.fetcher(Path(job.tmp)) if request.fetcher is not None else fetch(
         definition,
         job.region,
         Path(job.tmp),
