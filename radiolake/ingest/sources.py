@@ -199,10 +199,15 @@ def _adql_id_literal(value: Any) -> str:
                      f"an id column must hold integers, finite numbers or text")
 
 
-def build_tap_query(definition: SurveyDefinition, region: Region, page_size: int, after: Any = None) -> str:
+def build_tap_query(definition: SurveyDefinition, region: Region, page_size: int, after: Any = None,
+                    condition: str | None = None) -> str:
+    """One page of the survey's table in `region` (or under an ADQL `condition` of the caller's, e.g. a
+    footprint fetch's id ranges), keyset-paged after the id `after`."""
     src = definition.source
     id_col = _adql_name(src["id_column"])
-    where = [region.adql(_adql_name(src.get("ra_column", "ra")), _adql_name(src.get("dec_column", "dec")))]
+    if condition is None:
+        condition = region.adql(_adql_name(src.get("ra_column", "ra")), _adql_name(src.get("dec_column", "dec")))
+    where = [condition]
     if after is not None:
         where.append(f"{id_col} > {_adql_id_literal(after)}")
     where = [w for w in where if w]
@@ -227,6 +232,48 @@ def _page_summary(path: Path, id_column: str) -> tuple[Any, int, bool]:
     return (last.item() if hasattr(last, "item") else last), len(table), overflow
 
 
+def tap_service(url: str, policy: RetryPolicy) -> Any:
+    """A pyvo TAP service whose every request has the policy's timeout."""
+    import pyvo
+
+    return pyvo.dal.TAPService(url, session=_TimeoutSession(policy.timeout_seconds))
+
+
+@dataclass(frozen=True)
+class TapPage:
+    """One fetched page: its file, the last id in it, its rows, and whether the server cut it (OVERFLOW)."""
+
+    path: Path
+    last: Any
+    rows: int
+    overflow: bool
+
+    def is_last(self, page_size: int) -> bool:
+        """Short and complete: nothing follows (a page the server cut at its own limit is never the last)."""
+        return self.rows < page_size and not self.overflow
+
+
+def fetch_tap_page(service: Any, adql: str, page_size: int, policy: RetryPolicy, dest: Path, id_column: str,
+                   uploads: dict[str, Any] | None = None) -> TapPage:
+    """Run one page's ADQL (with retries; `uploads`: TAP_UPLOAD tables, sent as a multipart POST) into `dest`."""
+
+    def run() -> bytes:
+        resp = service.create_query(adql, language="ADQL", maxrec=page_size, uploads=uploads).submit()
+        resp.raise_for_status()
+        return resp.content
+
+    dest.write_bytes(_with_retries(policy, run))
+    last, count, overflow = _page_summary(dest, id_column)
+    if overflow and count == 0:
+        raise FetchError(f"TAP server {service.baseurl} reported OVERFLOW with no rows for: {adql}")
+    return TapPage(dest, last, count, overflow)
+
+
+def tap_artifact(page: TapPage, provenance: dict[str, Any]) -> RawArtifact:
+    """A fetched TAP page as a raw artifact (its rows and OVERFLOW flag added to the provenance)."""
+    return _artifact(page.path, page.path.name, {**provenance, "rows": page.rows, "overflow": page.overflow})
+
+
 def fetch_tap(
     definition: SurveyDefinition,
     region: Region,
@@ -238,36 +285,19 @@ def fetch_tap(
 ) -> list[RawArtifact]:
     """Page through a TAP table; each page is a raw artifact. Stops at the first short page that the server
     does not mark as OVERFLOW (a server row cap below `page_size` therefore never truncates the catalogue)."""
-    import pyvo
-
     url = url or definition.source["url"]
     page_size = page_size or int(definition.source.get("page_size", 100_000))
-    service = pyvo.dal.TAPService(url, session=_TimeoutSession(policy.timeout_seconds))
+    service = tap_service(url, policy)
     artifacts: list[RawArtifact] = []
     after = None
-    for page in range(max_pages):
+    for number in range(max_pages):
         adql = build_tap_query(definition, region, page_size, after)
-
-        def run(adql: str = adql) -> bytes:
-            resp = service.create_query(adql, language="ADQL", maxrec=page_size).submit()
-            resp.raise_for_status()
-            return resp.content
-
-        body = _with_retries(policy, run)
-        dest = work_dir / f"page-{page:05d}.vot"
-        dest.write_bytes(body)
-        after_page, count, overflow = _page_summary(dest, definition.source["id_column"])
-        if overflow and count == 0:
-            raise FetchError(f"TAP server {url} reported OVERFLOW with no rows for: {adql}")
-        artifacts.append(
-            _artifact(
-                dest, dest.name,
-                {"kind": "tap", "url": url, "query": adql, "page": page, "rows": count, "overflow": overflow},
-            )
-        )
-        if count < page_size and not overflow:  # short and complete: the last page
+        page = fetch_tap_page(service, adql, page_size, policy, work_dir / f"page-{number:05d}.vot",
+                              definition.source["id_column"])
+        artifacts.append(tap_artifact(page, {"kind": "tap", "url": url, "query": adql, "page": number}))
+        if page.is_last(page_size):
             return artifacts
-        after = after_page  # a full page, or one the server cut at its own limit: keyset-page on
+        after = page.last  # a full page, or one the server cut at its own limit: keyset-page on
     raise FetchError(f"TAP paging did not finish after {max_pages} pages of {page_size}")
 
 
