@@ -6,7 +6,8 @@ Layout under a base path (``catalogs/<name>`` in the catalogs bucket, or any loc
     <base>/versions/<version>/         one complete HATS-style catalogue, written in place, then committed:
         dataset/Norder=K/Dir=D/Npix=N.parquet   rows whose healpix >> 2*(29-K) == N, sorted by healpix
                                        (only the partitions this version wrote: see "Growth" below)
-        dataset/_metadata, dataset/_common_metadata   Parquet footers of all files / the schema
+        dataset/_metadata, dataset/_common_metadata   Parquet footers of all its files (shared ones as
+                                       ../../<older version>/dataset/...) / the schema
         partition_info.csv             Norder,Npix of every partition
         properties                     HATS properties (key=value)
         metadata.json                  counts per partition, schema, units, epoch, provenance, quarantine,
@@ -19,7 +20,10 @@ Layout under a base path (``catalogs/<name>`` in the catalogs bucket, or any loc
 S3 has no atomic rename, so a version is never moved: it is trusted only when its ``_COMMITTED`` marker
 exists, and ``CURRENT`` moves to it afterwards. A version id is a hash of the inputs (definition, raw
 checksums, parameters), so re-ingesting the same input finds the same committed version and writes nothing.
-LSDB/HATS readers can open ``<base>/versions/<version>`` directly when it holds all its partitions.
+LSDB/HATS readers open ``<base>/versions/<version>``: every version's HATS files (``_metadata``,
+``partition_info.csv``, ``properties``) cover all its partitions, shared ones included (`hats_files`); for a
+version that shares partitions, `lsdb.open_catalog(path, path_generator=hats_files.SharedPartitionPaths.of(info))`
+reads the shared files where they are.
 
 Growth (`growth`): ingesting a region makes a new version from CURRENT: the partitions the region does not
 touch are shared, not copied (their metadata entry names the version folder holding the file, `"version"`),

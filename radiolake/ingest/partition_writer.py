@@ -33,7 +33,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from radiolake.ingest import catalog as cat
-from radiolake.ingest import coverage, pins
+from radiolake.ingest import coverage, hats_files, pins
 from radiolake.ingest.growth import GrowthPlan
 from radiolake.ingest.versions import committed_versions, delete_version, referenced_files
 from radiolake.schema import HEALPIX_ORDER
@@ -202,7 +202,9 @@ class PartitionedCatalogWriter:
             written = sorted(shared + written, key=lambda p: (p["order"], p["pixel"]))
             if covered is not None:
                 coverage.write_coverage(self.fs, self.path, covered)
-            self._write_hats_files(collector, written, shared=bool(shared), covered=covered)
+            if shared:
+                collector.extend(hats_files.shared_footers(self.fs, self.growth.previous, shared, self.version))
+            self._write_hats_files(collector, written, covered=covered)
             for name, extra in (extra_tables or {}).items():
                 path = f"{self.path}/{name}.parquet"
                 cat.ensure_parent(self.fs, path)
@@ -263,12 +265,14 @@ class PartitionedCatalogWriter:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _write_hats_files(self, collector: list[pq.FileMetaData], written: list[dict[str, Any]], *,
-                          shared: bool = False, covered: np.ndarray | None = None) -> None:
+                          covered: np.ndarray | None = None) -> None:
+        """partition_info.csv, _common_metadata, _metadata and properties over every partition of the version,
+        shared ones included (`hats_files`), so it is a whole HATS catalogue."""
         lines = ["Norder,Npix"] + [f"{p['order']},{p['pixel']}" for p in written]
         cat.write_text(self.fs, f"{self.path}/partition_info.csv", "\n".join(lines) + "\n")
         cat.ensure_parent(self.fs, f"{self.path}/dataset/_common_metadata")
         pq.write_metadata(self.schema, f"{self.path}/dataset/_common_metadata", filesystem=self.fs)
-        if collector and not shared:  # a _metadata of only this folder's files would hide the shared rows
+        if collector:
             pq.write_metadata(
                 self.schema,
                 f"{self.path}/dataset/_metadata",

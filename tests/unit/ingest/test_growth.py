@@ -171,3 +171,62 @@ def test_a_synthetic_sky_replaces_rather_than_grows(lake):
     second = ingest_survey("synthetic_stars", rows=2000, seed=1, region=REGION_B, **lake.kwargs())
     info = cat.open_catalog(lake.fs, base)
     assert info.version == second.version and info.n_rows == 2000 and info.metadata["grown_from"] is None
+
+
+def _grown_catalogue(lake) -> cat.CatalogInfo:
+    """Region A, then region B: the grown version shares every partition of A."""
+    first = _ingest(lake, REGION_A)
+    _ingest(lake, REGION_B)
+    info = cat.open_catalog(lake.fs, lake.base(NAME))
+    assert info.metadata["grown_from"] == first.version and any(p.get("version") for p in info.partitions)
+    return info
+
+
+def test_a_grown_version_is_a_whole_hats_catalogue(lake):
+    """Its _metadata lists the row groups of every partition, the shared ones where they live; partition_info
+    and properties count them all; pyarrow reads every row of the version through the _metadata alone."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    info = _grown_catalogue(lake)
+    root = Path(info.path)
+    dataset = ds.parquet_dataset(str(root / "dataset" / "_metadata"))
+    listed = {str(Path(f).resolve()) for f in dataset.files}
+    assert listed == {str(Path(f).resolve()) for f in cat.partition_files(info)}
+    row_groups = {str(Path(frag.path).resolve()): frag.metadata.num_row_groups for frag in dataset.get_fragments()}
+    assert row_groups == {str(Path(f).resolve()): pq.ParquetFile(f).metadata.num_row_groups
+                          for f in cat.partition_files(info)}
+    table = dataset.to_table(columns=["source_id", "ra"])
+    assert table.num_rows == info.n_rows == len(_ids(lake))
+    assert set(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)) == _ids(lake)
+    lines = (root / "partition_info.csv").read_text().splitlines()
+    assert lines[0] == "Norder,Npix" and len(lines) - 1 == len(info.partitions)
+    props = dict(line.split("=", 1) for line in (root / "properties").read_text().splitlines())
+    assert int(props["hats_nrows"]) == info.n_rows
+
+
+def test_the_path_generator_names_every_file_of_a_grown_version(lake):
+    """LSDB computes each partition's path from the root it is given; SharedPartitionPaths sends the shared
+    pixels to the version folder holding them (what `lsdb.open_catalog(..., path_generator=...)` calls)."""
+    from collections import namedtuple
+
+    from radiolake.ingest.hats_files import SharedPartitionPaths
+
+    info = _grown_catalogue(lake)
+    pixel = namedtuple("pixel", "order pixel")
+    generate = SharedPartitionPaths.of(info)
+    paths = [generate(Path(info.path), pixel(p["order"], p["pixel"])) for p in info.partitions]
+    assert [str(p) for p in paths] == cat.partition_files(info)
+    assert all(p.exists() for p in paths) and len(generate.owners) == sum(1 for p in info.partitions
+                                                                          if p.get("version"))
+
+
+def test_lsdb_reads_every_row_of_a_grown_version(lake):
+    """Only where lsdb is installed (it is not a product dependency: scripts/check_lsdb_versions.py runs the
+    same check in a throwaway venv)."""
+    lsdb = pytest.importorskip("lsdb")
+    from radiolake.ingest.hats_files import SharedPartitionPaths
+
+    info = _grown_catalogue(lake)
+    frame = lsdb.open_catalog(info.path, path_generator=SharedPartitionPaths.of(info)).compute()
+    assert len(frame) == info.n_rows and set(frame["source_id"]) == {i for i, _ in _ids(lake)}

@@ -1,0 +1,91 @@
+"""The HATS files of a version that shares partitions: one `_metadata` over ALL its partitions, and how
+LSDB finds the shared ones.
+
+A grown version (`growth`) lists partitions whose file lives in an older version's folder. S3 has no links,
+and copying those files would make every regional ingest rewrite the whole catalogue, so they stay where
+they are and each version's HATS metadata points at them:
+
+- ``dataset/_metadata`` holds the footer of every partition, its own and the shared ones; a shared one's
+  file path is relative to this ``dataset`` folder, ``../../<older version>/dataset/Norder=...``, so
+  ``pyarrow.dataset.parquet_dataset(<version>/dataset/_metadata)`` reads every row of the version. The shared
+  footers are taken from the older version's own ``_metadata`` (no partition file is opened); only a
+  version written before this existed has its footers read from the files.
+- ``partition_info.csv`` and ``properties`` count every partition; ``moc.fits`` is the version's coverage.
+- hats/LSDB compute a partition's path from the catalogue root instead of reading ``_metadata``'s paths;
+  `lsdb.open_catalog` takes a ``path_generator`` for exactly this ("the catalog metadata files need to live
+  where the HATS standard expects them"): `SharedPartitionPaths` maps each shared pixel to the sibling
+  version folder that holds it. A reader without radiolake builds the same map from ``metadata.json``
+  (``partitions[*].version``, absent for the version's own files).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from radiolake.ingest import catalog as cat
+
+_PIXEL_IN_PATH = re.compile(r"Norder=(\d+)/Dir=\d+/Npix=(\d+)\.parquet$")
+
+
+def metadata_file_path(version: str, partition: dict[str, Any]) -> str:
+    """A partition's path in `version`'s ``dataset/_metadata``: relative to that ``dataset`` folder."""
+    rel = partition["path"].removeprefix("dataset/")
+    owner = partition.get("version")
+    return f"../../{owner}/dataset/{rel}" if owner and owner != version else rel
+
+
+def _footers_from_metadata(fs: pafs.FileSystem, info: cat.CatalogInfo) -> dict[tuple[int, int], pq.FileMetaData]:
+    """{(order, pixel): footer} from a version's ``_metadata`` (read once; the partition files are not)."""
+    path = f"{info.path}/dataset/_metadata"
+    if not cat.exists(fs, path):
+        return {}
+    footers = {}
+    for fragment in ds.parquet_dataset(path, filesystem=fs).get_fragments():
+        match = _PIXEL_IN_PATH.search(fragment.path)
+        if match:
+            footers[(int(match[1]), int(match[2]))] = fragment.metadata
+    return footers
+
+
+def shared_footers(fs: pafs.FileSystem, previous: cat.CatalogInfo, shared: list[dict[str, Any]],
+                   version: str) -> list[pq.FileMetaData]:
+    """The footers of the partitions `version` shares from `previous`, their paths set for `version`'s
+    ``_metadata``. From `previous`'s ``_metadata``; a partition it lacks (a version from before every
+    version had one) has its footer read from the file."""
+    known = _footers_from_metadata(fs, previous)
+    out = []
+    for part in shared:
+        footer = known.get((part["order"], part["pixel"]))
+        if footer is None or footer.num_rows != part["rows"]:
+            footer = pq.read_metadata(cat.partition_file(previous.base, previous.version, part), filesystem=fs)
+        footer.set_file_path(metadata_file_path(version, part))
+        out.append(footer)
+    return out
+
+
+@dataclass(frozen=True)
+class SharedPartitionPaths:
+    """An `lsdb.open_catalog(..., path_generator=...)` for a version that shares partitions: the pixels in
+    `owners` are read from the sibling version folder named there, the rest from the catalogue root.
+
+    Picklable (a dict), so dask workers can carry it; imports nothing from hats (only its pixel's
+    `order`/`pixel` and the path's `/` and `.parent` are used)."""
+
+    owners: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, info: cat.CatalogInfo) -> SharedPartitionPaths:
+        return cls({(p["order"], p["pixel"]): p["version"] for p in info.partitions
+                    if p.get("version") and p["version"] != info.version})
+
+    def __call__(self, catalog_base_dir: Any, pixel: Any, query_params: dict | None = None,
+                 npix_suffix: str = ".parquet") -> Any:
+        owner = self.owners.get((pixel.order, pixel.pixel))
+        root = catalog_base_dir if owner is None else catalog_base_dir.parent / owner
+        return root / (cat.partition_path(pixel.order, pixel.pixel).removesuffix(".parquet") + npix_suffix)
