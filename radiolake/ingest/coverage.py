@@ -123,3 +123,12 @@ def read_coverage(fs: pafs.FileSystem, base: str, version: str) -> np.ndarray:
 
 def sky_fraction(mask: np.ndarray) -> float:
     return float(mask.sum()) / N_CELLS
+
+
+#: The whole sky, deg² (4π sr).
+SKY_DEG2 = 4 * np.pi * (180 / np.pi) ** 2
+
+
+def area_deg2(mask: np.ndarray) -> float:
+    """Sky area of the covered cells, deg² (HEALPix cells at one order all have the same area)."""
+    return sky_fraction(mask) * SKY_DEG2

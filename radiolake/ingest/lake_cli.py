@@ -36,20 +36,24 @@ LocalOpt = Annotated[Path | None, typer.Option(help="A catalogue folder written 
 
 @lake_app.command("versions")
 def versions(name: Annotated[str, typer.Argument(help="Catalogue name.")], local: LocalOpt = None) -> None:
-    """List a catalogue's versions: rows, partitions written or shared, coverage, which is CURRENT."""
+    """List a catalogue's versions: rows, partitions written or shared, sky coverage (deg² and fraction of the
+    sky, from the version's MOC), which is CURRENT."""
+    from radiolake.ingest import coverage
+
     fs, base, _ = _where(name, local)
     current = cat.current_version(fs, base)
     console = Console(soft_wrap=True)
-    console.print("version  current  rows  partitions(own/shared)  sky-fraction  regions")
+    console.print("version  current  rows  partitions(own/shared)  coverage(deg²)  sky-fraction  regions")
     for version, committed in cat.list_versions(fs, base).items():
         if not committed:
             continue
         meta = cat.open_catalog(fs, base, version).metadata
         shared = sum(1 for p in meta["partitions"] if p.get("version"))
         regions = ", ".join(layer["region"] for layer in meta.get("layers", [])) or meta.get("region", "")
+        covered = coverage.read_coverage(fs, base, version)
         console.print(f"{version}  {'*' if version == current else '-'}  {meta['n_rows']:,}  "
-                      f"{meta['n_partitions'] - shared}/{shared}  "
-                      f"{meta.get('coverage', {}).get('sky_fraction', float('nan')):.5f}  {regions}", markup=False)
+                      f"{meta['n_partitions'] - shared}/{shared}  {coverage.area_deg2(covered):,.1f}  "
+                      f"{coverage.sky_fraction(covered):.5f}  {regions}", markup=False)
 
 
 @lake_app.command("prune")

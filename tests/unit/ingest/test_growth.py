@@ -156,6 +156,11 @@ def test_prune_command_keeps_the_newest_and_what_they_share(lake):
     listed = runner.invoke(app, ["lake", "versions", NAME, "--local", lake.catalogs_root])
     assert listed.exit_code == 0, listed.output
     assert second.version in listed.output and str(parse_region(REGION_B)) in listed.output
+    # Each version's coverage from its MOC: both boxes (~400 + ~345 deg², cells cut by an edge count whole).
+    covered = coverage.read_coverage(lake.fs, base, second.version)
+    assert 740 < coverage.area_deg2(covered) < 900
+    row = next(line for line in listed.output.splitlines() if line.startswith(second.version))
+    assert f"{coverage.area_deg2(covered):,.1f}" in row and f"{coverage.sky_fraction(covered):.5f}" in row
     pruned = runner.invoke(app, ["lake", "prune", NAME, "--keep", "1", "--local", lake.catalogs_root])
     assert pruned.exit_code == 0, pruned.output
     assert [v for v, ok in cat.list_versions(lake.fs, base).items() if ok] == [second.version]
