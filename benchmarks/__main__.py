@@ -6,6 +6,7 @@ Sizes for the issues' figures: `python benchmarks/ingest.py --rows 10000000`,
 `python benchmarks/spark_cluster.py --rows 1000000` (local mode vs the stack's standalone cluster),
 `python benchmarks/bucket_browser.py` (a 10,000-object folder through the bucket browser),
 `python benchmarks/pipeline.py --rounds 3` (the pipeline DAG on the demo sky, dbt as Cosmos WATCHER vs LOCAL)
+`python -m benchmarks plan-check` (`radiolake plan` vs real runs at three sizes; --save-costs refits its costs)
 (the warehouse one needs the embedded stack: `radiolake stack up --no-airflow`; the bucket browser one the
 stack with Airflow: `radiolake stack up`; the pipeline one starts what is not running and restarts Airflow
 once per mode).
@@ -29,6 +30,10 @@ RUNS = [
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["plan-check"]:  # `python -m benchmarks plan-check ...`: radiolake plan vs real runs
+        from benchmarks.plan_check import main as plan_check
+
+        return plan_check(sys.argv[2:])
     failed = 0
     for args in RUNS:
         print(f"\n=== python {' '.join(args)}", flush=True)

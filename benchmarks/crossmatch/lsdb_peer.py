@@ -1,8 +1,9 @@
 """LSDB, the Dask/HATS peer, on the benchmark's data: its own venv, the HATS import, then the timed cross-match.
 
-LSDB is a benchmark-only peer, never a radiolake dependency: `ensure_venv()` builds `.venv-bench` (pinned
-lsdb + hats-import, rebuilt only when the pins change) and the work runs in that interpreter as
-`python lsdb_peer.py import|match DATA` (this file imports nothing from radiolake, so it runs there as-is).
+LSDB is a benchmark-only peer, never a radiolake dependency: `ensure_venv()` builds `.venv-bench` (lsdb +
+hats-import pinned in benchmarks/envs/lsdb/requirements.txt, rebuilt only when the pins change; `make bench`)
+and the work runs in that interpreter as `python lsdb_peer.py import|match DATA` (this file imports nothing
+from radiolake, so it runs there as-is).
 
 - import: hats-import turns stars (HATS-like pixel files) and radio.parquet into HATS catalogues, plus a
   margin cache for the stars (threshold >= the match radius, so pairs across partition edges are found).
@@ -22,11 +23,12 @@ import sys
 import time
 from pathlib import Path
 
-PINS = ("lsdb==0.11.1", "hats-import==0.11.1")
+ROOT = Path(__file__).resolve().parents[2]
+REQUIREMENTS = ROOT / "benchmarks" / "envs" / "lsdb" / "requirements.txt"
+PINS = tuple(ln.strip() for ln in REQUIREMENTS.read_text().splitlines() if ln.strip() and not ln.startswith("#"))
 N_NEIGHBORS = 32
 MARGIN_ARCSEC = 5.0
 WORKERS = 2
-ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / ".venv-bench"
 
 

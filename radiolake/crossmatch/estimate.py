@@ -8,10 +8,12 @@ bytes they would read and the radio rows each needs are the run's own, not a mod
   the sky of its nested-index range; lake and sorted files only: an unsorted file's row groups each span the
   whole sky, so the density is an average) times the search area pi r^2: chance pairs per sky; true
   counterparts add at most one per radio row;
-- time: per-row costs measured by the benchmark (COSTS_FILE, written by `python -m benchmarks.crossmatch
-  --save-costs`): task CPU-seconds = per star row x star rows + per radio sky row x radio rows the chunks
-  need x (1 + offset skies), spread over the cores, plus the run's fixed part (process and Spark start,
-  planning, assembly, writing) as measured here.
+- time: costs fitted to measured runs by the benchmark (COSTS_FILE, written by `python -m benchmarks plan-check
+  --save-costs`, a least-squares fit over three sizes and two offset-sky counts): task CPU-seconds = per task
+  x partitions + per star row x star rows + per radio sky row x radio rows the chunks need (sky rows, summed
+  over the chunks), spread over the cores; plus the driver's part, which runs once: fixed (process and Spark
+  start) + per radio row (read, assemble, write) + per radio row and offset sky (each sky's replicas built,
+  its candidates assembled: the part a fit without it missed by ~25% at 10 M x 1 M with 8 offset skies).
 """
 
 from __future__ import annotations
@@ -35,14 +37,22 @@ FINE_PIXEL_DEG2 = 4.0 * math.pi / (12 * 4**HEALPIX_ORDER) * (180.0 / math.pi) **
 
 @dataclass(frozen=True)
 class Costs:
-    """Measured costs: task CPU-seconds per star row and per radio sky row (a radio row in one sky, counted
-    once per chunk that needs it), the fixed seconds of a run, and where they were measured."""
+    """Fitted costs: task CPU-seconds per task, per star row and per radio sky row (a radio row in one sky,
+    counted once per chunk that needs it); the driver's seconds (fixed, per radio row, per radio row and
+    offset sky); the cores of the runs they were fitted to, and where."""
 
     star_row_s: float
     radio_sky_row_s: float
     fixed_s: float
     cores: int
     measured: str
+    task_s: float = 0.0  # per task (star chunk): its file opened, footers read, its result handed back
+    driver_radio_row_s: float = 0.0  # driver, per radio row: read, replicas, assemble, write
+    driver_sky_row_s: float = 0.0  # driver, per radio row and offset sky: that sky's replicas and candidates
+    # radio sky rows per radio row and sky in the benchmark's plan (sky_plan.py: catalogues without data):
+    sky_row_replication: float = 1.0  # each sky's rows replicated where their own cones reach
+    box_replication: float = 1.0  # the ra/dec boxes (above engine.MAX_SKY_REPLICA_ROWS sky rows)
+    replication_star_density_deg2: float = 0.0  # the star density those were planned at
 
     @classmethod
     def load(cls, path: Path = COSTS_FILE) -> Costs | None:
@@ -66,7 +76,7 @@ class Estimate:
     expected_chance_pairs: float  # real sky, from the star density at each radio row and the search area
     search_arcsec: float
     task_cpu_s: float | None = None
-    fixed_s: float | None = None
+    fixed_s: float | None = None  # the driver's part: fixed + per radio row + per radio row and offset sky
 
     def wall_s(self, cores: int) -> float | None:
         """Seconds on `cores` cores (tasks spread evenly, at least one chunk's share each)."""
@@ -74,6 +84,16 @@ class Estimate:
             return None
         per_task = self.task_cpu_s / max(self.partitions, 1)
         return self.fixed_s + max(self.task_cpu_s / max(cores, 1), per_task)
+
+    def with_costs(self, costs: Costs | None) -> Estimate:
+        """This plan with its task CPU-seconds and the driver's seconds from `costs` (None: no times)."""
+        if costs is None:
+            return self
+        cpu = costs.task_s * self.partitions + costs.star_row_s * self.star_rows \
+            + costs.radio_sky_row_s * self.radio_sky_rows
+        driver = costs.fixed_s + costs.driver_radio_row_s * self.n_radio \
+            + costs.driver_sky_row_s * self.n_radio * (self.n_skies - 1)
+        return Estimate(**{**self.as_dict(), "task_cpu_s": cpu, "fixed_s": driver})
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -103,10 +123,7 @@ def estimate(radio: str, stars: str, config: MatchConfig, costs: Costs | None = 
         expected_chance_pairs=chance,
         search_arcsec=search,
     )
-    if costs is None:
-        return est
-    cpu = costs.star_row_s * star_rows + costs.radio_sky_row_s * radio_sky_rows
-    return Estimate(**{**est.as_dict(), "task_cpu_s": cpu, "fixed_s": costs.fixed_s})
+    return est.with_costs(costs)
 
 
 def _densities(groups: list, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:

@@ -26,18 +26,20 @@ def plan(
         "--workers", help="Also the wall time on N workers (repeatable; default 1, 10, 100).")] = None,
     cores_per_worker: Annotated[int, typer.Option(min=1, help="Cores of each worker.")] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON.")] = False,
+    from_metadata: Annotated[bool, typer.Option(
+        "--from-metadata", help="Plan from the survey definitions' `sky:` blocks (rows, footprint, density), "
+                                "without the data: --radio and --stars name surveys (ingest --list).")] = False,
 ) -> None:
     """Plan a cross-match without running it: partitions, rows and bytes read, expected pairs, time."""
     import os
 
-    from radiolake.crossmatch.estimate import Costs, estimate
-    from radiolake.crossmatch.match_config import MatchConfig
+    from radiolake.crossmatch.estimate import Costs
 
     console = Console()
     try:
-        radio_at, (stars_at, note) = _where(radio), _star_location(stars)
         costs = Costs.load()
-        est = estimate(radio_at, stars_at, MatchConfig(radius_arcsec=radius_arcsec, n_offsets=offsets), costs)
+        est, note = (_described(radio, stars, radius_arcsec, offsets, costs) if from_metadata
+                     else _from_data(radio, stars, radius_arcsec, offsets, costs))
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[bold red]error[/] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from exc
@@ -52,23 +54,50 @@ def plan(
     table = Table(title=f"plan: {radio} x {stars}, {radius_arcsec:g}\" ({est.search_arcsec:.2f}\" searched), "
                         f"{offsets} offset skies", show_header=False)
     table.add_row("radio rows", f"{est.n_radio:,} valid, {est.n_radio_quarantined:,} to quarantine")
-    table.add_row("star partitions", f"{est.partitions:,} tasks over {est.star_row_groups:,} row groups in "
-                                     f"{est.star_files:,} files")
+    table.add_row("star partitions", f"{est.partitions:,} tasks" + (
+        f" over {est.star_row_groups:,} row groups in {est.star_files:,} files" if est.star_files else ""))
     table.add_row("star rows read", f"{est.star_rows:,}")
-    table.add_row("star bytes read", f"{est.star_bytes_match_columns / 2**20:,.1f} MiB (+ up to "
-                                     f"{est.star_bytes_other_columns / 2**20:,.1f} MiB: matched stars' other columns)")
+    table.add_row("star bytes read", f"{_size(est.star_bytes_match_columns)} (+ up to "
+                                     f"{_size(est.star_bytes_other_columns)}: matched stars' other columns)")
     table.add_row("radio sky rows", f"{est.radio_sky_rows:,} ({est.n_skies} skies, summed over the tasks)")
     table.add_row("expected pairs", f"~{est.expected_chance_pairs:,.0f} by chance per sky + the true counterparts "
                                     f"(at most one per radio row)")
     if est.task_cpu_s is None:
-        table.add_row("time", "no measured costs (run python -m benchmarks.crossmatch --save-costs)")
+        table.add_row("time", "no measured costs (run python -m benchmarks plan-check --save-costs)")
     else:
-        table.add_row("core-hours", f"{est.task_cpu_s / 3600:,.4f} (tasks) ; measured {costs.measured}")
+        table.add_row("core-hours", f"{est.task_cpu_s / 3600:,.4f} (tasks) + {est.fixed_s / 3600:,.4f} (driver, one "
+                                    f"core); costs: {costs.measured}")
         for where, wall in times.items():
             table.add_row(f"wall, {where}", _duration(wall))
     if note:
         table.add_row("note", note)
     console.print(table)
+
+
+def _from_data(radio: str, stars: str, radius_arcsec: float, offsets: int, costs):
+    """The run's own plan step on the data: (Estimate, note)."""
+    from radiolake.crossmatch.estimate import estimate
+    from radiolake.crossmatch.match_config import MatchConfig
+
+    radio_at, (stars_at, note) = _where(radio), _star_location(stars)
+    return estimate(radio_at, stars_at, MatchConfig(radius_arcsec=radius_arcsec, n_offsets=offsets), costs), note
+
+
+def _described(radio: str, stars: str, radius_arcsec: float, offsets: int, costs):
+    """The plan of two surveys from their definitions' `sky:` blocks (sky_plan.py): (Estimate, note)."""
+    from radiolake.crossmatch.sky_plan import DescribedCatalogue, plan_described
+
+    r, s = DescribedCatalogue.from_survey(radio), DescribedCatalogue.from_survey(stars)
+    note = (f"from metadata, no data read: {r.name} {r.rows:,} rows over {r.area_deg2():,.0f} deg^2 ({r.density}); "
+            f"{s.name} {s.rows:,} rows over {s.area_deg2():,.0f} deg^2 ({s.density}); bytes = values before "
+            f"compression ({s.read_row_bytes:.0f} B/row read, {s.other_row_bytes:.0f} B/row more for matched stars); "
+            f"tasks = star rows / chunk rows; time extrapolated from costs measured at "
+            f"{getattr(costs, 'replication_star_density_deg2', 0) or 0:,.0f} stars/deg^2")
+    return plan_described(r, s, radius_arcsec, offsets, costs), note
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.1f} MiB" if n < 10 * 2**30 else f"{n / 2**30:,.0f} GiB"
 
 
 def _duration(seconds: float | None) -> str:
