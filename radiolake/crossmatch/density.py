@@ -68,7 +68,14 @@ def class_densities(nb: np.ndarray, keys: np.ndarray, counts: np.ndarray, order:
     keys, counts = np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.float64)
     valid = nb >= 0
     area = valid.sum(axis=1) * pixel_area_deg2(order)
-    n_c = np.stack([density_from_counts(np.where(valid, nb * N_CLASSES + c, -1), keys, counts, order)
+    # the counts as a (pixel, class) table: one lookup of the neighbourhood's pixels serves every class
+    # (a lookup per class was most of the driver's assembly); the same sums and divisions as density_from_counts
+    pix = np.unique(keys // N_CLASSES)
+    table = np.zeros((max(pix.size, 1), N_CLASSES))
+    table[np.searchsorted(pix, keys // N_CLASSES), keys % N_CLASSES] = counts
+    pos = np.clip(np.searchsorted(pix, nb), 0, max(pix.size - 1, 0))
+    hit = valid & (pix[pos] == nb) if pix.size else np.zeros(nb.shape, bool)
+    n_c = np.stack([np.where(hit, table[:, c][pos], 0).sum(axis=1).astype(np.float64) / area
                     for c in range(N_CLASSES)], axis=1) * area[:, None]
     n_all = n_c.sum(axis=1, keepdims=True)
     total = np.bincount(keys % N_CLASSES, weights=counts, minlength=N_CLASSES)
