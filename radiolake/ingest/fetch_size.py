@@ -57,7 +57,14 @@ def estimate(definition: SurveyDefinition, region: Region, n_columns: int) -> Fe
     sky_rows = definition.source.get("sky_rows")
     rows = round(float(sky_rows) * fraction) if sky_rows else None
     size = rows * max(n_columns, 1) * BYTES_PER_VALUE if rows is not None else None
-    return FetchEstimate(definition.name, str(region), fraction, rows, size)
+    return FetchEstimate(definition.name, region_label(region), fraction, rows, size)
+
+
+def region_label(region: Region, max_pixels: int = 8) -> str:
+    """The region as text for a message: a footprint of thousands of cells as its order and cell count."""
+    if region.kind == "healpix" and len(region.pixels) > max_pixels:
+        return f"healpix:{int(region.params[0])}:<{len(region.pixels):,} cells>"
+    return str(region)
 
 
 def check_fetch_size(definition: SurveyDefinition, region: Region, n_columns: int,
@@ -68,13 +75,19 @@ def check_fetch_size(definition: SurveyDefinition, region: Region, n_columns: in
     if definition.source_kind not in ONLINE_KINDS:
         return None
     est = estimate(definition, region, n_columns)
+    refuse_if_too_large(est, whole_sky=region.kind == "all", allow_large=allow_large)
+    return est
+
+
+def refuse_if_too_large(est: FetchEstimate, *, whole_sky: bool, allow_large: bool = False) -> None:
+    """FetchTooLarge naming the estimated rows and bytes when `est` is above the limit (or the whole sky of a
+    table of unknown size), unless the caller asked for it."""
     if allow_large:
-        return est
+        return
     limit = max_rows()
-    unknown_whole_sky = est.rows is None and region.kind == "all"
+    unknown_whole_sky = est.rows is None and whole_sky
     if unknown_whole_sky or (est.rows is not None and est.rows > limit):
         raise FetchTooLarge(
             f"refusing to fetch {est.describe()}; the limit is {limit:,} rows ({MAX_ROWS_ENV}). Give a smaller "
             "--region (cone:RA,DEC,R, box:..., healpix:K:P,...), or ask for it with --allow-large-fetch "
             "(DAG param allow_large_fetch)")
-    return est

@@ -1,0 +1,145 @@
+"""The sky a stellar fetch for a radio catalogue needs: the radio catalogue's coverage widened by how far a
+star matching one of its sources can lie from it, as HEALPix cells, grouped into fetch units.
+
+A star matches a radio source when, moved to the radio epoch, it lies within the search radius. At its
+catalogue epoch it can therefore be up to radius + displacement away, the displacement being the bound the
+cross-match plan uses (crossmatch.plan.plan_match: proper motion x epoch difference + parallax x the Earth's
+largest distance from the barycentre). The cross-match takes the largest proper motion and parallax of the
+star catalogue it reads; before the stars are fetched those are unknown, so the fetch takes the largest of
+any star (Barnard's star, Proxima Centauri): a fetched footprint never lacks a star the match could pair.
+(The cross-match sits above the ingest in the layers, so the bound is restated here; a unit test checks it
+equals the plan's margin for the same inputs.)
+
+The footprint is a set of cells at the coverage order (coverage.COVERAGE_ORDER, 0.21 deg^2): the lake's unit of
+"where a catalogue has data", so a fetched footprint is exactly a `healpix:7:...` region the catalogue grows
+by (ingest.growth), and a later radio catalogue's footprint minus what is there is what is still to fetch.
+The cells are fetched in units: the cells inside one coarser HEALPix pixel (FETCH_UNIT_ORDER), whose nested
+indices run in a few contiguous ranges, one ADQL condition each. A unit is what a resumed fetch skips.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cdshealpix.nested as hp
+import numpy as np
+
+from radiolake.ingest import coverage
+from radiolake.ingest.region import Region
+
+#: mas/yr: Barnard's star (10,393 mas/yr in Gaia DR3), the largest proper motion of any star.
+MAX_STAR_PM_MASYR = 10_400.0
+#: mas: Proxima Centauri (768 mas), the largest parallax of any star.
+MAX_STAR_PARALLAX_MAS = 770.0
+#: AU: the Earth's largest distance from the barycentre (the cross-match's EARTH_BARYCENTRE_MAX_AU).
+EARTH_BARYCENTRE_MAX_AU = 1.03
+#: Order of a fetch unit (3.7 deg pixels, 3,072 on the sky: ~600,000 Gaia DR3 rows each on average).
+FETCH_UNIT_ORDER = 4
+#: A unit's cells as at most this many id ranges (the smallest gaps are fetched too, then dropped on ingest).
+MAX_RANGES_PER_UNIT = 16
+
+
+@dataclass(frozen=True)
+class MotionMargin:
+    """How far from a radio source a star that matches it can be at the star catalogue's epoch."""
+
+    radius_arcsec: float
+    epoch_span_years: float  # largest |radio epoch - star epoch|
+    pm_max_masyr: float = MAX_STAR_PM_MASYR
+    parallax_max_mas: float = MAX_STAR_PARALLAX_MAS
+
+    @property
+    def displacement_arcsec(self) -> float:
+        return (self.pm_max_masyr * self.epoch_span_years + self.parallax_max_mas * EARTH_BARYCENTRE_MAX_AU) / 1000.0
+
+    @property
+    def arcsec(self) -> float:
+        return self.radius_arcsec + self.displacement_arcsec
+
+    def describe(self) -> str:
+        return (f"{self.arcsec:.0f} arcsec (match radius {self.radius_arcsec:g} + {self.pm_max_masyr:,.0f} mas/yr "
+                f"over {self.epoch_span_years:.1f} yr + parallax {self.parallax_max_mas:g} mas)")
+
+
+def epoch_span(radio_epochs: tuple[float, float], radio_span_years: float, star_epoch: float) -> float:
+    """Largest time between a radio date and the star epoch; a radio epoch known only as the middle of a
+    survey span of `radio_span_years` may be half the span earlier or later."""
+    lo, hi = radio_epochs[0] - radio_span_years / 2, radio_epochs[1] + radio_span_years / 2
+    return max(abs(star_epoch - lo), abs(hi - star_epoch))
+
+
+def cell_width_deg(order: int) -> float:
+    """A lower bound of a cell's width at `order` (half its nominal size: cells near the poles are squashed)."""
+    return 0.5 * math.degrees(math.sqrt(4 * math.pi / (12 * 4**order)))
+
+
+def dilate(mask: np.ndarray, margin_arcsec: float) -> np.ndarray:
+    """Coverage cells within `margin_arcsec` of `mask` added to it: rings of neighbours, as many as a cell's
+    smallest width takes to span the margin (one, for any margin below ~14 arcmin)."""
+    out = mask.copy()
+    rings = math.ceil(margin_arcsec / 3600.0 / cell_width_deg(coverage.COVERAGE_ORDER)) if margin_arcsec > 0 else 0
+    for _ in range(rings):
+        if out.all():
+            break
+        near = hp.neighbours(np.flatnonzero(out).astype(np.uint64), coverage.COVERAGE_ORDER)
+        out[near[near >= 0]] = True
+    return out
+
+
+@dataclass(frozen=True)
+class FetchUnit:
+    """The footprint's cells inside one pixel at FETCH_UNIT_ORDER, as half-open runs of coverage cells."""
+
+    pixel: int
+    runs: tuple[tuple[int, int], ...]
+
+    @property
+    def key(self) -> str:
+        return f"{FETCH_UNIT_ORDER}-{self.pixel}"
+
+    @property
+    def n_cells(self) -> int:
+        return sum(b - a for a, b in self.runs)
+
+    def id_condition(self, id_column: str, id_order: int, id_scale: int) -> str:
+        """ADQL over an id that encodes the nested HEALPix index at `id_order` as id // id_scale (Gaia's
+        source_id: order 12, 2**35): one range of ids per run of cells, the fastest selection there is."""
+        shift = 2 * (id_order - coverage.COVERAGE_ORDER)
+        ranges = [f"({id_column} >= {(a << shift) * id_scale} AND {id_column} < {(b << shift) * id_scale})"
+                  for a, b in self.runs]
+        return ranges[0] if len(ranges) == 1 else "(" + " OR ".join(ranges) + ")"
+
+
+def _runs(cells: np.ndarray, max_runs: int) -> tuple[tuple[int, int], ...]:
+    """Sorted cells as half-open runs, the smallest gaps closed until at most `max_runs` remain."""
+    breaks = np.flatnonzero(np.diff(cells) > 1)
+    starts = np.concatenate([[cells[0]], cells[breaks + 1]])
+    ends = np.concatenate([cells[breaks], [cells[-1]]]) + 1
+    if len(starts) > max_runs:
+        gaps = starts[1:] - ends[:-1]
+        keep = np.sort(np.argsort(gaps, kind="stable")[len(starts) - max_runs:])  # the largest gaps stay
+        starts, ends = starts[np.concatenate([[0], keep + 1])], ends[np.concatenate([keep, [len(ends) - 1]])]
+    return tuple((int(a), int(b)) for a, b in zip(starts, ends, strict=True))
+
+
+def fetch_units(mask: np.ndarray, max_runs: int = MAX_RANGES_PER_UNIT) -> list[FetchUnit]:
+    """The cells of `mask` grouped by their pixel at FETCH_UNIT_ORDER."""
+    cells = np.flatnonzero(mask)
+    parents = cells >> (2 * (coverage.COVERAGE_ORDER - FETCH_UNIT_ORDER))
+    bounds = np.flatnonzero(np.diff(parents)) + 1
+    return [FetchUnit(int(group_parents[0]), _runs(group, max_runs))
+            for group, group_parents in zip(np.split(cells, bounds), np.split(parents, bounds), strict=True)
+            if len(group)]
+
+
+def region_of(mask: np.ndarray) -> Region:
+    """The cells as a `healpix:7:...` region (what the star catalogue grows by); all cells: the whole sky."""
+    if mask.all():
+        return Region("all")
+    return Region("healpix", (float(coverage.COVERAGE_ORDER),), tuple(int(c) for c in np.flatnonzero(mask)))
+
+
+def unit_cone(unit: FetchUnit) -> Region:
+    """A cone around the unit's pixel, for tables whose id encodes no HEALPix index."""
+    return Region.cone_around_pixel(FETCH_UNIT_ORDER, unit.pixel)
