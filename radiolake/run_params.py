@@ -48,6 +48,16 @@ class RunParamError(ValueError):
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
+#: An epoch label: a catalogue-name suffix (letters, digits, '_', '.', '-'; a date as 2024-05-01).
+EPOCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+
+
+def epoch_catalog(survey: str, epoch: str | None) -> str | None:
+    """The catalogue a radio epoch is ingested into (`<survey>_<epoch>`); None without an epoch (the survey's
+    own catalogue)."""
+    return f"{survey}_{epoch}" if epoch else None
+
+
 def check_run_id(value: Any, what: str = "run id") -> str:
     """`value` if it is a run id by NAME_PATTERN (one path segment, never `.` or `..`); RunParamError
     naming `what` otherwise. Used wherever a run id comes from outside: run conf, Asset event extras."""
@@ -186,6 +196,11 @@ PARAMS: tuple[RunParam, ...] = (
     RunParam("stars_survey", str, "synthetic_stars", "Stellar survey definition to ingest.", "ingest",
              title="Stellar catalogue", nullable=False, choices="stellar"),
     RunParam("region", str, "all", _REGION, "ingest", title="Sky region", nullable=False),
+    RunParam("epoch", str, None, "Epoch of the radio survey (a label such as epoch2 or a date such as "
+             "2024-05): its rows go to a catalogue of their own, <survey>_<epoch>, that grows region by region "
+             "beside the other epochs' (nothing earlier is replaced), so its detections are new light-curve "
+             "points of the same stars. Empty: the survey's one catalogue.", "ingest", title="Radio epoch",
+             pattern=EPOCH_PATTERN),
     RunParam("path", str, None, "Read this local file instead of the survey's source; it must lie in an allowed "
              "import folder (<state dir>/imports, or RADIOLAKE_IMPORT_DIRS). In a DAG form a relative name is "
              "taken inside the imports folder.", "ingest", title="Local file (file surveys; else the survey's source)"),
@@ -230,6 +245,12 @@ PARAMS: tuple[RunParam, ...] = (
              "`epoch` column.", "cross-match"),
     RunParam("stars_epoch", float, None, "Julian year of the star positions (2016.0 for Gaia DR3), for a file "
              "without an `epoch` column.", "cross-match"),
+    RunParam("only_new", bool, True, "Match only the radio rows this stellar catalogue version has not met: "
+             "when an earlier run (same stars version and settings) matched an older version of the radio "
+             "catalogue, only the sky regions whose partitions changed since are matched, and the marts "
+             "replace detections there and nowhere else. Off: match everything (with a region other than "
+             "all: every radio row of that region, a rerun of the region).", "cross-match",
+             title="Match only new radio rows", nullable=False),
     RunParam("out", str, None, "Results folder (local or s3://); default s3://xmatch/<run>.", "cross-match"),
     RunParam("run_id", str, None, "Cross-match run id. Cross-match: the run to write (default: time + random "
              "suffix). Warehouse: the run to load (xmatch/<run_id>/); empty: the run(s) announced by the "
@@ -249,13 +270,13 @@ _CROSSMATCH = ("radius_arcsec", "n_sigma", "offsets", "offset_arcmin")
 
 #: The parameters each surface shows, in form / --help order.
 SURFACES: dict[Surface, tuple[str, ...]] = {
-    "pipeline": ("radio_survey", "stars_survey", "region", "rows", "seed", "radio_path", "stars_path",
-                 *_CROSSMATCH, *CUT_NAMES),
-    "crossmatch_dag": ("radio", "stars", *_CROSSMATCH, "k_nearest"),
+    "pipeline": ("radio_survey", "stars_survey", "region", "epoch", "rows", "seed", "radio_path", "stars_path",
+                 *_CROSSMATCH, "only_new", *CUT_NAMES),
+    "crossmatch_dag": ("radio", "stars", *_CROSSMATCH, "k_nearest", "only_new"),
     "ingest_dag": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch"),
     "warehouse_dag": ("run_id", *CUT_NAMES),
     "cli_crossmatch": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order",
-                       "radio_epoch", "stars_epoch"),
+                       "radio_epoch", "stars_epoch", "only_new"),
     "cli_ingest": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch"),
     "spark": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order"),
 }
@@ -321,6 +342,8 @@ class CrossmatchParams:
     stars_epoch: float | None = None
     out: str | None = None
     run_id: str | None = None
+    only_new: bool = True  # match only radio rows the star version has not met (crossmatch.increment)
+    region: str = "all"  # with only_new off: rerun this region only
 
     @classmethod
     def from_values(cls, surface: Surface, values: Mapping[str, Any] | None, **given: Any) -> CrossmatchParams:

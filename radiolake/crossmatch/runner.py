@@ -112,6 +112,7 @@ def crossmatch_run_params(params: CrossmatchParams, *, master: str | None = None
         session = _take_prestarted(master) or pool.submit(spark_with_warm_workers, APP_NAME, master)
         from radiolake.crossmatch.driver import run_crossmatch
         from radiolake.crossmatch.executors import SparkExecutor
+        from radiolake.crossmatch.increment import radio_to_read
         from radiolake.crossmatch.match_config import MatchConfig, RunLabels
 
         run_id = safe_run_id(params.run_id)
@@ -122,8 +123,11 @@ def crossmatch_run_params(params: CrossmatchParams, *, master: str | None = None
         config = MatchConfig(radius_arcsec=params.radius_arcsec, n_sigma=params.n_sigma, n_offsets=params.offsets,
                              offset_arcmin=params.offset_arcmin, k_nearest=params.k_nearest,
                              join_order=params.join_order)
+        # only the radio partitions this star version has not met (increment.py); the record says which
+        radio_at, radio_record = radio_to_read(radio_in, stars_in, radio_at, out, run_id, config, Path(workdir),
+                                               only_new=params.only_new, region=params.region)
         labels = RunLabels(run_id, radio_in.catalog, stars_in.catalog,
-                           {"radio": radio_in.record(), "stars": stars_in.record()})
+                           {"radio": radio_record, "stars": stars_in.record()})
         summary = run_crossmatch(SparkExecutor(session.result), radio_at, stars_at, out, config, labels).summary
     return {**summary, "prefix": out}
 

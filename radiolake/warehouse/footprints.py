@@ -6,8 +6,10 @@ replaces that region, a run over another region or another epoch's catalogue add
 carries its footprint in `load.runs.run_json -> 'footprint'`: HEALPix ranges [lo, hi) at order 29 (the
 order of every row's `healpix`), which dbt's `stg_run_footprints` unnests.
 
-Where it comes from: run.json's own `footprint` if the run wrote one; else the coverage MOC of the radio
-catalogue version the run pinned (`catalog_versions.radio`: a run reads every row of that version); else
+Where it comes from: run.json's own `footprint` if the run wrote one; else, for a run that matched only the
+radio partitions new since an earlier run (radiolake.crossmatch.increment), the sky regions it matched
+(`catalog_versions.radio.increment.footprint`): it replaces detections there only; else the coverage MOC
+of the radio catalogue version the run pinned (`catalog_versions.radio`: a run reads every row of it); else
 (a plain Parquet input, or a catalogue pruned since) none, which the marts take as the whole sky, as before
 footprints existed: the newest run then supersedes every older one.
 """
@@ -62,7 +64,13 @@ def radio_coverage_footprint(run: dict[str, Any], settings: Settings) -> dict[st
 
 def add_footprint(run: dict[str, Any], settings: Settings | None) -> None:
     """Set run['footprint'] (before the load stores run.json) unless the run recorded its own."""
-    if run.get("footprint") or settings is None or not settings.s3_endpoint:
+    if run.get("footprint"):
+        return
+    increment = ((run.get("catalog_versions") or {}).get("radio") or {}).get("increment") or {}
+    if increment.get("footprint"):
+        run["footprint"] = {**increment["footprint"], "from": "regions matched by this increment"}
+        return
+    if settings is None or not settings.s3_endpoint:
         return
     footprint = radio_coverage_footprint(run, settings)
     if footprint is not None:

@@ -23,6 +23,7 @@ from radiolake.run_param_surfaces import (
 )
 from radiolake.run_params import (
     CUT_NAMES,
+    EPOCH_PATTERN,
     NAME_PATTERN,
     PARAMS,
     SURFACES,
@@ -49,6 +50,8 @@ SEARCH = {
                     "title": "Offset skies (false-association rate)"}),
     "offset_arcmin": (3.0, {"type": "number", "exclusiveMinimum": 0, "title": "Offset size (arcmin)"}),
 }
+#: Issue 22: match only the radio rows a star version has not met (crossmatch.increment).
+ONLY_NEW = {"only_new": (True, {"type": "boolean", "title": "Match only new radio rows"})}
 INGEST = {
     "region": ("all", {"type": "string", "title": "Sky region"}),
     "rows": (None, {"type": NULL_INT, "minimum": 1, "title": "Synthetic sky: stars"}),
@@ -64,11 +67,13 @@ FORMS = {
         "radio_survey": ("synthetic_radio", {"enum": survey_choices("radio"), "title": "Radio survey"}),
         "stars_survey": ("synthetic_stars", {"enum": survey_choices("stellar"), "title": "Stellar catalogue"}),
         "region": ("cone:270,-30,3", {"type": "string", "title": "Sky region"}),
+        "epoch": (None, {"type": NULL_STR, "pattern": EPOCH_PATTERN, "title": "Radio epoch"}),
         "rows": (20000, {"type": NULL_INT, "minimum": 100, "title": "Synthetic sky: stars"}),
         "seed": (42, {"type": NULL_INT, "title": "Synthetic sky: seed"}),
         "radio_path": (None, {"type": NULL_STR, "title": "Radio file (file surveys)"}),
         "stars_path": (None, {"type": NULL_STR, "title": "Stars file (file surveys)"}),
         **SEARCH,
+        **ONLY_NEW,
         **CUT_SCHEMAS,
     },
     "crossmatch_dag": {
@@ -76,6 +81,7 @@ FORMS = {
         "stars": ("gaia_dr3", {"type": "string", "pattern": NAME_PATTERN, "title": "Stellar catalogue (lake name)"}),
         **SEARCH,
         "k_nearest": (None, {"type": NULL_INT, "minimum": 1, "title": "Keep k nearest per source"}),
+        **ONLY_NEW,
     },
     "ingest_dag": INGEST,
     "warehouse_dag": {
@@ -142,7 +148,8 @@ CLI = {
         "radio": ("required", str), "stars": ("required", str), "radius_arcsec": (30.0, float),
         "n_sigma": (5.0, float), "offsets": (8, int), "offset_arcmin": (3.0, float), "k_nearest": (None, int),
         "out": (None, str), "run_id": (None, str), "join_order": (None, int), "radio_epoch": (None, float),
-        "stars_epoch": (None, float), "fixed_radius": (False, bool), "master": (None, str),
+        "stars_epoch": (None, float), "only_new": (True, bool), "fixed_radius": (False, bool),
+        "master": (None, str),
     },
     "ingest": {
         "region": ("all", str), "rows": (None, int), "seed": (None, int), "path": (None, str),

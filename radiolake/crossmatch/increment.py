@@ -1,0 +1,206 @@
+"""Cross-matches that grow (issue 22): match only the radio rows a stellar catalogue version has not met yet.
+
+A lake catalogue grows region by region (radiolake.ingest.growth): a new version shares the partition files
+of the one it grew from and writes new files only where the ingest's region touched. When a run is asked for
+radio version V against star version S and an earlier whole run (its run.json written) of the same radio
+catalogue read some version P against the same S with the same match settings, the rows of V in files that
+P also lists were matched already: the run reads only the other partitions. Which ones, exactly:
+
+- the partitions of V whose file P does not list (new or rewritten), and the sky of P's partitions whose
+  file V no longer lists (rows that are gone: their old detections must be superseded too);
+- widened to whole sky regions at the run's `region_order` (the order of the offset-sky statistics): every
+  partition of V in a region touched above is read again. So each region's false-association statistics
+  (offset_stats: radio sources and chance matches per region) are computed over all of its radio rows, as
+  a run over the whole version computes them, and the older run's rows of that region are all superseded;
+- the run's footprint is those regions (run.json `catalog_versions.radio.increment.footprint`, which the
+  warehouse stores as the run's footprint): the marts replace the older runs' detections there and nowhere
+  else (dbt macros/supersede.sql).
+
+Nothing new (V's files are P's: the same versions asked again): a whole run, as before increments (its
+detections are P's, so the marts do not change; a rerun keeps its own run id). `only_new=False` (run
+parameter) matches every partition, or, with a region, every partition of the regions it touches: a rerun
+of a region. The earlier runs are found from the radio catalogue's pins (each run pins what it read,
+radiolake.ingest.pins) and their run.json beside this run's folder (runs of one results bucket are
+siblings: s3://xmatch/<run id>/).
+
+The prior of the association (crossmatch.priors) is measured per run from the run's own radio sources: an
+increment's probabilities use the prior of the rows it matched, not of the whole catalogue (see
+docs/pipeline.md, "Catalogues that grow").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.fs as pafs
+
+from radiolake.ingest import catalog as cat
+from radiolake.ingest import pins
+
+log = logging.getLogger(__name__)
+
+#: run.json fields that must equal the new run's for its earlier matches to stand.
+SETTINGS = ("radius_arcsec", "n_sigma", "n_offsets", "offset_arcmin", "k_nearest", "region_order",
+            "density_order")
+HEALPIX_ORDER = 29
+
+
+@dataclass(frozen=True)
+class Increment:
+    """What a run reads of its radio catalogue version. `partitions`: the metadata entries to match (None:
+    all of them, no increment); `record`: what run.json says about it (under catalog_versions.radio)."""
+
+    partitions: list[dict[str, Any]] | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+def fs_and_path(location: str) -> tuple[pafs.FileSystem, str]:
+    if location.startswith("s3://"):
+        from radiolake.lake import arrow_fs
+
+        return arrow_fs(), location[5:].rstrip("/")
+    return pafs.LocalFileSystem(), str(Path(location).resolve())
+
+
+def region_pixels_of(partitions: list[dict[str, Any]], order: int) -> np.ndarray:
+    """The pixels at `order` (sorted, once each) the partitions touch."""
+    out: list[np.ndarray] = []
+    for p in partitions:
+        k, n = int(p["order"]), int(p["pixel"])
+        if k >= order:
+            out.append(np.array([n >> (2 * (k - order))], np.int64))
+        else:
+            span = 4 ** (order - k)
+            out.append(np.arange(n * span, (n + 1) * span, dtype=np.int64))
+    return np.unique(np.concatenate(out)) if out else np.zeros(0, np.int64)
+
+
+def partitions_in(partitions: list[dict[str, Any]], pixels: np.ndarray, order: int) -> list[dict[str, Any]]:
+    """The partitions that overlap any of `pixels` (sorted, at `order`)."""
+    return [p for p in partitions if np.isin(region_pixels_of([p], order), pixels).any()]
+
+
+def footprint_of(pixels: np.ndarray, order: int) -> dict[str, Any]:
+    """Pixels at `order` as a footprint: merged order-29 ranges [lo, hi)."""
+    shift = 2 * (HEALPIX_ORDER - order)
+    ranges: list[list[int]] = []
+    for pix in np.asarray(pixels, np.int64):
+        lo, hi = int(pix) << shift, (int(pix) + 1) << shift
+        if ranges and ranges[-1][1] == lo:
+            ranges[-1][1] = hi
+        else:
+            ranges.append([lo, hi])
+    return {"order": HEALPIX_ORDER, "ranges": ranges}
+
+
+def region_pixels(region: str, order: int) -> np.ndarray:
+    """The pixels at `order` (<= the coverage order) an ingest-style region touches."""
+    from radiolake.ingest import coverage
+    from radiolake.ingest.region import parse_region
+
+    cells = np.flatnonzero(coverage.region_cells(parse_region(region)))
+    return np.unique(cells >> (2 * (coverage.COVERAGE_ORDER - order)))
+
+
+def earlier_runs(fs: pafs.FileSystem, base: str, out: str, run_id: str) -> list[dict[str, Any]]:
+    """Whole runs (their run.json, with `prefix`) that pinned a version of the catalogue at `base` and wrote
+    their folder beside `out`; newest first."""
+    parent = out.rstrip("/").rsplit("/", 1)[0]
+    out_fs, out_parent = fs_and_path(parent)
+    runs = []
+    for run_ids in pins.pinned_versions(fs, base).values():
+        for rid in run_ids:
+            path = f"{out_parent}/{rid}/run.json"
+            if rid == run_id or not cat.exists(out_fs, path):
+                continue
+            run = json.loads(cat.read_text(out_fs, path))
+            runs.append({**run, "prefix": f"{parent}/{rid}"})
+    return sorted(runs, key=lambda r: (r.get("created_utc") or "", r.get("run_id") or ""), reverse=True)
+
+
+def same_match(run: dict[str, Any], settings: dict[str, Any], radio: dict, stars: dict) -> bool:
+    """Did `run` match this radio catalogue against the same star version with the same settings?"""
+    versions = run.get("catalog_versions") or {}
+    return ((versions.get("radio") or {}).get("catalog") == radio["catalog"]
+            and {k: (versions.get("stars") or {}).get(k) for k in ("catalog", "version")} == stars
+            and all(run.get(k) == v for k, v in settings.items()))
+
+
+# size: the runner's inputs (pinned records, where it writes, the match settings, the run's two options)
+def plan_increment(radio: dict, stars: dict, radio_base: str, out: str, run_id: str, settings: dict[str, Any],
+                   *, only_new: bool = True, region: str = "all") -> Increment:
+    """Which partitions of the pinned radio version (`radio`: {"catalog", "version"}) this run matches against
+    the pinned `stars`. `radio_base`: the catalogue's folder (s3:// or local); `settings`: SETTINGS' values of
+    this run. Not a versioned pair of lake catalogues: everything (Increment())."""
+    if not radio.get("version") or not stars.get("version"):
+        return Increment()
+    fs, base = fs_and_path(radio_base)
+    info = cat.open_catalog(fs, base, radio["version"])
+    order = int(settings["region_order"])
+    if not only_new:
+        if region in ("", "all", None):
+            return Increment()
+        pixels = region_pixels(region, order)
+        chosen = partitions_in(info.partitions, pixels, order)
+        return Increment(chosen, {"increment": {"rerun_of_region": region, "partitions": len(chosen),
+                                                "of_partitions": len(info.partitions),
+                                                "footprint": footprint_of(pixels, order)}})
+    earlier = next((r for r in earlier_runs(fs, base, out, run_id) if same_match(r, settings, radio, stars)
+                    and cat.is_committed(fs, base, r["catalog_versions"]["radio"]["version"])), None)
+    if earlier is None:
+        return Increment()
+    before = cat.open_catalog(fs, base, earlier["catalog_versions"]["radio"]["version"])
+    now_files, before_files = set(cat.partition_files(info)), set(cat.partition_files(before))
+    new = [p for p in info.partitions if cat.partition_file(base, info.version, p) not in before_files]
+    gone = [p for p in before.partitions if cat.partition_file(base, before.version, p) not in now_files]
+    pixels = region_pixels_of(new + gone, order)
+    if pixels.size == 0:
+        log.info("run %s: radio %s version %s was matched against stars %s by run %s: nothing new, a whole "
+                 "run again", run_id, radio["catalog"], radio["version"], stars, earlier["run_id"])
+        return Increment()
+    chosen = partitions_in(info.partitions, pixels, order)
+    log.info("run %s: %d of %d radio partitions are new since run %s (version %s); matching %d (whole regions "
+             "at order %d)", run_id, len(new), len(info.partitions), earlier["run_id"], before.version,
+             len(chosen), order)
+    return Increment(chosen, {"increment": {
+        "after_run": earlier["run_id"], "after_version": before.version, "new_partitions": len(new),
+        "gone_partitions": len(gone), "partitions": len(chosen), "of_partitions": len(info.partitions),
+        "footprint": footprint_of(pixels, order)}})
+
+
+def copy_partitions(radio_base: str, version: str, partitions: list[dict[str, Any]], workdir: Path) -> str:
+    """The chosen partition files copied under `workdir` with their HATS names (a folder of Parquet the
+    driver reads like any other); returns the folder."""
+    fs, base = fs_and_path(radio_base)
+    folder = workdir / "radio-increment"
+    for p in partitions:
+        target = folder / p["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with fs.open_input_stream(cat.partition_file(base, version, p)) as src:
+            target.write_bytes(src.read())
+    return str(folder)
+
+
+# size: the runner's pinned inputs, where it reads and writes, and the run's two options
+def radio_to_read(radio: Any, stars: Any, radio_at: str, out: str, run_id: str, config: Any, workdir: Path,
+                  *, only_new: bool = True, region: str = "all") -> tuple[str, dict[str, Any]]:
+    """For the runner: (where the driver reads the radio rows, the radio record of run.json's
+    catalog_versions). `radio`, `stars`: crossmatch.versions.PinnedInput; `config`: the run's MatchConfig."""
+    record = radio.record()
+    if not radio.version:
+        return radio_at, record
+    settings = {k: getattr(config, k) for k in SETTINGS}
+    base = radio.location.rsplit("/versions/", 1)[0]
+    increment = plan_increment(record, stars.record(), base, out, run_id, settings, only_new=only_new,
+                               region=region or "all")
+    if increment.partitions is None:
+        return radio_at, record
+    if not increment.partitions:
+        raise ValueError(f"region {region!r} holds no partition of radio catalogue {radio.catalog} version "
+                         f"{radio.version}: nothing to rerun")
+    return copy_partitions(base, radio.version, increment.partitions, workdir), {**record, **increment.record}
