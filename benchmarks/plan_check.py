@@ -11,8 +11,9 @@ Spark local[2]) and is measured from here. Printed and saved as JSON with the co
 - pairs: the real sky's count against the plan's chance pairs + the true counterparts' bound;
 - time: wall and task CPU-seconds, predicted / measured, flagged outside +/- TOLERANCE.
 
-The costs themselves come from one size (see `measured` in plan_costs.json; `--save-costs` refits them from
-this run's largest size first): the other sizes are predictions out of the sample.
+The costs come from earlier runs (`measured` in plan_costs.json): `--save-costs` fits them to this run's runs
+by least squares (then the table is in the sample) and prints each size's wall ratio with the costs fitted to
+the other sizes only (out of the sample).
 
     python -m benchmarks plan-check                      # tiny, small, large; offsets 0 and 8
     python -m benchmarks plan-check --sizes tiny --offsets 0    # the CI size (tests/unit/test_bench_plan_check.py)
@@ -95,9 +96,7 @@ def compare(plan: dict, got: dict) -> dict:
 def fit(results: list[dict], cores: int) -> dict:
     """Costs by non-negative least squares over the runs: task CPU-s (run.json's task seconds) on [tasks, star
     rows, radio sky rows]; the driver's seconds (wall - task CPU-s / cores) on [1, radio rows, radio rows x
-    offset skies]. Plus, from the largest size's plan, the radio sky rows per radio row and sky for
-    `radiolake plan` on catalogues described by metadata only (sky_plan.py), with replicas per sky and with
-    the ra/dec boxes the driver uses above engine.MAX_SKY_REPLICA_ROWS."""
+    offset skies]."""
     import numpy as np
     from scipy.optimize import nnls
 
@@ -113,13 +112,13 @@ def fit(results: list[dict], cores: int) -> dict:
             "measured": f"{time.strftime('%Y-%m-%d', time.gmtime())}, fitted to {len(results)} CLI runs "
                         f"({', '.join(sizes)}; offsets {sorted({r['offsets'] for r in results})}), hats layout, "
                         f"local[{cores}], {os.cpu_count()}-core machine, {load()}",
-            "task_s": task_s, "driver_radio_row_s": driver_radio_row_s, "driver_sky_row_s": driver_sky_row_s,
-            **replication(results)}
+            "task_s": task_s, "driver_radio_row_s": driver_radio_row_s, "driver_sky_row_s": driver_sky_row_s}
 
 
-def replication(results: list[dict]) -> dict:
-    """Radio sky rows per radio row and sky in the largest size's plan with offset skies, per sky replicas and
-    ra/dec boxes (the latter planned again with the replica limit at 0; planning only, untimed)."""
+def replication(results: list[dict], data_root: Path) -> dict:
+    """Radio sky rows per radio row and sky in the largest size's plan with offset skies, for `radiolake plan`
+    on catalogues described by metadata only (sky_plan.py): with replicas per sky, and with the ra/dec boxes
+    the driver uses above engine.MAX_SKY_REPLICA_ROWS (planned again with that limit at 0; untimed)."""
     from radiolake.crossmatch import engine
 
     with_offsets = [r for r in results if r["offsets"] > 0] or results
@@ -129,7 +128,7 @@ def replication(results: list[dict]) -> dict:
     limit = engine.MAX_SKY_REPLICA_ROWS
     try:
         engine.MAX_SKY_REPLICA_ROWS = 0
-        boxed = predict(Path(big.get("folder") or ROOT / ".bench-cache" / big["size"]), big["offsets"])
+        boxed = predict(Path(big.get("folder") or data_root / big["size"]), big["offsets"])
     finally:
         engine.MAX_SKY_REPLICA_ROWS = limit
     out["box_replication"] = boxed["radio_sky_rows"] / (p["n_radio"] * p["n_skies"])
@@ -225,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.save_costs:
         from radiolake.crossmatch.estimate import COSTS_FILE
 
-        costs = fit(results, cores)
+        costs = {**fit(results, cores), **replication(results, args.data_root)}
         COSTS_FILE.write_text(json.dumps(costs, indent=1) + "\n")
         print(f"costs fitted and saved to {COSTS_FILE}: {json.dumps(costs)}")
         results = [with_costs(r, costs) for r in results]
