@@ -15,7 +15,14 @@ from typing import Any
 import psycopg
 
 from radiolake.config import Settings, get_settings
-from radiolake.run_params import CrossmatchParams, IngestParams, RunParamError, surface_defaults
+from radiolake.run_params import (
+    CrossmatchParams,
+    IngestParams,
+    RunParamError,
+    check_values,
+    epoch_catalog,
+    surface_defaults,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +39,10 @@ class BadInputError(PipelineStepError):
     input, so the task should fail at once; fix the input, then clear the task."""
 
 
-def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest") -> dict:
+def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest", epoch: str | None = None) -> dict:
     """Ingest one survey with checked parameters: the pipeline's radio or stars ingest (`ingest_step`) and
-    each ingest_<survey> DAG. BadInputError when the input itself is bad (a retry would read the same)."""
+    each ingest_<survey> DAG. BadInputError when the input itself is bad (a retry would read the same).
+    `epoch` (a radio epoch label): into the epoch's own catalogue (`epoch_survey`)."""
     from radiolake.import_paths import ImportPathError, open_import_file
     from radiolake.ingest.run import IngestError, ingest_survey
 
@@ -44,8 +52,9 @@ def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest") 
     except ImportPathError as exc:
         raise BadInputError(f"{what}: {exc}") from exc
     try:
-        result = ingest_survey(survey, region=params.region, rows=params.rows, seed=params.seed, path=path,
-                               max_bad_fraction=params.max_bad_fraction,
+        definition, name = epoch_survey(survey, epoch)
+        result = ingest_survey(definition, region=params.region, rows=params.rows, seed=params.seed, path=path,
+                               name=name, max_bad_fraction=params.max_bad_fraction,
                                allow_large_fetch=params.allow_large_fetch)
     except IngestError as exc:
         raise BadInputError(f"{what}: {exc}") from exc
@@ -60,13 +69,32 @@ def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest") 
     return summary
 
 
+def epoch_survey(survey: str, epoch: str | None) -> tuple[Any, str | None]:
+    """(what to ingest, the catalogue name) for a survey and a radio epoch label (issue 22). An epoch goes to
+    a catalogue of its own, `<survey>_<epoch>` (run_params.epoch_catalog), that grows region by region beside
+    the other epochs' catalogues: a new epoch replaces nothing, and its runs supersede only runs of that
+    epoch. Its ids get the epoch in their prefix (`<prefix>_<epoch>:...`): surveys that number or name rows
+    the same way in each epoch would otherwise give two epochs' detections of a star one detection key.
+    No epoch: the survey as it is, its own catalogue."""
+    if not epoch:
+        return survey, None
+    import dataclasses
+
+    from radiolake.surveys import get_survey
+
+    definition = get_survey(survey)
+    return dataclasses.replace(definition, id_prefix=f"{definition.id_prefix}_{epoch}"), epoch_catalog(survey, epoch)
+
+
 def ingest_step(role: str, params: Mapping[str, Any] | None) -> dict:
-    """The pipeline's radio (`role="radio"`) or stars ingest: the survey and file its form names."""
+    """The pipeline's radio (`role="radio"`) or stars ingest: the survey and file its form names; the radio
+    ingest of a form with an `epoch` writes that epoch's catalogue."""
     try:
         survey, checked = IngestParams.for_role(role, params)
+        epoch = check_values("pipeline", params)["epoch"] if role == "radio" else None
     except RunParamError as exc:
         raise BadInputError(f"ingest_{role}: {exc}") from exc
-    return ingest_survey_step(survey, checked, f"ingest_{role}")
+    return ingest_survey_step(survey, checked, f"ingest_{role}", epoch)
 
 
 def crossmatch_step(radio: dict, stars: dict, params: Mapping[str, Any] | None, run_id: str) -> dict:
@@ -205,10 +233,12 @@ def _results_table(fs, prefix: str, name: str):
 
 def report_pictures(radio: dict, stars: dict, xmatch: dict,
                     settings: Settings) -> tuple[dict[str, bytes], list[dict]]:
-    """Sky map, colour-magnitude diagram and separation histogram of a run, from the lake; light curves of
+    """Sky map, coverage map of the radio catalogue so far, colour-magnitude diagram and separation histogram
+    of a run, from the lake; light curves of
     its top stars from the warehouse marts (built before the report), drawn only for stars with two or more
     epochs. Returns the figures and the detections of the top stars with a single epoch (a table row each)."""
     from radiolake.lake import arrow_fs
+    from radiolake.reports.coverage_map import run_coverage_map
     from radiolake.reports.plots import (
         cmd,
         light_curve_figure,
@@ -231,6 +261,7 @@ def report_pictures(radio: dict, stars: dict, xmatch: dict,
                          on="star_id", how="left"))
     offset_stats = _results_table(fs, xmatch["prefix"], "offset_stats")
     figures = {"sky_map": sky_map(radio_all, candidates, field),
+               "coverage_map": run_coverage_map(fs, radio["path"], xmatch.get("prefix")),
                "cmd": cmd(candidates, field)}
     if not offset_stats.empty and int(offset_stats["n_offsets"].iloc[0]) > 0:
         figures["separation_histogram"] = separation_histogram_from_stats(
