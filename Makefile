@@ -40,7 +40,9 @@ down:
 status:
 	$(VENV)/radiolake stack status
 
+# The LSDB peer runs in its own venv (.venv-bench, pins in benchmarks/envs/lsdb): never a product dependency.
 bench: setup  ## benchmarks, each printing ratios against a reference measured in the same run
+	$(VENV)/python -c "from benchmarks.crossmatch.lsdb_peer import ensure_venv; print(ensure_venv())"
 	$(VENV)/python -m benchmarks
 
 clean-state: down  ## delete the embedded stack's data (asks no questions)

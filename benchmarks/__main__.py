@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 RUNS = [
     ["benchmarks/dag_parse.py"],
     ["benchmarks/ingest.py"],
-    ["-m", "benchmarks.crossmatch", "--size", "small"],
+    ["-m", "benchmarks.crossmatch", "--size", "small", "--lsdb"],  # LSDB cold and warm, in .venv-bench
+    ["-m", "benchmarks", "plan-check", "--sizes", "tiny", "small"],
     ["benchmarks/warehouse.py", "--pairs", "200000"],
     ["benchmarks/warehouse_load.py", "--pairs", "200000", "--repeat", "2"],
     ["benchmarks/spark_cluster.py", "--rows", "100000"],
