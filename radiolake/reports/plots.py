@@ -352,4 +352,5 @@ FIGURE_CAPTIONS: Mapping[str, str] = {
     "separation_histogram": "Separation histogram with the offset-sky (chance) distribution",
     "light_curves": "Light curves (flux against epoch, per frequency) of the top stars, over every survey loaded",
     "reliability": "Reliability diagram: association probability against the injected truth (numbers: pairs)",
+    "coverage_map": "Sky the radio catalogue covers so far (its version's MOC), and the part that is this run's",
 }
