@@ -7,6 +7,7 @@ the NVSS strip of ../shared/data, ingested into a lake on the local filesystem."
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import threading
@@ -186,7 +187,7 @@ def test_pixels_touch_only_the_footprint_and_hold_every_star_within_reach(lake, 
 
 
 def test_a_fetch_cut_by_a_failing_server_resumes_and_fetches_no_page_twice(lake, racs, gaia_rows, tmp_path):
-    kwargs = dict(mode="pixels", retry=FAST, tap_page_size=60, say=lambda line: None)
+    kwargs = dict(mode="pixels", retry=FAST, tap_page_size=25, say=lambda line: None)
     whole = GaiaTap(gaia_rows)
     try:
         from tests.unit.ingest.conftest import LocalLake
@@ -197,11 +198,16 @@ def test_a_fetch_cut_by_a_failing_server_resumes_and_fetches_no_page_twice(lake,
     finally:
         whole.close()
     assert len(whole.good) > 6
-    server = GaiaTap(gaia_rows, fail_after=5)
+    # the server goes down just before a unit's second page: the fetch is cut in the middle of a unit
+    cut = next(i for i, query in enumerate(whole.good) if "AND source_id > " in query)
+    server = GaiaTap(gaia_rows, fail_after=cut)
     try:
         with pytest.raises(FetchError, match="503"):
             ingest_for_radio(GAIA_TEST, racs, source_url=server.url, **kwargs, **lake.kwargs())
         assert cat.current_version(lake.fs, lake.base("gaia_test")) is None  # nothing committed
+        records = [json.loads(p.read_text()) for p in (tmp_path / "lake" / "raw").rglob("units/*.json")]
+        assert any(r["complete"] for r in records)
+        assert any(r["pages"] and not r["complete"] for r in records)  # cut in the middle of a unit
         server.fail_after = None  # the server is back
         _, result = ingest_for_radio(GAIA_TEST, racs, source_url=server.url, **kwargs, **lake.kwargs())
     finally:
