@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.crossmatch.run import RADIUS, SIZES, ensure_data, load, run_phase  # noqa: E402
+from benchmarks.crossmatch.run import RADIUS, SIZES, ensure_data, load, median_run, run_phase  # noqa: E402
 
 TOLERANCE = 0.30  # |predicted / measured - 1| the time predictions must stay within (printed, not asserted)
 RESULTS = ROOT / "benchmarks" / "results"
@@ -199,7 +199,8 @@ def measure_all(args: argparse.Namespace) -> list[dict]:
         ensure_data(folder, *SIZES[size])
         for k in args.offsets:
             plan = predict(folder, k)
-            got = measure(folder, k, args.master)
+            runs = [measure(folder, k, args.master) for _ in range(max(args.repeat, 1))]
+            got = {**median_run(runs), "walls_s": [r["wall_s"] for r in runs]}
             results.append({"size": size, "offsets": k, "folder": str(folder), "plan": plan, "measured": got,
                             "check": compare(plan, got)})
             print(f"{size} offsets {k}: {json.dumps(results[-1]['check'], default=str)} ({load()})", flush=True)
@@ -213,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-root", type=Path, default=ROOT / ".bench-cache",
                     help="data folder per size (generated once, kept)")
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per size and offsets; the median-wall run is compared (a shared machine's load "
+                         "moves a single run by 2x)")
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--save-costs", action="store_true",
                     help="fit the costs to these runs and write them where `radiolake plan` reads them "
