@@ -50,6 +50,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 #: An epoch label: a catalogue-name suffix (letters, digits, '_', '.', '-'; a date as 2024-05-01).
 EPOCH_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+#: A lake catalogue, optionally at one version: NAME or NAME@VERSION.
+FOR_RADIO_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}(@[A-Za-z0-9][A-Za-z0-9_.-]{0,63})?$"
 
 
 def epoch_catalog(survey: str, epoch: str | None) -> str | None:
@@ -214,6 +216,13 @@ PARAMS: tuple[RunParam, ...] = (
              "Fetch even above RADIOLAKE_INGEST_MAX_ROWS rows (default 10 million), or the whole sky of a table "
              "of unknown size. Without it such a fetch fails at once, naming its estimated rows and bytes.",
              "ingest", title="Allow a large fetch", nullable=False),
+    RunParam("for_radio", str, None, "Fetch the stellar survey only where this lake radio catalogue (NAME or "
+             "NAME@VERSION) has sources, widened by the motion margin: pixel by pixel and resumable, or by TAP "
+             "upload for a sparse list; cells the star catalogue holds already are not fetched again.", "ingest",
+             title="Only where this radio catalogue has sources", pattern=FOR_RADIO_PATTERN),
+    RunParam("footprint_mode", str, None, "With for_radio: pixels or upload (empty: upload for a sparse radio "
+             "list, pixels otherwise; the rule is printed).", "ingest", title="Footprint fetch mode",
+             pattern=r"^(pixels|upload)$"),
     # the synthetic sky
     RunParam("rows", int, None, "Synthetic surveys only: number of stars (radio sources scale with it).",
              "synthetic sky", title="Synthetic sky: stars", minimum=1),
@@ -273,11 +282,13 @@ SURFACES: dict[Surface, tuple[str, ...]] = {
     "pipeline": ("radio_survey", "stars_survey", "region", "epoch", "rows", "seed", "radio_path", "stars_path",
                  *_CROSSMATCH, "only_new", *CUT_NAMES),
     "crossmatch_dag": ("radio", "stars", *_CROSSMATCH, "k_nearest", "only_new"),
-    "ingest_dag": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch"),
+    "ingest_dag": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch", "for_radio",
+                   "footprint_mode"),
     "warehouse_dag": ("run_id", *CUT_NAMES),
     "cli_crossmatch": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order",
                        "radio_epoch", "stars_epoch", "only_new"),
-    "cli_ingest": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch"),
+    "cli_ingest": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch", "for_radio",
+                   "footprint_mode"),
     "spark": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order"),
 }
 
@@ -382,6 +393,8 @@ class IngestParams:
     path: str | None = None
     max_bad_fraction: float | None = None
     allow_large_fetch: bool = False
+    for_radio: str | None = None  # only over this radio catalogue's footprint (ingest.for_radio)
+    footprint_mode: str | None = None  # with for_radio: pixels or upload (None: chosen by the rule)
 
     @classmethod
     def from_values(cls, surface: Surface, values: Mapping[str, Any] | None) -> IngestParams:

@@ -53,9 +53,16 @@ def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest", 
         raise BadInputError(f"{what}: {exc}") from exc
     try:
         definition, name = epoch_survey(survey, epoch)
-        result = ingest_survey(definition, region=params.region, rows=params.rows, seed=params.seed, path=path,
-                               name=name, max_bad_fraction=params.max_bad_fraction,
-                               allow_large_fetch=params.allow_large_fetch)
+        if params.for_radio:  # only over a radio catalogue's footprint; a task retry resumes the fetch
+            from radiolake.ingest.for_radio import ingest_for_radio
+
+            _, result = ingest_for_radio(definition, params.for_radio, name=name,
+                                         mode=params.footprint_mode or "auto",
+                                         allow_large_fetch=params.allow_large_fetch, say=log.info)
+        else:
+            result = ingest_survey(definition, region=params.region, rows=params.rows, seed=params.seed,
+                                   path=path, name=name, max_bad_fraction=params.max_bad_fraction,
+                                   allow_large_fetch=params.allow_large_fetch)
     except IngestError as exc:
         raise BadInputError(f"{what}: {exc}") from exc
     except Exception as exc:

@@ -71,23 +71,40 @@ def ingest(
             bar.update(tasks[stage], completed=done, total=total)
 
         from radiolake.ingest.run import IngestError, ingest_survey  # heavy (astropy): only when used
+        from radiolake.ingest.sources import FetchError
         try:
-            result = ingest_survey(
-                survey,
-                region=params.region,
-                rows=params.rows,
-                seed=params.seed,
-                path=path,
-                name=name,
-                max_bad_fraction=params.max_bad_fraction,
-                progress=progress,
-                allow_large_fetch=params.allow_large_fetch,
-                **kwargs,
-            )
-        except (IngestError, SurveyDefinitionError, ValueError) as exc:
+            if params.for_radio:  # only where the radio catalogue's stars can be (ingest.for_radio)
+                result = _for_radio(survey, params, name, console, progress, kwargs)
+            else:
+                result = ingest_survey(
+                    survey,
+                    region=params.region,
+                    rows=params.rows,
+                    seed=params.seed,
+                    path=path,
+                    name=name,
+                    max_bad_fraction=params.max_bad_fraction,
+                    progress=progress,
+                    allow_large_fetch=params.allow_large_fetch,
+                    **kwargs,
+                )
+        except (IngestError, FetchError, SurveyDefinitionError, ValueError) as exc:
             console.print(f"[red]ingest failed:[/red] {exc}")
             raise typer.Exit(1) from exc
         finally:
             if path is not None:
                 path.close()
     console.print_json(json.dumps(result.summary()))
+
+
+def _for_radio(survey: str, params: IngestParams, name: str | None, console: Console,
+               progress: Any, lake: dict[str, Any]) -> Any:
+    """`--for-radio`: the footprint fetch (ingest.for_radio), its plan printed before anything is fetched."""
+    from radiolake.ingest.for_radio import ingest_for_radio
+
+    if params.path is not None or params.region != "all":
+        raise ValueError("--for-radio sets the sky itself: give no --region or --path with it")
+    _, result = ingest_for_radio(survey, params.for_radio or "", name=name, mode=params.footprint_mode or "auto",
+                                 allow_large_fetch=params.allow_large_fetch, say=console.print, progress=progress,
+                                 **lake)
+    return result

@@ -24,6 +24,7 @@ from radiolake.run_param_surfaces import (
 from radiolake.run_params import (
     CUT_NAMES,
     EPOCH_PATTERN,
+    FOR_RADIO_PATTERN,
     NAME_PATTERN,
     PARAMS,
     SURFACES,
@@ -59,6 +60,10 @@ INGEST = {
     "path": (None, {"type": NULL_STR, "title": "Local file (file surveys; else the survey's source)"}),
     "max_bad_fraction": (None, {"type": NULL_NUM, "minimum": 0, "maximum": 1, "title": "Max share of rejected rows"}),
     "allow_large_fetch": (False, {"type": "boolean", "title": "Allow a large fetch"}),
+    # issue 22: stars only over a radio catalogue's footprint (ingest.for_radio)
+    "for_radio": (None, {"type": NULL_STR, "pattern": FOR_RADIO_PATTERN,
+                         "title": "Only where this radio catalogue has sources"}),
+    "footprint_mode": (None, {"type": NULL_STR, "pattern": "^(pixels|upload)$", "title": "Footprint fetch mode"}),
 }
 #: Each DAG form as it was written by hand before the declaration: {name: (default, JSON schema)}. Titles
 #: that two forms spelled differently for one parameter are now one (offsets, region, rows, seed).
@@ -153,7 +158,8 @@ CLI = {
     },
     "ingest": {
         "region": ("all", str), "rows": (None, int), "seed": (None, int), "path": (None, str),
-        "max_bad_fraction": (None, float), "allow_large_fetch": (False, bool), "survey": ("", str),
+        "max_bad_fraction": (None, float), "allow_large_fetch": (False, bool), "for_radio": (None, str),
+        "footprint_mode": (None, str), "survey": ("", str),
         "name": (None, str), "local": (None, Path), "list_surveys": (False, bool),
     },
 }

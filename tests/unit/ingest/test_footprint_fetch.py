@@ -27,9 +27,8 @@ from astropy.table import Table
 from radiolake.ingest import catalog as cat
 from radiolake.ingest import coverage
 from radiolake.ingest import footprint as fp
-from radiolake.ingest.fetch_size import FetchTooLarge
 from radiolake.ingest.for_radio import ingest_for_radio
-from radiolake.ingest.run import ingest_survey
+from radiolake.ingest.run import IngestError, ingest_survey
 from radiolake.ingest.sources import FetchError, RetryPolicy
 from radiolake.surveys import parse_definition
 from tests.unit.ingest.conftest import DATA
@@ -226,7 +225,7 @@ def test_a_second_radio_region_fetches_only_cells_not_yet_fetched(lake, racs, ga
         before = len(server.good)
         again, result = ingest_for_radio(GAIA_TEST, racs, source_url=server.url, retry=FAST,
                                          say=lambda line: None, **lake.kwargs())
-        assert again.mode == "none" and result is None and len(server.good) == before
+        assert again.mode == "none" and result.reused and len(server.good) == before
         ingest_survey("nvss", path=DATA / "nvss_strip.fits", **lake.kwargs())
         second, _ = ingest_for_radio(GAIA_TEST, "nvss", mode="pixels", source_url=server.url, retry=FAST,
                                      say=lambda line: None, **lake.kwargs())
@@ -248,7 +247,7 @@ def test_a_whole_sky_footprint_is_refused_with_rows_and_bytes_before_any_query(l
     ingest_survey("nvss_sumss_bright", path=DATA / "nvss_sumss_bright.fits", **lake.kwargs())
     server = GaiaTap(gaia_rows)
     try:
-        with pytest.raises(FetchTooLarge) as err:
+        with pytest.raises(IngestError) as err:
             ingest_for_radio("gaia_dr3", "nvss_sumss_bright", source_url=server.url, say=lambda line: None,
                              **lake.kwargs())
     finally:
