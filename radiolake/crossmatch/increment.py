@@ -2,19 +2,22 @@
 
 A lake catalogue grows region by region (radiolake.ingest.growth): a new version shares the partition files
 of the one it grew from and writes new files only where the ingest's region touched. When a run is asked for
-radio version V against star version S and an earlier whole run (its run.json written) of the same radio
-catalogue read some version P against the same S with the same match settings, the rows of V in files that
-P also lists were matched already: the run reads only the other partitions. Which ones, exactly:
+radio version V against star version S, and the newest earlier run of the same two catalogues (whole: its
+run.json written) read radio version P against star version T with the same match settings, the marts hold
+P x T's matches: the rows of V in files P also lists, far from any star partition S and T do not share, were
+matched already. The run reads only the other partitions. Which ones, exactly:
 
 - the partitions of V whose file P does not list (new or rewritten), and the sky of P's partitions whose
   file V no longer lists (rows that are gone: their old detections must be superseded too);
+- the sky regions next to star partitions that are new or gone since P's star version T (the rows far from
+  them see the same stars in S as in T; with S = T this adds nothing);
 - widened to whole sky regions at the run's `region_order` (the order of the offset-sky statistics): every
   partition of V in a region touched above is read again. So each region's false-association statistics
   (offset_stats: radio sources and chance matches per region) are computed over all of its radio rows, as
   a run over the whole version computes them, and the older run's rows of that region are all superseded;
-- the run's footprint is those regions (run.json `catalog_versions.radio.increment.footprint`, which the
-  warehouse stores as the run's footprint): the marts replace the older runs' detections there and nowhere
-  else (dbt macros/supersede.sql).
+- the run's footprint is those regions, and every region of a partition coarser than them (run.json
+  `catalog_versions.radio.increment.footprint`, which the warehouse stores as the run's footprint): the
+  marts replace the older runs' detections there and nowhere else (dbt macros/supersede.sql).
 
 Nothing new (V's files are P's: the same versions asked again): a whole run, as before increments (its
 detections are P's, so the marts do not change; a rerun keeps its own run id). `only_new=False` (run
@@ -123,54 +126,88 @@ def earlier_runs(fs: pafs.FileSystem, base: str, out: str, run_id: str) -> list[
     return sorted(runs, key=lambda r: (r.get("created_utc") or "", r.get("run_id") or ""), reverse=True)
 
 
-def same_match(run: dict[str, Any], settings: dict[str, Any], radio: dict, stars: dict) -> bool:
-    """Did `run` match this radio catalogue against the same star version with the same settings?"""
-    versions = run.get("catalog_versions") or {}
-    return ((versions.get("radio") or {}).get("catalog") == radio["catalog"]
-            and {k: (versions.get("stars") or {}).get(k) for k in ("catalog", "version")} == stars
-            and all(run.get(k) == v for k, v in settings.items()))
+def basis_run(runs: list[dict[str, Any]], radio: dict, stars: dict) -> dict[str, Any] | None:
+    """The run whose versions the marts hold for this radio x star catalogue pair: the newest whole run or
+    increment of the pair (a region's rerun matched only its region: it is no basis)."""
+    for run in runs:
+        versions = run.get("catalog_versions") or {}
+        radio_record, stars_record = versions.get("radio") or {}, versions.get("stars") or {}
+        if (radio_record.get("catalog") == radio["catalog"] and stars_record.get("catalog") == stars["catalog"]
+                and "rerun_of_region" not in (radio_record.get("increment") or {})):
+            return run
+    return None
 
 
-# size: the runner's inputs (pinned records, where it writes, the match settings, the run's two options)
-def plan_increment(radio: dict, stars: dict, radio_base: str, out: str, run_id: str, settings: dict[str, Any],
-                   *, only_new: bool = True, region: str = "all") -> Increment:
+def changed_pixels(fs: pafs.FileSystem, base: str, now: str, before: str, order: int) -> tuple[np.ndarray, int, int]:
+    """(pixels at `order` of the partitions of version `now` whose files version `before` does not list and of
+    `before`'s whose files `now` does not list, how many of each)."""
+    info, old = cat.open_catalog(fs, base, now), cat.open_catalog(fs, base, before)
+    now_files, old_files = set(cat.partition_files(info)), set(cat.partition_files(old))
+    new = [p for p in info.partitions if cat.partition_file(base, info.version, p) not in old_files]
+    gone = [p for p in old.partitions if cat.partition_file(base, old.version, p) not in now_files]
+    return region_pixels_of(new + gone, order), len(new), len(gone)
+
+
+def with_ring(pixels: np.ndarray, order: int) -> np.ndarray:
+    """The pixels and their neighbours: a radio source's cone (and density neighbourhood) reaches less than
+    one pixel at the offset-statistics order past its own (driver: the largest reach is half a pixel at the
+    coarsest join order, which is no finer than it), so only radio regions next to changed stars can see them."""
+    from cdshealpix import nested
+
+    if pixels.size == 0:
+        return pixels
+    nb = nested.neighbours(pixels.astype(np.uint64), order, num_threads=1).astype(np.int64).ravel()
+    return np.unique(np.concatenate([pixels, nb[nb >= 0]]))
+
+
+def region_rerun(info: cat.CatalogInfo, region: str, order: int) -> Increment:
+    """only_new off with a region: every partition of the regions it touches."""
+    pixels = region_pixels(region, order)
+    chosen = partitions_in(info.partitions, pixels, order)
+    pixels = np.union1d(pixels, region_pixels_of(chosen, order))  # a coarse partition: all its regions read
+    return Increment(chosen, {"increment": {"rerun_of_region": region, "partitions": len(chosen),
+                                            "of_partitions": len(info.partitions),
+                                            "footprint": footprint_of(pixels, order)}})
+
+
+# size: the runner's inputs (pinned records, where they live and it writes, the match settings, its two options)
+def plan_increment(radio: dict, stars: dict, bases: tuple[str, str], out: str, run_id: str,
+                   settings: dict[str, Any], *, only_new: bool = True, region: str = "all") -> Increment:
     """Which partitions of the pinned radio version (`radio`: {"catalog", "version"}) this run matches against
-    the pinned `stars`. `radio_base`: the catalogue's folder (s3:// or local); `settings`: SETTINGS' values of
-    this run. Not a versioned pair of lake catalogues: everything (Increment())."""
+    the pinned `stars`. `bases`: the two catalogues' folders (s3:// or local); `settings`: SETTINGS' values
+    of this run. Not a versioned pair of lake catalogues: everything (Increment())."""
     if not radio.get("version") or not stars.get("version"):
         return Increment()
-    fs, base = fs_and_path(radio_base)
+    fs, base = fs_and_path(bases[0])
     info = cat.open_catalog(fs, base, radio["version"])
     order = int(settings["region_order"])
     if not only_new:
-        if region in ("", "all", None):
-            return Increment()
-        pixels = region_pixels(region, order)
-        chosen = partitions_in(info.partitions, pixels, order)
-        return Increment(chosen, {"increment": {"rerun_of_region": region, "partitions": len(chosen),
-                                                "of_partitions": len(info.partitions),
-                                                "footprint": footprint_of(pixels, order)}})
-    earlier = next((r for r in earlier_runs(fs, base, out, run_id) if same_match(r, settings, radio, stars)
-                    and cat.is_committed(fs, base, r["catalog_versions"]["radio"]["version"])), None)
-    if earlier is None:
+        return Increment() if region in ("", "all", None) else region_rerun(info, region, order)
+    earlier = basis_run(earlier_runs(fs, base, out, run_id), radio, stars)
+    if earlier is None or any(earlier.get(k) != v for k, v in settings.items()):
+        return Increment()  # nothing matched yet, or with other settings: everything again
+    star_fs, star_base = fs_and_path(bases[1])
+    before = {"radio": earlier["catalog_versions"]["radio"]["version"],
+              "stars": earlier["catalog_versions"]["stars"]["version"]}
+    if not (cat.is_committed(fs, base, before["radio"]) and cat.is_committed(star_fs, star_base, before["stars"])):
         return Increment()
-    before = cat.open_catalog(fs, base, earlier["catalog_versions"]["radio"]["version"])
-    now_files, before_files = set(cat.partition_files(info)), set(cat.partition_files(before))
-    new = [p for p in info.partitions if cat.partition_file(base, info.version, p) not in before_files]
-    gone = [p for p in before.partitions if cat.partition_file(base, before.version, p) not in now_files]
-    pixels = region_pixels_of(new + gone, order)
-    if pixels.size == 0:
-        log.info("run %s: radio %s version %s was matched against stars %s by run %s: nothing new, a whole "
-                 "run again", run_id, radio["catalog"], radio["version"], stars, earlier["run_id"])
-        return Increment()
+    pixels, n_new, n_gone = changed_pixels(fs, base, radio["version"], before["radio"], order)
+    star_pixels, n_new_stars, n_gone_stars = changed_pixels(star_fs, star_base, stars["version"],
+                                                            before["stars"], order)
+    pixels = np.union1d(pixels, with_ring(star_pixels, order))
     chosen = partitions_in(info.partitions, pixels, order)
-    log.info("run %s: %d of %d radio partitions are new since run %s (version %s); matching %d (whole regions "
-             "at order %d)", run_id, len(new), len(info.partitions), earlier["run_id"], before.version,
-             len(chosen), order)
+    if not chosen:
+        log.info("run %s: radio %s version %s x stars %s: nothing new since run %s, a whole run again", run_id,
+                 radio["catalog"], radio["version"], stars, earlier["run_id"])
+        return Increment()
+    log.info("run %s: since run %s, %d radio and %d star partitions are new or gone; matching %d of %d radio "
+             "partitions (whole regions at order %d)", run_id, earlier["run_id"], n_new + n_gone,
+             n_new_stars + n_gone_stars, len(chosen), len(info.partitions), order)
     return Increment(chosen, {"increment": {
-        "after_run": earlier["run_id"], "after_version": before.version, "new_partitions": len(new),
-        "gone_partitions": len(gone), "partitions": len(chosen), "of_partitions": len(info.partitions),
-        "footprint": footprint_of(pixels, order)}})
+        "after_run": earlier["run_id"], "after_version": before["radio"], "after_stars_version": before["stars"],
+        "new_partitions": n_new, "gone_partitions": n_gone, "new_star_partitions": n_new_stars,
+        "gone_star_partitions": n_gone_stars, "partitions": len(chosen), "of_partitions": len(info.partitions),
+        "footprint": footprint_of(np.union1d(pixels, region_pixels_of(chosen, order)), order)}})
 
 
 def copy_partitions(radio_base: str, version: str, partitions: list[dict[str, Any]], workdir: Path) -> str:
@@ -196,7 +233,8 @@ def radio_to_read(radio: Any, stars: Any, radio_at: str, out: str, run_id: str, 
         return radio_at, record
     settings = {k: getattr(config, k) for k in SETTINGS}
     base = radio.location.rsplit("/versions/", 1)[0]
-    increment = plan_increment(record, stars.record(), base, out, run_id, settings, only_new=only_new,
+    bases = (base, stars.location.rsplit("/versions/", 1)[0])
+    increment = plan_increment(record, stars.record(), bases, out, run_id, settings, only_new=only_new,
                                region=region or "all")
     if increment.partitions is None:
         return radio_at, record

@@ -25,7 +25,8 @@ from tests.unit.conftest_spark import spark  # noqa: F401  (re-exported fixture)
 
 #: Three order-0 pixels of the sky, one per regional ingest (SRSC stars in each).
 REGIONS = ("healpix:0:4", "healpix:0:5", "healpix:0:6")
-UNION = "healpix:0:4,5,6"
+#: The stars: first the order-1 pixels of the three regions but two of the last (26, 27), later those two.
+STARS_FIRST, STARS_LATER = "healpix:1:" + ",".join(map(str, range(16, 26))), "healpix:1:26,27"
 #: Columns measured over everything a run read, not over the pair and its neighbourhood alone: the stellar
 #: density of a population class is shrunk toward the class's share of all stars the run read
 #: (density.class_densities), and the association prior comes from all its radio sources (priors). A run over
@@ -73,7 +74,8 @@ def test_region_pixels_and_footprint_of_partitions():
 
 def test_regional_runs_match_only_what_is_new_and_equal_one_run_over_the_union(spark, tmp_path,  # noqa: F811
                                                                                   shared_data):
-    _ingest(tmp_path, "hip2_csv", shared_data / "hip2_epoch1991.25.csv.gz", UNION, "hip2")
+    hip2 = shared_data / "hip2_epoch1991.25.csv.gz"
+    _ingest(tmp_path, "hip2_csv", hip2, STARS_FIRST, "hip2")
     fs, base = pafs.LocalFileSystem(), str(tmp_path / "catalogs" / "srsc")
     runs, versions = [], []
     for k, region in enumerate(REGIONS, start=1):
@@ -115,3 +117,20 @@ def test_regional_runs_match_only_what_is_new_and_equal_one_run_over_the_union(s
     assert rerun["n_radio"] == second["n_radio"]
     for table in ("pairs", "best", "offset_stats"):  # the same rows read: every value the same
         assert _rows(tmp_path, ["rerun"], table, set()) == _rows(tmp_path, ["r2"], table, set())
+
+    # The stars grow (two order-1 pixels of region 3): the radio regions next to the new star partitions are
+    # matched again, no other; their pairs are a whole run's over the new star version, the others' unchanged.
+    _ingest(tmp_path, "hip2_csv", hip2, STARS_LATER, "hip2")
+    grown = _run(tmp_path, "stars2")
+    inc = grown["catalog_versions"]["radio"]["increment"]
+    assert (inc["after_run"], inc["new_partitions"], inc["gone_partitions"]) == ("again", 0, 0)
+    assert inc["new_star_partitions"] > 0 and 0 < inc["partitions"] < inc["of_partitions"]
+    _run(tmp_path, "stars2-whole", only_new=False)
+    radio = cat.read_catalog(fs, base, columns=["source_id", "healpix"], version=versions[-1])
+    lo_hi = np.array(inc["footprint"]["ranges"], np.int64)
+    healpix = radio.column("healpix").to_numpy()
+    inside = ((healpix[:, None] >= lo_hi[:, 0]) & (healpix[:, None] < lo_hi[:, 1])).any(axis=1)
+    ids = np.array(radio.column("source_id").to_pylist(), object)
+    for run_id, part in (("stars2", set(ids[inside])), ("again", set(ids[~inside]))):
+        want = {r for r in _rows(tmp_path, ["stars2-whole"], "pairs") if r[0] in part}
+        assert {r for r in _rows(tmp_path, [run_id], "pairs") if r[0] in part} == want and want, run_id
