@@ -26,9 +26,10 @@ of a region. The earlier runs are found from the radio catalogue's pins (each ru
 radiolake.ingest.pins) and their run.json beside this run's folder (runs of one results bucket are
 siblings: s3://xmatch/<run id>/).
 
-The prior of the association (crossmatch.priors) is measured per run from the run's own radio sources: an
-increment's probabilities use the prior of the rows it matched, not of the whole catalogue (see
-docs/pipeline.md, "Catalogues that grow").
+Two values are measured over everything a run read: the association prior (crossmatch.priors, from its
+radio sources) and each population's share of the stars read (density.class_densities). An increment's
+association_probability, likelihood_ratio, p_chance and star_density_deg2 use those of what it read, not of
+the whole catalogue; everything else equals a whole run's (docs/pipeline.md, "Catalogues that grow").
 """
 
 from __future__ import annotations
