@@ -257,6 +257,27 @@ def test_a_whole_sky_footprint_is_refused_with_rows_and_bytes_before_any_query(l
     assert "--allow-large-fetch" in message and server.good == []
 
 
+def test_the_cli_prints_the_plan_and_the_refusal(lake, tmp_path):
+    """`radiolake ingest gaia_dr3 --for-radio nvss_sumss_bright --local DIR`: the plan (footprint, margin, the
+    mode's rule) then the refusal with rows and bytes; exit code 1, nothing fetched (the archive is never
+    asked: the refusal comes first)."""
+    from typer.testing import CliRunner
+
+    from radiolake.app.cli import app
+
+    ingest_survey("nvss_sumss_bright", path=DATA / "nvss_sumss_bright.fits", **lake.kwargs())
+    out = CliRunner().invoke(app, ["ingest", "gaia_dr3", "--for-radio", "nvss_sumss_bright", "--local",
+                                   str(tmp_path / "lake")], terminal_width=400)
+    text = " ".join(out.output.split())
+    assert out.exit_code == 1, out.output
+    assert "70,372 sources" in text and "margin" in text and "mode pixels" in text
+    assert re.search(r"refusing to fetch gaia_dr3 .* about [\d,]{13,} rows, [\d.,]+ GB to download", text)
+    assert not (tmp_path / "lake" / "raw" / "gaia_dr3").exists()
+    wrong = CliRunner().invoke(app, ["ingest", "gaia_dr3", "--for-radio", "nvss_sumss_bright", "--region",
+                                     "cone:0,0,1", "--local", str(tmp_path / "lake")])
+    assert wrong.exit_code == 1 and "give no --region or --path" in " ".join(wrong.output.split())
+
+
 def test_a_sparse_radio_list_is_fetched_by_upload(lake, gaia_rows, tmp_path):
     """Every 8th NVSS source of the strip: few sources over a long strip, so their circles cover a few percent
     of the footprint and the stars come from a join with the uploaded positions."""
