@@ -19,7 +19,9 @@ matched already. The run reads only the other partitions. Which ones, exactly:
   `catalog_versions.radio.increment.footprint`, which the warehouse stores as the run's footprint): the
   marts replace the older runs' detections there and nowhere else (dbt macros/supersede.sql).
 
-Nothing new (V's files are P's: the same versions asked again): a whole run, as before increments (its
+A version that shares no file with P replaced the catalogue (a synthetic sky, a whole-sky ingest): a whole
+run, whose footprint is that version's coverage, as before increments. Nothing new (V's files are P's: the
+same versions asked again): a whole run, as before increments (its
 detections are P's, so the marts do not change; a rerun keeps its own run id). `only_new=False` (run
 parameter) matches every partition, or, with a region, every partition of the regions it touches: a rerun
 of a region. The earlier runs are found from the radio catalogue's pins (each run pins what it read,
@@ -193,6 +195,8 @@ def plan_increment(radio: dict, stars: dict, bases: tuple[str, str], out: str, r
     if not (cat.is_committed(fs, base, before["radio"]) and cat.is_committed(star_fs, star_base, before["stars"])):
         return Increment()
     pixels, n_new, n_gone = changed_pixels(fs, base, radio["version"], before["radio"], order)
+    if n_new == len(info.partitions):  # replaced, not grown (a synthetic sky, the whole sky): a whole run, its
+        return Increment()  # footprint the version's coverage, as before increments: other regions' stay
     star_pixels, n_new_stars, n_gone_stars = changed_pixels(star_fs, star_base, stars["version"],
                                                             before["stars"], order)
     pixels = np.union1d(pixels, with_ring(star_pixels, order))
