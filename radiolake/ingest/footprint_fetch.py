@@ -92,7 +92,10 @@ def radio_footprint(fs: pafs.FileSystem, catalogs_root: str, radio: str, star_ep
         span = get_survey(meta["survey"]).epoch.span_years or 0.0
     except (SurveyDefinitionError, KeyError):
         log.warning("footprint of %s: survey definition %s not found; no epoch span", radio, meta.get("survey"))
-    dt = fp.epoch_span((float(meta["epoch_min"]), float(meta["epoch_max"])), span, star_epoch)
+    epochs = meta.get("epoch_min"), meta.get("epoch_max")
+    if not all(isinstance(e, int | float) and math.isfinite(e) for e in epochs):
+        raise FetchError(f"--for-radio {radio}: the catalogue records no epochs, so no motion margin")
+    dt = fp.epoch_span((float(epochs[0]), float(epochs[1])), span, star_epoch)
     margin = fp.MotionMargin(radius_arcsec, dt)
     healpix = cat.read_catalog(fs, base, columns=["healpix"], version=version).column("healpix").to_numpy()
     # moc.fits says where the catalogue was ingested (a whole file: the whole sky); its rows say where the
@@ -152,14 +155,14 @@ def choose_mode(radio: RadioFootprint, todo: np.ndarray, mode: Mode) -> tuple[st
     share = circles / cells if cells else math.inf
     rule = (f"{radio.n_rows:,} sources, their circles cover {share:.1%} of the {todo.sum():,} cells to fetch "
             f"(upload when <= {UPLOAD_MAX_SOURCES:,} sources and < {UPLOAD_MAX_AREA_SHARE:.0%})")
-    if mode == "pixels":
-        return "pixels", "asked for; " + rule
     if mode == "upload":
         if radio.n_rows > UPLOAD_MAX_SOURCES:
             raise FetchError(f"upload of {radio.n_rows:,} radio positions refused: at most {UPLOAD_MAX_SOURCES:,}")
         return "upload", "asked for; " + rule
     if not todo.any():
         return "none", "the star catalogue already holds every cell of the footprint"
+    if mode == "pixels":
+        return "pixels", "asked for; " + rule
     sparse = radio.n_rows <= UPLOAD_MAX_SOURCES and share < UPLOAD_MAX_AREA_SHARE
     return ("upload" if sparse else "pixels"), rule
 

@@ -223,7 +223,7 @@ def test_a_second_radio_region_fetches_only_cells_not_yet_fetched(lake, racs, ga
         first, _ = ingest_for_radio(GAIA_TEST, racs, mode="pixels", source_url=server.url, retry=FAST,
                                     say=lambda line: None, **lake.kwargs())
         before = len(server.good)
-        again, result = ingest_for_radio(GAIA_TEST, racs, source_url=server.url, retry=FAST,
+        again, result = ingest_for_radio(GAIA_TEST, racs, mode="pixels", source_url=server.url, retry=FAST,
                                          say=lambda line: None, **lake.kwargs())
         assert again.mode == "none" and result.reused and len(server.good) == before
         ingest_survey("nvss", path=DATA / "nvss_strip.fits", **lake.kwargs())
@@ -255,6 +255,30 @@ def test_a_whole_sky_footprint_is_refused_with_rows_and_bytes_before_any_query(l
     message = str(err.value)
     assert re.search(r"about [\d,]{13,} rows", message) and "GB to download" in message
     assert "--allow-large-fetch" in message and server.good == []
+
+
+def test_a_table_whose_id_is_not_healpix_is_fetched_by_the_units_cones(lake, tmp_path):
+    """Hipparcos (ids are catalogue numbers): one query of the units' cones, paged by HIP, against the
+    recorded real Hipparcos rows (RA 40-60, Dec 0-20); the catalogue keeps the rows inside the footprint."""
+    from tests.unit.ingest.test_tap import TapServer
+
+    bright = Table.read(DATA / "nvss_sumss_bright.fits")
+    ra, dec = bright["RAJ2000"], bright["DEJ2000"]
+    radio = bright[(ra > 45) & (ra < 52) & (dec > 5) & (dec < 12)]
+    radio.write(tmp_path / "box.fits")
+    ingest_survey("nvss_sumss_bright", path=tmp_path / "box.fits", name="radio_box", **lake.kwargs())
+    server = TapServer()
+    try:
+        plan, result = ingest_for_radio("hip2", "radio_box", mode="pixels", source_url=server.url, retry=FAST,
+                                        tap_page_size=300, say=lambda line: None, **lake.kwargs())
+    finally:
+        server.close()
+    assert len(server.queries) == 4  # 995 rows in pages of 300
+    assert all("1=CONTAINS(POINT('ICRS', RArad, DErad), CIRCLE('ICRS'" in q for q in server.queries)
+    hip = server.table
+    inside = plan.region.contains(np.asarray(hip["RArad"]), np.asarray(hip["DErad"]))
+    assert 0 < inside.sum() < len(hip) and result.n_rows == inside.sum()
+    assert set(star_ids(lake, "hip2")) == set(np.asarray(hip["HIP"])[inside].tolist())
 
 
 def test_the_cli_prints_the_plan_and_the_refusal(lake, tmp_path):
