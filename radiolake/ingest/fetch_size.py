@@ -79,7 +79,12 @@ def check_fetch_size(definition: SurveyDefinition, region: Region, n_columns: in
     return est
 
 
-def refuse_if_too_large(est: FetchEstimate, *, whole_sky: bool, allow_large: bool = False) -> None:
+#: What to do about a refused fetch of a region (a footprint fetch says its own).
+REGION_HINT = "Give a smaller --region (cone:RA,DEC,R, box:..., healpix:K:P,...)"
+
+
+def refuse_if_too_large(est: FetchEstimate, *, whole_sky: bool, allow_large: bool = False,
+                        hint: str = REGION_HINT) -> None:
     """FetchTooLarge naming the estimated rows and bytes when `est` is above the limit (or the whole sky of a
     table of unknown size), unless the caller asked for it."""
     if allow_large:
@@ -88,6 +93,5 @@ def refuse_if_too_large(est: FetchEstimate, *, whole_sky: bool, allow_large: boo
     unknown_whole_sky = est.rows is None and whole_sky
     if unknown_whole_sky or (est.rows is not None and est.rows > limit):
         raise FetchTooLarge(
-            f"refusing to fetch {est.describe()}; the limit is {limit:,} rows ({MAX_ROWS_ENV}). Give a smaller "
-            "--region (cone:RA,DEC,R, box:..., healpix:K:P,...), or ask for it with --allow-large-fetch "
-            "(DAG param allow_large_fetch)")
+            f"refusing to fetch {est.describe()}; the limit is {limit:,} rows ({MAX_ROWS_ENV}). {hint}, or ask "
+            "for it with --allow-large-fetch (DAG param allow_large_fetch)")

@@ -195,7 +195,8 @@ def plan_footprint_fetch(definition: SurveyDefinition, fs: pafs.FileSystem, cata
 
 def check_plan_size(plan: FootprintPlan, allow_large: bool) -> None:
     """FetchTooLarge with the estimated rows and bytes before anything is fetched (see fetch_size)."""
-    refuse_if_too_large(plan.estimate, whole_sky=bool(plan.todo.all()), allow_large=allow_large)
+    refuse_if_too_large(plan.estimate, whole_sky=bool(plan.todo.all()), allow_large=allow_large,
+                        hint="Fetch for a radio catalogue covering less sky (a region of it, under its own --name)")
 
 
 @dataclass
