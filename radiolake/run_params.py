@@ -254,6 +254,9 @@ PARAMS: tuple[RunParam, ...] = (
              "`epoch` column.", "cross-match"),
     RunParam("stars_epoch", float, None, "Julian year of the star positions (2016.0 for Gaia DR3), for a file "
              "without an `epoch` column.", "cross-match"),
+    RunParam("executor", str, "spark", "Where the star tasks run: spark (Spark, local or a cluster), local (a "
+             "pool of worker processes on this machine, no JVM) or auto (local when Spark's master would be "
+             "local, else Spark).", "cross-match", title="Executor", nullable=False, pattern=r"^(auto|spark|local)$"),
     RunParam("only_new", bool, True, "Match only the radio rows this stellar catalogue version has not met: "
              "when an earlier run (same stars version and settings) matched an older version of the radio "
              "catalogue, only the sky regions whose partitions changed since are matched, and the marts "
@@ -286,7 +289,7 @@ SURFACES: dict[Surface, tuple[str, ...]] = {
                    "footprint_mode"),
     "warehouse_dag": ("run_id", *CUT_NAMES),
     "cli_crossmatch": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order",
-                       "radio_epoch", "stars_epoch", "only_new"),
+                       "radio_epoch", "stars_epoch", "executor", "only_new"),
     "cli_ingest": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch", "for_radio",
                    "footprint_mode"),
     "spark": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order"),
@@ -302,6 +305,7 @@ VARIANTS: dict[Surface, dict[str, dict[str, Any]]] = {
                        "stars": {"default": "gaia_dr3", "pattern": NAME_PATTERN}},
     "warehouse_dag": {"run_id": {"pattern": NAME_PATTERN}},
     "spark": {"radius_arcsec": {"default": None}, "n_sigma": {"default": None}},
+    "cli_crossmatch": {"executor": {"default": "auto"}},
 }
 
 
@@ -353,6 +357,7 @@ class CrossmatchParams:
     stars_epoch: float | None = None
     out: str | None = None
     run_id: str | None = None
+    executor: str = "spark"  # where the tasks run: spark, local or auto (crossmatch.executors.use_local)
     only_new: bool = True  # match only radio rows the star version has not met (crossmatch.increment)
     region: str = "all"  # with only_new off: rerun this region only
 

@@ -10,8 +10,10 @@ and every timed run's pairs are compared with an astropy reference (reference.py
 any difference. Results are saved as JSON with the commit under benchmarks/results/.
   astropy   SkyCoord + search_around_sky at catalogue positions, from Parquet read to pair arrays (no epoch
             propagation: it has no per-row epochs);
-  cli       `radiolake crossmatch --offsets 0` on Spark local[2]: epochs, rank, density, all tables written;
-  cli_off8  the same with the default 8 offset skies (target: >= 0.5x astropy's single-sky time);
+  cli0      `radiolake crossmatch --offsets 0` as a user runs it (`--executor auto`: on a local master, a pool
+            of --master's worker count, no JVM): epochs, rank, density, all tables written;
+  cli8      the same with the default 8 offset skies (target: >= 0.5x astropy's single-sky time);
+  spark0/8  (with --spark) the same on Spark local[2] (`--executor spark`), in the same rounds;
   still / gaia (with --motions): radio epochs 1993-2024; `still` has all proper motions zero, `gaia` 0.1% of
             stars above 1"/yr (up to 10"/yr): the ratio gaia/still is the cost of fast movers (target <= 1.5);
   core      the same engine in one process (numpy), for the profile (--core).
@@ -133,7 +135,9 @@ def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1, motions: s
 LAYOUTS = ("hats", "plain")
 #: Phases whose engine moves each star to its radio row's epoch: checked against the `moved` reference. The
 #: others (astropy as timed, LSDB) match at catalogue positions and are checked against the `static` one.
-MOVES_STARS = frozenset({"cli0", "cli8", "core"})
+MOVES_STARS = frozenset({"cli0", "cli8", "spark0", "spark8", "core"})
+#: The CLI's phases: offset skies and --executor.
+CLI_PHASES = {"cli0": ("0", "auto"), "cli8": ("8", "auto"), "spark0": ("0", "spark"), "spark8": ("8", "spark")}
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
@@ -283,12 +287,13 @@ def phase_core(folder: Path, layout: str) -> dict:
 def _phase_command(phase: str, folder: Path, master: str, layout: str) -> tuple[list[str], Path]:
     """The command a phase runs and where it leaves its pairs: the CLI runs as a user runs it (whole process);
     the other engines through this file's --phase entry."""
-    if phase in ("cli0", "cli8"):
+    if phase in CLI_PHASES:
         out = folder / f"out-{phase}-{layout}"
         cli = Path(sys.executable).parent / "radiolake"
+        offsets, executor = CLI_PHASES[phase]
         return [str(cli), "crossmatch", "--radio", str(folder / "radio.parquet"), "--stars",
                 str(stars_path(folder, layout)), "--radius-arcsec", str(RADIUS), "--fixed-radius", "--offsets",
-                phase[3:], "--out", str(out), "--master", master], out / "pairs"
+                offsets, "--out", str(out), "--master", master, "--executor", executor], out / "pairs"
     pairs = folder / ("lsdb_pairs.parquet" if phase == "lsdb" else f"pairs-{phase}-{layout}.parquet")
     return [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--data", str(folder), "--master",
             master, "--layout", layout], pairs
@@ -312,7 +317,7 @@ def run_phase(phase: str, folder: Path, master: str, layout: str = "hats", limit
         return {"failed": f"exceeded the {limit_gb:g} GB memory limit", "after_s": process_s, "cpu_s": cpu_s}
     if proc.returncode != 0:
         raise RuntimeError(f"{phase} failed ({proc.returncode}): {stderr.strip()[-2000:]}")
-    if phase in ("cli0", "cli8"):
+    if phase in CLI_PHASES:
         run = json.loads((pairs_path.parent / "run.json").read_text())
         result = {"wall_s": process_s, "pairs": run["n_pairs"], "steps_s": run["timings_s"],
                   "task_s": run.get("task_seconds"), "bytes_read": run.get("star_bytes_read"),
@@ -429,6 +434,8 @@ def main() -> int:
     ap.add_argument("--core", action="store_true", help="also time the one-process numpy engine")
     ap.add_argument("--no-offsets", action="store_true", help="skip the 8-offset-skies run")
     ap.add_argument("--motions", action="store_true", help="also the Gaia-like motions vs no motion pair")
+    ap.add_argument("--spark", action="store_true",
+                    help="also the CLI on Spark (--executor spark) in the same rounds: spark0, spark8")
     ap.add_argument("--lsdb", action="store_true", help="also the LSDB peer (HATS import timed apart)")
     ap.add_argument("--partial", action="store_true", help="also radio over a quarter of the star patch")
     ap.add_argument("--mem-limit-gb", type=float, default=None,
@@ -459,7 +466,9 @@ def main() -> int:
     rows = n_stars + n_radio
     print(f"{load()}; {os.cpu_count()} cores; stars as {args.layout}; memory limit "
           f"{f'{limit_gb:g} GB' if limit_gb else 'none'} for every system", flush=True)
-    phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]), *(["core"] if args.core else []),
+    phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]),
+              *(["spark0", *([] if args.no_offsets else ["spark8"])] if args.spark else []),
+              *(["core"] if args.core else []),
               *(["lsdb"] if args.lsdb else [])]
     rounds: list[dict] = []
     for k in range(max(args.repeat, 1)):

@@ -25,7 +25,8 @@ def crossmatch(
         str | None, typer.Option(help="Spark master (default RADIOLAKE_SPARK_MASTER or local[*]).")
     ] = None,
 ) -> None:
-    """Cross-match a radio catalogue against a stellar catalogue with Spark; writes pairs, best, offset stats."""
+    """Cross-match a radio catalogue against a stellar catalogue (local worker processes or Spark: --executor); writes
+    pairs, best, offset stats."""
     from radiolake.crossmatch.runner import crossmatch_run_params
 
     console = Console()
@@ -36,7 +37,7 @@ def crossmatch(
         with Progress(
             SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
         ) as progress:
-            progress.add_task(f"cross-matching {radio} x {stars} on Spark", total=None)
+            progress.add_task(f"cross-matching {radio} x {stars}", total=None)
             summary = crossmatch_run_params(checked, master=master)
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[bold red]error[/] {exc}", soft_wrap=True, highlight=False)  # one line, never wrapped

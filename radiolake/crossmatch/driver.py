@@ -42,17 +42,42 @@ log = logging.getLogger(__name__)
 
 
 class StepTimer:
-    """Wall time per step of the plan, logged and kept in run.json: the job's own coarse profile."""
+    """Wall time per step of the plan, logged and kept in run.json: the job's own coarse profile; `slots`: how
+    many tasks ran at once; `before_run`: from the process's start to the run's (interpreter, imports, the
+    CLI, canonical input copies)."""
 
     def __init__(self) -> None:
         self.times: dict[str, float] = {}
         self._t = time.perf_counter()
+        self.slots = 1
+        self.before_run = _since_process_start()
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.times[name] = round(now - self._t, 3)
         log.info("crossmatch step %s: %.1f s", name, now - self._t)
         self._t = now
+
+    def outside_tasks(self, task_seconds: float) -> dict[str, float]:
+        """Where the whole process spent its time outside the tasks' own work: before the run, the driver's
+        steps, waiting for the executor (JVM, workers) and the scheduling, result transfer and idle slots of
+        the map step (its wall time less the tasks' seconds spread over the slots); `total` sums them."""
+        t = self.times
+        parts = {"before_run": self.before_run, "plan": t.get("plan", 0.0) + t.get("radio_skies", 0.0),
+                 "waiting_for_executor": t.get("await_spark", 0.0),
+                 "scheduling": max(t.get("match", 0.0) - task_seconds / max(self.slots, 1), 0.0),
+                 "assemble": t.get("assemble", 0.0), "write": t.get("write", 0.0)}
+        return {"total": round(sum(parts.values()), 3), **{k: round(v, 3) for k, v in parts.items()}}
+
+
+def _since_process_start() -> float:
+    """Seconds since this process started (0 where psutil cannot tell)."""
+    try:
+        import psutil
+
+        return max(time.time() - psutil.Process().create_time(), 0.0)
+    except Exception:  # noqa: BLE001 - a measurement only
+        return 0.0
 
 
 @dataclass
@@ -104,7 +129,8 @@ def map_chunks(executor: Executor, planned: Planned, config: MatchConfig, timer:
                       skies.n_radio, config.kernel, skies.sky_rows)
     executor.start()
     timer.lap("await_spark")
-    tasks = task_groups(planned.payloads, [c.n_rows for c in planned.chunks], executor.parallelism())
+    timer.slots = executor.parallelism()
+    tasks = task_groups(planned.payloads, [c.n_rows for c in planned.chunks], timer.slots)
     results = [r for rs in executor.map(partial(run_star_group, ctx), skies.radio, tasks) for r in rs]
     planned.payloads = []
     timer.lap("match")
@@ -129,10 +155,12 @@ def run_crossmatch(executor: Executor, radio_location: str, stars_location: str,
     reduced = reduce_results(results, fast, planned.plan, planned.radio, config, run_id)
     timer.lap("assemble")
     if out is not None:
-        write_tables(out, reduced.tables, planned.radio, results, planned.stars.schema, names)
+        write_tables(out, reduced.tables, planned.radio, reduced.radio_rows, results, planned.stars.schema,
+                     names)
     timer.lap("write")
+    timings = {**timer.times, "outside_tasks": timer.outside_tasks(sum(r.seconds for r in results))}
     summary = run_summary(planned, results, reduced, config, labels, run_id=run_id, names=names,
-                          timings=timer.times)
+                          timings=timings)
     if out is not None:
         write_text(json.dumps(summary, indent=2), f"{out}/run.json")  # last: marks the run as whole
     return RunResult(summary, reduced.tables, planned.plan)

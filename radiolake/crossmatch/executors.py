@@ -3,9 +3,13 @@ radio rows) and the tasks; the executor returns the tasks' results in task order
 
 - `MapExecutor`: in this process, one task after the other (Python's `map`): tests, notebooks, the in-memory
   `core.crossmatch_frames`. No JVM, nothing pickled.
-- `SparkExecutor`: Spark (local or a cluster) for the CLI, spark-submit and the DAGs: the shared value
-  travels once per executor as a broadcast, each task is one Spark partition, no shuffle. The session may be
-  given as a callable (a Future's `result`), so the driver plans while the JVM starts.
+- `PoolExecutor`: a pool of local worker processes (no JVM): a run on one machine. Its workers are forked
+  from a server that has imported the task module, so they start in milliseconds, warm, while the driver
+  plans; the shared value is pickled once to a file each worker loads once. Local Spark runs the same tasks
+  on the same cores, behind a JVM start and a scheduler round trip per task.
+- `SparkExecutor`: Spark (local or a cluster) for spark-submit, clusters and the DAGs on the stack's cluster:
+  the shared value travels once per executor as a broadcast, each task is one Spark partition, no shuffle.
+  The session may be given as a callable (a Future's `result`), so the driver plans while the JVM starts.
 
 Both run the very same task function (star_task.run_star_group) on the very same payloads, so the driver has
 one path for both; an executor only decides where a task runs.
@@ -14,7 +18,11 @@ one path for both; an executor only decides where a task runs.
 from __future__ import annotations
 
 import math
+import os
+import pickle
+import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -54,6 +62,112 @@ class MapExecutor:
 
     def map(self, fn: Callable[[S, T], R], shared: S, tasks: Sequence[T]) -> list[R]:
         return [fn(shared, t) for t in tasks]
+
+
+#: The module a pool worker imports before its first task (forkserver preload: every worker forks warm).
+TASK_MODULE = "radiolake.crossmatch.star_task"
+#: In a pool worker: (file, value) of the shared value last loaded (one run's radio rows at a time).
+_shared: tuple[str, object] | None = None
+
+
+def _with_shared_file(fn: Callable[[Any, T], R], path: str, task: T) -> R:
+    """In a pool worker: fn(shared, task), the shared value loaded from `path` once per worker."""
+    global _shared
+    if _shared is None or _shared[0] != path:
+        _shared = None  # the previous run's value goes before the next one is loaded
+        with open(path, "rb") as f:
+            _shared = (path, pickle.load(f))
+    return fn(_shared[1], task)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class PoolExecutor:
+    """Tasks in `workers` local processes; `start` (called at once) forks them while the driver plans."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        import multiprocessing
+
+        self._workers = max(1, workers or os.cpu_count() or 1)
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload([TASK_MODULE])
+        self._pool = ProcessPoolExecutor(self._workers, mp_context=ctx)
+        self._warm = [self._pool.submit(_ready) for _ in range(self._workers)]  # starts every worker now
+
+    def parallelism(self) -> int:
+        return self._workers
+
+    def start(self) -> None:
+        for f in self._warm:
+            f.result()
+        self._warm = []
+
+    def map(self, fn: Callable[[S, T], R], shared: S, tasks: Sequence[T]) -> list[R]:
+        if not tasks:
+            return []
+        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # a memory file system where there is one
+        fd, path = tempfile.mkstemp(prefix="radiolake-shared-", suffix=".pickle", dir=shm)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(shared, f, protocol=pickle.HIGHEST_PROTOCOL)
+            futures = [self._pool.submit(_with_shared_file, fn, path, t) for t in tasks]
+            return [f.result() for f in futures]
+        finally:
+            os.unlink(path)
+
+    def close(self) -> None:
+        """Stop the workers (a run's end; the pool cannot be used again)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> PoolExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+#: `--executor` values: `auto` runs the pool when Spark's master would be local (local Spark is the same
+#: cores on the same machine, behind a JVM), Spark otherwise (a cluster, or spark-submit's JVM already up).
+EXECUTOR_KINDS = ("auto", "spark", "local")
+#: A pool begun by `prestart_pool` before the CLI parsed its arguments, for `take_pool`.
+_prestarted_pool: PoolExecutor | None = None
+
+
+def use_local(kind: str | None, master: str | None) -> bool:
+    """Whether a run with `--executor kind` on Spark master `master` (None: the default one) runs its tasks
+    in a local process pool rather than on Spark."""
+    if kind not in (None, *EXECUTOR_KINDS):
+        raise ValueError(f"executor {kind!r}: expected one of {', '.join(EXECUTOR_KINDS)}")
+    if kind in ("local", "spark"):
+        return kind == "local"
+    if "PYSPARK_GATEWAY_PORT" in os.environ:  # under spark-submit: its JVM and --master decide
+        return False
+    if master is None:
+        from radiolake.config import get_settings
+
+        master = get_settings().spark_master
+    return master.startswith("local")
+
+
+def local_workers(master: str | None) -> int:
+    """Worker processes for a local run: N of `local[N]`, else every core."""
+    inner = (master or "").removeprefix("local[").removesuffix("]")
+    return int(inner) if master and master.startswith("local[") and inner.isdigit() else os.cpu_count() or 1
+
+
+def prestart_pool(master: str | None) -> None:
+    """Begin the pool now (the CLI, before it imports and parses: the workers warm meanwhile)."""
+    global _prestarted_pool
+    _prestarted_pool = PoolExecutor(local_workers(master))
+
+
+def take_pool(master: str | None) -> PoolExecutor:
+    """The pool `prestart_pool` began, else a new one."""
+    global _prestarted_pool
+    pool, _prestarted_pool = _prestarted_pool, None
+    return pool or PoolExecutor(local_workers(master))
 
 
 def _with_broadcast(fn: Callable[[Any, T], R], shared: Broadcast, task: T) -> R:

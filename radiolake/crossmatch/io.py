@@ -168,9 +168,9 @@ def dictionary_columns(table: pa.Table, sample_rows: int = 4096, max_share: floa
             and pc.count_distinct(sample.column(f.name)).as_py() <= limit]
 
 
-def read_rows(location: str, positions: np.ndarray) -> pa.Table:
-    """All columns of the rows at `positions` (sorted; row numbers of the catalogue as `read_arrow` reads it),
-    read one row group at a time: only the wanted rows are ever held, not the whole catalogue."""
+def read_rows(location: str, positions: np.ndarray, skip: tuple[str, ...] = ()) -> pa.Table:
+    """All columns (but `skip`) of the rows at `positions` (sorted; row numbers of the catalogue as `read_arrow`
+    reads it), read one row group at a time: only the wanted rows are ever held, not the whole catalogue."""
     import pyarrow.parquet as pq
 
     from radiolake.crossmatch.star_chunks import filesystem
@@ -182,12 +182,13 @@ def read_rows(location: str, positions: np.ndarray) -> pa.Table:
     for f in files:
         with fs.open_input_file(f) as fh:
             pf = pq.ParquetFile(fh)
-            pieces.append(pf.schema_arrow.empty_table())  # every file's columns, as read_arrow unifies them
+            names = [c for c in pf.schema_arrow.names if c not in skip]
+            pieces.append(pf.schema_arrow.empty_table().select(names))  # every file's columns, unified
             for g in range(pf.metadata.num_row_groups):
                 n = pf.metadata.row_group(g).num_rows
                 a, b = np.searchsorted(positions, [start, start + n])
                 if b > a:
-                    pieces.append(pf.read_row_group(g).take(pa.array(positions[a:b] - start)))
+                    pieces.append(pf.read_row_group(g, columns=names).take(pa.array(positions[a:b] - start)))
                 start += n
     return pa.concat_tables(pieces, promote_options="permissive") if len(pieces) > 1 else pieces[0]
 

@@ -32,11 +32,15 @@ def _with_survey(table: pa.Table, name: str) -> pa.Table:
     return table.append_column("survey", pa.repeat(pa.scalar(name, pa.string()), table.num_rows))
 
 
-def matched_radio_rows(radio: RadioInput, pairs: pa.Table) -> pa.Table:
-    """Every column of the radio rows with a pair, read again from the catalogue."""
-    matched = np.flatnonzero(pc.is_in(radio.ids, value_set=pairs.column("radio_id").unique()).to_numpy(
-        zero_copy_only=False))
-    return read_rows(radio.location, radio.catalogue_rows(matched))
+def matched_radio_rows(radio: RadioInput, matched: np.ndarray) -> pa.Table:
+    """Every column of the radio rows with a pair (`matched`: sorted valid rows), read again from the
+    catalogue but for the ids, which the driver holds already (strings: the dearest column to decode)."""
+    table = read_rows(radio.location, radio.catalogue_rows(matched), skip=("source_id",))
+    ids = radio.ids.take(pa.array(matched))
+    order = read_rows(radio.location, np.zeros(0, np.int64)).schema  # the file's columns, no rows read
+    if order.field("source_id").type != ids.type:
+        return read_rows(radio.location, radio.catalogue_rows(matched))
+    return table.add_column(order.get_field_index("source_id"), order.field("source_id"), ids)
 
 
 def matched_star_rows(results: list[ChunkResult], schema: pa.Schema, pairs: pa.Table) -> pa.Table:
@@ -48,10 +52,11 @@ def matched_star_rows(results: list[ChunkResult], schema: pa.Schema, pairs: pa.T
     return rows.take(pa.array(first_occurrences(rows.column("source_id"))))
 
 
-def write_tables(out: str, tables: dict, radio: RadioInput, results: list[ChunkResult], schema: pa.Schema,
-                 names: tuple[str, str]) -> None:
+def write_tables(out: str, tables: dict, radio: RadioInput, radio_rows: np.ndarray, results: list[ChunkResult],
+                 schema: pa.Schema, names: tuple[str, str]) -> None:
     """pairs, best, offset_stats, radio_sources, stars and quarantine/{radio,stars} (tables["quarantine"])
-    under `out`; `names`: the (radio, star) catalogue names written in each row's `survey`."""
+    under `out`; `radio_rows`: the valid radio rows with a pair (sorted); `names`: the (radio, star)
+    catalogue names written in each row's `survey`."""
     writer = ThreadPoolExecutor(3)
     written: list[Future] = []
 
@@ -63,7 +68,7 @@ def write_tables(out: str, tables: dict, radio: RadioInput, results: list[ChunkR
     write(tables["best"], f"{out}/best")
     write(pa.Table.from_pandas(tables["offset_stats"], schema=OFFSET_STATS_SCHEMA, preserve_index=False),
           f"{out}/offset_stats")
-    write(_with_survey(matched_radio_rows(radio, pairs), names[0]), f"{out}/radio_sources")
+    write(_with_survey(matched_radio_rows(radio, radio_rows), names[0]), f"{out}/radio_sources")
     write(_with_survey(matched_star_rows(results, schema, pairs), names[1]), f"{out}/stars")
     for what, bad in tables["quarantine"].items():
         if bad is not None and bad.num_rows:

@@ -31,10 +31,12 @@ OFFSET_COLUMNS = ("sky", "separation_arcsec", "star_class")
 class Reduced:
     """The run's tables (assemble.assemble_tables: pairs, best, offset_stats, priors; and quarantine: the
     invalid rows of each catalogue with their reason, {"radio", "stars"} -> table or None) and how many
-    candidate pairs every sky gave."""
+    candidate pairs every sky gave; radio_rows: the valid radio rows with a pair, sorted (a k-nearest cut keeps
+    every source's nearest star, so these are the pairs table's radio rows)."""
 
     tables: dict[str, Any]
     n_candidates: int
+    radio_rows: np.ndarray
 
 
 def unify(tables: list[pa.Table | None]) -> pa.Table | None:
@@ -78,6 +80,7 @@ def reduce_results(results: list[ChunkResult], fast: ChunkResult | None, plan: M
     res = concat_results(parts)
     off = {k: np.concatenate([o[k] for o in offs]) if offs else np.zeros(0) for k in OFFSET_COLUMNS}
     n_candidates = int(res["sky"].size + off["sky"].size)
+    radio_rows = np.unique(np.asarray(res["sky"], dtype=np.int64))
     del parts, offs
     ids = pa.chunked_array([c for a in star_ids for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],
                            type=pa.string())
@@ -85,4 +88,4 @@ def reduce_results(results: list[ChunkResult], fast: ChunkResult | None, plan: M
     tables = assemble_tables(SkyPairs(res, ids, off), radio.ids, radio.columns, density_counts(results), plan,
                              config, run_id)
     tables["quarantine"] = {"radio": radio.bad, "stars": unify([r.bad for r in results])}
-    return Reduced(tables, n_candidates)
+    return Reduced(tables, n_candidates, radio_rows)

@@ -47,11 +47,11 @@ APP_NAME = "radiolake-crossmatch"
 _prestarted: tuple[str | None, Future] | None = None
 
 
-def _master_option(args: list[str]) -> str | None:
+def _master_option(args: list[str], name: str = "--master") -> str | None:
     for i, arg in enumerate(args):
-        if arg == "--master" and i + 1 < len(args):
+        if arg == name and i + 1 < len(args):
             return args[i + 1]
-        if arg.startswith("--master="):
+        if arg.startswith(f"{name}="):
             return arg.split("=", 1)[1]
     return None
 
@@ -63,10 +63,15 @@ def prestart(args: list[str]) -> None:
     global _prestarted
     if not args or args[0] != "crossmatch" or {"--help", "-h"} & set(args):
         return
+    from radiolake.crossmatch.executors import EXECUTOR_KINDS, prestart_pool, use_local
+
+    master, kind = _master_option(args), _master_option(args, "--executor") or "auto"
+    if kind in EXECUTOR_KINDS and use_local(kind, master):
+        prestart_pool(master)  # no JVM: local worker processes, warm while the CLI parses (executors.py)
+        return
     import radiolake.spark.session  # noqa: F401  (imported here, not in the thread: one importer at a time)
 
     pool = ThreadPoolExecutor(1)
-    master = _master_option(args)
     _prestarted = (master, pool.submit(spark_with_warm_workers, APP_NAME, master))
     pool.shutdown(wait=False)
 
@@ -104,12 +109,20 @@ def crossmatch_run_params(params: CrossmatchParams, *, master: str | None = None
     A user's own Parquet (not a lake catalogue) is read through `user_input.prepare_input`: any Arrow
     writer's types, no `healpix` needed; `params.radio_epoch`/`stars_epoch` fill a missing `epoch` column.
     `master`: Spark's (default: spark-submit's, RADIOLAKE_SPARK_MASTER, the stack's cluster, local)."""
-    import radiolake.spark.session  # noqa: F401  (imported here, not in the thread: one importer at a time)
+    from contextlib import nullcontext
 
-    # The JVM starts first, while the driver imports, reads radio rows, plans; user files are made canonical
-    # in `workdir`, removed with it when the run ends.
-    with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory(prefix="radiolake-input-") as workdir:
-        session = _take_prestarted(master) or pool.submit(spark_with_warm_workers, APP_NAME, master)
+    from radiolake.crossmatch.executors import take_pool, use_local
+
+    local = use_local(params.executor, master)  # a local pool of workers, or Spark (executors.py)
+    if not local:
+        import radiolake.spark.session  # noqa: F401  (imported here, not in the thread: one importer at a time)
+
+    # The JVM (or the local workers) starts first, while the driver imports, reads radio rows, plans; user
+    # files are made canonical in `workdir`, removed with it when the run ends.
+    with ThreadPoolExecutor(1) as pool, tempfile.TemporaryDirectory(prefix="radiolake-input-") as workdir, \
+            (take_pool(master) if local else nullcontext()) as local_pool:
+        session = None if local else _take_prestarted(master) or pool.submit(spark_with_warm_workers, APP_NAME,
+                                                                              master)
         from radiolake.crossmatch.driver import run_crossmatch
         from radiolake.crossmatch.executors import SparkExecutor
         from radiolake.crossmatch.increment import radio_to_read
@@ -128,7 +141,8 @@ def crossmatch_run_params(params: CrossmatchParams, *, master: str | None = None
                                                only_new=params.only_new, region=params.region)
         labels = RunLabels(run_id, radio_in.catalog, stars_in.catalog,
                            {"radio": radio_record, "stars": stars_in.record()})
-        summary = run_crossmatch(SparkExecutor(session.result), radio_at, stars_at, out, config, labels).summary
+        executor = local_pool or SparkExecutor(session.result)
+        summary = run_crossmatch(executor, radio_at, stars_at, out, config, labels).summary
     return {**summary, "prefix": out}
 
 

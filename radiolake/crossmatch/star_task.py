@@ -97,8 +97,7 @@ def run_star_chunk(ctx: TaskContext, chunk: StarChunk, radio: dict[str, np.ndarr
     stars = float_arrays(table)
     healpix = table.column("healpix").to_numpy()
     # per (density pixel, population class): key = pixel * N_CLASSES + class (density.class_counts)
-    pix, counts = pixel_counts((healpix >> (2 * (HEALPIX_ORDER - ctx.density_order))) * N_CLASSES
-                               + classes_of(stars, ok.size))
+    pix, counts = class_pixel_counts(healpix >> (2 * (HEALPIX_ORDER - ctx.density_order)), classes_of(stars, ok.size))
     res, fast = match_star_chunk(stars, radio, ctx.kernel, ctx.criteria, ctx.radio_epoch_range,
                                  ctx.slow_limit_arcsec)
     res, off = split_skies(res, ctx.n_radio)
@@ -124,6 +123,19 @@ def _full_rows(chunk: StarChunk, table: pa.Table, ok: np.ndarray, wanted: np.nda
     for name in rest_cols:
         full = full.append_column(rest.schema.field(name), rest.column(name))
     return full, chunk.n_bytes + chunk.rest_bytes
+
+
+def class_pixel_counts(pix: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys pixel * N_CLASSES + class and their row counts, sorted (as np.unique gives them). With
+    the pixels sorted (lake files and sorted copies are), a count per (run of one pixel, class): no sort or
+    hash of the keys, which the classes leave unsorted within a pixel."""
+    if not pix.size or not (pix[1:] >= pix[:-1]).all():
+        return pixel_counts(pix * N_CLASSES + classes)
+    starts = np.concatenate([[0], np.flatnonzero(pix[1:] != pix[:-1]) + 1])
+    run = np.repeat(np.arange(starts.size), np.diff(np.append(starts, pix.size)))
+    counts = np.bincount(run * N_CLASSES + classes, minlength=starts.size * N_CLASSES)
+    keys = np.flatnonzero(counts)
+    return pix[starts][keys // N_CLASSES] * N_CLASSES + keys % N_CLASSES, counts[keys]
 
 
 def pixel_counts(pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -153,8 +153,8 @@ CLI = {
         "radio": ("required", str), "stars": ("required", str), "radius_arcsec": (30.0, float),
         "n_sigma": (5.0, float), "offsets": (8, int), "offset_arcmin": (3.0, float), "k_nearest": (None, int),
         "out": (None, str), "run_id": (None, str), "join_order": (None, int), "radio_epoch": (None, float),
-        "stars_epoch": (None, float), "only_new": (True, bool), "fixed_radius": (False, bool),
-        "master": (None, str),
+        "stars_epoch": (None, float), "executor": ("auto", str), "only_new": (True, bool),
+        "fixed_radius": (False, bool), "master": (None, str),
     },
     "ingest": {
         "region": ("all", str), "rows": (None, int), "seed": (None, int), "path": (None, str),

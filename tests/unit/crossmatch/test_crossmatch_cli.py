@@ -100,8 +100,21 @@ def test_only_a_crossmatch_command_line_prestarts_spark(monkeypatch):
     for args in (["stack", "up"], ["crossmatch", "--help"], ["crossmatch", "-h"], []):
         runner.prestart(args)
     assert begun == [] and runner._prestarted is None
-    runner.prestart(["crossmatch", "--radio", "r", "--master", "local[2]"])
+    runner.prestart(["crossmatch", "--radio", "r", "--master", "local[2]", "--executor", "spark"])
     assert runner._take_prestarted("local[1]") is None  # parsed to another master: not used, and dropped
     runner.prestart(["crossmatch", "--master=spark://h:7077"])
     assert runner._take_prestarted("spark://h:7077").result() == "sc"
     assert begun == ["local[2]", "spark://h:7077"] and runner._prestarted is None
+
+
+def test_a_local_master_prestarts_a_pool_of_workers_not_spark(monkeypatch):
+    from radiolake.crossmatch import executors, runner
+
+    begun, pools = [], []
+    monkeypatch.setattr(runner, "spark_with_warm_workers", lambda app, master: begun.append(master) or "sc")
+    monkeypatch.setattr(executors, "PoolExecutor", lambda workers: pools.append(workers) or f"pool{workers}")
+    runner.prestart(["crossmatch", "--radio", "r", "--master", "local[2]"])  # --executor auto
+    runner.prestart(["crossmatch", "--master", "spark://h:7077", "--executor=local"])
+    assert begun == [] and runner._prestarted is None and pools == [2, executors.local_workers(None)]
+    assert executors.take_pool("local[2]") == f"pool{pools[-1]}"  # the one begun last, handed over once
+    assert executors.take_pool("local[3]") == "pool3"

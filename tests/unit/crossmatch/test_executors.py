@@ -4,12 +4,13 @@ the same input, quarantine included; and the kernels behind the one interface gi
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from radiolake.crossmatch.executors import MapExecutor, SparkExecutor, task_groups
+from radiolake.crossmatch.executors import MapExecutor, PoolExecutor, SparkExecutor, task_groups
 from radiolake.crossmatch.kernels import ConeTreeKernel, ZoneKernel
 from radiolake.crossmatch.pairs import MatchCriteria
 from tests.unit.crossmatch.drivers import run_on
@@ -98,3 +99,25 @@ def test_each_kernel_gives_the_astropy_pairs(kernel):
 def test_task_groups_balance_rows_and_keep_every_item():
     groups = task_groups(list("abcdef"), [10, 9, 8, 3, 2, 1], parallelism=1)
     assert sorted(x for g in groups for x in g) == list("abcdef") and len(groups) == 2
+
+
+def test_the_pool_of_local_workers_writes_the_map_executors_run(tmp_path):
+    _sky_with_bad_rows(tmp_path)
+    args = dict(radius_arcsec=6.0, n_offsets=4, offset_arcmin=2.0, k_nearest=3, run_id="same", chunk_rows=200)
+    inputs = (str(tmp_path / "radio.parquet"), str(tmp_path / "stars.parquet"))
+    run_on(MapExecutor(), *inputs, str(tmp_path / "map"), **args)
+    with PoolExecutor(2) as pool:
+        run_on(pool, *inputs, str(tmp_path / "pool"), **args)
+        workers = set(pool.map(_where, None, list(range(8))))
+    assert workers and os.getpid() not in workers  # the tasks ran in other processes
+    for table in TABLES:
+        pd.testing.assert_frame_equal(_read(tmp_path / "map", table), _read(tmp_path / "pool", table))
+    run_map, run_pool = (json.loads((tmp_path / d / "run.json").read_text()) for d in ("map", "pool"))
+    assert {k: v for k, v in run_map.items() if k not in MEASURED} == \
+        {k: v for k, v in run_pool.items() if k not in MEASURED}
+    assert run_pool["timings_s"]["outside_tasks"]["total"] > 0
+
+
+def _where(_shared: object, _task: int) -> int:
+    """A task that says where it ran (module level: the pool pickles it by name)."""
+    return os.getpid()
