@@ -7,9 +7,11 @@ they are and each version's HATS metadata points at them:
 
 - ``dataset/_metadata`` holds the footer of every partition, its own and the shared ones; a shared one's
   file path is relative to this ``dataset`` folder, ``../../<older version>/dataset/Norder=...``, so
-  ``pyarrow.dataset.parquet_dataset(<version>/dataset/_metadata)`` reads every row of the version. The shared
-  footers are taken from the older version's own ``_metadata`` (no partition file is opened); only a
-  version written before this existed has its footers read from the files.
+  ``pyarrow.dataset.parquet_dataset(<version>/dataset/_metadata)`` reads every row of the version on a local
+  filesystem. Object stores do not resolve ``..`` in a key (S3 answers "access denied" or "not found"), so
+  there `metadata_dataset` normalises the paths first. The shared footers are taken from the older
+  version's own ``_metadata`` (no partition file is opened); only a version written before this existed
+  has its footers read from the files.
 - ``partition_info.csv`` and ``properties`` count every partition; ``moc.fits`` is the version's coverage.
 - hats/LSDB compute a partition's path from the catalogue root instead of reading ``_metadata``'s paths;
   `lsdb.open_catalog` takes a ``path_generator`` for exactly this ("the catalog metadata files need to live
@@ -20,6 +22,7 @@ they are and each version's HATS metadata points at them:
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,3 +92,18 @@ class SharedPartitionPaths:
         owner = self.owners.get((pixel.order, pixel.pixel))
         root = catalog_base_dir if owner is None else catalog_base_dir.parent / owner
         return root / (cat.partition_path(pixel.order, pixel.pixel).removesuffix(".parquet") + npix_suffix)
+
+
+def metadata_files(fs: pafs.FileSystem, version_path: str) -> list[str]:
+    """The partition files a version's ``dataset/_metadata`` names, as filesystem paths (``..`` resolved), in
+    its row groups' order."""
+    footer = pq.read_metadata(f"{version_path}/dataset/_metadata", filesystem=fs)
+    rels = dict.fromkeys(footer.row_group(i).column(0).file_path for i in range(footer.num_row_groups))
+    return [posixpath.normpath(f"{version_path}/dataset/{rel}") for rel in rels]
+
+
+def metadata_dataset(fs: pafs.FileSystem, version_path: str) -> ds.Dataset:
+    """A pyarrow dataset over the files a version's ``_metadata`` names, on any filesystem (on a local one,
+    ``ds.parquet_dataset`` over the ``_metadata`` reads the same rows)."""
+    schema = pq.read_schema(f"{version_path}/dataset/_common_metadata", filesystem=fs)
+    return ds.dataset(metadata_files(fs, version_path), schema=schema, format="parquet", filesystem=fs)

@@ -204,6 +204,11 @@ def test_a_grown_version_is_a_whole_hats_catalogue(lake):
     table = dataset.to_table(columns=["source_id", "ra"])
     assert table.num_rows == info.n_rows == len(_ids(lake))
     assert set(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)) == _ids(lake)
+    # The same files and rows through metadata_dataset (what an object store, which resolves no `..`, needs).
+    from radiolake.ingest.hats_files import metadata_dataset, metadata_files
+
+    assert sorted(metadata_files(lake.fs, info.path)) == sorted(cat.partition_files(info))
+    assert metadata_dataset(lake.fs, info.path).count_rows() == info.n_rows
     lines = (root / "partition_info.csv").read_text().splitlines()
     assert lines[0] == "Norder,Npix" and len(lines) - 1 == len(info.partitions)
     props = dict(line.split("=", 1) for line in (root / "properties").read_text().splitlines())
