@@ -5,8 +5,9 @@ cross-match waits for the driver JVM, not for the driver's own work. So the JVM 
 arguments, and the CLI imports and parses while it boots (runner.prestart: the same call crossmatch_run_params
 would make, used only if the parsed --master matches).
 
-A cross-match also ends without tearing down its interpreter: freeing the driver's result tables object by
-object took ~0.7 s after the last table was written. Everything is written, closed and flushed by then.
+The cross-match command is run by a CLI of that command alone (`crossmatch_app`), without importing the other
+commands' packages. A cross-match also ends without tearing down its interpreter: freeing the driver's result
+tables object by object took ~0.7 s after the last table was written. Everything is written, closed and flushed by then.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ def main() -> None:
 
     args = sys.argv[1:]
     prestart(args)
-    from radiolake.app.cli import app
-
     if not args or args[0] != "crossmatch":
+        from radiolake.app.cli import app
+
         app()
         return
+    app = crossmatch_app()
     try:
         app()
         code = 0
@@ -35,6 +37,23 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def crossmatch_app():
+    """A CLI of the `crossmatch` command alone: the whole CLI imports every command's package (ingest, the
+    stack, the warehouse), which a cross-match would wait for."""
+    import typer
+
+    from radiolake.crossmatch.cli import crossmatch
+
+    app = typer.Typer(add_completion=False)
+
+    @app.callback()
+    def radiolake() -> None:
+        """Radio Star Lakehouse."""
+
+    app.command("crossmatch")(crossmatch)
+    return app
 
 
 if __name__ == "__main__":

@@ -118,3 +118,15 @@ def test_a_local_master_prestarts_a_pool_of_workers_not_spark(monkeypatch):
     assert begun == [] and runner._prestarted is None and pools == [2, executors.local_workers(None)]
     assert executors.take_pool("local[2]") == f"pool{pools[-1]}"  # the one begun last, handed over once
     assert executors.take_pool("local[3]") == "pool3"
+
+
+def test_the_crossmatch_only_cli_has_the_full_clis_crossmatch_command():
+    from typer.main import get_command
+
+    from radiolake.app.cli import app
+    from radiolake.app.cli_entry import crossmatch_app
+
+    def options(a) -> dict:
+        return {p.name: (p.default, p.required) for p in get_command(a).commands["crossmatch"].params}
+
+    assert options(crossmatch_app()) == options(app) and "executor" in options(app)
