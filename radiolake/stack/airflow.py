@@ -71,6 +71,10 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         # The bucket browser plugin (plugins/radiolake_buckets.py), behind the Airflow login.
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(repo_root() / "plugins"),
         "AIRFLOW__CORE__EXECUTOR": "radiolake.task_executor.ScopedLocalExecutor",
+        # Each executor worker parses the DAG folder once, so the tasks it forks start with Airflow, Cosmos
+        # and the libraries loaded (radiolake.task_executor.warm_up): a dbt model's task is then mostly
+        # its own work, not imports.
+        "RADIOLAKE_TASK_WARM_UP": os.environ.get("RADIOLAKE_TASK_WARM_UP", "1"),
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "4"),
         # New DAGs run at once by default (a demo should not need an unpause click); tests pause them so
         # Asset-scheduled DAGs do not wake up in the background.
@@ -91,6 +95,10 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(ports["airflow_worker_logs"]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(ports["airflow_trigger_logs"]),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "15",
+        # An unchanged DAG file is parsed again every 2 minutes, not every 30 s (each parse is a cold process
+        # importing Cosmos and the project: CPU taken from the tasks on a small machine); a file whose
+        # mtime changed is parsed at once either way.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW_CONN_RADIOLAKE_WAREHOUSE": pg.dsn(WAREHOUSE_ROLE, WAREHOUSE_DB),
         "RADIOLAKE_HOME": str(state.root),
