@@ -19,6 +19,7 @@ node's status from it, so dbt starts once per DAG run rather than once per task 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -73,6 +74,19 @@ def ensure_manifest(root: Path | None = None) -> Path:
     if manifest.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
         return manifest
     target.mkdir(parents=True, exist_ok=True)
+    # One `dbt parse` at a time: the dag-processor, the executor's workers warming up and the first tasks
+    # may all find the manifest stale at once; the others wait, then find it fresh.
+    with open(target / ".manifest.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.is_file() and stamp.is_file() and stamp.read_text() == fingerprint:
+            return manifest
+        _parse_project(root, target, fingerprint)
+    return manifest
+
+
+def _parse_project(root: Path, target: Path, fingerprint: str) -> None:
+    """`dbt parse` into a scratch folder, its manifest and partial parse renamed into `target`."""
+    stamp = target / "manifest.fingerprint"
     scratch = Path(tempfile.mkdtemp(prefix=".parse-", dir=target))
     try:
         proc = subprocess.run(
@@ -90,7 +104,6 @@ def ensure_manifest(root: Path | None = None) -> Path:
         os.replace(stamp_tmp, stamp)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return manifest
 
 
 def task_executable() -> str:
@@ -217,6 +230,9 @@ def watch_after_the_build(group: Any) -> None:
 
     tasks = list(group.iter_tasks()) if hasattr(group, "iter_tasks") else list(group.children.values())
     gate = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher_done"))
+    # An EmptyOperator without callbacks is set to success by the scheduler itself; the DAGs' default
+    # on_execute_callback (log masking: an EmptyOperator logs nothing) would send it to a worker.
+    gate.on_execute_callback = None
     ids = {t.task_id for t in tasks}
     for task in tasks:
         if hasattr(task, "producer_task_id") and not task.upstream_task_ids & ids:
