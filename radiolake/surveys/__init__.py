@@ -406,7 +406,8 @@ def parse_definition(data: dict[str, Any], path: str = "<dict>") -> SurveyDefini
 
 def load_definition_file(path: Path) -> SurveyDefinition:
     try:
-        data = yaml.safe_load(path.read_text())
+        # libyaml's loader when present: the DAG files read every definition at each parse (one per task)
+        data = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
         raise SurveyDefinitionError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
