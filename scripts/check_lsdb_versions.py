@@ -30,14 +30,17 @@ def check(base: str) -> bool:
         if not committed:
             continue
         info = cat.open_catalog(fs, base, version)
-        frame = lsdb.open_catalog(info.path, path_generator=SharedPartitionPaths.of(info)).compute()
+        catalog = lsdb.open_catalog(info.path, path_generator=SharedPartitionPaths.of(info))
+        frame = catalog.compute()
+        moc = catalog.hc_structure.moc
         via_metadata = ds.parquet_dataset(f"{info.path}/dataset/_metadata").count_rows()
         ids = set(cat.read_catalog(fs, base, columns=["source_id"], version=version).column(0).to_pylist())
         ok = len(frame) == via_metadata == info.n_rows and set(frame["source_id"]) == ids
         same &= ok
         shared = sum(1 for p in info.partitions if p.get("version") and p["version"] != version)
         print(f"{version}: {len(info.partitions)} partitions ({shared} shared), rows: lsdb {len(frame):,}, "
-              f"_metadata {via_metadata:,}, radiolake {info.n_rows:,}, same ids {ok}")
+              f"_metadata {via_metadata:,}, radiolake {info.n_rows:,}, same ids {ok}; LSDB's moc (point map): "
+              f"{'none' if moc is None else f'{moc.sky_fraction:.5f} of the sky'}")
     return same
 
 

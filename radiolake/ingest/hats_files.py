@@ -12,7 +12,10 @@ they are and each version's HATS metadata points at them:
   there `metadata_dataset` normalises the paths first. The shared footers are taken from the older
   version's own ``_metadata`` (no partition file is opened); only a version written before this existed
   has its footers read from the files.
-- ``partition_info.csv`` and ``properties`` count every partition; ``moc.fits`` is the version's coverage.
+- ``partition_info.csv`` and ``properties`` count every partition; ``moc.fits`` is the version's coverage
+  (the surveyed sky, empty cells included); ``point_map.fits`` the HATS point map, rows per cell at
+  `coverage.COVERAGE_ORDER`, from which hats/LSDB build a catalogue's ``.moc`` (a shared partition's counts
+  come from the older version's point map, or from its file's ``healpix`` column when it has none).
 - hats/LSDB compute a partition's path from the catalogue root instead of reading ``_metadata``'s paths;
   `lsdb.open_catalog` takes a ``path_generator`` for exactly this ("the catalog metadata files need to live
   where the HATS standard expects them"): `SharedPartitionPaths` maps each shared pixel to the sibling
@@ -24,15 +27,21 @@ from __future__ import annotations
 
 import posixpath
 import re
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from radiolake.ingest import catalog as cat
+from radiolake.ingest import coverage
+from radiolake.schema import HEALPIX_ORDER
 
+POINT_MAP = "point_map.fits"
 _PIXEL_IN_PATH = re.compile(r"Norder=(\d+)/Dir=\d+/Npix=(\d+)\.parquet$")
 
 
@@ -107,3 +116,54 @@ def metadata_dataset(fs: pafs.FileSystem, version_path: str) -> ds.Dataset:
     ``ds.parquet_dataset`` over the ``_metadata`` reads the same rows)."""
     schema = pq.read_schema(f"{version_path}/dataset/_common_metadata", filesystem=fs)
     return ds.dataset(metadata_files(fs, version_path), schema=schema, format="parquet", filesystem=fs)
+
+
+def write_point_map(fs: pafs.FileSystem, version_path: str, counts: np.ndarray) -> None:
+    """``point_map.fits``: rows per cell at COVERAGE_ORDER, as hats writes it (a HEALPix skymap, explicit
+    when mostly empty)."""
+    from cdshealpix.skymap.skymap import SkymapImplicit
+
+    skymap = SkymapImplicit(np.asarray(counts, np.int64), null_value=0)
+    if np.count_nonzero(counts) < len(counts) / 2:
+        skymap = skymap.to_explicit()
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp, POINT_MAP)
+        skymap.to_fits(str(local))
+        cat.ensure_parent(fs, f"{version_path}/{POINT_MAP}")
+        with fs.open_output_stream(f"{version_path}/{POINT_MAP}") as fh:
+            fh.write(local.read_bytes())
+
+
+def read_point_map(fs: pafs.FileSystem, version_path: str) -> np.ndarray | None:
+    """A version's rows per cell (COVERAGE_ORDER) from its ``point_map.fits``; None without one."""
+    from cdshealpix.skymap.skymap import Scheme, Skymap
+
+    path = f"{version_path}/{POINT_MAP}"
+    if not cat.exists(fs, path):
+        return None
+    with fs.open_input_stream(path) as fh, tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp, POINT_MAP)
+        local.write_bytes(fh.read())
+        skymap = Skymap.from_fits(str(local))
+    values = skymap.skymap.to_implicit(null_value=0).values if skymap.scheme == Scheme.EXPLICIT \
+        else skymap.skymap.values
+    return np.asarray(values, np.int64)
+
+
+def point_map_counts(fs: pafs.FileSystem, own: np.ndarray, previous: cat.CatalogInfo | None,
+                     shared: list[dict[str, Any]]) -> np.ndarray:
+    """Rows per cell of a version: `own` (the histogram of the rows it wrote) plus its shared partitions'."""
+    counts = np.asarray(own, np.int64).copy()
+    if previous is None or not shared:
+        return counts
+    before = read_point_map(fs, previous.path)
+    shift = 2 * (HEALPIX_ORDER - coverage.COVERAGE_ORDER)
+    for part in shared:
+        cells = coverage.pixel_slice(part["order"], part["pixel"])
+        if before is not None and int(before[cells].sum()) == part["rows"]:
+            counts[cells] = before[cells]
+            continue
+        path = cat.partition_file(previous.base, previous.version, part)
+        healpix = pq.read_table(path, columns=["healpix"], filesystem=fs).column(0).to_numpy()
+        counts += np.bincount(healpix >> shift, minlength=coverage.N_CELLS)
+    return counts

@@ -202,8 +202,11 @@ class PartitionedCatalogWriter:
             written = sorted(shared + written, key=lambda p: (p["order"], p["pixel"]))
             if covered is not None:
                 coverage.write_coverage(self.fs, self.path, covered)
+            previous = self.growth.previous if self.growth is not None else None
             if shared:
-                collector.extend(hats_files.shared_footers(self.fs, self.growth.previous, shared, self.version))
+                collector.extend(hats_files.shared_footers(self.fs, previous, shared, self.version))
+            hats_files.write_point_map(self.fs, self.path,
+                                       hats_files.point_map_counts(self.fs, self.hist, previous, shared))
             self._write_hats_files(collector, written, covered=covered)
             for name, extra in (extra_tables or {}).items():
                 path = f"{self.path}/{name}.parquet"

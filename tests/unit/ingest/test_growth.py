@@ -209,6 +209,13 @@ def test_a_grown_version_is_a_whole_hats_catalogue(lake):
 
     assert sorted(metadata_files(lake.fs, info.path)) == sorted(cat.partition_files(info))
     assert metadata_dataset(lake.fs, info.path).count_rows() == info.n_rows
+    # The HATS point map (rows per cell, what hats/LSDB build a catalogue's .moc from) counts every row,
+    # the shared partitions' included, and lies inside the version's coverage.
+    from radiolake.ingest.hats_files import read_point_map
+
+    counts = read_point_map(lake.fs, info.path)
+    assert counts is not None and counts.sum() == info.n_rows
+    assert (coverage.read_coverage(lake.fs, lake.base(NAME), info.version)[counts > 0]).all()
     lines = (root / "partition_info.csv").read_text().splitlines()
     assert lines[0] == "Norder,Npix" and len(lines) - 1 == len(info.partitions)
     props = dict(line.split("=", 1) for line in (root / "properties").read_text().splitlines())
@@ -238,5 +245,7 @@ def test_lsdb_reads_every_row_of_a_grown_version(lake):
     from radiolake.ingest.hats_files import SharedPartitionPaths
 
     info = _grown_catalogue(lake)
-    frame = lsdb.open_catalog(info.path, path_generator=SharedPartitionPaths.of(info)).compute()
+    catalog = lsdb.open_catalog(info.path, path_generator=SharedPartitionPaths.of(info))
+    frame = catalog.compute()
     assert len(frame) == info.n_rows and set(frame["source_id"]) == {i for i, _ in _ids(lake)}
+    assert catalog.hc_structure.moc is not None
