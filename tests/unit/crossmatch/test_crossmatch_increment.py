@@ -134,3 +134,16 @@ def test_regional_runs_match_only_what_is_new_and_equal_one_run_over_the_union(s
     for run_id, part in (("stars2", set(ids[inside])), ("again", set(ids[~inside]))):
         want = {r for r in _rows(tmp_path, ["stars2-whole"], "pairs") if r[0] in part}
         assert {r for r in _rows(tmp_path, [run_id], "pairs") if r[0] in part} == want and want, run_id
+
+
+def test_the_load_takes_an_increments_footprint_as_the_runs():
+    from radiolake.warehouse.footprints import add_footprint
+
+    footprint = footprint_of(np.array([320, 321]), 3)
+    run = {"catalog_versions": {"radio": {"catalog": "srsc", "version": "v2", "increment": {
+        "after_run": "r1", "footprint": footprint}}}}
+    add_footprint(run, None)
+    assert run["footprint"]["ranges"] == footprint["ranges"] and run["footprint"]["order"] == 29
+    whole = {"catalog_versions": {"radio": {"catalog": "srsc", "version": "v2"}}}
+    add_footprint(whole, None)  # no increment and no lake to read the coverage from: none (the whole sky)
+    assert "footprint" not in whole
