@@ -276,12 +276,14 @@ class PartitionedCatalogWriter:
         cat.ensure_parent(self.fs, f"{self.path}/dataset/_common_metadata")
         pq.write_metadata(self.schema, f"{self.path}/dataset/_common_metadata", filesystem=self.fs)
         if collector:
-            pq.write_metadata(
-                self.schema,
-                f"{self.path}/dataset/_metadata",
-                metadata_collector=collector,
-                filesystem=self.fs,
-            )
+            try:
+                pq.write_metadata(self.schema, f"{self.path}/dataset/_metadata", metadata_collector=collector,
+                                  filesystem=self.fs)
+            except RuntimeError as exc:  # pyarrow: "AppendRowGroups requires equal schemas"
+                raise RuntimeError(
+                    f"version {self.version}: the partitions it would share from older versions have another "
+                    f"Parquet schema than its own rows (the survey's columns changed since): a region cannot "
+                    f"grow such a catalogue; ingest the whole sky (no region) instead. pyarrow: {exc}") from exc
         max_order = max((p["order"] for p in written), default=0)
         sky_fraction = (coverage.sky_fraction(covered) if covered is not None
                         else sum(4.0 ** -p["order"] / 12 for p in written))

@@ -249,3 +249,21 @@ def test_lsdb_reads_every_row_of_a_grown_version(lake):
     frame = catalog.compute()
     assert len(frame) == info.n_rows and set(frame["source_id"]) == {i for i, _ in _ids(lake)}
     assert catalog.hc_structure.moc is not None
+
+
+def test_growing_over_partitions_of_another_schema_fails_clearly(lake):
+    """A region cannot grow a catalogue whose shared files have other column types (a changed definition):
+    the ingest stops before its commit with a message saying what to do, and CURRENT stays."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first = _ingest(lake, REGION_A)
+    info = cat.open_catalog(lake.fs, lake.base(NAME))
+    for path in cat.partition_files(info):  # as an older definition with float32 positions wrote them
+        table = pq.read_table(path)
+        pq.write_table(table.set_column(table.schema.get_field_index("ra"), "ra",
+                                        table.column("ra").cast(pa.float32())), path)
+    Path(info.path, "dataset", "_metadata").unlink()  # the footers come from the files themselves
+    with pytest.raises(RuntimeError, match="another Parquet schema"):
+        _ingest(lake, REGION_B)
+    assert cat.current_version(lake.fs, lake.base(NAME)) == first.version
