@@ -1,9 +1,12 @@
 """Read every committed version of a local radiolake catalogue with LSDB and compare with radiolake's reader.
 
-lsdb is not a product dependency: run this in a throwaway venv (`python -m venv /tmp/lsdb-venv &&
-/tmp/lsdb-venv/bin/pip install lsdb`), from the repository root, on a catalogue written with `ingest --local`:
+lsdb is not a product dependency: run this in the benchmarks' LSDB venv (`.venv-bench`, built by `make bench`,
+lsdb pinned in benchmarks/envs/lsdb) or a throwaway one (`python -m venv /tmp/lsdb-venv &&
+/tmp/lsdb-venv/bin/pip install lsdb`), on a catalogue written with `ingest --local`:
 
-    /tmp/lsdb-venv/bin/python scripts/check_lsdb_versions.py <local folder>/<catalogue name>
+    .venv-bench/bin/python scripts/check_lsdb_versions.py <local folder>/<catalogue name>
+
+tests/unit/ingest/test_growth.py runs it over a grown catalogue where `.venv-bench` exists.
 
 Only `radiolake.ingest.catalog` and `radiolake.ingest.hats_files` are imported (pyarrow only). Exits 1 if a
 version's rows read by LSDB, through its `_metadata`, and by radiolake differ.
