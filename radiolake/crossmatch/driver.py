@@ -21,13 +21,14 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from radiolake.crossmatch.engine import RadioSkies
-from radiolake.crossmatch.executors import Executor, task_groups
+from radiolake.crossmatch.executors import Executor, PoolExecutor, task_groups
 from radiolake.crossmatch.inputs import RadioInput, StarInput, coverage, pixel_ranges
 from radiolake.crossmatch.io import remove_file, resolve_location, write_text
 from radiolake.crossmatch.match_config import MatchConfig, RunLabels
@@ -103,8 +104,10 @@ class RunResult:
     plan: MatchPlan
 
 
-def plan_run(radio_location: str, stars_location: str, config: MatchConfig, timer: StepTimer) -> Planned:
-    """Steps 1 and 2: inputs, plan, radio skies and star chunks (nothing but footers read of the stars)."""
+def plan_run(radio_location: str, stars_location: str, config: MatchConfig, timer: StepTimer,
+             map_skies: Callable | None = None) -> Planned:
+    """Steps 1 and 2: inputs, plan, radio skies and star chunks (nothing but footers read of the stars).
+    `map_skies`: where the offset skies' replicas are computed (RadioSkies.build)."""
     radio = RadioInput.read(radio_location)
     stars = StarInput.near(stars_location, radio)
     stats = stars.stats(radio)
@@ -114,7 +117,7 @@ def plan_run(radio_location: str, stars_location: str, config: MatchConfig, time
         raise ValueError(f"proper motions move stars by up to {margin:.0f} arcsec: too far for this engine")
     timer.lap("plan")
     skies = RadioSkies.build(radio.columns, plan.reach_arcsec, plan.join_order, config.n_offsets,
-                             config.offset_arcmin)
+                             config.offset_arcmin, map_skies)
     cov = pixel_ranges(*coverage(skies.keys(), plan.join_order, config.density_order, margin + skies.offset_arcsec))
     chunks = plan_chunks(stars.covering(cov), stars.s3, set(STAR_READ), config.chunk_rows)
     payloads = [(c, skies.rows_for_chunk(c.hp_min, c.hp_max, c.boxes)) for c in chunks]
@@ -148,7 +151,9 @@ def run_crossmatch(executor: Executor, radio_location: str, stars_location: str,
         out = out.rstrip("/")
         remove_file(f"{out}/run.json")  # a rerun into the same folder is not a whole run until it finishes
     timer = StepTimer()
-    planned = plan_run(radio_location, stars_location, config, timer)
+    # a local pool's workers are idle while the driver plans: they compute the offset skies' replicas
+    planned = plan_run(radio_location, stars_location, config, timer,
+                       executor.map if isinstance(executor, PoolExecutor) else None)
     results = map_chunks(executor, planned, config, timer)
     fast = match_fast_movers(results, planned.skies, planned.plan, config)
     planned.skies = None  # the replicas, no longer needed

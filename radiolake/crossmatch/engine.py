@@ -20,7 +20,9 @@ has a replica in the star's own pixel (see partitioning.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +154,10 @@ class RadioSkies:
         join_order: int,
         n_offsets: int,
         offset_arcmin: float,
+        map_skies: Callable[[Callable, Any, list[int]], list] | None = None,
     ) -> RadioSkies:
+        """`map_skies(fn, shared, skies)`: where the skies' replicas are computed (an executor's `map`: the
+        local pool's idle workers while the driver plans; None: here, one sky after the other)."""
         from radiolake.crossmatch.partitioning import radio_replicas  # driver only
 
         columns = radio_columns(radio)
@@ -160,9 +165,9 @@ class RadioSkies:
         if n_offsets and (n_offsets + 1) * n <= MAX_SKY_REPLICA_ROWS:
             # each sky's rows replicated where their own cones reach: a chunk gets only the sky rows that can
             # land on its stars (the ra/dec boxes below took ~4x more at 10 M x 1 M)
-            parts = [radio_replicas(*offset_sky_position(columns["ra"], columns["dec"], k, n_offsets,
-                                                         offset_arcmin), reach_arcsec, join_order)
-                     for k in range(n_offsets + 1)]
+            shared = (columns["ra"], columns["dec"], reach_arcsec, join_order, n_offsets, offset_arcmin)
+            skies = list(range(n_offsets + 1))
+            parts = (map_skies or _serial_map)(sky_replicas, shared, skies)
             key = np.concatenate([k for _, k in parts])
             order = np.argsort(key, kind="stable")
             rows = np.concatenate([r + k * n for k, (r, _) in enumerate(parts)])[order]
@@ -233,6 +238,20 @@ class RadioSkies:
             return np.arange(self.n_radio, dtype=np.int64)
         shift = 2 * (HEALPIX_ORDER - self.order)
         return self.rows_for_keys(int(hp_lo) >> shift, int(hp_hi) >> shift)
+
+
+def sky_replicas(radio: tuple[np.ndarray, np.ndarray, float, int, int, float], k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(row, join key) replicas of offset sky `k`'s rows (0: the real sky); `radio`: ra, dec, reach (arcsec),
+    join order, number of offset skies, offset (arcmin). Module level: a pool's worker runs it."""
+    from radiolake.crossmatch.partitioning import radio_replicas
+
+    ra, dec, reach_arcsec, join_order, n_offsets, offset_arcmin = radio
+    return radio_replicas(*offset_sky_position(ra, dec, k, n_offsets, offset_arcmin), reach_arcsec, join_order)
+
+
+def _serial_map(fn: Callable, shared: Any, tasks: list) -> list:
+    return [fn(shared, t) for t in tasks]
 
 
 def _subset(arrays: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:

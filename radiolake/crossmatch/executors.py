@@ -64,8 +64,9 @@ class MapExecutor:
         return [fn(shared, t) for t in tasks]
 
 
-#: The module a pool worker imports before its first task (forkserver preload: every worker forks warm).
-TASK_MODULE = "radiolake.crossmatch.star_task"
+#: The modules a pool worker imports before its first task (forkserver preload: every worker forks warm): the
+#: star tasks' and the offset skies' replicas' (engine.sky_replicas).
+TASK_MODULES = ("radiolake.crossmatch.star_task", "radiolake.crossmatch.partitioning")
 #: In a pool worker: (file, value) of the shared value last loaded (one run's radio rows at a time).
 _shared: tuple[str, object] | None = None
 
@@ -92,7 +93,7 @@ class PoolExecutor:
 
         self._workers = max(1, workers or os.cpu_count() or 1)
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([TASK_MODULE])
+        ctx.set_forkserver_preload(list(TASK_MODULES))
         self._pool = ProcessPoolExecutor(self._workers, mp_context=ctx)
         self._warm = [self._pool.submit(_ready) for _ in range(self._workers)]  # starts every worker now
 
