@@ -8,9 +8,10 @@ until the dag-processor has the DAG in that mode, triggers it through the REST A
 rounds): the whole DAG run (its start to its end) and its dbt part (first start to last end of the `dbt.*`
 tasks), and the ratio local/watcher, both measured in this run on this machine; per run, where the time went
 (`timeline`: the parts of the run and its critical path, task run time against scheduler and executor waits).
-A mode named `<mode>-cold` runs with the executor's warm-up off (RADIOLAKE_TASK_WARM_UP=0, see
-radiolake/task_executor.py: each task then imports Airflow, Cosmos and the libraries itself), to measure
-what the warm-up gives: `--modes watcher,watcher-cold`.
+A mode named `<mode>-cold` runs with the stack's task start-up tuning off (`UNTUNED`): the executor's
+warm-up (radiolake/task_executor.py: each task then imports Airflow, Cosmos and the libraries itself), and
+Airflow's defaults for the supervisor's poll interval and the dag-processor's reparse interval, to measure
+what they give: `--modes watcher,watcher-cold`.
 
 Checked: every run succeeded with every model's task; the marts each run built are the same in both modes
 (row counts of the run's rows in each mart, and a checksum of the run's candidates and of radio_stars, the
@@ -48,8 +49,12 @@ from radiolake.stack.stack import Stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODE_ENV = "RADIOLAKE_DBT_EXECUTION_MODE"
-WARM_UP_ENV = "RADIOLAKE_TASK_WARM_UP"
 COLD = "-cold"
+#: The stack's settings for fast task starts (radiolake/stack/airflow.py), and their values in a `-cold` run.
+TUNED = {"RADIOLAKE_TASK_WARM_UP": "1", "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120"}
+UNTUNED = {"RADIOLAKE_TASK_WARM_UP": "0", "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "5",
+           "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30"}
 #: The task only the watcher mode has (Cosmos' producer: the one `dbt build`).
 PRODUCER = "dbt.dbt_producer_watcher"
 
@@ -63,7 +68,7 @@ def restart_airflow(stack: Stack, client: AirflowClient, variant: str, timeout: 
     returns when the API lists the DAG in that mode (the producer task present or absent), and how long that
     took."""
     mode = variant.removesuffix(COLD)
-    os.environ[WARM_UP_ENV] = "0" if variant.endswith(COLD) else "1"
+    os.environ.update(UNTUNED if variant.endswith(COLD) else TUNED)
     t0 = time.perf_counter()
     os.environ[MODE_ENV] = mode
     stack.airflow.stop()
@@ -269,8 +274,9 @@ def main() -> int:
                       f"{load[0]:.1f} before, {os.getloadavg()[0]:.1f} after)", flush=True)
                 print_timeline(times)
     finally:
-        if os.environ.get(MODE_ENV) != DBT_EXECUTION_MODES[0] or os.environ.get(WARM_UP_ENV) != "1":
-            os.environ[MODE_ENV], os.environ[WARM_UP_ENV] = DBT_EXECUTION_MODES[0], "1"
+        if os.environ.get(MODE_ENV) != DBT_EXECUTION_MODES[0] or any(os.environ.get(k) != v for k, v in TUNED.items()):
+            os.environ[MODE_ENV] = DBT_EXECUTION_MODES[0]
+            os.environ.update(TUNED)
             stack.airflow.stop()
             stack.airflow.start()
         if started_here:

@@ -98,7 +98,13 @@ def airflow_env(state: StateDir, ports: dict[str, int], secrets: dict[str, str],
         # An unchanged DAG file is parsed again every 2 minutes, not every 30 s (each parse is a cold process
         # importing Cosmos and the project: CPU taken from the tasks on a small machine); a file whose
         # mtime changed is parsed at once either way.
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "120",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": os.environ.get(
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "120"),
+        # How long a task's supervisor may sleep between looks at its task process (default 5 s). It sees the
+        # process's exit only at such a look, and the executor's worker slot stays taken until then: with 5 s
+        # a one-second dbt model task held its slot for 5 s more (benchmarks/pipeline.py's timeline). Also
+        # the supervisor's heartbeat period, one small API call per running task.
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": os.environ.get("AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL", "1"),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW_CONN_RADIOLAKE_WAREHOUSE": pg.dsn(WAREHOUSE_ROLE, WAREHOUSE_DB),
         "RADIOLAKE_HOME": str(state.root),

@@ -71,18 +71,21 @@ def test_warm_up_keeps_the_libraries_and_forgets_the_project(tmp_path: Path) -> 
     assert Path(seen["timeouts_file"]) == repo_root() / "radiolake" / "timeouts.py"  # imported again from disk
 
 
-def test_the_stack_warms_its_workers_up_and_the_dag_processor_parses_unchanged_files_less_often(
+def test_the_stack_tunes_task_start_up(
         tmp_path: Path, monkeypatch) -> None:
     from radiolake.stack.airflow import airflow_env
     from radiolake.stack.postgres import Postgres
     from radiolake.stack.state import StateDir
     from radiolake.task_executor import WARM_UP_ENV
 
-    monkeypatch.delenv(WARM_UP_ENV, raising=False)
+    for name in (WARM_UP_ENV, "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL",
+                 "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"):
+        monkeypatch.delenv(name, raising=False)
     state = StateDir(tmp_path / "state")
     state.prepare()
     secrets = state.secrets()
     env = airflow_env(state, {"airflow": 1, "airflow_worker_logs": 2, "airflow_trigger_logs": 3}, secrets,
                       Postgres(state, 5999, secrets))
     assert env[WARM_UP_ENV] == "1"
-    assert int(env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"]) > 30  # Airflow's default
+    assert int(env["AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"]) > 30  # Airflow's default: 30
+    assert int(env["AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"]) < 5  # Airflow's default: 5
