@@ -8,14 +8,13 @@ configure time, before any test imports Airflow: Airflow reads its configuration
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests._durations import DurationsReport
-from tests._session import STACK_KEY, close_airflow_connections
+from tests._session import STACK_KEY, close_airflow_connections, stop_test_stack
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -82,18 +81,11 @@ def _suffix_group(item: pytest.Item, group: str) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from radiolake.stack.process import kill_strays
-
     stack = config.stash.get(STACK_KEY, None)
-    try:
-        if stack is not None:
-            close_airflow_connections()
-            stack.down()
-    finally:  # even when a service refused to stop cleanly: no process of the test stack outlives the run
-        if _HOME is not None:
-            kill_strays(_HOME)
-            if os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
-                shutil.rmtree(_HOME, ignore_errors=True)
+    if stack is None or _HOME is None:
+        return
+    close_airflow_connections()
+    stop_test_stack(stack, _HOME)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,10 +13,9 @@ import pytest
 from radiolake.app.airflow_client import AirflowClient
 from radiolake.config import ANALYST_ROLE, WAREHOUSE_DB, Settings
 from radiolake.stack.airflow import ADMIN_USER
-from radiolake.stack.process import kill_strays
 from radiolake.stack.stack import Stack
 from radiolake.stack.state import StateDir
-from tests._session import STACK_KEY
+from tests._session import STACK_KEY, stop_test_stack
 
 
 @dataclass
@@ -53,13 +50,8 @@ def own_stack() -> Iterator[StackHandle]:
     try:
         the_stack.up()
         yield handle(the_stack)
-    finally:
-        try:
-            the_stack.down()
-        finally:  # even when a service refused to stop cleanly: nothing of this stack outlives the test
-            kill_strays(home)
-            if os.environ.get("RADIOLAKE_KEEP_TEST_STATE") != "1":
-                shutil.rmtree(home, ignore_errors=True)
+    finally:  # nothing of this stack outlives the test, even when a service refused to stop cleanly
+        stop_test_stack(the_stack, home)
 
 
 def handle(the_stack: Stack) -> StackHandle:
