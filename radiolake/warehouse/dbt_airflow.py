@@ -232,7 +232,7 @@ def watch_after_the_build(group: Any) -> None:
     gate = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher_done"))
     # An EmptyOperator without callbacks is set to success by the scheduler itself; the DAGs' default
     # on_execute_callback (log masking: an EmptyOperator logs nothing) would send it to a worker.
-    gate.on_execute_callback = None
+    gate.on_execute_callback = []
     ids = {t.task_id for t in tasks}
     for task in tasks:
         if hasattr(task, "producer_task_id") and not task.upstream_task_ids & ids:
