@@ -443,7 +443,8 @@ def main() -> int:
     ap.add_argument("--results", type=Path, default=RESULTS, help="folder for the results JSON")
     ap.add_argument("--save-costs", action="store_true",
                     help="write the per-row costs `radiolake plan` uses (radiolake/crossmatch/plan_costs.json) "
-                         "from this run's cli0 and cli8 medians")
+                         "from this run's cli0 and cli8 medians: the older two-run model, without the per-task "
+                         "and driver terms; `python -m benchmarks plan-check --save-costs` fits the full one")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds of the main phases, rotated; the table shows each phase's median run "
                          "(on a shared or virtual machine one round can be off by 20%%)")
