@@ -81,6 +81,23 @@ def _with_shared_file(fn: Callable[[Any, T], R], path: str, task: T) -> R:
     return fn(_shared[1], task)
 
 
+def _shared_file(shared: object) -> str:
+    """`shared` pickled to a new file: in /dev/shm (memory) where there is one and it has room (a container's
+    is often 64 MB), else in the temporary folder."""
+    dirs = ["/dev/shm", None] if os.path.isdir("/dev/shm") else [None]
+    for i, where in enumerate(dirs):
+        fd, path = tempfile.mkstemp(prefix="radiolake-shared-", suffix=".pickle", dir=where)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(shared, f, protocol=pickle.HIGHEST_PROTOCOL)
+            return path
+        except OSError:
+            os.unlink(path)
+            if i == len(dirs) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _ready() -> int:
     return os.getpid()
 
@@ -108,11 +125,8 @@ class PoolExecutor:
     def map(self, fn: Callable[[S, T], R], shared: S, tasks: Sequence[T]) -> list[R]:
         if not tasks:
             return []
-        shm = "/dev/shm" if os.path.isdir("/dev/shm") else None  # a memory file system where there is one
-        fd, path = tempfile.mkstemp(prefix="radiolake-shared-", suffix=".pickle", dir=shm)
+        path = _shared_file(shared)
         try:
-            with os.fdopen(fd, "wb") as f:
-                pickle.dump(shared, f, protocol=pickle.HIGHEST_PROTOCOL)
             futures = [self._pool.submit(_with_shared_file, fn, path, t) for t in tasks]
             return [f.result() for f in futures]
         finally:

@@ -121,3 +121,30 @@ def test_the_pool_of_local_workers_writes_the_map_executors_run(tmp_path):
 def _where(_shared: object, _task: int) -> int:
     """A task that says where it ran (module level: the pool pickles it by name)."""
     return os.getpid()
+
+
+def test_the_shared_value_falls_back_to_the_temporary_folder_when_dev_shm_is_full(monkeypatch):
+    import pickle
+    import tempfile
+
+    from radiolake.crossmatch import executors
+
+    dump, calls = pickle.dump, []
+
+    def full_once(obj, f, protocol=None):
+        calls.append(f)
+        if len(calls) == 1 and os.path.isdir("/dev/shm"):
+            raise OSError(28, "No space left on device")  # as a container's 64 MB /dev/shm would
+        dump(obj, f, protocol=protocol)
+
+    monkeypatch.setattr(executors.pickle, "dump", full_once)
+    path = executors._shared_file({"ra": np.arange(3.0)})
+    try:
+        with open(path, "rb") as f:
+            assert np.array_equal(pickle.load(f)["ra"], np.arange(3.0))
+        assert os.path.dirname(path) == tempfile.gettempdir() or not os.path.isdir("/dev/shm")
+        assert len(calls) == (2 if os.path.isdir("/dev/shm") else 1)
+        if os.path.isdir("/dev/shm"):  # the file that failed is not left behind
+            assert not [n for n in os.listdir("/dev/shm") if n.startswith("radiolake-shared-")]
+    finally:
+        os.unlink(path)
