@@ -129,22 +129,25 @@ def test_the_shared_value_falls_back_to_the_temporary_folder_when_dev_shm_is_ful
 
     from radiolake.crossmatch import executors
 
-    dump, calls = pickle.dump, []
+    dump, mkstemp, made = pickle.dump, tempfile.mkstemp, []
 
-    def full_once(obj, f, protocol=None):
-        calls.append(f)
-        if len(calls) == 1 and os.path.isdir("/dev/shm"):
+    def full_in_dev_shm(obj, f, protocol=None):
+        if made[-1].startswith("/dev/shm/"):
             raise OSError(28, "No space left on device")  # as a container's 64 MB /dev/shm would
         dump(obj, f, protocol=protocol)
 
-    monkeypatch.setattr(executors.pickle, "dump", full_once)
+    def recorded(*args, **kwargs):
+        fd, path = mkstemp(*args, **kwargs)
+        made.append(path)
+        return fd, path
+
+    monkeypatch.setattr(executors.pickle, "dump", full_in_dev_shm)
+    monkeypatch.setattr(executors.tempfile, "mkstemp", recorded)
     path = executors._shared_file({"ra": np.arange(3.0)})
     try:
         with open(path, "rb") as f:
             assert np.array_equal(pickle.load(f)["ra"], np.arange(3.0))
-        assert os.path.dirname(path) == tempfile.gettempdir() or not os.path.isdir("/dev/shm")
-        assert len(calls) == (2 if os.path.isdir("/dev/shm") else 1)
-        if os.path.isdir("/dev/shm"):  # the file that failed is not left behind
-            assert not [n for n in os.listdir("/dev/shm") if n.startswith("radiolake-shared-")]
+        assert path == made[-1] and os.path.dirname(path) == tempfile.gettempdir()
+        assert not any(os.path.exists(p) for p in made[:-1])  # the file that failed is not left behind
     finally:
         os.unlink(path)
