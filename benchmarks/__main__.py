@@ -22,6 +22,7 @@ RUNS = [
     ["benchmarks/ingest.py"],
     ["-m", "benchmarks.crossmatch", "--size", "small", "--lsdb"],  # LSDB cold and warm, in .venv-bench
     ["-m", "benchmarks", "plan-check", "--sizes", "tiny", "small"],
+    ["-m", "benchmarks.hats_versions", "--lsdb"],  # LSDB reads every grown version (in .venv-bench)
     ["benchmarks/warehouse.py", "--pairs", "200000"],
     ["benchmarks/warehouse_load.py", "--pairs", "200000", "--repeat", "2"],
     ["benchmarks/spark_cluster.py", "--rows", "100000"],

@@ -3,13 +3,17 @@
 Hipparcos 2 (the shared data folder) ingested by three regions into a local lake; for each version: its own
 partition files, the shared ones (the bytes a copy into the version folder would write), and the HATS files
 that stand in for the copy (`dataset/_metadata` with the shared footers, `point_map.fits`). Sizes only, no
-timings: run `python -m benchmarks.hats_versions [--max-rows N]`.
+timings: run `python -m benchmarks.hats_versions [--max-rows N] [--lsdb]`. With `--lsdb` (what `make bench`
+passes) LSDB, in its own venv (`.venv-bench`, never a product dependency), reads every version of the grown
+catalogue through `scripts/check_lsdb_versions.py`; a version whose rows differ fails the benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -43,10 +47,21 @@ def measure(root: Path, max_rows: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-rows", type=int, default=5000, help="rows per partition at most")
+    parser.add_argument("--lsdb", action="store_true", help="check every version with LSDB in .venv-bench")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.setdefault("RADIOLAKE_HOME", f"{tmp}/state")
         print("\n".join(measure(Path(tmp), args.max_rows)))
+        if args.lsdb:
+            sys.exit(check_with_lsdb(Path(tmp) / "catalogs" / "hip2_grown"))
+
+
+def check_with_lsdb(base: Path) -> int:
+    """Exit status of scripts/check_lsdb_versions.py run by LSDB's own venv over the grown catalogue."""
+    from benchmarks.crossmatch.lsdb_peer import ensure_venv
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "check_lsdb_versions.py"
+    return subprocess.call([str(ensure_venv()), str(script), str(base)])
 
 
 if __name__ == "__main__":

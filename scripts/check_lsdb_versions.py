@@ -6,7 +6,7 @@ lsdb pinned in benchmarks/envs/lsdb) or a throwaway one (`python -m venv /tmp/ls
 
     .venv-bench/bin/python scripts/check_lsdb_versions.py <local folder>/<catalogue name>
 
-tests/unit/ingest/test_growth.py runs it over a grown catalogue where `.venv-bench` exists.
+`make bench` runs it over a grown catalogue (`python -m benchmarks.hats_versions --lsdb`).
 
 Only `radiolake.ingest.catalog` and `radiolake.ingest.hats_files` are imported (pyarrow only). Exits 1 if a
 version's rows read by LSDB, through its `_metadata`, and by radiolake differ.

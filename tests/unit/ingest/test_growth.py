@@ -238,38 +238,6 @@ def test_the_path_generator_names_every_file_of_a_grown_version(lake):
                                                                           if p.get("version"))
 
 
-def test_lsdb_in_its_own_venv_reads_every_row_of_every_version(lake):
-    """LSDB is no product dependency; the benchmarks' LSDB venv (.venv-bench, `make bench`, pinned lsdb) runs
-    scripts/check_lsdb_versions.py over a grown catalogue: it exits 1 if LSDB's rows of a version differ from
-    its _metadata's or radiolake's. Skipped where that venv was not built."""
-    import subprocess
-
-    from tests.unit.ingest.conftest import REPO
-
-    python = REPO / ".venv-bench" / "bin" / "python"
-    if not python.exists():
-        pytest.skip("no .venv-bench (built by `make bench`)")
-    info = _grown_catalogue(lake)
-    done = subprocess.run([str(python), str(REPO / "scripts" / "check_lsdb_versions.py"), lake.base(NAME)],
-                          capture_output=True, text=True, timeout=600, cwd=REPO)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{info.version}: {len(info.partitions)} partitions" in done.stdout
-    assert f"lsdb {info.n_rows:,}, _metadata {info.n_rows:,}, radiolake {info.n_rows:,}, same ids True" in done.stdout
-
-
-def test_lsdb_reads_every_row_of_a_grown_version(lake):
-    """Only where lsdb is installed in this venv (it is not a product dependency: the test above runs the
-    same check in LSDB's own venv)."""
-    lsdb = pytest.importorskip("lsdb")
-    from radiolake.ingest.hats_files import SharedPartitionPaths
-
-    info = _grown_catalogue(lake)
-    catalog = lsdb.open_catalog(info.path, path_generator=SharedPartitionPaths.of(info))
-    frame = catalog.compute()
-    assert len(frame) == info.n_rows and set(frame["source_id"]) == {i for i, _ in _ids(lake)}
-    assert catalog.hc_structure.moc is not None
-
-
 def test_growing_over_partitions_of_another_schema_fails_clearly(lake):
     """A region cannot grow a catalogue whose shared files have other column types (a changed definition):
     the ingest stops before its commit with a message saying what to do, and CURRENT stays."""
