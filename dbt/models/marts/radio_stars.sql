@@ -184,16 +184,17 @@ per_frequency as (
         star_id,
         freq_mhz,
         count(*) as n_detections,
-        avg(flux_mjy) as mean_flux_mjy,
-        stddev_samp(flux_mjy) / avg(flux_mjy) as modulation_index,
+        avg(flux_mjy order by flux_mjy) as mean_flux_mjy,
+        stddev_samp(flux_mjy order by flux_mjy) / avg(flux_mjy order by flux_mjy) as modulation_index,
         max(flux_mjy) / min(flux_mjy) as flux_ratio,
         count(flux_error_mjy) as n_with_error,
-        sum(1.0 / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2)))
-            as sum_w,
-        sum(flux_mjy / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2)))
-            as sum_ws,
+        sum(1.0 / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2))
+            order by flux_mjy) as sum_w,
+        sum(flux_mjy / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2))
+            order by flux_mjy) as sum_ws,
         sum(power(flux_mjy, 2)
-            / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2)))
+            / (power(flux_error_mjy, 2) + power({{ var('flux_systematic_fraction') }} * flux_mjy, 2))
+            order by flux_mjy)
             as sum_wss
     from detections
     where flux_mjy > 0 and freq_mhz is not null

@@ -16,7 +16,7 @@ with candidates as (
         run_id,
         region_key,
         count(*) as n_matches,
-        avg(star_density_deg2) as mean_star_density_deg2,
+        avg(star_density_deg2 order by star_density_deg2) as mean_star_density_deg2,  -- ordered: same bits every build
         count(*) filter (where grade = 'A') as n_grade_a,
         count(*) filter (where grade = 'B') as n_grade_b,
         count(*) filter (where grade = 'C') as n_grade_c

@@ -35,7 +35,7 @@ pairs as (
 ),
 
 false_matches as (
-    select run_id, sum(expected_false_matches) as expected_false_matches
+    select run_id, sum(expected_false_matches order by region_key) as expected_false_matches
     from {{ ref('int_chance_rates') }}
     where run_id = any({{ runs }})
     group by run_id
