@@ -28,7 +28,7 @@ from radiolake.config import SPARK_CLUSTER_FILE
 from radiolake.stack.errors import StackError
 from radiolake.stack.ports import HOST, is_port_free
 from radiolake.stack.process import ManagedProcess
-from radiolake.stack.state import StateDir, write_private
+from radiolake.stack.state import PORT_ENV, StateDir, write_private
 
 MASTER = "spark-master"
 WORKER_PREFIX = "spark-worker-"
@@ -152,6 +152,21 @@ class SparkCluster:
                 "--properties-file", str(self.root / "conf" / "cluster.properties"), self.master_url]
         return ManagedProcess(f"{WORKER_PREFIX}{i}", argv, self.state, self._env(), cwd=self.root)
 
+    def _repick_taken_ports(self, workers: int) -> None:
+        """New ports for services not running whose unpinned ports another process holds now.
+
+        The cluster starts long after `stack up` chose its ports, and until it binds them any outgoing
+        connection may get one as its ephemeral port; nothing has the cluster's URL before it starts (the
+        cluster file is written after), so choosing again is safe. Pinned ports still fail in `start`."""
+        ports = self._worker_ports(workers)
+        idle = [p.service for p in (self.master(), *(self.worker(i, ports) for i in range(workers)))
+                if p.pid() is None]
+        taken = [n for service in idle for n in _port_names(service)
+                 if not is_port_free(ports[n]) and not os.environ.get(PORT_ENV.get(n, ""))]
+        if taken:
+            fresh = self.state.repick_ports(taken)
+            self.ports.update({n: fresh[n] for n in taken if n in self.ports})
+
     def _worker_ports(self, n: int) -> dict[str, int]:
         names = [name for i in range(n) for name in _port_names(f"{WORKER_PREFIX}{i}")]
         return self.state.extra_ports(names)
@@ -174,6 +189,7 @@ class SparkCluster:
                 extra.stop()
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._properties()
+        self._repick_taken_ports(workers)
         master = self.master()
         ports = self._worker_ports(workers)
         procs = [master, *(self.worker(i, ports) for i in range(workers))]

@@ -206,6 +206,15 @@ class StateDir:
             write_private(self.ports_file, json.dumps(ports, indent=2) + "\n")
         return ports
 
+    def repick_ports(self, names: list[str]) -> dict[str, int]:
+        """All persisted ports, with new free ones for `names` (ports chosen earlier that another process
+        took before their lazily started service bound them: an outgoing connection's ephemeral port)."""
+        ports: dict[str, int] = json.loads(self.ports_file.read_text()) if self.ports_file.exists() else {}
+        for name in names:
+            ports[name] = free_port(exclude=set(ports.values()))
+        write_private(self.ports_file, json.dumps(ports, indent=2) + "\n")
+        return ports
+
     def secrets(self) -> dict[str, str]:
         """Generated once, kept 0600; new names (after an upgrade) are added without touching old ones."""
         stored: dict[str, str] = json.loads(self.secrets_file.read_text()) if self.secrets_file.exists() else {}

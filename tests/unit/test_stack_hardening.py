@@ -219,3 +219,27 @@ def test_embedded_minio_policy_is_compose_policy():
                          capture_output=True, text=True, check=True).stdout
     buckets = [f"b-{k}" for k in ("raw", "catalogs", "xmatch", "reports")]
     assert json.loads(out) == minio_pipeline_policy(buckets)
+
+
+def test_a_lazily_started_cluster_chooses_again_the_unpinned_ports_another_process_took(tmp_path, monkeypatch):
+    """`stack up` chooses the Spark master's ports long before the cluster binds them; an outgoing connection
+    may take one meanwhile (an ephemeral port). The idle cluster then takes new free ports and records them."""
+    import json
+    import socket
+
+    from radiolake.stack.spark import SparkCluster
+    from radiolake.stack.state import StateDir
+
+    monkeypatch.delenv("RADIOLAKE_SPARK_UI_PORT", raising=False)
+    monkeypatch.delenv("RADIOLAKE_SPARK_MASTER_PORT", raising=False)
+    state = StateDir(tmp_path)
+    ports = state.ports({})
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", ports["spark_master_ui"]))
+        holder.listen()
+        cluster = SparkCluster(state, ports, {"spark_auth_secret": "s"})
+        before = dict(ports)
+        cluster._repick_taken_ports(0)
+    assert ports["spark_master_ui"] != before["spark_master_ui"] and ports["spark_master"] == before["spark_master"]
+    assert json.loads(state.ports_file.read_text())["spark_master_ui"] == ports["spark_master_ui"]
+    assert cluster.ui_url.endswith(f":{ports['spark_master_ui']}")
