@@ -10,11 +10,10 @@ import io
 import json
 import math
 import re
-import threading
 import urllib.parse
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import astropy.units as u
 import numpy as np
@@ -32,6 +31,7 @@ from radiolake.ingest.run import IngestError, ingest_survey
 from radiolake.ingest.sources import FetchError, RetryPolicy
 from radiolake.surveys import parse_definition
 from tests.unit.ingest.conftest import DATA
+from tests.unit.ingest.http_tap import send_votable, serve
 
 GAIA_SCALE = 2**35  # source_id // 2**35 is the order-12 nested HEALPix index
 FAST = RetryPolicy(attempts=2, wait_seconds=0.01)
@@ -79,20 +79,14 @@ class GaiaTap:
                     self.send_response(503)
                     self.end_headers()
                     return
-                out = io.BytesIO()
-                from_table(server.answer(fields["QUERY"], upload)).to_xml(out)
+                votable = from_table(server.answer(fields["QUERY"], upload))
                 server.good.append(fields["QUERY"])
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-votable+xml")
-                self.end_headers()
-                self.wfile.write(out.getvalue())
+                send_votable(self, votable)
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tap"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve(Handler)
 
     def parse(self, content_type: str, body: bytes) -> tuple[dict[str, str], Table | None]:
         """Form fields, and the uploaded table of a multipart POST (TAP UPLOAD=radio,param:radio)."""

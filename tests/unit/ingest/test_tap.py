@@ -3,11 +3,9 @@ rows (tests/fixtures): ADQL paging by id, region clause, retry with backoff afte
 
 from __future__ import annotations
 
-import io
 import re
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from astropy.table import Table
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.run import ingest_survey
 from radiolake.ingest.sources import FetchError, RetryPolicy
+from tests.unit.ingest.http_tap import send_votable, serve
 
 RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "hip2_box_ra40-60_dec0-20.vot"
 
@@ -52,19 +51,12 @@ class TapServer:
                 votable = from_table(rows[:limit])
                 if len(rows) > limit and limit < top:
                     votable.resources[0].infos.append(Info(name="QUERY_STATUS", value="OVERFLOW"))
-                out = io.BytesIO()
-                votable.to_xml(out)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-votable+xml")
-                self.end_headers()
-                self.wfile.write(out.getvalue())
+                send_votable(self, votable)
 
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/tap"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve(Handler)
 
     def close(self):
         self.httpd.shutdown()
