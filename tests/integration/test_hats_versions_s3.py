@@ -14,20 +14,15 @@ from radiolake.ingest import catalog as cat
 from radiolake.ingest import coverage, hats_files
 from radiolake.ingest.region import parse_region
 from radiolake.ingest.run import ingest_survey
-from radiolake.lake import arrow_fs, ensure_buckets
 from radiolake.reports import coverage_map as cm
+from tests.integration.lake_catalogues import fresh_catalogue
 
 pytestmark = pytest.mark.integration
 REGION_1, REGION_2 = "box:10,30,-10,10", "box:100,120,20,40"
 
 
 def test_a_grown_version_reads_whole_through_its_metadata_on_s3(stack, shared_data):
-    settings = stack.settings
-    ensure_buckets(settings)
-    fs = arrow_fs(settings)
-    base = f"{settings.bucket('catalogs')}/hats_versions_s3"
-    if cat.exists(fs, base):
-        fs.delete_dir(base)
+    settings, fs, _, base = fresh_catalogue(stack, "hats_versions_s3")
     for region in (REGION_1, REGION_2):
         ingest_survey("hip2_csv", path=shared_data / "hip2_epoch1991.25.csv.gz", region=region,
                       name="hats_versions_s3", settings=settings, max_rows_per_partition=100)

@@ -11,8 +11,9 @@ import pytest
 
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.run import ingest_survey
-from radiolake.lake import arrow_fs, ensure_buckets, minio_client
+from radiolake.lake import minio_client
 from radiolake.warehouse.footprints import SKY_END, radio_coverage_footprint
+from tests.integration.lake_catalogues import fresh_catalogue
 
 pytestmark = pytest.mark.integration
 HIP2 = "hip2_epoch1991.25.csv.gz"  # in the shared_data folder (tests/conftest.py)
@@ -48,19 +49,8 @@ def _etags(settings, keys: list[str]) -> dict[str, str]:
     return {k: client.stat_object(bucket, k.removeprefix(f"{bucket}/")).etag for k in keys}
 
 
-def _fresh_catalogue(stack, name: str):
-    """The stack's settings, its lake filesystem, and the catalogue `name` at its path, deleted if there."""
-    settings = stack.settings
-    ensure_buckets(settings)
-    fs = arrow_fs(settings)
-    base = f"{settings.bucket('catalogs')}/{name}"
-    if cat.exists(fs, base):
-        fs.delete_dir(base)
-    return settings, fs, name, base
-
-
 def test_region_two_leaves_region_one_untouched_and_the_catalogue_holds_both(stack):
-    settings, fs, name, base = _fresh_catalogue(stack, "it_grow_stars")
+    settings, fs, name, base = fresh_catalogue(stack, "it_grow_stars")
     first = _ingest(settings, name, REGION_1, 1)
     files_1 = cat.partition_files(cat.open_catalog(fs, base))
     etags_1 = _etags(settings, files_1)
@@ -93,7 +83,7 @@ def test_region_two_leaves_region_one_untouched_and_the_catalogue_holds_both(sta
 
 
 def test_two_concurrent_regional_ingests_both_land(stack):
-    settings, fs, name, base = _fresh_catalogue(stack, "it_grow_concurrent")
+    settings, fs, name, base = fresh_catalogue(stack, "it_grow_concurrent")
     results: dict[str, object] = {}
 
     def ingest(region: str, seed: int) -> None:
