@@ -83,7 +83,9 @@ def spark_parser(description: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     for name in SURFACES["spark"]:
         p = param(name, "spark")
-        if p.default is REQUIRED:
+        if p.type is bool:  # `--only-new` / `--no-only-new`: argparse's type=bool would read "False" as true
+            parser.add_argument(_flag(name), action=argparse.BooleanOptionalAction, default=p.default, help=p.help)
+        elif p.default is REQUIRED:
             parser.add_argument(_flag(name), type=p.type, required=True, help=p.help)
         else:
             parser.add_argument(_flag(name), type=p.type, default=p.default, help=p.help)
@@ -111,7 +113,9 @@ def spark_argv(values: CrossmatchParams | Mapping[str, Any]) -> list[str]:
     argv: list[str] = []
     for name in SURFACES["spark"]:
         value = values.get(name)
-        if value is not None:
+        if isinstance(value, bool):
+            argv.append(_flag(name) if value else "--no-" + name.replace("_", "-"))
+        elif value is not None:
             argv += [_flag(name), str(value)]
     return argv
 

@@ -292,7 +292,7 @@ SURFACES: dict[Surface, tuple[str, ...]] = {
                        "radio_epoch", "stars_epoch", "executor", "only_new"),
     "cli_ingest": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch", "for_radio",
                    "footprint_mode"),
-    "spark": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order"),
+    "spark": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order", "only_new"),
 }
 
 #: Where a surface sets a default or a bound of its own. The pipeline's form starts on a small demo sky;

@@ -180,13 +180,14 @@ def test_cli_options_have_the_names_types_and_defaults_they_had(command):
 #: The spark-submit job's options as written by hand: {name: (default or "required", type)}.
 SPARK = {"radio": ("required", str), "stars": ("required", str), "radius_arcsec": (None, float),
          "n_sigma": (None, float), "offsets": (8, int), "offset_arcmin": (3.0, float), "k_nearest": (None, int),
-         "out": (None, str), "run_id": (None, str), "join_order": (None, int)}
+         "out": (None, str), "run_id": (None, str), "join_order": (None, int), "only_new": (True, None)}
 
 
 def test_spark_argv_options_have_the_names_types_and_defaults_they_had():
     actions = {a.dest: a for a in spark_parser()._actions if not isinstance(a, argparse._HelpAction)}
     assert {dest: ("required" if a.required else a.default, a.type) for dest, a in actions.items()} == SPARK
-    assert all(a.option_strings == ["--" + dest.replace("_", "-")] for dest, a in actions.items())
+    assert all(a.option_strings[0] == "--" + dest.replace("_", "-") for dest, a in actions.items())
+    assert actions["only_new"].option_strings == ["--only-new", "--no-only-new"]
 
 
 def test_spark_argv_round_trips_and_needs_a_search():
@@ -197,6 +198,11 @@ def test_spark_argv_round_trips_and_needs_a_search():
     assert parse_spark_argv(argv) == params
     assert spark_argv({"radio": "r", "stars": "s", "radius_arcsec": 2.0}) == [
         "--radio", "r", "--stars", "s", "--radius-arcsec", "2.0"]
+    # a bool is a flag pair: False must reach the job as False (argparse's bool("False") is True)
+    rerun = CrossmatchParams.from_values("spark", {"radio": "r", "stars": "s", "radius_arcsec": 2.0,
+                                                   "only_new": False})
+    assert spark_argv(rerun)[-1] == "--no-only-new" and parse_spark_argv(spark_argv(rerun)).only_new is False
+    assert parse_spark_argv(["--radio", "r", "--stars", "s", "--radius-arcsec", "2"]).only_new is True
     with pytest.raises(SystemExit) as exit_:
         parse_spark_argv(["--radio", "r", "--stars", "s"])
     assert exit_.value.code == 2
