@@ -223,6 +223,12 @@ PARAMS: tuple[RunParam, ...] = (
     RunParam("footprint_mode", str, None, "With for_radio: pixels or upload (empty: upload for a sparse radio "
              "list, pixels otherwise; the rule is printed).", "ingest", title="Footprint fetch mode",
              pattern=r"^(pixels|upload)$"),
+    RunParam("fetch_radius_arcsec", float, DEFAULT_MAX_RADIUS_ARCSEC, "With for_radio: the largest match radius "
+             "(arcsec) the stars are fetched for; the footprint is widened by it plus the motion margin. The "
+             "default is the cross-match's default cap; a fetch for a 2-arcsec match can give 2 and fetch less "
+             "(a later match with a larger radius would then miss stars at the footprint's edge).", "ingest",
+             title="With for_radio: match radius to fetch for (arcsec)", nullable=False, exclusive_minimum=0.0,
+             maximum=3600.0),
     # the synthetic sky
     RunParam("rows", int, None, "Synthetic surveys only: number of stars (radio sources scale with it).",
              "synthetic sky", title="Synthetic sky: stars", minimum=1),
@@ -286,12 +292,12 @@ SURFACES: dict[Surface, tuple[str, ...]] = {
                  *_CROSSMATCH, "only_new", *CUT_NAMES),
     "crossmatch_dag": ("radio", "stars", *_CROSSMATCH, "k_nearest", "only_new"),
     "ingest_dag": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch", "for_radio",
-                   "footprint_mode"),
+                   "footprint_mode", "fetch_radius_arcsec"),
     "warehouse_dag": ("run_id", *CUT_NAMES),
     "cli_crossmatch": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order",
                        "radio_epoch", "stars_epoch", "executor", "only_new"),
     "cli_ingest": ("region", "rows", "seed", "path", "max_bad_fraction", "allow_large_fetch", "for_radio",
-                   "footprint_mode"),
+                   "footprint_mode", "fetch_radius_arcsec"),
     "spark": ("radio", "stars", *_CROSSMATCH, "k_nearest", "out", "run_id", "join_order", "only_new"),
 }
 
@@ -400,6 +406,7 @@ class IngestParams:
     allow_large_fetch: bool = False
     for_radio: str | None = None  # only over this radio catalogue's footprint (ingest.for_radio)
     footprint_mode: str | None = None  # with for_radio: pixels or upload (None: chosen by the rule)
+    fetch_radius_arcsec: float = DEFAULT_MAX_RADIUS_ARCSEC  # with for_radio: the match radius fetched for
 
     @classmethod
     def from_values(cls, surface: Surface, values: Mapping[str, Any] | None) -> IngestParams:

@@ -58,6 +58,7 @@ def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest", 
 
             _, result = ingest_for_radio(definition, params.for_radio, name=name,
                                          mode=params.footprint_mode or "auto",
+                                         radius_arcsec=params.fetch_radius_arcsec,
                                          allow_large_fetch=params.allow_large_fetch, say=log.info)
         else:
             result = ingest_survey(definition, region=params.region, rows=params.rows, seed=params.seed,

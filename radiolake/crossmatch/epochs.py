@@ -20,6 +20,11 @@ import numpy as np
 
 from radiolake.crossmatch.sky import MAS_PER_RAD, local_basis, radec_to_xyz, xyz_to_radec
 
+# The displacement bound and the Earth's largest distance from the barycentre are stated once, below the
+# ingest (which widens a fetch's footprint by the same bound): radiolake.surveys.motion.
+from radiolake.surveys.motion import EARTH_BARYCENTRE_MAX_AU as EARTH_BARYCENTRE_MAX_AU
+from radiolake.surveys.motion import max_displacement_arcsec as max_displacement_arcsec
+
 
 def has_proper_motion(pmra: np.ndarray, pmdec: np.ndarray) -> np.ndarray:
     """Rows whose proper motion is known (both components finite); the others are matched where they are."""
@@ -41,9 +46,6 @@ def propagate_xyz(
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
 
 
-#: Largest distance of the Earth from the solar-system barycentre (AU): aphelion 1.017 plus the Sun's own
-#: motion about the barycentre (up to ~0.01); bounds the parallactic displacement at parallax * this.
-EARTH_BARYCENTRE_MAX_AU = 1.03
 
 
 #: Up to this many distinct epochs ERFA's epv00 is evaluated at each; above, it is interpolated from a daily
@@ -107,11 +109,6 @@ def propagate(ra_deg, dec_deg, pmra_masyr, pmdec_masyr, epoch_from, epoch_to) ->
     """ra, dec (deg) at `epoch_to` (Julian years); arrays broadcast."""
     dt = np.asarray(epoch_to, dtype=np.float64) - np.asarray(epoch_from, dtype=np.float64)
     return xyz_to_radec(propagate_xyz(ra_deg, dec_deg, pmra_masyr, pmdec_masyr, dt))
-
-
-def max_displacement_arcsec(pm_total_masyr: float, max_abs_dt_years: float) -> float:
-    """Upper bound of how far any star can move between its epoch and any radio epoch (arcsec)."""
-    return float(pm_total_masyr) * float(max_abs_dt_years) / 1000.0
 
 
 def star_error_at_epoch(err_arcsec: np.ndarray, pm_err_masyr: np.ndarray | None, dt_years: np.ndarray) -> np.ndarray:

@@ -105,6 +105,6 @@ def _for_radio(survey: str, params: IngestParams, name: str | None, console: Con
     if params.path is not None or params.region != "all":
         raise ValueError("--for-radio sets the sky itself: give no --region or --path with it")
     _, result = ingest_for_radio(survey, params.for_radio or "", name=name, mode=params.footprint_mode or "auto",
-                                 allow_large_fetch=params.allow_large_fetch, say=console.print, progress=progress,
-                                 **lake)
+                                 radius_arcsec=params.fetch_radius_arcsec, allow_large_fetch=params.allow_large_fetch,
+                                 say=console.print, progress=progress, **lake)
     return result

@@ -3,12 +3,12 @@ star matching one of its sources can lie from it, as HEALPix cells, grouped into
 
 A star matches a radio source when, moved to the radio epoch, it lies within the search radius. At its
 catalogue epoch it can therefore be up to radius + displacement away, the displacement being the bound the
-cross-match plan uses (crossmatch.plan.plan_match: proper motion x epoch difference + parallax x the Earth's
-largest distance from the barycentre). The cross-match takes the largest proper motion and parallax of the
-star catalogue it reads; before the stars are fetched those are unknown, so the fetch takes the largest of
-any star (Barnard's star, Proxima Centauri): a fetched footprint never lacks a star the match could pair.
-(The cross-match sits above the ingest in the layers, so the bound is restated here; a unit test checks it
-equals the plan's margin for the same inputs.)
+cross-match plan uses (proper motion x epoch difference + parallax x the Earth's largest distance from the
+barycentre), stated once in radiolake.surveys.motion for both layers. The cross-match takes the largest
+proper motion and parallax of the star catalogue it reads; before the stars are fetched those are unknown,
+so the fetch takes the largest of any star (Barnard's star, Proxima Centauri): a fetched footprint never
+lacks a star the match could pair. The radius is the fetch's own (`--fetch-radius-arcsec`, the cross-match's
+default cap of 30" unless given): a fetch for a 2" match needs a narrower margin.
 
 The footprint is a set of cells at the coverage order (coverage.COVERAGE_ORDER, 0.21 deg^2): the lake's unit of
 "where a catalogue has data", so a fetched footprint is exactly a `healpix:7:...` region the catalogue grows
@@ -19,21 +19,23 @@ indices run in a few contiguous ranges, one ADQL condition each. A unit is what 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+import astropy.units as u
 import cdshealpix.nested as hp
 import numpy as np
+from astropy.coordinates import Latitude, Longitude
+from mocpy import MOC
 
 from radiolake.ingest import coverage
 from radiolake.ingest.region import Region
+from radiolake.surveys.motion import (
+    MAX_STAR_PARALLAX_MAS,
+    MAX_STAR_PM_MASYR,
+    max_displacement_arcsec,
+    motion_margin_arcsec,
+)
 
-#: mas/yr: Barnard's star (10,393 mas/yr in Gaia DR3), the largest proper motion of any star.
-MAX_STAR_PM_MASYR = 10_400.0
-#: mas: Proxima Centauri (768 mas), the largest parallax of any star.
-MAX_STAR_PARALLAX_MAS = 770.0
-#: AU: the Earth's largest distance from the barycentre (the cross-match's EARTH_BARYCENTRE_MAX_AU).
-EARTH_BARYCENTRE_MAX_AU = 1.03
 #: Order of a fetch unit (3.7 deg pixels, 3,072 on the sky: ~600,000 Gaia DR3 rows each on average).
 FETCH_UNIT_ORDER = 4
 #: A unit's cells as at most this many id ranges (the smallest gaps are fetched too, then dropped on ingest).
@@ -51,11 +53,12 @@ class MotionMargin:
 
     @property
     def displacement_arcsec(self) -> float:
-        return (self.pm_max_masyr * self.epoch_span_years + self.parallax_max_mas * EARTH_BARYCENTRE_MAX_AU) / 1000.0
+        return max_displacement_arcsec(self.pm_max_masyr, self.epoch_span_years, self.parallax_max_mas)
 
     @property
     def arcsec(self) -> float:
-        return self.radius_arcsec + self.displacement_arcsec
+        return motion_margin_arcsec(self.radius_arcsec, self.pm_max_masyr, self.epoch_span_years,
+                                    self.parallax_max_mas)
 
     def describe(self) -> str:
         return (f"{self.arcsec:.0f} arcsec (match radius {self.radius_arcsec:g} + {self.pm_max_masyr:,.0f} mas/yr "
@@ -69,22 +72,21 @@ def epoch_span(radio_epochs: tuple[float, float], radio_span_years: float, star_
     return max(abs(star_epoch - lo), abs(hi - star_epoch))
 
 
-def cell_width_deg(order: int) -> float:
-    """A lower bound of a cell's width at `order` (half its nominal size: cells near the poles are squashed)."""
-    return 0.5 * math.degrees(math.sqrt(4 * math.pi / (12 * 4**order)))
-
-
-def dilate(mask: np.ndarray, margin_arcsec: float) -> np.ndarray:
-    """Coverage cells within `margin_arcsec` of `mask` added to it: rings of neighbours, as many as a cell's
-    smallest width takes to span the margin (one, for any margin below ~14 arcmin)."""
-    out = mask.copy()
-    rings = math.ceil(margin_arcsec / 3600.0 / cell_width_deg(coverage.COVERAGE_ORDER)) if margin_arcsec > 0 else 0
-    for _ in range(rings):
-        if out.all():
-            break
-        near = hp.neighbours(np.flatnonzero(out).astype(np.uint64), coverage.COVERAGE_ORDER)
-        out[near[near >= 0]] = True
-    return out
+def near_cells(ra_deg: np.ndarray, dec_deg: np.ndarray, margin_arcsec: float) -> np.ndarray:
+    """Coverage cells within `margin_arcsec` of a position: each position's own cell and every cell its circle
+    of that radius touches (mocpy's cone coverage, which errs on the side of a cell too many, never too few).
+    A circle, not rings of neighbours: a source in the middle of its 0.46-degree cell adds no neighbour for a
+    97-arcsec margin, so a smaller radius fetches fewer cells."""
+    mask = coverage.empty()
+    if len(ra_deg) == 0:
+        return mask
+    ra, dec = np.asarray(ra_deg, np.float64), np.asarray(dec_deg, np.float64)
+    mask[hp.lonlat_to_healpix(Longitude(ra * u.deg), Latitude(dec * u.deg), coverage.COVERAGE_ORDER)] = True
+    if margin_arcsec > 0:
+        moc = MOC.from_cones(Longitude(ra * u.deg), Latitude(dec * u.deg), radius=margin_arcsec * u.arcsec,
+                             max_depth=coverage.COVERAGE_ORDER, union_strategy="small_cones", n_threads=1)
+        mask |= coverage.from_moc(moc)
+    return mask
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A stellar catalogue fetched only where a radio catalogue of the lake needs it, resumably.
 
-`radiolake ingest gaia_dr3 --for-radio racs_low` reads the radio catalogue's coverage (its moc.fits), widens it
-by the motion margin (footprint.py), takes away the cells the star catalogue already holds, sizes what is left
+`radiolake ingest gaia_dr3 --for-radio racs_low` reads the radio catalogue's sources, takes the cells within the
+motion margin of one (footprint.py), takes away the cells the star catalogue already holds, sizes what is left
 (fetch_size: refused above the limit, with rows and bytes, unless asked for) and fetches it in one of two ways:
 
 - ``pixels``: unit by unit (footprint.FetchUnit), each unit's ADQL paged by id. For a table whose id encodes a
@@ -72,7 +72,7 @@ class RadioFootprint:
     version: str
     n_rows: int
     margin: fp.MotionMargin
-    cells: np.ndarray  # coverage mask dilated by the margin
+    cells: np.ndarray  # coverage cells within the margin of a source
 
 
 def radio_footprint(fs: pafs.FileSystem, catalogs_root: str, radio: str, star_epoch: float,
@@ -97,11 +97,10 @@ def radio_footprint(fs: pafs.FileSystem, catalogs_root: str, radio: str, star_ep
         raise FetchError(f"--for-radio {radio}: the catalogue records no epochs, so no motion margin")
     dt = fp.epoch_span((float(epochs[0]), float(epochs[1])), span, star_epoch)
     margin = fp.MotionMargin(radius_arcsec, dt)
-    healpix = cat.read_catalog(fs, base, columns=["healpix"], version=version).column("healpix").to_numpy()
-    # moc.fits says where the catalogue was ingested (a whole file: the whole sky); its rows say where the
-    # sources are, and a star matters only within the margin of one
-    sources = coverage.read_coverage(fs, base, version) & coverage.row_cells(healpix)
-    cells = fp.dilate(sources, margin.arcsec)
+    # its rows say where the sources are, and a star matters only within the margin of one (moc.fits says
+    # where the catalogue was ingested: a whole file is the whole sky, however few its sources)
+    rows = cat.read_catalog(fs, base, columns=["ra", "dec"], version=version)
+    cells = fp.near_cells(rows.column("ra").to_numpy(), rows.column("dec").to_numpy(), margin.arcsec)
     return RadioFootprint(name, version, int(meta["n_rows"]), margin, cells)
 
 

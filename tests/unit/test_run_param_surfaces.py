@@ -64,6 +64,8 @@ INGEST = {
     "for_radio": (None, {"type": NULL_STR, "pattern": FOR_RADIO_PATTERN,
                          "title": "Only where this radio catalogue has sources"}),
     "footprint_mode": (None, {"type": NULL_STR, "pattern": "^(pixels|upload)$", "title": "Footprint fetch mode"}),
+    "fetch_radius_arcsec": (30.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 3600,
+                                   "title": "With for_radio: match radius to fetch for (arcsec)"}),
 }
 #: Each DAG form as it was written by hand before the declaration: {name: (default, JSON schema)}. Titles
 #: that two forms spelled differently for one parameter are now one (offsets, region, rows, seed).
@@ -159,7 +161,7 @@ CLI = {
     "ingest": {
         "region": ("all", str), "rows": (None, int), "seed": (None, int), "path": (None, str),
         "max_bad_fraction": (None, float), "allow_large_fetch": (False, bool), "for_radio": (None, str),
-        "footprint_mode": (None, str), "survey": ("", str),
+        "footprint_mode": (None, str), "fetch_radius_arcsec": (30.0, float), "survey": ("", str),
         "name": (None, str), "local": (None, Path), "list_surveys": (False, bool),
     },
 }

@@ -1,26 +1,16 @@
 """A stellar catalogue fetched over a radio catalogue's footprint, against a real HTTP TAP server in the test
-process that serves real Gaia DR3 rows (the G < 10 stars of ../shared/data around the radio fields) and answers
-the two queries the fetch sends: id ranges (Gaia's source_id encodes its HEALPix cell) paged by id, and a join
-with an uploaded table (TAP UPLOAD, multipart POST). The radio catalogues are real too: the RACS-low2 tile and
-the NVSS strip of ../shared/data, ingested into a lake on the local filesystem."""
+process that serves real Gaia DR3 rows (gaia_tap.GaiaTap: the G < 10 stars of ../shared/data around the radio
+fields, answering id ranges paged by id and joins with an uploaded table). The radio catalogues are real too:
+the RACS-low2 tile and the NVSS strip of ../shared/data, ingested into a lake on the local filesystem."""
 
 from __future__ import annotations
 
-import io
 import json
-import math
 import re
-import urllib.parse
-from email.parser import BytesParser
-from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
-import astropy.units as u
 import numpy as np
-import pandas as pd
 import pytest
-from astropy.coordinates import SkyCoord
-from astropy.io.votable import from_table
 from astropy.table import Table
 
 from radiolake.ingest import catalog as cat
@@ -28,109 +18,14 @@ from radiolake.ingest import coverage
 from radiolake.ingest import footprint as fp
 from radiolake.ingest.for_radio import ingest_for_radio
 from radiolake.ingest.run import IngestError, ingest_survey
-from radiolake.ingest.sources import FetchError, RetryPolicy
-from radiolake.surveys import parse_definition
+from radiolake.ingest.sources import FetchError
 from tests.unit.ingest.conftest import DATA
-from tests.unit.ingest.http_tap import send_votable, serve
-
-GAIA_SCALE = 2**35  # source_id // 2**35 is the order-12 nested HEALPix index
-FAST = RetryPolicy(attempts=2, wait_seconds=0.01)
-
-#: Gaia DR3 over a TAP service, as the gaia_dr3 definition says it, with the columns of the real G < 10 file.
-GAIA_TEST = parse_definition({
-    "name": "gaia_test", "kind": "stellar", "id_prefix": "gaia_test", "format": "votable", "title": "Gaia DR3 test",
-    "citation": "Gaia Collaboration, Vallenari A. et al. 2023, A&A 674, A1", "licence": "CC BY-SA 3.0 IGO",
-    "source": {"kind": "tap", "url": "http://unused", "table": "gaiadr3.gaia_source", "id_column": "source_id",
-               "ra_column": "ra", "dec_column": "dec", "sky_rows": 1_811_709_771,
-               "healpix_id": {"order": 12, "scale": GAIA_SCALE}},
-    "columns": {"source_id": "source_id", "ra": {"from": "ra", "unit": "deg"}, "dec": {"from": "dec", "unit": "deg"},
-                "phot_g_mean_mag": "phot_g_mean_mag"},
-    "epoch": {"fixed": 2016.0},
-})
+from tests.unit.ingest.gaia_tap import FAST, GAIA_TEST, GaiaTap, cells_of, load_gaia_rows, near
 
 
 @pytest.fixture(scope="module")
 def gaia_rows() -> Table:
-    """Real Gaia DR3 G < 10 rows around the RACS tile (RA 205-214, Dec -23..-15) and the NVSS strip (RA 90-105,
-    Dec -32..-31), with stars well outside both footprints."""
-    df = pd.read_csv(DATA / "gaia_dr3_G_lt_10_epoch2016.csv.gz", usecols=["source_id", "ra", "dec", "phot_g_mean_mag"])
-    near_racs = df.ra.between(195, 225) & df.dec.between(-33, -5)
-    near_nvss = df.ra.between(85, 110) & df.dec.between(-36, -27)
-    df = df[(near_racs | near_nvss) & (df.source_id > 0)].sort_values("source_id")
-    return Table.from_pandas(df.reset_index(drop=True))
-
-
-class GaiaTap:
-    """TAP /sync over real Gaia rows: `source_id >= A AND source_id < B` ranges (OR-ed), `source_id > K`
-    keyset paging, TOP, and a JOIN with an uploaded table of positions (CONTAINS(POINT, CIRCLE r)).
-    `fail_after`: answer 503 to every query after that many good ones (a server going down mid-fetch)."""
-
-    def __init__(self, rows: Table, fail_after: int | None = None):
-        self.rows, self.fail_after = rows, fail_after
-        self.good: list[str] = []  # queries answered with rows
-        self.uploads: list[Table] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server API)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                fields, upload = server.parse(self.headers.get("Content-Type", ""), body)
-                if server.fail_after is not None and len(server.good) >= server.fail_after:
-                    self.send_response(503)
-                    self.end_headers()
-                    return
-                votable = from_table(server.answer(fields["QUERY"], upload))
-                server.good.append(fields["QUERY"])
-                send_votable(self, votable)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd, self.url = serve(Handler)
-
-    def parse(self, content_type: str, body: bytes) -> tuple[dict[str, str], Table | None]:
-        """Form fields, and the uploaded table of a multipart POST (TAP UPLOAD=radio,param:radio)."""
-        if not content_type.startswith("multipart/"):
-            return {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}, None
-        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
-        fields, upload = {}, None
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            if name == "radio":
-                upload = Table.read(io.BytesIO(part.get_payload(decode=True)), format="votable")
-                self.uploads.append(upload)
-            else:
-                fields[name] = part.get_payload(decode=True).decode()
-        assert fields["UPLOAD"] == "radio,param:radio"
-        return fields, upload
-
-    def answer(self, query: str, upload: Table | None) -> Table:
-        ids = np.asarray(self.rows["source_id"], np.int64)
-        keep = np.ones(len(ids), bool)
-        ranges = re.findall(r"source_id >= (\d+) AND source_id < (\d+)", query)
-        if ranges:
-            keep &= np.any([(ids >= int(a)) & (ids < int(b)) for a, b in ranges], axis=0)
-        after = re.search(r"source_id > (\d+)", query)
-        if after:
-            keep &= ids > int(after.group(1))
-        if upload is not None:
-            radius = float(re.search(r"r\.dec, ([0-9.e+-]+)\)\)", query).group(1))
-            keep &= near(self.rows, upload, radius * 3600)
-        top = int(re.search(r"TOP (\d+)", query).group(1))
-        return self.rows[keep][:top]
-
-    def close(self):
-        self.httpd.shutdown()
-
-
-def near(stars: Table, positions: Table, radius_arcsec: float) -> np.ndarray:
-    """Stars within `radius_arcsec` of any position (brute force over astropy's sky search)."""
-    s = SkyCoord(stars["ra"], stars["dec"], unit="deg")
-    p = SkyCoord(positions["ra"], positions["dec"], unit="deg")
-    idx, _, _, _ = p.search_around_sky(s, radius_arcsec * u.arcsec)
-    mask = np.zeros(len(stars), bool)
-    mask[idx] = True
-    return mask
+    return load_gaia_rows()
 
 
 @pytest.fixture
@@ -138,10 +33,6 @@ def racs(lake):
     """The real RACS-low2 tile (7,225 components) as a radio catalogue of the lake."""
     ingest_survey("racs_low_sample", path=DATA / "racs_low2_SB38959_tile.fits", **lake.kwargs())
     return "racs_low_sample"
-
-
-def cells_of(ids: np.ndarray) -> np.ndarray:
-    return (np.asarray(ids, np.int64) // GAIA_SCALE) >> (2 * (12 - coverage.COVERAGE_ORDER))
 
 
 def star_ids(lake, name: str) -> np.ndarray:
@@ -236,7 +127,7 @@ def test_a_second_radio_region_fetches_only_cells_not_yet_fetched(lake, racs, ga
 
 
 def test_a_whole_sky_footprint_is_refused_with_rows_and_bytes_before_any_query(lake, gaia_rows):
-    """The real all-sky NVSS/SUMSS list covers most of the sky: Gaia DR3 over it is refused, naming the rows
+    """The real all-sky NVSS/SUMSS list covers half the sky: Gaia DR3 over it is refused, naming the rows
     and gigabytes, and the server sees no query."""
     ingest_survey("nvss_sumss_bright", path=DATA / "nvss_sumss_bright.fits", **lake.kwargs())
     server = GaiaTap(gaia_rows)
@@ -247,7 +138,7 @@ def test_a_whole_sky_footprint_is_refused_with_rows_and_bytes_before_any_query(l
     finally:
         server.close()
     message = str(err.value)
-    assert re.search(r"about [\d,]{13,} rows", message) and "GB to download" in message
+    assert re.search(r"about [\d,]{11,} rows", message) and "GB to download" in message
     assert "--allow-large-fetch" in message and server.good == []
 
 
@@ -285,11 +176,11 @@ def test_the_cli_prints_the_plan_and_the_refusal(lake, tmp_path):
 
     ingest_survey("nvss_sumss_bright", path=DATA / "nvss_sumss_bright.fits", **lake.kwargs())
     out = CliRunner().invoke(app, ["ingest", "gaia_dr3", "--for-radio", "nvss_sumss_bright", "--local",
-                                   str(tmp_path / "lake")], terminal_width=400)
+                                   str(tmp_path / "lake"), "--fetch-radius-arcsec", "2"], terminal_width=400)
     text = " ".join(out.output.split())
     assert out.exit_code == 1, out.output
-    assert "70,372 sources" in text and "margin" in text and "mode pixels" in text
-    assert re.search(r"refusing to fetch gaia_dr3 .* about [\d,]{13,} rows, [\d.,]+ GB to download", text)
+    assert "70,372 sources" in text and "(match radius 2 +" in text and "mode pixels" in text
+    assert re.search(r"refusing to fetch gaia_dr3 .* about [\d,]{11,} rows, [\d.,]+ GB to download", text)
     assert not (tmp_path / "lake" / "raw" / "gaia_dr3").exists()
     wrong = CliRunner().invoke(app, ["ingest", "gaia_dr3", "--for-radio", "nvss_sumss_bright", "--region",
                                      "cone:0,0,1", "--local", str(tmp_path / "lake")])
@@ -319,23 +210,78 @@ def test_a_sparse_radio_list_is_fetched_by_upload(lake, gaia_rows, tmp_path):
     assert len(expected) > 5 and len(ids) == len(set(ids)) == result.n_rows and set(ids) == expected
 
 
-def test_the_margin_is_the_cross_match_plans_for_the_same_bounds():
-    """The fetch's margin restates the cross-match's (the layers keep ingest from importing it): equal for
-    the same proper motion, parallax, epochs and radius."""
-    from radiolake.crossmatch.epochs import EARTH_BARYCENTRE_MAX_AU
+@pytest.mark.parametrize("pm, epochs, parallax", [(10_400.0, (1994.0, 2022.3), 770.0), (350.0, (2019.2, 2019.2), 0.0),
+                                                     (0.0, (1980.0, 1990.0), 120.0)])
+def test_the_fetch_and_the_cross_match_plan_take_one_displacement_bound(pm, epochs, parallax):
+    """The fetch's margin and the cross-match plan's search + displacement are one formula
+    (radiolake.surveys.motion): equal for the same proper motion, parallax, epochs and radius."""
     from radiolake.crossmatch.plan import CatalogueStats, plan_match
+    from radiolake.surveys import motion
 
-    stats = CatalogueStats(n_radio=1, n_stars=1, radio_epoch_min=1994.0, radio_epoch_max=2022.3,
-                           star_epoch_min=2016.0, star_epoch_max=2016.0, star_pm_max=fp.MAX_STAR_PM_MASYR,
-                           radio_err_max=1.0, star_err_max=0.1, star_pm_err_max=0.1,
-                           star_parallax_max=fp.MAX_STAR_PARALLAX_MAS)
+    stats = CatalogueStats(n_radio=1, n_stars=1, radio_epoch_min=epochs[0], radio_epoch_max=epochs[1],
+                           star_epoch_min=2016.0, star_epoch_max=2016.0, star_pm_max=pm, radio_err_max=1.0,
+                           star_err_max=0.1, star_pm_err_max=0.1, star_parallax_max=parallax)
     plan = plan_match(stats, 30.0, None)
-    margin = fp.MotionMargin(30.0, fp.epoch_span((1994.0, 2022.3), 0.0, 2016.0))
-    assert fp.EARTH_BARYCENTRE_MAX_AU == EARTH_BARYCENTRE_MAX_AU
+    margin = fp.MotionMargin(30.0, fp.epoch_span(epochs, 0.0, 2016.0), pm, parallax)
+    assert margin.epoch_span_years == pytest.approx(stats.max_abs_dt)
+    assert plan.max_displacement_arcsec == pytest.approx(motion.max_displacement_arcsec(pm, stats.max_abs_dt, parallax))
     assert margin.arcsec == pytest.approx(plan.criteria.search_arcsec + plan.max_displacement_arcsec)
-    mask = coverage.empty()
-    mask[1000] = True
-    grown = fp.dilate(mask, margin.arcsec)
-    assert grown[1000] and 4 < grown.sum() <= 9  # one ring of neighbours for a 4-arcmin margin
-    assert math.isclose(fp.cell_width_deg(7) * 2, math.degrees(math.sqrt(4 * math.pi / 196608)))
+    assert margin.arcsec == pytest.approx(30.0 + (pm * stats.max_abs_dt + parallax * 1.03) / 1000.0)
 
+
+def test_the_margin_constants_are_stated_once():
+    """The bound's constants live in radiolake.surveys.motion only; the layers above import them."""
+    from radiolake.crossmatch import epochs
+    from radiolake.surveys import motion
+
+    root = Path(motion.__file__).parents[1]
+    stated = [str(path.relative_to(root)) for path in root.rglob("*.py")
+              if re.search(r"^(EARTH_BARYCENTRE_MAX_AU|MAX_STAR_PM_MASYR|MAX_STAR_PARALLAX_MAS)\s*=",
+                           path.read_text(), re.M)]
+    assert stated == ["surveys/motion.py"]
+    assert epochs.EARTH_BARYCENTRE_MAX_AU is motion.EARTH_BARYCENTRE_MAX_AU
+    assert fp.MotionMargin(1.0, 1.0).pm_max_masyr == motion.MAX_STAR_PM_MASYR
+
+
+def test_the_footprint_is_the_cells_within_the_margin_of_a_source():
+    """A source in the middle of its 0.46-degree cell adds no neighbour for a 97-arcsec margin; one 60 arcsec
+    from a cell's edge adds the cell across it; and every point within the margin of a source lies in a
+    footprint cell (checked on circles just inside the margin around real RACS positions)."""
+    import cdshealpix.nested as hp
+    from astropy import units as u
+    from astropy.coordinates import Latitude, Longitude, SkyCoord
+
+    order = coverage.COVERAGE_ORDER
+    centre_lon, centre_lat = hp.healpix_to_lonlat(np.array([1000], np.uint64), order)
+    centre = (float(centre_lon.deg[0]), float(centre_lat.deg[0]))
+    assert np.flatnonzero(fp.near_cells(np.array([centre[0]]), np.array([centre[1]]), 97.0)).tolist() == [1000]
+    radio = Table.read(DATA / "racs_low2_SB38959_tile.fits")[::50]
+    ra, dec = np.asarray(radio["ra"], np.float64), np.asarray(radio["dec"], np.float64)
+    margin = 97.0
+    cells = fp.near_cells(ra, dec, margin)
+    own = hp.lonlat_to_healpix(Longitude(ra * u.deg), Latitude(dec * u.deg), order)
+    assert cells[own].all() and cells.sum() > len(np.unique(own))  # sources near an edge add neighbours
+    angles = np.linspace(0, 360, 24, endpoint=False) * u.deg
+    ring = SkyCoord(ra[:, None] * u.deg, dec[:, None] * u.deg).directional_offset_by(
+        angles[None, :], 0.999 * margin * u.arcsec)
+    reached = hp.lonlat_to_healpix(Longitude(ring.ra.ravel()), Latitude(ring.dec.ravel()), order)
+    assert cells[reached].all()
+
+
+def test_a_smaller_fetch_radius_fetches_a_smaller_footprint(lake, racs):
+    """--fetch-radius-arcsec 2 (a fetch for a 2-arcsec match): a margin 28 arcsec narrower than the 30-arcsec
+    default, so fewer cells, each of them in the default's footprint, and fewer rows estimated; the run
+    parameter is typed and bounded on the DAG form and the CLI."""
+    from radiolake.ingest.footprint_fetch import plan_footprint_fetch
+    from radiolake.run_params import IngestParams, RunParamError
+
+    wide = plan_footprint_fetch(GAIA_TEST, lake.fs, lake.catalogs_root, racs, radius_arcsec=30.0)
+    narrow = plan_footprint_fetch(GAIA_TEST, lake.fs, lake.catalogs_root, racs, radius_arcsec=2.0)
+    assert wide.radio.margin.arcsec - narrow.radio.margin.arcsec == pytest.approx(28.0)
+    assert not (narrow.radio.cells & ~wide.radio.cells).any() and narrow.radio.cells.sum() < wide.radio.cells.sum()
+    assert narrow.estimate.rows < wide.estimate.rows
+    assert IngestParams.from_values("ingest_dag", {"for_radio": racs}).fetch_radius_arcsec == 30.0
+    assert IngestParams.from_values("ingest_dag", {"fetch_radius_arcsec": 2}).fetch_radius_arcsec == 2.0
+    for bad in (0, -1.0, 3601.0, "2"):
+        with pytest.raises(RunParamError, match="fetch_radius_arcsec"):
+            IngestParams.from_values("cli_ingest", {"fetch_radius_arcsec": bad})
