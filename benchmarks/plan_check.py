@@ -9,11 +9,20 @@ Spark local[2]) and is measured from here. Printed and saved as JSON with the co
 - the star bytes the tasks read against the plan's [match columns, match + other columns] bounds;
 - chance pairs: the plan's (footer densities x search area) against the 8 offset skies' mean count;
 - pairs: the real sky's count against the plan's chance pairs + the true counterparts' bound;
-- time: wall and task CPU-seconds, predicted / measured, flagged outside +/- TOLERANCE.
+- time: wall, task seconds and the process tree's CPU seconds, predicted / measured, flagged outside
+  +/- TOLERANCE; the load average when each run began.
+
+Each run's plan is scaled as `radiolake plan` scales it: the speed probe (radiolake/crossmatch/speed_probe.py,
+a fraction of a second of the match kernel in as many processes as the run has workers) runs just before the
+run; its wall seconds over the costs' `probe_s` scale the wall time, its CPU seconds the CPU seconds. The
+probe runs again after the run (printed: how far the machine moved during it). The `raw` column is the wall
+ratio without that scaling (the costs as fitted).
 
 The costs come from earlier runs (`measured` in plan_costs.json): `--save-costs` fits them to this run's runs
-by least squares (then the table is in the sample) and prints each size's wall ratio with the costs fitted to
-the other sizes only (out of the sample).
+by least squares, each run's seconds first brought to the probe's CPU speed (x probe CPU s / probe wall s,
+the mean of the probes before and after it), so the costs hold for a core per process; then the table is in
+the sample, and each size's wall ratio with the costs fitted to the other sizes only (out of the sample) is
+printed too. Without --repeat every (size, offsets) runs once; with it, every run is a row of its own.
 
     python -m benchmarks plan-check                      # tiny, small, large; offsets 0 and 8
     python -m benchmarks plan-check --sizes tiny --offsets 0    # the CI size (tests/unit/test_bench_plan_check.py)
@@ -22,6 +31,7 @@ the other sizes only (out of the sample).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -33,14 +43,15 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.crossmatch.run import RADIUS, SIZES, ensure_data, load, median_run, run_phase  # noqa: E402
+from benchmarks.crossmatch.run import RADIUS, SIZES, ensure_data, load, run_phase  # noqa: E402
 
 TOLERANCE = 0.30  # |predicted / measured - 1| the time predictions must stay within (printed, not asserted)
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 def predict(folder: Path, offsets: int) -> dict:
-    """The plan of the CLI run on `folder` with `offsets` offset skies, with the saved costs."""
+    """The plan of the CLI run on `folder` with `offsets` offset skies, with the saved costs as fitted (no
+    speed scaling: `scaled` applies a probe)."""
     from radiolake.crossmatch.estimate import Costs, estimate
     from radiolake.crossmatch.match_config import MatchConfig
 
@@ -50,6 +61,29 @@ def predict(folder: Path, offsets: int) -> dict:
     cores = costs.cores if costs else 2
     return {**est.as_dict(), "wall_s": est.wall_s(cores), "cores": cores,
             "costs_measured": costs.measured if costs else None}
+
+
+def scaled(plan: dict, costs: dict | None, probe: dict | None) -> dict:
+    """`plan` with its times from `costs` scaled by `probe` (speed_probe.Probe.as_dict, before the run) as
+    `radiolake plan` scales them: wall by the probe's wall seconds over the costs' probe_s (`wall_s`), CPU by
+    its CPU seconds (`core_s`); `raw_wall_s` unscaled."""
+    from radiolake.crossmatch.estimate import Costs, Estimate, speed_factor
+    from radiolake.crossmatch.speed_probe import Probe
+
+    if costs is None:
+        return {**plan, "raw_wall_s": plan.get("wall_s"), "core_s": None}
+    c = Costs(**costs)
+    now = Probe(probe["wall_s"], probe["cpu_s"], probe["processes"]) if probe else None
+    est = Estimate(**{k: v for k, v in plan.items() if k in Estimate.__dataclass_fields__})
+    raw, wall, cpu = (est.with_costs(c, f) for f in (1.0, speed_factor(c, now), speed_factor(c, now, cpu=True)))
+    return {**plan, **wall.as_dict(), "wall_s": wall.wall_s(c.cores), "raw_wall_s": raw.wall_s(c.cores),
+            "core_s": cpu.core_s, "cpu_factor": cpu.speed_factor, "cores": c.cores, "costs_measured": c.measured}
+
+
+def probe(processes: int) -> dict:
+    from radiolake.crossmatch.speed_probe import probe as run_probe
+
+    return run_probe(processes).as_dict()
 
 
 def measure(folder: Path, offsets: int, master: str) -> dict:
@@ -84,25 +118,42 @@ def compare(plan: dict, got: dict) -> dict:
         "pairs_within_bound": [plan["expected_chance_pairs"], run["n_pairs"],
                                plan["expected_chance_pairs"] + plan["n_radio"]],
         "wall_s": [plan["wall_s"], got["wall_s"], ratio(plan["wall_s"], got["wall_s"])],
+        "raw_wall_s": [plan.get("raw_wall_s"), got["wall_s"], ratio(plan.get("raw_wall_s"), got["wall_s"])],
         "task_cpu_s": [plan["task_cpu_s"], run["task_seconds"]["sum"],
                        ratio(plan["task_cpu_s"], run["task_seconds"]["sum"])],
+        "cpu_s": [plan.get("core_s"), got.get("cpu_s"), ratio(plan.get("core_s"), got.get("cpu_s"))],
     }
     out["counts_equal"] = all(out[k][-1] for k in ("partitions", "star_rows", "star_bytes_near_footprint",
                                                     "star_bytes_read_within_plan"))
-    out["wall_within_tolerance"] = out["wall_s"][2] is not None and abs(out["wall_s"][2] - 1) <= TOLERANCE
+    for key in ("wall", "raw_wall", "cpu"):
+        r = out["wall_s" if key == "wall" else f"{key}_s"][2]
+        out[f"{key}_within_tolerance"] = r is not None and abs(r - 1) <= TOLERANCE
     return out
 
 
+def speed_of(result: dict) -> tuple[float, float]:
+    """(probe CPU s, probe wall s) around a run: the mean of the probes before and after it ((1, 1) for a
+    result saved without probes)."""
+    probes = [p for p in (result.get("probe"), result.get("probe_after")) if p]
+    if not probes:
+        return 1.0, 1.0
+    return (sum(p["cpu_s"] for p in probes) / len(probes), sum(p["wall_s"] for p in probes) / len(probes))
+
+
 def fit(results: list[dict], cores: int) -> dict:
-    """Costs by non-negative least squares over the runs: task CPU-s (run.json's task seconds) on [tasks, star
-    rows, radio sky rows]; the driver's seconds (wall - task CPU-s / cores) on [1, radio rows, radio rows x
-    offset skies]."""
+    """Costs by non-negative least squares over the runs, each run's seconds first brought to the probe's CPU
+    speed (x the median probe CPU s / its probe wall s; speed_of): task CPU-s (run.json's task seconds) on
+    [tasks, star rows, radio sky rows]; the driver's seconds (wall - task CPU-s / cores) on [1, radio rows,
+    radio rows x offset skies]. `probe_s`: that median (0 for runs without probes: no scaling)."""
     import numpy as np
     from scipy.optimize import nnls
 
     plans = [r["plan"] for r in results]
-    task = np.array([r["measured"]["run"]["task_seconds"]["sum"] for r in results])
-    wall = np.array([r["measured"]["wall_s"] for r in results])
+    speeds = [speed_of(r) for r in results]
+    probe_s = float(np.median([c for c, _ in speeds])) if any(r.get("probe") for r in results) else 0.0
+    norm = np.array([(probe_s or 1.0) / w for _, w in speeds])
+    task = np.array([r["measured"]["run"]["task_seconds"]["sum"] for r in results]) * norm
+    wall = np.array([r["measured"]["wall_s"] for r in results]) * norm
     a = np.array([[p["partitions"], p["star_rows"], p["radio_sky_rows"]] for p in plans], float)
     b = np.array([[1.0, p["n_radio"], p["n_radio"] * (p["n_skies"] - 1)] for p in plans])
     (task_s, star_row_s, radio_sky_row_s), _ = nnls(a, task)
@@ -112,7 +163,9 @@ def fit(results: list[dict], cores: int) -> dict:
             "measured": f"{time.strftime('%Y-%m-%d', time.gmtime())}, fitted to {len(results)} CLI runs "
                         f"({', '.join(sizes)}; offsets {sorted({r['offsets'] for r in results})}), hats layout, "
                         f"local[{cores}], {os.cpu_count()}-core machine, {load()}",
-            "task_s": task_s, "driver_radio_row_s": driver_radio_row_s, "driver_sky_row_s": driver_sky_row_s}
+            "task_s": task_s, "driver_radio_row_s": driver_radio_row_s, "driver_sky_row_s": driver_sky_row_s,
+            "probe_s": probe_s, "probe_processes": max([(r.get("probe") or {}).get("processes", cores)
+                                                         for r in results] or [cores])}
 
 
 def replication(results: list[dict], data_root: Path) -> dict:
@@ -136,19 +189,33 @@ def replication(results: list[dict], data_root: Path) -> dict:
     return out
 
 
-def line(size: str, offsets: int, c: dict) -> str:
-    def r(x):
-        return "  -  " if x is None else f"{x:5.2f}"
+def line(r: dict) -> str:
+    c = r["check"]
 
-    return (f"{size:<6} {offsets:>3} {c['partitions'][0]:>6} {c['star_rows'][0]:>11,} "
+    def x(v):
+        return "  -  " if v is None else f"{v:5.2f}"
+
+    flag = {True: "   ", False: " ! "}
+    drift = (r.get("probe_after") or {}).get("wall_s", float("nan")) / (r.get("probe") or {}).get("wall_s", 1.0)
+    return (f"{r['size']:<6} {r['offsets']:>3} {c['partitions'][0]:>6} {c['star_rows'][0]:>11,} "
             f"{c['star_bytes_near_footprint'][0] / 2**20:>9.1f} {'equal' if c['counts_equal'] else 'DIFFER':>7} "
-            f"{c['chance_pairs'][0]:>9,.0f} {r(c['chance_pairs'][2])} {c['pairs_within_bound'][1]:>9,} "
-            f"{c['wall_s'][0] or float('nan'):>7.1f} {c['wall_s'][1]:>7.1f} {r(c['wall_s'][2])}"
-            f"{'' if c['wall_within_tolerance'] else ' OUT'} {r(c['task_cpu_s'][2])}")
+            f"{c['chance_pairs'][0]:>9,.0f} {x(c['chance_pairs'][2])} {c['pairs_within_bound'][1]:>9,} "
+            f"{r.get('load', float('nan')):>5.1f} {r['plan'].get('speed_factor', 1.0):>5.2f} "
+            f"{drift:>5.2f} "
+            f"{c['wall_s'][0] or float('nan'):>7.1f} {c['wall_s'][1]:>7.1f} {x(c['wall_s'][2])}"
+            f"{flag[c['wall_within_tolerance']]}{x(c['raw_wall_s'][2])}{flag[c['raw_wall_within_tolerance']]}"
+            f"{c['cpu_s'][0] or float('nan'):>7.1f} {c['cpu_s'][1] or float('nan'):>7.1f} "
+            f"{x(c['cpu_s'][2])}{flag[c['cpu_within_tolerance']]}{x(c['task_cpu_s'][2])}")
 
 
 HEADER = (f"{'size':<6} {'off':>3} {'parts':>6} {'star rows':>11} {'MiB':>9} {'counts':>7} {'chance':>9} "
-          f"{'ratio':>5} {'pairs':>9} {'wall p':>7} {'wall m':>7} {'ratio':>5} {'cpu r':>5}")
+          f"{'ratio':>5} {'pairs':>9} {'load':>5} {'speed':>5} {'drift':>5} {'wall p':>7} {'wall m':>7} "
+          f"{'ratio':>5}   {'raw':>5}   {'cpu p':>7} {'cpu m':>7} {'ratio':>5}   {'task':>5}")
+LEGEND = ("load: 1-min load average at the run's start; speed: the probe's wall s before the run / the costs' "
+          "probe_s (the plan's wall x this); drift: probe after / before the run; wall/cpu p and m: predicted "
+          "and measured seconds (cpu: the process tree's CPU s against the plan's core-seconds scaled by the "
+          "probe's CPU s); ratio = predicted / measured, ! outside the tolerance; raw: the wall ratio without the "
+          "probe's scaling; task: task seconds predicted / measured")
 
 
 def save(results: list[dict], args: argparse.Namespace, where: Path) -> Path:
@@ -167,13 +234,9 @@ def save(results: list[dict], args: argparse.Namespace, where: Path) -> Path:
 
 
 def with_costs(result: dict, costs: dict) -> dict:
-    """`result` with its plan's times recomputed from `costs` (the plan's counts unchanged) and compared again."""
-    from radiolake.crossmatch.estimate import Costs, Estimate
-
-    fields = {k: v for k, v in result["plan"].items() if k in Estimate.__dataclass_fields__}
-    est = Estimate(**fields).with_costs(Costs(**costs))
-    plan = {**result["plan"], **est.as_dict(), "wall_s": est.wall_s(costs["cores"]),
-            "costs_measured": costs["measured"]}
+    """`result` with its plan's times recomputed from `costs` and the run's probe (the plan's counts unchanged)
+    and compared again."""
+    plan = scaled(result["plan"], costs, result.get("probe"))
     return {**result, "plan": plan, "check": compare(plan, result["measured"])}
 
 
@@ -188,22 +251,35 @@ def held_out(results: list[dict], cores: int) -> dict[str, float]:
         costs = {**fit(rest, cores), "measured": "held out"}
         for r in results:
             if r["size"] == size:
-                out[f"{size} offsets {r['offsets']}"] = with_costs(r, costs)["check"]["wall_s"][2]
+                out[f"{size} offsets {r['offsets']} run {r.get('round', 0) + 1}"] = \
+                    with_costs(r, costs)["check"]["wall_s"][2]
     return out
 
 
 def measure_all(args: argparse.Namespace) -> list[dict]:
+    """Every size x offsets, `--repeat` runs each, each its own result: the plan (computed once per size and
+    offsets), the probe just before the run and the plan scaled by it, the run, the probe after it."""
+    from radiolake.crossmatch.estimate import Costs
+
+    saved = Costs.load()
+    costs = dataclasses.asdict(saved) if saved else None
+    workers = int(args.master.removeprefix("local[").removesuffix("]")) if args.master.startswith("local[") else 2
     results = []
     for size in args.sizes:
         folder = args.data_root / size
         ensure_data(folder, *SIZES[size])
         for k in args.offsets:
-            plan = predict(folder, k)
-            runs = [measure(folder, k, args.master) for _ in range(max(args.repeat, 1))]
-            got = {**median_run(runs), "walls_s": [r["wall_s"] for r in runs]}
-            results.append({"size": size, "offsets": k, "folder": str(folder), "plan": plan, "measured": got,
-                            "check": compare(plan, got)})
-            print(f"{size} offsets {k}: {json.dumps(results[-1]['check'], default=str)} ({load()})", flush=True)
+            base = predict(folder, k)
+            for n in range(max(args.repeat, 1)):
+                before, start_load = probe(workers), os.getloadavg()[0]
+                plan = scaled(base, costs, before)
+                got = measure(folder, k, args.master)
+                results.append({"size": size, "offsets": k, "round": n, "folder": str(folder), "load": start_load,
+                                "probe": before, "probe_after": probe(workers), "plan": plan, "measured": got,
+                                "check": compare(plan, got)})
+                print(f"{size} offsets {k} run {n + 1}: {json.dumps(results[-1]['check'], default=str)} "
+                      f"probe {before['wall_s']:.3f} s -> {results[-1]['probe_after']['wall_s']:.3f} s "
+                      f"({load()})", flush=True)
     return results
 
 
@@ -215,8 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="data folder per size (generated once, kept)")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="runs per size and offsets; the median-wall run is compared (a shared machine's load "
-                         "moves a single run by 2x)")
+                    help="runs per size and offsets, each compared with its own probe-scaled plan (a shared "
+                         "machine's load moves a single run by 2x)")
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--save-costs", action="store_true",
                     help="fit the costs to these runs and write them where `radiolake plan` reads them "
@@ -243,15 +319,20 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: list[dict]) -> None:
-    print(f"\nplan vs run (ratio = predicted / measured; tolerance +/-{TOLERANCE:.0%} on wall time; "
-          f"costs: {results[0]['plan']['costs_measured']})\n{HEADER}")
+    print(f"\nplan vs run (tolerance +/-{TOLERANCE:.0%}; costs: {results[0]['plan']['costs_measured']})\n"
+          f"{LEGEND}\n{HEADER}")
     for r in results:
-        print(line(r["size"], r["offsets"], r["check"]))
+        print(line(r))
+    n = len(results)
     bad_counts = [r for r in results if not r["check"]["counts_equal"]]
     bad_pairs = [r for r in results if not r["measured"].get("pairs_ok")]
-    print(f"counts equal in {len(results) - len(bad_counts)}/{len(results)} runs; pairs identical to astropy's in "
-          f"{len(results) - len(bad_pairs)}/{len(results)}; wall within +/-{TOLERANCE:.0%} in "
-          f"{sum(r['check']['wall_within_tolerance'] for r in results)}/{len(results)}")
+
+    def hits(key: str) -> int:
+        return sum(bool(r["check"].get(key)) for r in results)
+
+    print(f"counts equal in {n - len(bad_counts)}/{n} runs; pairs identical to astropy's in {n - len(bad_pairs)}/{n}; "
+          f"within +/-{TOLERANCE:.0%}: wall {hits('wall_within_tolerance')}/{n} (scaled by the probe), "
+          f"{hits('raw_wall_within_tolerance')}/{n} unscaled; CPU s {hits('cpu_within_tolerance')}/{n}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,14 @@ bytes they would read and the radio rows each needs are the run's own, not a mod
   over the chunks), spread over the cores; plus the driver's part, which runs once: fixed (process and Spark
   start) + per radio row (read, assemble, write) + per radio row and offset sky (each sky's replicas built,
   its candidates assembled: the part a fit without it missed by ~25% at 10 M x 1 M with 8 offset skies).
+
+The costs are expressed at the machine's speed with a core to each process (the speed probe's CPU seconds
+when they were fitted, `probe_s`). A plan made here scales them by the probe run now (speed_probe.py, a
+fraction of a second of the tasks' own kernel): its wall seconds over `probe_s` for the wall time (this
+machine's speed and its share for the run, which other work moves), its CPU seconds over `probe_s` for the
+core-seconds. On the 2-core machine the costs were fitted on, shared with other work, one command's wall
+time moved 2-4x within minutes while the per-row costs did not: unscaled, a plan landed within +/-30 % of a
+run only at the load it was fitted at.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import numpy as np
 from radiolake.crossmatch.driver import StepTimer, plan_run
 from radiolake.crossmatch.match_config import MatchConfig
 from radiolake.crossmatch.partitioning import home_pixels
+from radiolake.crossmatch.speed_probe import Probe
 from radiolake.schema import HEALPIX_ORDER
 
 #: Per-row costs measured by the benchmark on this machine (see benchmarks/crossmatch/run.py --save-costs).
@@ -53,9 +62,12 @@ class Costs:
     sky_row_replication: float = 1.0  # each sky's rows replicated where their own cones reach
     box_replication: float = 1.0  # the ra/dec boxes (above engine.MAX_SKY_REPLICA_ROWS sky rows)
     replication_star_density_deg2: float = 0.0  # the star density those were planned at
+    probe_s: float = 0.0  # the speed probe's CPU seconds per process at the fit: the speed the costs are at
+    probe_processes: int = 2  # processes the probe runs at once (the fit's workers)
 
     @classmethod
-    def load(cls, path: Path = COSTS_FILE) -> Costs | None:
+    def load(cls, path: Path | None = None) -> Costs | None:
+        path = path or COSTS_FILE
         return cls(**json.loads(path.read_text())) if path.exists() else None
 
 
@@ -77,6 +89,7 @@ class Estimate:
     search_arcsec: float
     task_cpu_s: float | None = None
     fixed_s: float | None = None  # the driver's part: fixed + per radio row + per radio row and offset sky
+    speed_factor: float = 1.0  # times above = the costs' x this (the speed probe now over the costs' probe_s)
 
     def wall_s(self, cores: int) -> float | None:
         """Seconds on `cores` cores (tasks spread evenly, at least one chunk's share each)."""
@@ -85,22 +98,39 @@ class Estimate:
         per_task = self.task_cpu_s / max(self.partitions, 1)
         return self.fixed_s + max(self.task_cpu_s / max(cores, 1), per_task)
 
-    def with_costs(self, costs: Costs | None) -> Estimate:
-        """This plan with its task CPU-seconds and the driver's seconds from `costs` (None: no times)."""
+    def with_costs(self, costs: Costs | None, speed_factor: float = 1.0) -> Estimate:
+        """This plan with its task CPU-seconds and the driver's seconds from `costs` (None: no times), times
+        `speed_factor` (speed_factor(): the machine now against the costs' fit)."""
         if costs is None:
             return self
         cpu = costs.task_s * self.partitions + costs.star_row_s * self.star_rows \
             + costs.radio_sky_row_s * self.radio_sky_rows
         driver = costs.fixed_s + costs.driver_radio_row_s * self.n_radio \
             + costs.driver_sky_row_s * self.n_radio * (self.n_skies - 1)
-        return Estimate(**{**self.as_dict(), "task_cpu_s": cpu, "fixed_s": driver})
+        return Estimate(**{**self.as_dict(), "task_cpu_s": cpu * speed_factor, "fixed_s": driver * speed_factor,
+                           "speed_factor": speed_factor})
+
+    @property
+    def core_s(self) -> float | None:
+        """Core-seconds: the tasks' and the driver's (one core)."""
+        return None if self.task_cpu_s is None or self.fixed_s is None else self.task_cpu_s + self.fixed_s
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def estimate(radio: str, stars: str, config: MatchConfig, costs: Costs | None = None) -> Estimate:
-    """The plan of cross-matching `radio` with `stars` (locations the driver reads: crossmatch.io)."""
+def speed_factor(costs: Costs | None, probe_now: Probe | None, cpu: bool = False) -> float:
+    """How much longer than at the costs' fit the same work takes now: the probe's wall seconds (or, with
+    `cpu`, its CPU seconds) over the costs' `probe_s`; 1.0 without a probe or costs fitted without one."""
+    if costs is None or probe_now is None or costs.probe_s <= 0:
+        return 1.0
+    return (probe_now.cpu_s if cpu else probe_now.wall_s) / costs.probe_s
+
+
+def estimate(radio: str, stars: str, config: MatchConfig, costs: Costs | None = None,
+             factor: float = 1.0) -> Estimate:
+    """The plan of cross-matching `radio` with `stars` (locations the driver reads: crossmatch.io), its times
+    from `costs` x `factor` (speed_factor)."""
     planned = plan_run(radio, stars, config, StepTimer())
     chunks = planned.chunks
     n_skies = 1 + config.n_offsets
@@ -123,7 +153,7 @@ def estimate(radio: str, stars: str, config: MatchConfig, costs: Costs | None = 
         expected_chance_pairs=chance,
         search_arcsec=search,
     )
-    return est.with_costs(costs)
+    return est.with_costs(costs, factor)
 
 
 def _densities(groups: list, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:

@@ -17,6 +17,7 @@ from rich.table import Table
 DEFAULT_WORKERS = (1, 10, 100)
 
 
+# size: the command's options, one parameter each as typer reads them
 def plan(
     radio: Annotated[str, typer.Option(help="Radio catalogue: lake name, s3:// URL, or Parquet file/folder.")],
     stars: Annotated[str, typer.Option(help="Star catalogue: lake name, s3:// URL, or Parquet file/folder.")],
@@ -29,26 +30,34 @@ def plan(
     from_metadata: Annotated[bool, typer.Option(
         "--from-metadata", help="Plan from the survey definitions' `sky:` blocks (rows, footprint, density), "
                                 "without the data: --radio and --stars name surveys (ingest --list).")] = False,
+    probe: Annotated[bool, typer.Option(
+        help="Time a fraction of a second of the match kernel first and scale the time here by this machine's "
+             "speed now against the costs' fit (--no-probe: the costs as fitted).")] = True,
 ) -> None:
     """Plan a cross-match without running it: partitions, rows and bytes read, expected pairs, time."""
     import os
 
-    from radiolake.crossmatch.estimate import Costs
+    from radiolake.crossmatch.estimate import Costs, speed_factor
 
     console = Console()
     try:
         costs = Costs.load()
+        now = _probe(costs) if probe else None
         est, note = (_described(radio, stars, radius_arcsec, offsets, costs) if from_metadata
                      else _from_data(radio, stars, radius_arcsec, offsets, costs))
     except (ValueError, FileNotFoundError) as exc:
         console.print(f"[bold red]error[/] {exc}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from exc
     here = os.cpu_count() or 1
-    times = {f"here ({here} cores)": est.wall_s(here)}
-    for n in workers or DEFAULT_WORKERS:
+    local = est.with_costs(costs, speed_factor(costs, now)) if costs else est
+    times = {f"here ({here} cores)": local.wall_s(here)}
+    for n in workers or DEFAULT_WORKERS:  # other machines: at the costs' speed, not this machine's now
         times[f"{n} workers x {cores_per_worker} cores"] = est.wall_s(n * cores_per_worker)
+    speed = _speed_line(costs, now)
     if as_json:
-        console.print_json(json.dumps({**est.as_dict(), "wall_s": times, "note": note,
+        console.print_json(json.dumps({**est.as_dict(), "wall_s": times, "note": note, "speed": speed,
+                                       "speed_factor": local.speed_factor,
+                                       "speed_probe": now.as_dict() if now else None,
                                        "costs_measured": costs.measured if costs else None}))
         return
     table = Table(title=f"plan: {radio} x {stars}, {radius_arcsec:g}\" ({est.search_arcsec:.2f}\" searched), "
@@ -69,9 +78,32 @@ def plan(
                                     f"core); costs: {costs.measured}")
         for where, wall in times.items():
             table.add_row(f"wall, {where}", _duration(wall))
+        table.add_row("speed here", speed)
     if note:
         table.add_row("note", note)
     console.print(table)
+
+
+def _probe(costs):
+    """The speed probe, in as many processes as the costs' fit ran workers (None without costs to scale)."""
+    if costs is None or costs.probe_s <= 0:
+        return None
+    from radiolake.crossmatch.speed_probe import probe
+
+    return probe(costs.probe_processes)
+
+
+def _speed_line(costs, now) -> str:
+    """What the time here was scaled by, and why."""
+    if costs is None:
+        return "no costs"
+    if costs.probe_s <= 0:
+        return "the costs as fitted (they were fitted without the speed probe)"
+    if now is None:
+        return "the costs as fitted (--no-probe)"
+    return (f"x{now.wall_s / costs.probe_s:.2f}: a round of the match kernel's probe took {now.wall_s * 1e3:.1f} ms "
+            f"per process ({now.processes} at once, {now.share:.0%} of a core each) against {costs.probe_s * 1e3:.1f} "
+            f"ms of CPU when the costs were fitted (the workers' rows: at the costs' speed)")
 
 
 def _from_data(radio: str, stars: str, radius_arcsec: float, offsets: int, costs):
