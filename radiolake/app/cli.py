@@ -166,6 +166,9 @@ def _register_step_commands() -> None:
     from radiolake.ingest.lake_cli import lake_app
 
     app.add_typer(lake_app, name="lake")
+    from radiolake.crossmatch.engine_cli import engine_app
+
+    app.add_typer(engine_app, name="engine")
 
 
 _register_step_commands()

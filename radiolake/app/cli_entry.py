@@ -1,13 +1,16 @@
-"""The `radiolake` console script: starts Spark early for `radiolake crossmatch`, then runs the CLI.
+"""The `radiolake` console script: `radiolake crossmatch` attaches to a running engine, else starts its
+executor early and runs the command in this process; every other command runs the whole CLI.
 
 Why a separate entry: importing the CLI (typer, rich, the ingest and stack commands) takes ~0.5 s, and a
-cross-match waits for the driver JVM, not for the driver's own work. So the JVM starts first, from the raw
-arguments, and the CLI imports and parses while it boots (runner.prestart: the same call crossmatch_run_params
-would make, used only if the parsed --master matches).
+cross-match in a new process waits for its imports and its executor's start, not for the driver's own work.
+- With an engine running (`radiolake engine start`, crossmatch/engine_server.py) the command is handed to it
+  before anything heavy is imported (engine_client imports the standard library only): the engine has paid
+  the imports and forks the run warm, with this process's streams, folder and environment.
+- Without one, the executor (local workers, or the Spark JVM) starts from the raw arguments first and the CLI
+  of the `crossmatch` command alone (crossmatch.cli.run_command) imports and parses while it boots.
 
-The cross-match command is run by a CLI of that command alone (`crossmatch_app`), without importing the other
-commands' packages. A cross-match also ends without tearing down its interpreter: freeing the driver's result
-tables object by object took ~0.7 s after the last table was written. Everything is written, closed and flushed by then.
+A cross-match also ends without tearing down its interpreter: freeing the driver's result tables object by
+object took ~0.7 s after the last table was written. Everything is written, closed and flushed by then.
 """
 
 from __future__ import annotations
@@ -18,21 +21,19 @@ import sys
 
 
 def main() -> None:
-    from radiolake.crossmatch.runner import prestart
-
     args = sys.argv[1:]
-    prestart(args)
     if not args or args[0] != "crossmatch":
         from radiolake.app.cli import app
 
         app()
         return
-    app = crossmatch_app()
-    try:
-        app()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    from radiolake.crossmatch.engine_client import run_attached
+
+    code = run_attached(args)
+    if code is None:  # no engine: this process runs it
+        from radiolake.crossmatch.cli import run_command
+
+        code = run_command(args)
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -40,20 +41,10 @@ def main() -> None:
 
 
 def crossmatch_app():
-    """A CLI of the `crossmatch` command alone: the whole CLI imports every command's package (ingest, the
-    stack, the warehouse), which a cross-match would wait for."""
-    import typer
+    """The CLI of the `crossmatch` command alone (crossmatch.cli.crossmatch_app)."""
+    from radiolake.crossmatch.cli import crossmatch_app as app
 
-    from radiolake.crossmatch.cli import crossmatch
-
-    app = typer.Typer(add_completion=False)
-
-    @app.callback()
-    def radiolake() -> None:
-        """Radio Star Lakehouse."""
-
-    app.command("crossmatch")(crossmatch)
-    return app
+    return app()
 
 
 if __name__ == "__main__":

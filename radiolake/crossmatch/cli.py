@@ -46,4 +46,32 @@ def crossmatch(
         f"[green]run {summary['run_id']}[/]: {summary['n_pairs']} pairs, {summary['n_best']} radio "
         f"sources matched, ~{summary['expected_false_matches']:.1f} expected false; -> {summary['prefix']}"
     )
-    console.print_json(json.dumps({k: v for k, v in summary.items() if k != "stats"}))
+    # plain JSON: rich's highlighting of the ~3,000 lines took ~0.3 s of every run
+    print(json.dumps({k: v for k, v in summary.items() if k != "stats"}, indent=2), flush=True)
+
+
+def crossmatch_app() -> typer.Typer:
+    """A CLI of the `crossmatch` command alone: the whole CLI imports every command's package (ingest, the
+    stack, the warehouse), which a cross-match would wait for."""
+    app = typer.Typer(add_completion=False)
+
+    @app.callback()
+    def radiolake() -> None:
+        """Radio Star Lakehouse."""
+
+    app.command("crossmatch")(crossmatch)
+    return app
+
+
+def run_command(args: list[str]) -> int:
+    """`radiolake crossmatch ...` (raw arguments, `crossmatch` first) in this process; its exit code. The one
+    path of the console script and of the engine's run child (engine_server.py): the executor's start is
+    begun from the raw arguments (runner.prestart) before the CLI parses them."""
+    from radiolake.crossmatch.runner import prestart
+
+    prestart(args)
+    try:
+        crossmatch_app()(args=args, prog_name="radiolake")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0

@@ -67,6 +67,10 @@ class MapExecutor:
 #: The modules a pool worker imports before its first task (forkserver preload: every worker forks warm): the
 #: star tasks' and the offset skies' replicas' (engine.sky_replicas).
 TASK_MODULES = ("radiolake.crossmatch.star_task", "radiolake.crossmatch.partitioning")
+#: How a pool starts its workers: "forkserver" (a fresh server that imports TASK_MODULES, then forks them:
+#: a new process has imported nothing else worth copying) or "fork" (from this process: the engine's run
+#: child, engine_server.py, which has everything imported and no threads yet when the pool starts).
+WORKER_START = "forkserver"
 #: In a pool worker: (file, value) of the shared value last loaded (one run's radio rows at a time).
 _shared: tuple[str, object] | None = None
 
@@ -109,8 +113,9 @@ class PoolExecutor:
         import multiprocessing
 
         self._workers = max(1, workers or os.cpu_count() or 1)
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(TASK_MODULES))
+        ctx = multiprocessing.get_context(WORKER_START)
+        if WORKER_START == "forkserver":
+            ctx.set_forkserver_preload(list(TASK_MODULES))
         self._pool = ProcessPoolExecutor(self._workers, mp_context=ctx)
         self._warm = [self._pool.submit(_ready) for _ in range(self._workers)]  # starts every worker now
 
