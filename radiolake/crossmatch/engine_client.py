@@ -136,6 +136,8 @@ def run_attached(args: list[str]) -> int | None:
             reply, _ = recv_message(sock)
         except KeyboardInterrupt:
             return 130  # closing the connection makes the engine stop the run
+        except ConnectionError:
+            reply = None
     if reply is None:
         print("error: the radiolake engine stopped before the run finished (its log: "
               f"{engine_dir() / LOG_NAME}); the run's output may be incomplete. Start it again with "
