@@ -54,7 +54,8 @@ def make_ingest_dag(survey: str, description: str):
                                              f"ingest_{survey}")
             except (BadInputError, RunParamError) as exc:
                 raise AirflowFailException(str(exc)) from exc
-            outlet_events[asset].extra = {k: summary[k] for k in ("version", "rows", "path")}
+            # the catalogue written: the survey's own, or <survey>_near_<radio> for a for_radio upload fetch
+            outlet_events[asset].extra = {k: summary[k] for k in ("catalog", "version", "rows", "path")}
             return summary
 
         ingest()

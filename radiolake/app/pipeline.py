@@ -47,6 +47,8 @@ def ingest_survey_step(survey: str, params: IngestParams, step: str = "ingest", 
     from radiolake.ingest.run import IngestError, ingest_survey
 
     what = f"{step} failed for survey {survey!r}{f' from {params.path}' if params.path else ''}"
+    if params.for_radio and (params.path or params.region != "all"):  # as the CLI: never silently ignored
+        raise BadInputError(f"{what}: for_radio sets the sky itself: give no region or path with it")
     try:  # a file parameter is opened and checked before anything is read or stored; read through it
         path = open_import_file(params.path) if params.path else None
     except ImportPathError as exc:

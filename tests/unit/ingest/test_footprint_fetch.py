@@ -285,3 +285,14 @@ def test_a_smaller_fetch_radius_fetches_a_smaller_footprint(lake, racs):
     for bad in (0, -1.0, 3601.0, "2"):
         with pytest.raises(RunParamError, match="fetch_radius_arcsec"):
             IngestParams.from_values("cli_ingest", {"fetch_radius_arcsec": bad})
+
+
+@pytest.mark.parametrize("given", [{"region": "cone:210,-19,1"}, {"path": "tile.fits"}])
+def test_the_dags_ingest_step_refuses_a_region_or_path_beside_for_radio(given):
+    """for_radio sets the sky itself; on the DAG path (pipeline.ingest_survey_step) a region or a file beside
+    it fails as bad input before anything is read, as on the CLI, instead of being silently ignored."""
+    from radiolake.app.pipeline import BadInputError, ingest_survey_step
+    from radiolake.run_params import IngestParams
+
+    with pytest.raises(BadInputError, match="give no region or path"):
+        ingest_survey_step("gaia_dr3", IngestParams(for_radio="racs_low", **given))
