@@ -100,7 +100,11 @@ def assemble_tables(
     rows = np.asarray(pairs.found["sky"], dtype=np.int64)
     star_class = np.asarray(pairs.found.get("star_class", np.zeros(rows.size, np.int8)), dtype=np.int64)
     radio_error_scale = error_scale(*(radio.get(c) for c in ("ra_error", "dec_error", *ELLIPSE_COLUMNS)))
-    priors, stats = _offset_skies(pairs, rows, star_class, radio, radio_error_scale, plan, config, run_id)
+    # a population's share, toward which its local density is shrunk, is measured over the radio source's
+    # statistics region (its pixel at region_order): a run over some regions gives them what a run over all
+    # gives them (issue 22, density.region_shares)
+    regions = region_pixels(radio["ra"], radio["dec"], config.region_order)
+    priors, stats = _offset_skies(pairs, rows, star_class, radio, radio_error_scale, regions, plan, config, run_id)
 
     # the real sky's pairs: rank, density, p_chance, the association over every candidate, then the k-nearest
     # cut (cutting first would drop candidates from each source's denominator: overconfident probabilities)
@@ -109,8 +113,8 @@ def assemble_tables(
     rows, star_class = rows[pick], star_class[pick]
     matched = np.unique(np.asarray(found["sky"], dtype=np.int64))
     nb = neighbourhood(radio["ra"][matched], radio["dec"][matched], config.density_order)
-    density = class_densities(nb, *star_density_counts, config.density_order)[np.searchsorted(matched, rows),
-                                                                               star_class]
+    density = class_densities(nb, *star_density_counts, config.density_order, regions=regions[matched])[
+        np.searchsorted(matched, rows), star_class]
     del nb
     values = {k: np.asarray(found[k])[pick] for k in PAIR_VALUES}
     # The offset density of a true pair is normalised over the region searched (positional_errors.
@@ -143,9 +147,10 @@ def assemble_tables(
             "priors": priors}
 
 
+# size: the real and offset skies' pairs by radio row, each row's error scale and region, the run's settings
 def _offset_skies(pairs: SkyPairs, rows: np.ndarray, star_class: np.ndarray, radio: Mapping[str, np.ndarray],
-                  radio_error_scale: np.ndarray, plan: MatchPlan, config: MatchConfig, run_id: str
-                  ) -> tuple[Priors, Any]:
+                  radio_error_scale: np.ndarray, regions: np.ndarray, plan: MatchPlan, config: MatchConfig,
+                  run_id: str) -> tuple[Priors, Any]:
     """The offset skies' share: the priors from their counts (integer rows only) and the false-match
     statistics per region and radius."""
     n_radio = int(np.asarray(radio["ra"]).size)
@@ -154,7 +159,6 @@ def _offset_skies(pairs: SkyPairs, rows: np.ndarray, star_class: np.ndarray, rad
     off_class = np.asarray(pairs.offset.get("star_class", np.zeros(off_row.size, np.int8)), dtype=np.int64)
     priors = priors_from_rows(radio_error_scale, rows, off_offset, off_row, config.n_offsets,
                               matched_classes=star_class, offset_classes=off_class)
-    regions = region_pixels(radio["ra"], radio["dec"], config.region_order)
     stats = offset_stats_from_rows(off_offset, off_row, np.asarray(pairs.offset["separation_arcsec"]), regions,
                                    config.n_offsets, plan.criteria.search_arcsec, config.region_order, run_id)
     return priors, stats

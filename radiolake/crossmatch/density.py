@@ -49,7 +49,7 @@ def p_chance(separation_arcsec: np.ndarray, density_deg2: np.ndarray) -> np.ndar
 
 
 #: Pseudo-count of sources with which a population class's local density is shrunk toward the local density
-#: of all sources times the class's share of the whole catalogue read: a sparse class (stars within 100 pc,
+#: of all sources times the class's share in the row's statistics region: a sparse class (stars within 100 pc,
 #: a few per deg^2) has too few sources in one neighbourhood to be counted there alone.
 CLASS_DENSITY_SHRINK_SOURCES = 20.0
 
@@ -60,11 +60,43 @@ def class_counts(pix: np.ndarray, classes: np.ndarray) -> tuple[np.ndarray, np.n
     return np.unique(key, return_counts=True)
 
 
+def _lookup(nb: np.ndarray, pix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in `pix`, whether it is there) of each pixel of `nb` (-1: none)."""
+    pos = np.clip(np.searchsorted(pix, nb), 0, max(pix.size - 1, 0))
+    hit = (nb >= 0) & (pix[pos] == nb) if pix.size else np.zeros(nb.shape, bool)
+    return pos, hit
+
+
+def region_shares(nb: np.ndarray, regions: np.ndarray, pix: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(N, N_CLASSES) each population class's share of the sources counted over the union of the neighbourhood
+    pixels of every row of the row's region (`regions`: any integer per row).
+
+    Why this union: it is what the density itself is counted over, so a run that reads a region's radio rows
+    (and the stars next to them) counts the same pixels and gets the same share to the bit (integer sums),
+    whatever else it read; the stars a run read elsewhere, or the pixels another region's rows cover, do not
+    enter. A region of one radio source has its neighbourhood's own shares: no shrinkage, the neighbourhood's
+    own count (a pair's star is in it, so its class is never counted as absent)."""
+    regions = np.asarray(regions, dtype=np.int64)
+    uniq, code = np.unique(regions, return_inverse=True)
+    code = code.ravel()
+    valid = nb >= 0
+    n_pix = int(max(nb.max(initial=0), pix.max(initial=0))) + 1
+    key = np.unique(np.broadcast_to(code[:, None], nb.shape)[valid] * n_pix + nb[valid])
+    pos, hit = _lookup(key % n_pix, pix)
+    sums = np.zeros((uniq.size, N_CLASSES))
+    np.add.at(sums, (key // n_pix)[hit], table[pos[hit]])
+    total = sums.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, sums / total, 1.0 / N_CLASSES)
+    return share[code]
+
+
 def class_densities(nb: np.ndarray, keys: np.ndarray, counts: np.ndarray, order: int,
-                    shrink: float = CLASS_DENSITY_SHRINK_SOURCES) -> np.ndarray:
+                    regions: np.ndarray | None = None, shrink: float = CLASS_DENSITY_SHRINK_SOURCES) -> np.ndarray:
     """(N, N_CLASSES) sources per deg^2 of each population class over each row's neighbourhood `nb`, given
-    `class_counts` (summed over the catalogue read): rho_c = rho_all (n_c + s f_c) / (n_all + s), with n the
-    neighbourhood's counts and f_c the class's share of every source counted."""
+    `class_counts` (over at least every pixel of `nb`): rho_c = rho_all (n_c + s f_c) / (n_all + s), with n
+    the neighbourhood's counts and f_c the class's share in the row's statistics region (`region_shares`;
+    regions None: every row one region)."""
     keys, counts = np.asarray(keys, dtype=np.int64), np.asarray(counts, dtype=np.float64)
     valid = nb >= 0
     area = valid.sum(axis=1) * pixel_area_deg2(order)
@@ -73,13 +105,11 @@ def class_densities(nb: np.ndarray, keys: np.ndarray, counts: np.ndarray, order:
     pix = np.unique(keys // N_CLASSES)
     table = np.zeros((max(pix.size, 1), N_CLASSES))
     table[np.searchsorted(pix, keys // N_CLASSES), keys % N_CLASSES] = counts
-    pos = np.clip(np.searchsorted(pix, nb), 0, max(pix.size - 1, 0))
-    hit = valid & (pix[pos] == nb) if pix.size else np.zeros(nb.shape, bool)
+    pos, hit = _lookup(nb, pix)
     n_c = np.stack([np.where(hit, table[:, c][pos], 0).sum(axis=1).astype(np.float64) / area
                     for c in range(N_CLASSES)], axis=1) * area[:, None]
     n_all = n_c.sum(axis=1, keepdims=True)
-    total = np.bincount(keys % N_CLASSES, weights=counts, minlength=N_CLASSES)
-    share = total / total.sum() if total.sum() > 0 else np.full(N_CLASSES, 1.0 / N_CLASSES)
+    share = region_shares(nb, np.zeros(nb.shape[0], np.int64) if regions is None else regions, pix, table)
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = (n_all / area[:, None]) * (n_c + shrink * share) / (n_all + shrink)
     return np.nan_to_num(rho, nan=0.0)

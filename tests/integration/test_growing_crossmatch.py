@@ -4,7 +4,8 @@ The Sydney Radio Star Catalogue (SRSC) and Hipparcos 2 grow region by region in 
 ingests them (both catalogues over each region). After each region's ingests a run matches only what is new:
 the region's radio rows and those next to its new stars. With a second epoch of the survey (its own
 catalogue), the marts after the three regional runs equal those after one run over the union (EXCEPT both
-ways), but for the values a run measures over everything it read (RUN_MEASURED); the second epoch adds a
+ways), but for the association probability, whose prior a run measures over everything it read, and what is
+graded from it (RUN_MEASURED); the second epoch adds a
 detection to every star; a rerun changes nothing.
 """
 
@@ -35,10 +36,10 @@ pytestmark = pytest.mark.integration
 RADIO, STARS = "it_incr_srsc", "it_incr_hip2"
 EPOCH = "e2"
 REGIONS = ("healpix:0:4", "healpix:0:5", "healpix:0:6")
-#: Mart columns that come from values a run measures over all it read (the association prior of its radio
-#: sources, crossmatch.priors; a population's share of the stars it read, density.class_densities) and what
-#: is graded or counted from them. A run over part of the sky measures them over that part.
-RUN_MEASURED = ("probability", "p_chance", "grade", "secure", "evidence")
+#: Mart columns that come from the value a run measures over all it read (the association prior of its radio
+#: sources, crossmatch.priors) and what is graded or counted from it. A run over part of the sky measures it
+#: over that part. Densities and p_chance are measured per statistics region (density.region_shares): compared.
+RUN_MEASURED = ("probability", "grade", "secure", "evidence")
 
 
 def _definitions():

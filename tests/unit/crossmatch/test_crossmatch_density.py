@@ -8,8 +8,16 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from radiolake.crossmatch.core import crossmatch_frames
-from radiolake.crossmatch.density import density_from_counts, neighbourhood, p_chance, star_counts
-from radiolake.crossmatch.offsets import offset_position, offset_stats_frame
+from radiolake.crossmatch.density import (
+    class_counts,
+    class_densities,
+    density_from_counts,
+    neighbourhood,
+    p_chance,
+    star_counts,
+)
+from radiolake.crossmatch.offsets import offset_position, offset_stats_frame, region_pixels
+from radiolake.crossmatch.partitioning import home_pixels
 from tests.unit.crossmatch.xmatch_skies import catalogue
 
 
@@ -27,6 +35,31 @@ def test_density_of_a_uniform_field_is_recovered():
     probe_ra, probe_dec = uniform_patch(rng, 50, half=1.0)  # well inside: full neighbourhoods
     rho = density_from_counts(neighbourhood(probe_ra, probe_dec, 7), pix, counts, 7)
     assert np.all(np.abs(rho / true - 1) < 0.1), rho / true
+
+
+def test_class_densities_of_a_region_do_not_depend_on_what_else_a_run_read():
+    """Issue 22: a run over one statistics region and a run over it and another (with the other's stars, of
+    other classes and counts) give the region's rows the same class densities, to the bit."""
+    rng = np.random.default_rng(3)
+    ra_a, dec_a = uniform_patch(rng, 40, ra0=40.0, dec0=-30.0, half=1.0)
+    ra_b, dec_b = uniform_patch(rng, 40, ra0=70.0, dec0=10.0, half=1.0)
+    s_ra_a, s_dec_a = uniform_patch(rng, 30_000, ra0=40.0, dec0=-30.0, half=2.5)
+    s_ra_b, s_dec_b = uniform_patch(rng, 30_000, ra0=70.0, dec0=10.0, half=2.5)
+    cls_a, cls_b = rng.integers(0, 3, s_ra_a.size), rng.integers(2, 6, s_ra_b.size)  # other classes near b
+
+    def densities(ra, dec, s_ra, s_dec, cls):
+        keys, counts = class_counts(home_pixels(s_ra, s_dec, 7), cls)
+        return class_densities(neighbourhood(ra, dec, 7), keys, counts, 7, regions=region_pixels(ra, dec, 3))
+
+    alone = densities(ra_a, dec_a, s_ra_a, s_dec_a, cls_a)
+    both = densities(np.r_[ra_b, ra_a], np.r_[dec_b, dec_a], np.r_[s_ra_b, s_ra_a], np.r_[s_dec_b, s_dec_a],
+                     np.r_[cls_b, cls_a])
+    assert np.array_equal(both[ra_b.size:], alone)
+    assert (alone[:, 1] > 0).all() and (alone[:, 4] == 0).all()  # a class only near b has no density near a
+    # one statistics region for all rows (regions None): b's classes enter a's shares
+    keys, counts = class_counts(home_pixels(np.r_[s_ra_b, s_ra_a], np.r_[s_dec_b, s_dec_a], 7), np.r_[cls_b, cls_a])
+    pooled = class_densities(neighbourhood(np.r_[ra_b, ra_a], np.r_[dec_b, dec_a], 7), keys, counts, 7)
+    assert not np.array_equal(pooled[ra_b.size:], alone) and (pooled[ra_b.size:, 4] > 0).all()
 
 
 def test_p_chance_formula():

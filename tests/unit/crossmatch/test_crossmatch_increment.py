@@ -2,8 +2,9 @@
 
 Real ingests of the Sydney Radio Star Catalogue (SRSC, region by region) and Hipparcos 2 into a lake on the
 local filesystem, the real job on local Spark: three regional runs, each after its region's ingest, give
-the pairs, best matches and offset-sky statistics of one run over the union (but the values a run measures
-over all it read: RUN_MEASURED), and each run after the first matched only its region's new radio rows."""
+the pairs, best matches and offset-sky statistics of one run over the union (but the association
+probability, whose prior a run measures over all it read: RUN_MEASURED), and each run after the first matched
+only its region's new radio rows."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ from tests.unit.conftest_spark import spark  # noqa: F401  (re-exported fixture)
 REGIONS = ("healpix:0:4", "healpix:0:5", "healpix:0:6")
 #: The stars: first the order-1 pixels of the three regions but two of the last (26, 27), later those two.
 STARS_FIRST, STARS_LATER = "healpix:1:" + ",".join(map(str, range(16, 26))), "healpix:1:26,27"
-#: Columns measured over everything a run read, not over the pair and its neighbourhood alone: the stellar
-#: density of a population class is shrunk toward the class's share of all stars the run read
-#: (density.class_densities), and the association prior comes from all its radio sources (priors). A run over
-#: part of the sky measures them over that part; the same rows read again give the same values (checked below).
-RUN_MEASURED = {"star_density_deg2", "p_chance", "likelihood_ratio", "association_probability"}
+#: The one column measured over everything a run read: the association prior comes from all its radio sources
+#: (crossmatch.priors), so a run over part of the sky measures it over that part; the same rows read again give
+#: the same values (checked below). The stellar density of a population class, p_chance and the likelihood
+#: ratio are measured over the radio source's statistics region (density.region_shares): equal to the bit.
+RUN_MEASURED = {"association_probability"}
 
 
 @pytest.fixture(autouse=True)
