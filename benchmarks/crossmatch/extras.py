@@ -55,7 +55,7 @@ def report_lsdb(results: dict) -> None:
             f"(n_neighbors={lsdb['n_neighbors']}, at most {lsdb['max_per_source']} per source"
             f"{', TRUNCATED' if lsdb['truncated'] else ''}); HATS import {lsdb['import_s']:.0f} s apart")
     print(line)
-    for name in ("astropy", "cli0"):
+    for name in ("astropy", "cli0", "eng0"):
         if "wall_s" in results.get(name, {}):
             w = results[name]["wall_s"]
             print(f"  {name} / lsdb: {w / lsdb['wall_s']:.2f}x cold, {w / lsdb['warm_s']:.2f}x warm "

@@ -13,6 +13,8 @@ any difference. Results are saved as JSON with the commit under benchmarks/resul
   cli0      `radiolake crossmatch --offsets 0` as a user runs it (`--executor auto`: on a local master, a pool
             of --master's worker count, no JVM): epochs, rank, density, all tables written;
   cli8      the same with the default 8 offset skies (target: >= 0.5x astropy's single-sky time);
+  eng0/8    the same commands attached to a running engine (`radiolake engine start`, started untimed before
+            the rounds; engine_phase.py): a new console-script process whose run the engine forks warm;
   spark0/8  (with --spark) the same on Spark local[2] (`--executor spark`), in the same rounds;
   still / gaia (with --motions): radio epochs 1993-2024; `still` has all proper motions zero, `gaia` 0.1% of
             stars above 1"/yr (up to 10"/yr): the ratio gaia/still is the cost of fast movers (target <= 1.5);
@@ -46,7 +48,7 @@ import numpy as np
 
 if __package__ in (None, ""):  # run as a script (the phases' subprocesses): make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.crossmatch import extras, reference  # noqa: E402
+from benchmarks.crossmatch import engine_phase, extras, reference  # noqa: E402
 
 SIZES = {"small": (1_000_000, 100_000), "large": (10_000_000, 1_000_000), "tiny": (100_000, 10_000),
          "huge": (100_000_000, 10_000_000)}  # huge: chunked, same density over ~1000 deg^2 (extras.py)
@@ -135,9 +137,10 @@ def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1, motions: s
 LAYOUTS = ("hats", "plain")
 #: Phases whose engine moves each star to its radio row's epoch: checked against the `moved` reference. The
 #: others (astropy as timed, LSDB) match at catalogue positions and are checked against the `static` one.
-MOVES_STARS = frozenset({"cli0", "cli8", "spark0", "spark8", "core"})
-#: The CLI's phases: offset skies and --executor.
-CLI_PHASES = {"cli0": ("0", "auto"), "cli8": ("8", "auto"), "spark0": ("0", "spark"), "spark8": ("8", "spark")}
+MOVES_STARS = frozenset({"cli0", "cli8", "eng0", "eng8", "spark0", "spark8", "core"})
+#: The CLI's phases: offset skies and --executor (eng*: attached to the engine, engine_phase.py).
+CLI_PHASES = {"cli0": ("0", "auto"), "cli8": ("8", "auto"), "eng0": ("0", "auto"), "eng8": ("8", "auto"),
+              "spark0": ("0", "spark"), "spark8": ("8", "spark")}
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
@@ -304,12 +307,15 @@ def run_phase(phase: str, folder: Path, master: str, layout: str = "hats", limit
     tree (user + system of the child and what it waited for), peak RSS of the tree under `limit_gb`; then
     its pairs compared with the reference (untimed)."""
     cmd, pairs_path = _phase_command(phase, folder, master, layout)
+    env = engine_phase.env(folder, phase, own_home=phase[:3] in ("cli", "eng")) if phase in CLI_PHASES else None
+    engine = engine_phase.EngineUse(folder) if phase in engine_phase.ENGINE_PHASES else contextlib.nullcontext()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    with TreePeak(proc.pid, limit_gb * 2**30 if limit_gb else None) as peak:
-        stdout, stderr = proc.communicate()
-    process_s = time.perf_counter() - t0
+    with engine:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        with TreePeak(proc.pid, limit_gb * 2**30 if limit_gb else None) as peak:
+            stdout, stderr = proc.communicate()
+        process_s = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     # rusage counts the waited-for processes exactly; sampling also sees those never waited for
     cpu_s = max((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), peak.cpu_s)
@@ -317,6 +323,10 @@ def run_phase(phase: str, folder: Path, master: str, layout: str = "hats", limit
         return {"failed": f"exceeded the {limit_gb:g} GB memory limit", "after_s": process_s, "cpu_s": cpu_s}
     if proc.returncode != 0:
         raise RuntimeError(f"{phase} failed ({proc.returncode}): {stderr.strip()[-2000:]}")
+    if isinstance(engine, engine_phase.EngineUse):
+        if not engine.result()["engine_served"]:
+            raise RuntimeError(f"{phase} was not served by the engine: {stderr.strip()[-500:]}")
+        cpu_s += engine.cpu_s  # the run's work was done by the engine's child, outside this tree
     if phase in CLI_PHASES:
         run = json.loads((pairs_path.parent / "run.json").read_text())
         result = {"wall_s": process_s, "pairs": run["n_pairs"], "steps_s": run["timings_s"],
@@ -327,6 +337,8 @@ def run_phase(phase: str, folder: Path, master: str, layout: str = "hats", limit
         result = json.loads(stdout.strip().splitlines()[-1])
     result.update(process_s=process_s, cpu_s=cpu_s, at_peak=peak.at_peak,
                   peak_python_worker_mb=peak.worker / 2**20)
+    if isinstance(engine, engine_phase.EngineUse):
+        result.update(engine.result(), peak_rss_mb=(peak.total + engine.peak.total) / 2**20)
     result.setdefault("peak_rss_mb", peak.total / 2**20)  # LSDB reports its match's own peak (import apart)
     result.update(check_phase(phase, folder, pairs_path))
     return result
@@ -423,6 +435,17 @@ def save_costs(folder: Path, args: argparse.Namespace, results: dict) -> dict:
     return costs
 
 
+def run_rounds(phases: list[str], args: argparse.Namespace, folder: Path, limit_gb: float | None) -> list[dict]:
+    """`--repeat` rounds of every phase, each round's order rotated; each run printed as it ends."""
+    rounds: list[dict] = []
+    for k in range(max(args.repeat, 1)):
+        rounds.append({})
+        for phase in rotated(phases, k):
+            rounds[-1][phase] = run_phase(phase, folder, args.master, args.layout, limit_gb)
+            print(f"{phase}: {json.dumps(rounds[-1][phase], default=str)}  ({load()})", flush=True)
+    return rounds
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", choices=sorted(SIZES), default="small")
@@ -437,6 +460,8 @@ def main() -> int:
     ap.add_argument("--spark", action="store_true",
                     help="also the CLI on Spark (--executor spark) in the same rounds: spark0, spark8")
     ap.add_argument("--lsdb", action="store_true", help="also the LSDB peer (HATS import timed apart)")
+    ap.add_argument("--no-engine", action="store_true",
+                    help="skip the phases attached to a running engine (eng0, eng8)")
     ap.add_argument("--partial", action="store_true", help="also radio over a quarter of the star patch")
     ap.add_argument("--mem-limit-gb", type=float, default=None,
                     help="kill any system's process tree above this RSS (default: none; 12 for --size huge)")
@@ -467,16 +492,18 @@ def main() -> int:
     rows = n_stars + n_radio
     print(f"{load()}; {os.cpu_count()} cores; stars as {args.layout}; memory limit "
           f"{f'{limit_gb:g} GB' if limit_gb else 'none'} for every system", flush=True)
-    phases = ["astropy", "cli0", *([] if args.no_offsets else ["cli8"]),
+    engine = [] if args.no_engine else ["eng0", *([] if args.no_offsets else ["eng8"])]
+    phases = ["astropy", "cli0", *engine, *([] if args.no_offsets else ["cli8"]),
               *(["spark0", *([] if args.no_offsets else ["spark8"])] if args.spark else []),
               *(["core"] if args.core else []),
               *(["lsdb"] if args.lsdb else [])]
-    rounds: list[dict] = []
-    for k in range(max(args.repeat, 1)):
-        rounds.append({})
-        for phase in rotated(phases, k):
-            rounds[-1][phase] = run_phase(phase, folder, args.master, args.layout, limit_gb)
-            print(f"{phase}: {json.dumps(rounds[-1][phase], default=str)}  ({load()})", flush=True)
+    if args.layout == "plain":  # untimed: the sorted copy of the stars goes into the phases' input cache
+        run_phase("cli0", folder, args.master, args.layout, limit_gb)
+    try:
+        rounds = run_rounds(phases, args, folder, limit_gb)
+    finally:
+        if engine:
+            engine_phase.stop_engine(folder)
     results = {phase: median_run([r[phase] for r in rounds]) for phase in phases}
     if len(rounds) > 1:
         for phase in phases[1:]:
@@ -496,6 +523,7 @@ def main() -> int:
               f"all star files {extras.chunked_data.star_bytes(folder) / 2**20:.1f} MiB")
     if args.lsdb:
         extras.report_lsdb(results)
+    engine_phase.report(results, args.layout)
     if args.partial:
         results["partial"] = extras.partial_footprint(folder, args.size, n_radio, args.master)
     if args.motions:

@@ -72,13 +72,10 @@ class StepTimer:
 
 
 def _since_process_start() -> float:
-    """Seconds since this process started (0 where psutil cannot tell)."""
-    try:
-        import psutil
+    """Seconds since this command's process started (an engine's run: since the attached command started)."""
+    from radiolake.crossmatch.engine_client import seconds_since_start
 
-        return max(time.time() - psutil.Process().create_time(), 0.0)
-    except Exception:  # noqa: BLE001 - a measurement only
-        return 0.0
+    return seconds_since_start()
 
 
 @dataclass

@@ -36,6 +36,9 @@ OFF = ("off", "0", "no", "false")
 #: The standard streams handed to the engine's run.
 STREAMS = (0, 1, 2)
 _LEN = struct.Struct("!I")
+#: When the command began on the boot clock, if not this process's own start: the engine's run child sets
+#: it to the attached command's, so run.json's `before_run` covers the whole command (seconds_since_start).
+COMMAND_STARTED: float | None = None
 
 
 class EngineError(RuntimeError):
@@ -112,6 +115,22 @@ def request(op: str, env: dict[str, str] | None = None, timeout: float = 10.0) -
     return reply
 
 
+def process_start(pid: int | str = "self") -> float:
+    """When a process started, in seconds on the boot clock (/proc's start time, exact to a clock tick;
+    psutil's create_time adds a boot time rounded to the second)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def seconds_since_start() -> float:
+    """Seconds since this command started (COMMAND_STARTED, else this process's start); 0 where unknown."""
+    try:
+        start = COMMAND_STARTED if COMMAND_STARTED is not None else process_start()
+        return max(time.clock_gettime(time.CLOCK_BOOTTIME) - start, 0.0)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -130,7 +149,7 @@ def run_attached(args: list[str]) -> int | None:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         send_message(sock, {"op": "run", "argv": args, "cwd": os.getcwd(), "env": dict(os.environ),
-                            "umask": _umask()}, STREAMS)
+                            "umask": _umask(), "started": _started()}, STREAMS)
         sock.settimeout(None)  # a run takes as long as it takes; the engine answers when it ends
         try:
             reply, _ = recv_message(sock)
@@ -151,6 +170,13 @@ def run_attached(args: list[str]) -> int | None:
               f"(log: {engine_dir() / LOG_NAME})", file=sys.stderr)
         return 1
     return int(reply["exit"])
+
+
+def _started() -> float | None:
+    try:
+        return process_start()
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def start(env: dict[str, str] | None = None, wait_s: float = 120.0) -> dict:

@@ -158,6 +158,10 @@ class Engine:
                 "code_changed": code_stamp() != self.stamp}
 
     def serve(self) -> None:
+        import gc
+
+        gc.collect()
+        gc.freeze()  # the imported objects are never collected: a run's GC does not touch (copy) their pages
         log(f"engine {os.getpid()} serving {self.socket_path} (imports {self.preload_s:.2f} s)")
         try:
             while not self.stopping:
@@ -298,6 +302,7 @@ def _run_child(message: dict, fds: list[int], inherited: list) -> int:
     os.umask(int(message["umask"]))
     argv = [str(a) for a in message["argv"]]
     sys.argv = ["radiolake", *argv]
+    client.COMMAND_STARTED = message.get("started")
     from radiolake.crossmatch.cli import run_command
 
     code = run_command(argv)
