@@ -72,19 +72,35 @@ def epoch_span(radio_epochs: tuple[float, float], radio_span_years: float, star_
     return max(abs(star_epoch - lo), abs(hi - star_epoch))
 
 
+#: arcsec: a lower bound of a coverage cell's width (half its nominal 0.46 degrees: cells near the poles are
+#: squashed). A circle narrower than this around a point touches only the point's cell and its neighbours.
+MIN_CELL_WIDTH_ARCSEC = 0.5 * 3600.0 * float(np.degrees(np.sqrt(4 * np.pi / coverage.N_CELLS)))
+
+
 def near_cells(ra_deg: np.ndarray, dec_deg: np.ndarray, margin_arcsec: float) -> np.ndarray:
     """Coverage cells within `margin_arcsec` of a position: each position's own cell and every cell its circle
     of that radius touches (mocpy's cone coverage, which errs on the side of a cell too many, never too few).
     A circle, not rings of neighbours: a source in the middle of its 0.46-degree cell adds no neighbour for a
-    97-arcsec margin, so a smaller radius fetches fewer cells."""
+    97-arcsec margin, so a smaller radius fetches fewer cells. A source whose cell's neighbours all hold
+    sources already can add nothing (for a margin below a cell's width): only the others' circles are drawn,
+    which for a dense catalogue is the few along its edges."""
     mask = coverage.empty()
     if len(ra_deg) == 0:
         return mask
-    ra, dec = np.asarray(ra_deg, np.float64), np.asarray(dec_deg, np.float64)
-    mask[hp.lonlat_to_healpix(Longitude(ra * u.deg), Latitude(dec * u.deg), coverage.COVERAGE_ORDER)] = True
-    if margin_arcsec > 0:
-        moc = MOC.from_cones(Longitude(ra * u.deg), Latitude(dec * u.deg), radius=margin_arcsec * u.arcsec,
-                             max_depth=coverage.COVERAGE_ORDER, union_strategy="small_cones", n_threads=1)
+    lon, lat = Longitude(np.asarray(ra_deg, np.float64) * u.deg), Latitude(np.asarray(dec_deg, np.float64) * u.deg)
+    own = hp.lonlat_to_healpix(lon, lat, coverage.COVERAGE_ORDER).astype(np.int64)
+    mask[own] = True
+    if margin_arcsec <= 0:
+        return mask
+    if margin_arcsec < MIN_CELL_WIDTH_ARCSEC:
+        cells = np.flatnonzero(mask)
+        around = hp.neighbours(cells.astype(np.uint64), coverage.COVERAGE_ORDER).astype(np.int64)
+        enclosed = np.where(around >= 0, mask[np.maximum(around, 0)], True).all(axis=1)
+        edge = ~np.isin(own, cells[enclosed])
+        lon, lat = lon[edge], lat[edge]
+    if len(lon):
+        moc = MOC.from_cones(lon, lat, radius=margin_arcsec * u.arcsec, max_depth=coverage.COVERAGE_ORDER,
+                             union_strategy="small_cones", n_threads=1)
         mask |= coverage.from_moc(moc)
     return mask
 

@@ -266,6 +266,20 @@ def test_the_footprint_is_the_cells_within_the_margin_of_a_source():
         angles[None, :], 0.999 * margin * u.arcsec)
     reached = hp.lonlat_to_healpix(Longitude(ring.ra.ravel()), Latitude(ring.dec.ravel()), order)
     assert cells[reached].all()
+    # drawing only the circles of sources whose cell is not enclosed by source cells changes nothing: the
+    # same cells as every source's circle, on the whole tile and on a dense random sky with its poles
+    from mocpy import MOC
+
+    rng = np.random.default_rng(7)
+    whole = Table.read(DATA / "racs_low2_SB38959_tile.fits")
+    skies = [(np.asarray(whole["ra"], np.float64), np.asarray(whole["dec"], np.float64)),
+             (rng.uniform(0, 360, 300_000), np.degrees(np.arcsin(rng.uniform(-1, 1, 300_000))))]
+    for (ra, dec), margin in zip(skies, (97.0, 700.0), strict=True):
+        lon, lat = Longitude(ra * u.deg), Latitude(dec * u.deg)
+        every = coverage.from_moc(MOC.from_cones(lon, lat, radius=margin * u.arcsec, max_depth=order,
+                                                 union_strategy="small_cones"))
+        every[hp.lonlat_to_healpix(lon, lat, order)] = True
+        assert np.array_equal(fp.near_cells(ra, dec, margin), every)
 
 
 def test_a_smaller_fetch_radius_fetches_a_smaller_footprint(lake, racs):
