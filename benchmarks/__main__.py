@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 RUNS = [
     ["benchmarks/dag_parse.py"],
     ["benchmarks/ingest.py"],
+    ["benchmarks/footprint_cells.py"],  # a --for-radio fetch's cells vs the rings they replaced
     ["-m", "benchmarks.crossmatch", "--size", "small", "--lsdb"],  # LSDB cold and warm, in .venv-bench
     ["-m", "benchmarks", "plan-check", "--sizes", "tiny", "small"],
     ["-m", "benchmarks.hats_versions", "--lsdb"],  # LSDB reads every grown version (in .venv-bench)
