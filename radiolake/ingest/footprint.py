@@ -1,5 +1,5 @@
-"""The sky a stellar fetch for a radio catalogue needs: the radio catalogue's coverage widened by how far a
-star matching one of its sources can lie from it, as HEALPix cells, grouped into fetch units.
+"""The sky a stellar fetch for a radio catalogue needs: the HEALPix cells within how far a star matching one of
+its sources can lie from that source (near_cells), grouped into fetch units.
 
 A star matches a radio source when, moved to the radio epoch, it lies within the search radius. At its
 catalogue epoch it can therefore be up to radius + displacement away, the displacement being the bound the
