@@ -3,7 +3,8 @@
 For each size (stars x radio of benchmarks/crossmatch: tiny 0.1 M x 10 k, small 1 M x 100 k, large 10 M x 1 M,
 the same 100 deg^2 patch) and each offset-sky count (0 and 8), the plan is computed first (untimed, from the
 per-row costs in radiolake/crossmatch/plan_costs.json), then the CLI runs as a user runs it (whole process,
-Spark local[2]) and is measured from here. Printed and saved as JSON with the commit:
+`--master local[2]`: its default executor, a pool of 2 local workers) and is measured from here. Printed and
+saved as JSON with the commit:
 
 - counts, which must be equal: partitions (star chunks = tasks), star rows, star bytes near the footprint;
 - the star bytes the tasks read against the plan's [match columns, match + other columns] bounds;
@@ -14,13 +15,14 @@ Spark local[2]) and is measured from here. Printed and saved as JSON with the co
 
 Each run's plan is scaled as `radiolake plan` scales it: the speed probe (radiolake/crossmatch/speed_probe.py,
 a fraction of a second of the match kernel in as many processes as the run has workers) runs just before the
-run; its wall seconds over the costs' `probe_s` scale the wall time, its CPU seconds the CPU seconds. The
+run; its CPU seconds over the costs' `probe_s` scale the CPU seconds, that times its contention (wall / CPU
+seconds) taken half-way with the fit's the wall time (speed_probe.slowdown). The
 probe runs again after the run (printed: how far the machine moved during it). The `raw` column is the wall
-ratio without that scaling (the costs as fitted).
+ratio without a probe (`radiolake plan --no-probe`: the costs at the load typical of their fit).
 
 The costs come from earlier runs (`measured` in plan_costs.json): `--save-costs` fits them to this run's runs
-by least squares, each run's seconds first brought to the probe's CPU speed (x probe CPU s / probe wall s,
-the mean of the probes before and after it), so the costs hold for a core per process; then the table is in
+by least squares, each run's seconds first divided by the factor its probes give (the mean of the probes
+before and after it), so the costs hold for a core per process; then the table is in
 the sample, and each size's wall ratio with the costs fitted to the other sizes only (out of the sample) is
 printed too. Without --repeat every (size, offsets) runs once; with it, every run is a row of its own.
 
@@ -66,7 +68,7 @@ def predict(folder: Path, offsets: int) -> dict:
 def scaled(plan: dict, costs: dict | None, probe: dict | None) -> dict:
     """`plan` with its times from `costs` scaled by `probe` (speed_probe.Probe.as_dict, before the run) as
     `radiolake plan` scales them: wall by the probe's wall seconds over the costs' probe_s (`wall_s`), CPU by
-    its CPU seconds (`core_s`); `raw_wall_s` unscaled."""
+    its CPU seconds (`core_s`); `raw_wall_s` without the probe (at the fit's typical contention)."""
     from radiolake.crossmatch.estimate import Costs, Estimate, speed_factor
     from radiolake.crossmatch.speed_probe import Probe
 
@@ -75,7 +77,8 @@ def scaled(plan: dict, costs: dict | None, probe: dict | None) -> dict:
     c = Costs(**costs)
     now = Probe(probe["wall_s"], probe["cpu_s"], probe["processes"]) if probe else None
     est = Estimate(**{k: v for k, v in plan.items() if k in Estimate.__dataclass_fields__})
-    raw, wall, cpu = (est.with_costs(c, f) for f in (1.0, speed_factor(c, now), speed_factor(c, now, cpu=True)))
+    raw, wall, cpu = (est.with_costs(c, speed_factor(c, p, cpu=k)) for p, k in ((None, False), (now, False),
+                                                                                 (now, True)))
     return {**plan, **wall.as_dict(), "wall_s": wall.wall_s(c.cores), "raw_wall_s": raw.wall_s(c.cores),
             "core_s": cpu.core_s, "cpu_factor": cpu.speed_factor, "cores": c.cores, "costs_measured": c.measured}
 
@@ -141,17 +144,22 @@ def speed_of(result: dict) -> tuple[float, float]:
 
 
 def fit(results: list[dict], cores: int) -> dict:
-    """Costs by non-negative least squares over the runs, each run's seconds first brought to the probe's CPU
-    speed (x the median probe CPU s / its probe wall s; speed_of): task CPU-s (run.json's task seconds) on
+    """Costs by non-negative least squares over the runs, each run's seconds first brought to the probes' median
+    CPU seconds with no contention (/ speed_probe.slowdown of its probes, speed_of); the probes' median
+    contention is kept with them (`radiolake plan` scales by it half-way): task CPU-s (run.json's task seconds) on
     [tasks, star rows, radio sky rows]; the driver's seconds (wall - task CPU-s / cores) on [1, radio rows,
     radio rows x offset skies]. `probe_s`: that median (0 for runs without probes: no scaling)."""
     import numpy as np
     from scipy.optimize import nnls
 
+    from radiolake.crossmatch.speed_probe import slowdown
+
     plans = [r["plan"] for r in results]
     speeds = [speed_of(r) for r in results]
-    probe_s = float(np.median([c for c, _ in speeds])) if any(r.get("probe") for r in results) else 0.0
-    norm = np.array([(probe_s or 1.0) / w for _, w in speeds])
+    probed = any(r.get("probe") for r in results)
+    probe_s = float(np.median([c for c, _ in speeds])) if probed else 0.0
+    contention = float(np.median([w / c for c, w in speeds])) if probed else 1.0
+    norm = np.array([1.0 / slowdown(probe_s, w, c) for c, w in speeds])
     task = np.array([r["measured"]["run"]["task_seconds"]["sum"] for r in results]) * norm
     wall = np.array([r["measured"]["wall_s"] for r in results]) * norm
     a = np.array([[p["partitions"], p["star_rows"], p["radio_sky_rows"]] for p in plans], float)
@@ -162,10 +170,16 @@ def fit(results: list[dict], cores: int) -> dict:
     return {"star_row_s": star_row_s, "radio_sky_row_s": radio_sky_row_s, "fixed_s": fixed_s, "cores": cores,
             "measured": f"{time.strftime('%Y-%m-%d', time.gmtime())}, fitted to {len(results)} CLI runs "
                         f"({', '.join(sizes)}; offsets {sorted({r['offsets'] for r in results})}), hats layout, "
-                        f"local[{cores}], {os.cpu_count()}-core machine, {load()}",
+                        f"local[{cores}], {os.cpu_count()}-core machine, {_loads(results)}",
             "task_s": task_s, "driver_radio_row_s": driver_radio_row_s, "driver_sky_row_s": driver_sky_row_s,
-            "probe_s": probe_s, "probe_processes": max([(r.get("probe") or {}).get("processes", cores)
-                                                         for r in results] or [cores])}
+            "probe_s": probe_s, "probe_contention": contention,
+            "probe_processes": max([(r.get("probe") or {}).get("processes", cores) for r in results] or [cores])}
+
+
+def _loads(results: list[dict]) -> str:
+    """The runs' 1-min load averages at their start (results saved without them: the load now)."""
+    loads = [r["load"] for r in results if "load" in r]
+    return f"runs at load average {min(loads):.1f}-{max(loads):.1f}" if loads else load()
 
 
 def replication(results: list[dict], data_root: Path) -> dict:
@@ -211,11 +225,11 @@ def line(r: dict) -> str:
 HEADER = (f"{'size':<6} {'off':>3} {'parts':>6} {'star rows':>11} {'MiB':>9} {'counts':>7} {'chance':>9} "
           f"{'ratio':>5} {'pairs':>9} {'load':>5} {'speed':>5} {'drift':>5} {'wall p':>7} {'wall m':>7} "
           f"{'ratio':>5}   {'raw':>5}   {'cpu p':>7} {'cpu m':>7} {'ratio':>5}   {'task':>5}")
-LEGEND = ("load: 1-min load average at the run's start; speed: the probe's wall s before the run / the costs' "
-          "probe_s (the plan's wall x this); drift: probe after / before the run; wall/cpu p and m: predicted "
-          "and measured seconds (cpu: the process tree's CPU s against the plan's core-seconds scaled by the "
-          "probe's CPU s); ratio = predicted / measured, ! outside the tolerance; raw: the wall ratio without the "
-          "probe's scaling; task: task seconds predicted / measured")
+LEGEND = ("load: 1-min load average at the run's start; speed: the factor on the plan's wall time from the "
+          "probe before the run (speed_probe.slowdown); drift: probe after / before the run (wall s); wall/cpu p "
+          "and m: predicted and measured seconds (cpu: the process tree's CPU s against the plan's core-seconds "
+          "scaled by the probe's CPU s); ratio = predicted / measured, ! outside the tolerance; raw: the wall "
+          "ratio without a probe (the costs at their fit's typical load); task: task seconds predicted / measured")
 
 
 def save(results: list[dict], args: argparse.Namespace, where: Path) -> Path:
@@ -332,7 +346,7 @@ def report(results: list[dict]) -> None:
 
     print(f"counts equal in {n - len(bad_counts)}/{n} runs; pairs identical to astropy's in {n - len(bad_pairs)}/{n}; "
           f"within +/-{TOLERANCE:.0%}: wall {hits('wall_within_tolerance')}/{n} (scaled by the probe), "
-          f"{hits('raw_wall_within_tolerance')}/{n} unscaled; CPU s {hits('cpu_within_tolerance')}/{n}")
+          f"{hits('raw_wall_within_tolerance')}/{n} without it; CPU s {hits('cpu_within_tolerance')}/{n}")
 
 
 if __name__ == "__main__":

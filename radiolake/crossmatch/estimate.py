@@ -17,11 +17,12 @@ bytes they would read and the radio rows each needs are the run's own, not a mod
 
 The costs are expressed at the machine's speed with a core to each process (the speed probe's CPU seconds
 when they were fitted, `probe_s`). A plan made here scales them by the probe run now (speed_probe.py, a
-fraction of a second of the tasks' own kernel): its wall seconds over `probe_s` for the wall time (this
-machine's speed and its share for the run, which other work moves), its CPU seconds over `probe_s` for the
-core-seconds. On the 2-core machine the costs were fitted on, shared with other work, one command's wall
-time moved 2-4x within minutes while the per-row costs did not: unscaled, a plan landed within +/-30 % of a
-run only at the load it was fitted at.
+fraction of a second of the tasks' own kernel): the CPU seconds by its CPU seconds over `probe_s` (this
+machine's speed), the wall time by that and the geometric mean of the probe's contention now (wall over CPU
+seconds: other work moves it) and the contention typical of the fit's runs (speed_probe.CONTENTION_WEIGHT
+says why half-way). On the 2-core machine
+the costs were fitted on, shared with other work, one command's wall time moved 2-4x within minutes while
+the per-row costs did not (docs/plan.md).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Costs:
     box_replication: float = 1.0  # the ra/dec boxes (above engine.MAX_SKY_REPLICA_ROWS sky rows)
     replication_star_density_deg2: float = 0.0  # the star density those were planned at
     probe_s: float = 0.0  # the speed probe's CPU seconds per process at the fit: the speed the costs are at
+    probe_contention: float = 1.0  # the fit's probes' median wall / CPU seconds: the load typical of its runs
     probe_processes: int = 2  # processes the probe runs at once (the fit's workers)
 
     @classmethod
@@ -120,11 +122,14 @@ class Estimate:
 
 
 def speed_factor(costs: Costs | None, probe_now: Probe | None, cpu: bool = False) -> float:
-    """How much longer than at the costs' fit the same work takes now: the probe's wall seconds (or, with
-    `cpu`, its CPU seconds) over the costs' `probe_s`; 1.0 without a probe or costs fitted without one."""
-    if costs is None or probe_now is None or costs.probe_s <= 0:
+    """How much longer than the costs say the same work takes now (speed_probe.slowdown: wall seconds, or with
+    `cpu` CPU seconds); without a probe, the wall time at the contention typical of the fit (1.0 for costs
+    fitted without probes)."""
+    if costs is None or costs.probe_s <= 0:
         return 1.0
-    return (probe_now.cpu_s if cpu else probe_now.wall_s) / costs.probe_s
+    if probe_now is None:
+        return 1.0 if cpu else costs.probe_contention
+    return probe_now.factor(costs.probe_s, cpu, costs.probe_contention)
 
 
 def estimate(radio: str, stars: str, config: MatchConfig, costs: Costs | None = None,

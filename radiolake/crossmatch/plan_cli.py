@@ -100,10 +100,13 @@ def _speed_line(costs, now) -> str:
     if costs.probe_s <= 0:
         return "the costs as fitted (they were fitted without the speed probe)"
     if now is None:
-        return "the costs as fitted (--no-probe)"
-    return (f"x{now.wall_s / costs.probe_s:.2f}: a round of the match kernel's probe took {now.wall_s * 1e3:.1f} ms "
-            f"per process ({now.processes} at once, {now.share:.0%} of a core each) against {costs.probe_s * 1e3:.1f} "
-            f"ms of CPU when the costs were fitted (the workers' rows: at the costs' speed)")
+        return f"x{costs.probe_contention:.2f}: the contention typical of the costs' fit (--no-probe)"
+    return (f"x{now.factor(costs.probe_s, fit_contention=costs.probe_contention):.2f}: a round of the match "
+            f"kernel's probe took {now.cpu_s * 1e3:.1f} ms of CPU per process against {costs.probe_s * 1e3:.1f} ms "
+            f"when the costs were fitted (x{now.factor(costs.probe_s, cpu=True):.2f}), {now.processes} at once with "
+            f"{now.share:.0%} of a core each (contention x{now.wall_s / now.cpu_s:.2f}, taken half-way with the "
+            f"fit's typical x{costs.probe_contention:.2f}: the load moves during a run); the workers' rows at the "
+            f"costs' speed")
 
 
 def _from_data(radio: str, stars: str, radius_arcsec: float, offsets: int, costs):

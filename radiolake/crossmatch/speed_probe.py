@@ -27,6 +27,13 @@ PROBE_STARS = 100_000
 PROBE_RADIO = 10_000
 STARS_PER_DEG2 = 100_000  # the plan-check benchmark's density (benchmarks/crossmatch)
 ROUNDS = 20
+#: The plan takes the probe's CPU speed whole (a faster or slower machine stays so for the run), and for the
+#: wall time its contention (wall / CPU seconds: 1 / the share of a core others leave it) only half-way, as the
+#: geometric mean with the contention typical of the costs' fit: a fraction of a second's look at a shared
+#: machine's load foretells only part of the load over a run of seconds to minutes. On the 2-core machine shared
+#: with other work, over 24 plan-check runs at load 4-8, log(a run's slowdown) regressed on log(the probe's)
+#: with slope 0.54 (r = 0.74); the probe taken whole overshot as often as it helped.
+CONTENTION_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -43,13 +50,30 @@ class Probe:
         """CPU seconds per wall second of a probe process: ~1 on an idle machine, lower when others run."""
         return self.cpu_s / self.wall_s if self.wall_s > 0 else 1.0
 
-    def factor(self, reference_s: float) -> float:
-        """How much slower than `reference_s` (the probe when the costs were fitted) this machine runs now
-        (1.0 without a reference)."""
-        return self.wall_s / reference_s if reference_s > 0 and self.wall_s > 0 else 1.0
+    def factor(self, reference_cpu_s: float, cpu: bool = False, fit_contention: float | None = None) -> float:
+        """How much longer than at `reference_cpu_s` (the probe's CPU seconds the costs are expressed at) work
+        takes now: slowdown()."""
+        return slowdown(reference_cpu_s, self.wall_s, self.cpu_s, cpu, fit_contention)
 
     def as_dict(self) -> dict:
         return {"wall_s": self.wall_s, "cpu_s": self.cpu_s, "processes": self.processes, "share": self.share}
+
+
+def slowdown(reference_cpu_s: float, wall_s: float, cpu_s: float, cpu: bool = False,
+             fit_contention: float | None = None) -> float:
+    """The factor on times at a probe of `reference_cpu_s` CPU seconds with a core to each process, from a
+    probe of `wall_s` / `cpu_s`: for CPU seconds the speed (cpu_s / reference); for wall seconds the speed x
+    the contention wall_s / cpu_s, or with `fit_contention` (a plan) x the CONTENTION_WEIGHT-weighted geometric
+    mean of the contention now and at the fit. 1.0 without a usable reference or probe."""
+    if reference_cpu_s <= 0 or wall_s <= 0 or cpu_s <= 0:
+        return 1.0
+    speed = cpu_s / reference_cpu_s
+    if cpu:
+        return speed
+    now = wall_s / cpu_s
+    if fit_contention is None:
+        return speed * now
+    return speed * now**CONTENTION_WEIGHT * max(fit_contention, 1e-9) ** (1 - CONTENTION_WEIGHT)
 
 
 def _sample(seed: int = 0) -> tuple[dict, dict, tuple[float, float]]:

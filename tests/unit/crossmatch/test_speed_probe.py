@@ -26,9 +26,9 @@ def test_the_probe_matches_its_sample_in_each_process():
 
 def test_plan_times_follow_the_probe_against_the_costs_fit():
     costs = Costs(star_row_s=1e-6, radio_sky_row_s=2e-6, fixed_s=3.0, cores=2, measured="test", probe_s=0.2)
-    busy = Probe(wall_s=0.5, cpu_s=0.25, processes=2)
-    assert speed_factor(costs, busy) == pytest.approx(2.5)
+    busy = Probe(wall_s=1.0, cpu_s=0.25, processes=2)  # a slower machine (1.25x), a quarter of a core each
     assert speed_factor(costs, busy, cpu=True) == pytest.approx(1.25)
+    assert speed_factor(costs, busy) == pytest.approx(1.25 * 4**speed_probe.CONTENTION_WEIGHT) == pytest.approx(2.5)
     assert speed_factor(costs, None) == 1.0
     assert speed_factor(Costs(**{**costs.__dict__, "probe_s": 0.0}), busy) == 1.0  # fitted without a probe
     base = Estimate(n_radio=1_000, n_radio_quarantined=0, star_files=1, star_row_groups=1, partitions=4,
@@ -53,8 +53,10 @@ def test_the_command_says_what_it_scaled_by(tmp_path, monkeypatch):
     args = ["plan", "--radio", str(tmp_path / "radio.parquet"), "--stars", str(tmp_path / "stars"), "--json"]
     probed = json.loads(CliRunner().invoke(app, args).output)
     assert probed["speed_probe"]["processes"] == 2
-    assert probed["speed_factor"] == pytest.approx(probed["speed_probe"]["wall_s"] / 0.01)
+    p = probed["speed_probe"]
+    assert probed["speed_factor"] == pytest.approx(
+        speed_probe.slowdown(0.01, p["wall_s"], p["cpu_s"], fit_contention=1.0))
     assert probed["speed"].startswith(f"x{probed['speed_factor']:.2f}")
     plain = json.loads(CliRunner().invoke(app, [*args, "--no-probe"]).output)
     assert plain["speed_probe"] is None and plain["speed_factor"] == 1.0
-    assert plain["speed"] == "the costs as fitted (--no-probe)"
+    assert plain["speed"].startswith("x1.00: the contention typical of the costs' fit (--no-probe)")
