@@ -28,10 +28,11 @@ of a region. The earlier runs are found from the radio catalogue's pins (each ru
 radiolake.ingest.pins) and their run.json beside this run's folder (runs of one results bucket are
 siblings: s3://xmatch/<run id>/).
 
-Two values are measured over everything a run read: the association prior (crossmatch.priors, from its
-radio sources) and each population's share of the stars read (density.class_densities). An increment's
-association_probability, likelihood_ratio, p_chance and star_density_deg2 use those of what it read, not of
-the whole catalogue; everything else equals a whole run's (docs/pipeline.md, "Catalogues that grow").
+One value is measured over everything a run read: the association prior (crossmatch.priors, from its radio
+sources). An increment's association_probability uses that of what it read, not of the whole catalogue;
+everything else equals a whole run's to the bit: each population's share of the stars, toward which its
+density is shrunk, is measured over the radio source's region at `region_order` (density.region_shares), so
+star_density_deg2, p_chance and likelihood_ratio are too (docs/pipeline.md, "Catalogues that grow").
 """
 
 from __future__ import annotations
