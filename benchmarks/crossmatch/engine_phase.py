@@ -92,17 +92,24 @@ class EngineUse:
                 "engine_start_s": self.status.get("start_s")}
 
 
-def report(results: dict, layout: str) -> None:
-    """The issue's goal on this run's medians: attached and own-process radiolake vs astropy and LSDB."""
-    ref = results.get("astropy", {}).get("wall_s")
-    lsdb = results.get("lsdb", {})
+def report(rounds: list[dict], layout: str) -> None:
+    """The issue's goal: attached and own-process radiolake against astropy and LSDB cold and warm, each
+    quantity the median over the rounds of its own (LSDB's warm call is not the run with the median cold)."""
+    import statistics
+
+    def median(phase: str, key: str = "wall_s") -> float | None:
+        values = [r[phase][key] for r in rounds if key in r.get(phase, {})]
+        return statistics.median(values) if values else None
+
+    ref, cold, warm = median("astropy"), median("lsdb"), median("lsdb", "warm_s")
     for phase in ("eng0", "cli0"):
-        wall = results.get(phase, {}).get("wall_s")
+        wall = median(phase)
         if not wall or not ref:
             continue
-        line = f"{phase} ({'attached to the engine' if phase in ENGINE_PHASES else 'own process'}): " \
-               f"{ref / wall:.2f}x astropy" + (" (goal on the lake >= 2.0x)" if layout == "hats" else "")
-        if "wall_s" in lsdb:
-            line += (f"; {lsdb['wall_s'] / wall:.2f}x LSDB cold, {lsdb['warm_s'] / wall:.2f}x LSDB warm "
+        kind = "attached to the engine" if phase in ENGINE_PHASES else "own process"
+        line = f"{phase} ({kind}), medians of {len(rounds)} rounds: {wall:.1f} s, {ref / wall:.2f}x astropy " \
+               f"({ref:.1f} s)" + (" (goal on the lake >= 2.0x)" if layout == "hats" else "")
+        if cold and warm:
+            line += (f"; {cold / wall:.2f}x LSDB cold ({cold:.1f} s), {warm / wall:.2f}x LSDB warm ({warm:.1f} s) "
                      "(> 1: radiolake faster)")
         print(line)
