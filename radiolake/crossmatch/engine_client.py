@@ -36,10 +36,6 @@ OFF = ("off", "0", "no", "false")
 #: The standard streams handed to the engine's run.
 STREAMS = (0, 1, 2)
 _LEN = struct.Struct("!I")
-#: glibc's allocator in the engine and every process it forks (read once at its start; a caller's own values
-#: win): freed chunks stay in the heap for the next chunk instead of going back to the OS and being faulted
-#: in fresh, which this VM makes dear (workers' CPU ~15% less at 10 M x 1 M; performance-log.md).
-MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
 #: When the command began on the boot clock, if not this process's own start: the engine's run child sets
 #: it to the attached command's, so run.json's `before_run` covers the whole command (seconds_since_start).
 COMMAND_STARTED: float | None = None
@@ -194,8 +190,7 @@ def start(env: dict[str, str] | None = None, wait_s: float = 120.0) -> dict:
     folder.chmod(0o700)
     with open(folder / LOG_NAME, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "radiolake.crossmatch.engine_server"],
-                                env={**MALLOC, **(os.environ if env is None else env),
-                                     "RADIOLAKE_HOME": str(state_home(env))},
+                                env={**(os.environ if env is None else env), "RADIOLAKE_HOME": str(state_home(env))},
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 cwd=str(folder))
     deadline = time.monotonic() + wait_s
