@@ -65,8 +65,10 @@ class MapExecutor:
 
 
 #: The modules a pool worker imports before its first task (forkserver preload: every worker forks warm): the
-#: star tasks' and the offset skies' replicas' (engine.sky_replicas).
-TASK_MODULES = ("radiolake.crossmatch.star_task", "radiolake.crossmatch.partitioning")
+#: star tasks' and the offset skies' replicas' (engine.sky_replicas), and pandas: pyarrow imports it at a
+#: task's first pa.array (its pandas-compat checks), which each worker otherwise paid in its first task.
+TASK_MODULES = ("radiolake.crossmatch.star_task", "radiolake.crossmatch.partitioning", "pandas",
+                "pyarrow.pandas_compat")
 #: How a pool starts its workers: "forkserver" (a fresh server that imports TASK_MODULES, then forks them:
 #: a new process has imported nothing else worth copying) or "fork" (from this process: the engine's run
 #: child, engine_server.py, which has everything imported and no threads yet when the pool starts).
