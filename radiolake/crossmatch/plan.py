@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from radiolake.crossmatch.epochs import EARTH_BARYCENTRE_MAX_AU
 from radiolake.crossmatch.pairs import MatchCriteria
 from radiolake.crossmatch.partitioning import (
     DEFAULT_MAX_JOIN_ORDER,
@@ -18,6 +17,7 @@ from radiolake.crossmatch.partitioning import (
     choose_join_order,
     pixel_size_arcsec,
 )
+from radiolake.surveys.motion import max_displacement_arcsec
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def plan_match(
     if radius_arcsec is not None:
         search = min(search, float(radius_arcsec))
     criteria = MatchCriteria(radius_arcsec, n_sigma, search)
-    displacement = stats.star_pm_max * max_dt / 1000.0 + stats.star_parallax_max * EARTH_BARYCENTRE_MAX_AU / 1000.0
+    displacement = max_displacement_arcsec(stats.star_pm_max, max_dt, stats.star_parallax_max)
     slow_limit = max(search, SLOW_LIMIT_ARCSEC)
     reach = search + min(displacement, slow_limit)
     if join_order is None:
