@@ -113,3 +113,12 @@ def report(rounds: list[dict], layout: str) -> None:
             line += (f"; {cold / wall:.2f}x LSDB cold ({cold:.1f} s), {warm / wall:.2f}x LSDB warm ({warm:.1f} s) "
                      "(> 1: radiolake faster)")
         print(line)
+    api_cold, api_warm = median("api"), median("api", "warm_s")
+    if api_warm and ref:
+        line = (f"api (Python API in one process, tables in memory, nothing written), medians of {len(rounds)} "
+                f"rounds: warm (second call) {api_warm:.1f} s, cold (first call) {api_cold:.1f} s, "
+                f"{ref / api_warm:.2f}x astropy warm")
+        if cold and warm:
+            line += (f"; warm vs LSDB warm ({warm:.1f} s): {warm / api_warm:.2f}x, cold vs LSDB cold ({cold:.1f} s): "
+                     f"{cold / api_cold:.2f}x (> 1: radiolake faster, < 1: BEHIND)")
+        print(line)

@@ -18,6 +18,8 @@ any difference. Results are saved as JSON with the commit under benchmarks/resul
   spark0/8  (with --spark) the same on Spark local[2] (`--executor spark`), in the same rounds;
   still / gaia (with --motions): radio epochs 1993-2024; `still` has all proper motions zero, `gaia` 0.1% of
             stars above 1"/yr (up to 10"/yr): the ratio gaia/still is the cost of fast movers (target <= 1.5);
+  api       radiolake's Python API in one process, called twice (api_phase.py): `wall_s` the first call,
+            `warm_s` the second, tables in memory, nothing written: the peer of LSDB's warm call;
   core      the same engine in one process (numpy), for the profile (--core).
 Prints wall time, rows/s, CPU seconds, peak RSS, the load average, and ratios against astropy measured in the
 same run.
@@ -48,7 +50,7 @@ import numpy as np
 
 if __package__ in (None, ""):  # run as a script (the phases' subprocesses): make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from benchmarks.crossmatch import engine_phase, extras, reference  # noqa: E402
+from benchmarks.crossmatch import api_phase, engine_phase, extras, reference  # noqa: E402
 
 SIZES = {"small": (1_000_000, 100_000), "large": (10_000_000, 1_000_000), "tiny": (100_000, 10_000),
          "huge": (100_000_000, 10_000_000)}  # huge: chunked, same density over ~1000 deg^2 (extras.py)
@@ -137,7 +139,7 @@ def generate(folder: Path, n_stars: int, n_radio: int, seed: int = 1, motions: s
 LAYOUTS = ("hats", "plain")
 #: Phases whose engine moves each star to its radio row's epoch: checked against the `moved` reference. The
 #: others (astropy as timed, LSDB) match at catalogue positions and are checked against the `static` one.
-MOVES_STARS = frozenset({"cli0", "cli8", "eng0", "eng8", "spark0", "spark8", "core"})
+MOVES_STARS = frozenset({"cli0", "cli8", "eng0", "eng8", "spark0", "spark8", "core", "api"})
 #: The CLI's phases: offset skies and --executor (eng*: attached to the engine, engine_phase.py).
 CLI_PHASES = {"cli0": ("0", "auto"), "cli8": ("8", "auto"), "eng0": ("0", "auto"), "eng8": ("8", "auto"),
               "spark0": ("0", "spark"), "spark8": ("8", "spark")}
@@ -307,7 +309,8 @@ def run_phase(phase: str, folder: Path, master: str, layout: str = "hats", limit
     tree (user + system of the child and what it waited for), peak RSS of the tree under `limit_gb`; then
     its pairs compared with the reference (untimed)."""
     cmd, pairs_path = _phase_command(phase, folder, master, layout)
-    env = engine_phase.env(folder, phase, own_home=phase[:3] in ("cli", "eng")) if phase in CLI_PHASES else None
+    env = engine_phase.env(folder, phase, own_home=phase[:3] in ("cli", "eng", "api")) \
+        if phase in CLI_PHASES or phase == "api" else None
     engine = engine_phase.EngineUse(folder) if phase in engine_phase.ENGINE_PHASES else contextlib.nullcontext()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with engine:
@@ -453,7 +456,7 @@ def main() -> int:
                     help="stars as healpix-sorted pixel files (a lake catalogue) or one unsorted file")
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--data", help="data folder (kept; generated if empty)")
-    ap.add_argument("--phase", choices=["astropy", "core", "lsdb"], help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=["astropy", "core", "lsdb", "api"], help=argparse.SUPPRESS)
     ap.add_argument("--core", action="store_true", help="also time the one-process numpy engine")
     ap.add_argument("--no-offsets", action="store_true", help="skip the 8-offset-skies run")
     ap.add_argument("--motions", action="store_true", help="also the Gaia-like motions vs no motion pair")
@@ -462,6 +465,8 @@ def main() -> int:
     ap.add_argument("--lsdb", action="store_true", help="also the LSDB peer (HATS import timed apart)")
     ap.add_argument("--no-engine", action="store_true",
                     help="skip the phases attached to a running engine (eng0, eng8)")
+    ap.add_argument("--no-api", action="store_true",
+                    help="skip the in-process Python API phase (api: a cold and a warm call)")
     ap.add_argument("--partial", action="store_true", help="also radio over a quarter of the star patch")
     ap.add_argument("--mem-limit-gb", type=float, default=None,
                     help="kill any system's process tree above this RSS (default: none; 12 for --size huge)")
@@ -479,6 +484,8 @@ def main() -> int:
             "astropy": lambda f: phase_astropy(f, args.layout),
             "core": lambda f: phase_core(f, args.layout),
             "lsdb": lambda f: extras.phase_lsdb(f, RADIUS),
+            "api": lambda f: api_phase.phase_api(f, stars_path(f, args.layout), args.master, RADIUS,
+                                                 f / f"pairs-api-{args.layout}.parquet"),
         }
         print(json.dumps(fn[args.phase](Path(args.data))))
         return 0
@@ -495,7 +502,7 @@ def main() -> int:
     engine = [] if args.no_engine else ["eng0", *([] if args.no_offsets else ["eng8"])]
     phases = ["astropy", "cli0", *engine, *([] if args.no_offsets else ["cli8"]),
               *(["spark0", *([] if args.no_offsets else ["spark8"])] if args.spark else []),
-              *(["core"] if args.core else []),
+              *(["core"] if args.core else []), *([] if args.no_api else ["api"]),
               *(["lsdb"] if args.lsdb else [])]
     if args.layout == "plain":  # untimed: the sorted copy of the stars goes into the phases' input cache
         run_phase("cli0", folder, args.master, args.layout, limit_gb)
@@ -526,6 +533,9 @@ def main() -> int:
         if warm:  # the median of LSDB's warm calls, not the warm call of its median cold run
             results["lsdb"] = {**results["lsdb"], "warm_s": statistics.median(warm)}
         extras.report_lsdb(results)
+    api_warm = [r["api"]["warm_s"] for r in rounds if "warm_s" in r.get("api", {})]
+    if api_warm:  # as LSDB's: the median of the warm calls
+        results["api"] = {**results["api"], "warm_s": statistics.median(api_warm)}
     engine_phase.report(rounds, args.layout)
     if args.partial:
         results["partial"] = extras.partial_footprint(folder, args.size, n_radio, args.master)

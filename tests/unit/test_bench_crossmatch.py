@@ -45,11 +45,15 @@ def test_tiny_benchmark_on_a_plain_file_runs_and_every_timed_pair_set_is_identic
          "--data", str(tmp_path / "data"), "--results", str(tmp_path / "results")],
         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    # astropy, cli0 (own process) and eng0 (attached to an engine the benchmark starts and stops)
-    assert "pairs checked against the astropy reference in 3 timed runs: all identical" in out.stdout
+    # astropy, cli0 (own process), eng0 (attached to an engine the benchmark starts and stops) and api (the
+    # Python API's warm call in one process)
+    assert "pairs checked against the astropy reference in 4 timed runs: all identical" in out.stdout
     saved = json.loads(next((tmp_path / "results").glob("crossmatch-tiny-plain-*.json")).read_text())
     assert len(saved["commit"]) == 40 and saved["cores"] >= 1
     assert saved["results"]["cli0"]["pairs_ok"] and saved["results"]["astropy"]["pairs_ok"]
     assert saved["results"]["cli0"]["cpu_s"] > 0
     assert saved["results"]["eng0"]["pairs_ok"] and saved["results"]["eng0"]["engine_served"]
     assert not (tmp_path / "data" / "home" / "engine" / "engine.sock").exists()  # the engine was stopped
+    api = saved["results"]["api"]
+    assert api["pairs_ok"] and api["pairs"] == saved["results"]["astropy"]["pairs"]
+    assert api["warm_s"] > 0 and "warm (second call)" in out.stdout
