@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from radiolake.crossmatch.density import class_densities, neighbourhood, p_chance
+from radiolake.crossmatch.density import class_densities_at, p_chance
 from radiolake.crossmatch.likelihood import likelihood_ratio, posterior
 from radiolake.crossmatch.match_config import MatchConfig
 from radiolake.crossmatch.offsets import offset_stats_from_rows, region_pixels
@@ -112,10 +112,9 @@ def assemble_tables(
     pick, rank = rank_order(rows, np.asarray(found["separation_arcsec"], dtype=np.float64), pairs.star_id)
     rows, star_class = rows[pick], star_class[pick]
     matched = np.unique(np.asarray(found["sky"], dtype=np.int64))
-    nb = neighbourhood(radio["ra"][matched], radio["dec"][matched], config.density_order)
-    density = class_densities(nb, *star_density_counts, config.density_order, regions=regions[matched])[
-        np.searchsorted(matched, rows), star_class]
-    del nb
+    by_pixel, row_of = class_densities_at(radio["ra"][matched], radio["dec"][matched], regions[matched],
+                                          *star_density_counts, config.density_order)
+    density = by_pixel[row_of[np.searchsorted(matched, rows)], star_class]
     values = {k: np.asarray(found[k])[pick] for k in PAIR_VALUES}
     # The offset density of a true pair is normalised over the region searched (positional_errors.
     # search_fraction F), not the whole plane: LR = f / (F rho), passed as the density F rho.

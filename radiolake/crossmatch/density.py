@@ -19,10 +19,14 @@ DEFAULT_DENSITY_ORDER = 7
 
 def neighbourhood(ra_deg: np.ndarray, dec_deg: np.ndarray, order: int) -> np.ndarray:
     """(N, 9) pixels: each position's own pixel and its neighbours at `order`; -1 where none exists."""
-    home = home_pixels(ra_deg, dec_deg, order)
+    return neighbours_of(home_pixels(ra_deg, dec_deg, order), order)
+
+
+def neighbours_of(home: np.ndarray, order: int) -> np.ndarray:
+    """(N, 9) pixels: each pixel of `home` (at `order`) and its neighbours; -1 where none exists."""
     if home.size == 0:
         return np.zeros((0, 9), dtype=np.int64)
-    return nested.neighbours(home.astype(np.uint64), order, num_threads=1).astype(np.int64)
+    return nested.neighbours(np.asarray(home).astype(np.uint64), order, num_threads=1).astype(np.int64)
 
 
 def density_from_counts(nb: np.ndarray, pix: np.ndarray, counts: np.ndarray, order: int) -> np.ndarray:
@@ -113,3 +117,18 @@ def class_densities(nb: np.ndarray, keys: np.ndarray, counts: np.ndarray, order:
     with np.errstate(divide="ignore", invalid="ignore"):
         rho = (n_all / area[:, None]) * (n_c + shrink * share) / (n_all + shrink)
     return np.nan_to_num(rho, nan=0.0)
+
+
+def class_densities_at(ra_deg: np.ndarray, dec_deg: np.ndarray, regions: np.ndarray, keys: np.ndarray,
+                       counts: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """`class_densities` of each position's neighbourhood as (table, row): the densities are table[row[i]].
+
+    Why: a row's densities depend only on its pixel at `order` (its neighbourhood) and its region (its
+    shares), and a region's shares only on the set of its rows' neighbourhood pixels; so they are computed
+    once per distinct (pixel, region), the same values to the bit, instead of once per radio source
+    (525 distinct of 183,497 at 10 M x 1 M: the per-row version was a third of the driver's assembly)."""
+    home = home_pixels(ra_deg, dec_deg, order).astype(np.int64)
+    both = np.stack([home, np.asarray(regions, dtype=np.int64)], axis=1)
+    uniq, row = np.unique(both, axis=0, return_inverse=True)
+    table = class_densities(neighbours_of(uniq[:, 0], order), keys, counts, order, regions=uniq[:, 1])
+    return table, row.ravel()
