@@ -71,12 +71,16 @@ def stack_up(airflow: bool = typer.Option(True, help="Also start Airflow (off: o
 
 @stack_app.command("down")
 def stack_down() -> None:
-    """Stop every service; data stays in the state directory."""
+    """Stop every service and the cross-match engine of this state directory; data stays there."""
+    from radiolake.crossmatch import engine_client
+
     try:
         strays = _stack().down()
-    except StackError as exc:
+        engine = engine_client.stop()
+    except (StackError, engine_client.EngineError) as exc:
         _fail(exc)
-    console.print("[green]stack down[/]" + (f" ({strays} stray processes killed)" if strays else ""))
+    console.print("[green]stack down[/]" + (f" ({strays} stray processes killed)" if strays else "")
+                  + (f", engine pid {engine['pid']} stopped" if engine else ""))
 
 
 @stack_app.command("status")

@@ -26,6 +26,10 @@ from radiolake.config import STATE_VERSION, Settings, get_settings, parse_port, 
 from radiolake.stack.errors import StackError
 from radiolake.stack.ports import free_port
 
+#: What radiolake keeps in a state directory besides the stack's layout: the cross-match engine's folder
+#: (crossmatch.engine_client.ENGINE_DIR), made by `radiolake engine start` even where no stack ran yet.
+NOT_THE_STACKS = ("engine",)
+
 #: Every port the stack needs, with the env var that pins it. Other ports are internal and always free ones.
 PORT_ENV = {
     "postgres": "RADIOLAKE_PG_PORT",
@@ -165,7 +169,9 @@ class StateDir:
 
     def check_version(self) -> None:
         if not self.meta_file.exists():
-            leftovers = sorted(p.name for p in self.root.iterdir()) if self.root.exists() else []
+            # the cross-match engine (`radiolake engine start`) may run before any stack: its folder is ours
+            leftovers = sorted(p.name for p in self.root.iterdir() if p.name not in NOT_THE_STACKS
+                               ) if self.root.exists() else []
             if leftovers:
                 raise StackError(
                     "state", f"{self.root} holds {leftovers[:5]} but no state.json: not a radiolake state "

@@ -20,6 +20,8 @@ import psutil
 import pytest
 
 from radiolake.crossmatch import engine_client
+from radiolake.stack.errors import StackError
+from radiolake.stack.state import StateDir
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
 
 CLI = str(Path(sys.executable).parent / "radiolake")
@@ -141,3 +143,22 @@ def test_an_engine_that_dies_during_a_run_is_a_clear_error(home, sky, tmp_path):
     assert not (tmp_path / "dies" / "run.json").exists()
     after = radiolake(home, *crossmatch_args(sky, tmp_path / "after"))  # its socket is now stale: runs itself
     assert after.returncode == 0, after.stderr
+
+
+def test_stack_down_stops_the_engine_of_its_state_directory(home):
+    """`radiolake stack down` promises to stop everything: an engine left running would hold its memory and
+    socket after the user thinks the project is stopped."""
+    started = radiolake(home, "engine", "start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    pid = int(status(home)["pid"])
+    StateDir(home).check_version()  # an engine started before any stack: a stack can still start here
+    (home / "strange").mkdir()
+    with pytest.raises(StackError, match="strange"):  # anything else there: not a state directory
+        StateDir(home).check_version()
+    (home / "strange").rmdir()
+    down = radiolake(home, "stack", "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert f"engine pid {pid} stopped" in down.stdout
+    assert status(home) is None and not running(pid)
+    again = radiolake(home, "stack", "down")  # nothing left to stop: still a success, no engine named
+    assert again.returncode == 0 and "engine" not in again.stdout
