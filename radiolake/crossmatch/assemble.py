@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from radiolake.crossmatch.arrays import unique_ints
 from radiolake.crossmatch.density import class_densities_at, p_chance
 from radiolake.crossmatch.likelihood import likelihood_ratio, posterior
 from radiolake.crossmatch.match_config import MatchConfig
@@ -111,7 +112,7 @@ def assemble_tables(
     found = pairs.found
     pick, rank = rank_order(rows, np.asarray(found["separation_arcsec"], dtype=np.float64), pairs.star_id)
     rows, star_class = rows[pick], star_class[pick]
-    matched = np.unique(np.asarray(found["sky"], dtype=np.int64))
+    matched = unique_ints(np.asarray(found["sky"], dtype=np.int64))
     by_pixel, row_of = class_densities_at(radio["ra"][matched], radio["dec"][matched], regions[matched],
                                           *star_density_counts, config.density_order)
     density = by_pixel[row_of[np.searchsorted(matched, rows)], star_class]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from radiolake.crossmatch.arrays import unique_ints
 from radiolake.crossmatch.likelihood import (
     PRIOR_MAX,
     PRIOR_MIN,
@@ -154,12 +155,12 @@ def priors_from_rows(
     rows = np.asarray(matched_rows, dtype=np.int64)
     pops = np.zeros(rows.size, np.int64) if matched_classes is None else np.asarray(matched_classes, np.int64)
     # a source counts once per class it has a match in, however many sources of that class it found
-    key = np.unique(pops * n + rows)
+    key = unique_ints(pops * n + rows)
     n_matched = _count(cls[key % n], key // n, n_cls)
     o_rows = np.asarray(offset_rows, np.int64)
     o_pops = np.zeros(o_rows.size, np.int64) if offset_classes is None else np.asarray(offset_classes, np.int64)
     # one chance match per (offset sky, radio source, class)
-    key = np.unique((o_pops * (n_offsets + 1) + np.asarray(offset_offsets, np.int64)) * n + o_rows)
+    key = unique_ints((o_pops * (n_offsets + 1) + np.asarray(offset_offsets, np.int64)) * n + o_rows)
     false_total = _count(cls[key % n], key // n // (n_offsets + 1), n_cls)
     expected = false_total / n_offsets if n_offsets else np.zeros_like(false_total)
     return priors_from_counts(edges, n_radio, n_matched, expected)

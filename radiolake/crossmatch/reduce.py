@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from radiolake.crossmatch.arrays import unique_ints
 from radiolake.crossmatch.assemble import SkyPairs, assemble_tables
 from radiolake.crossmatch.engine import RadioSkies, concat_results, match_fast_stars, split_skies
 from radiolake.crossmatch.inputs import RadioInput
@@ -80,7 +81,7 @@ def reduce_results(results: list[ChunkResult], fast: ChunkResult | None, plan: M
     res = concat_results(parts)
     off = {k: np.concatenate([o[k] for o in offs]) if offs else np.zeros(0) for k in OFFSET_COLUMNS}
     n_candidates = int(res["sky"].size + off["sky"].size)
-    radio_rows = np.unique(np.asarray(res["sky"], dtype=np.int64))
+    radio_rows = unique_ints(np.asarray(res["sky"], dtype=np.int64))
     del parts, offs
     ids = pa.chunked_array([c for a in star_ids for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],
                            type=pa.string())
