@@ -1,7 +1,7 @@
 """`python -m benchmarks` (`make bench`): every benchmark at its default size, one after the other.
 
 Sizes for the issues' figures: `python benchmarks/ingest.py --rows 10000000`,
-`python -m benchmarks.crossmatch --size large`, `python benchmarks/warehouse.py --pairs 1000000`,
+`python -m benchmarks.crossmatch --size small` (a quicker look), `python benchmarks/warehouse.py --pairs 1000000`,
 `python benchmarks/warehouse_load.py --pairs 1000000` (the load alone, repeated, wall and CPU),
 `python benchmarks/spark_cluster.py --rows 1000000` (local mode vs the stack's standalone cluster),
 `python benchmarks/bucket_browser.py` (a 10,000-object folder through the bucket browser),
@@ -21,7 +21,12 @@ RUNS = [
     ["benchmarks/dag_parse.py"],
     ["benchmarks/ingest.py"],
     ["benchmarks/footprint_cells.py"],  # a --for-radio fetch's cells vs the rings they replaced
-    ["-m", "benchmarks.crossmatch", "--size", "small", "--lsdb"],  # LSDB cold and warm, in .venv-bench
+    # issue 25's must-holds at its size (10 M x 1 M, data generated once into .bench-cache/large): the lake
+    # against astropy and LSDB cold and warm (in .venv-bench), then one unsorted Parquet file with 0 and 8 offset skies
+    ["-m", "benchmarks.crossmatch", "--size", "large", "--layout", "hats", "--data", ".bench-cache/large",
+     "--repeat", "3", "--no-offsets", "--lsdb"],
+    ["-m", "benchmarks.crossmatch", "--size", "large", "--layout", "plain", "--data", ".bench-cache/large",
+     "--repeat", "2"],
     ["-m", "benchmarks", "plan-check", "--sizes", "tiny", "small"],
     ["-m", "benchmarks.hats_versions", "--lsdb"],  # LSDB reads every grown version (in .venv-bench)
     ["benchmarks/warehouse.py", "--pairs", "200000"],
