@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import typer
 from rich.console import Console
@@ -25,14 +26,19 @@ def _describe(status: dict) -> str:
     return line
 
 
-@engine_app.command("start")
-def start() -> None:
-    """Start the engine in the background (nothing if one runs for this RADIOLAKE_HOME)."""
+def _or_exit(action: Callable[[], dict | None]) -> dict | None:
+    """The engine client's answer, or its error printed and exit status 1 (a user reads why, not a trace)."""
     try:
-        status = engine_client.start()
+        return action()
     except engine_client.EngineError as exc:
         console.print(f"[bold red]error[/] {exc}", highlight=False)
         raise typer.Exit(1) from exc
+
+
+@engine_app.command("start")
+def start() -> None:
+    """Start the engine in the background (nothing if one runs for this RADIOLAKE_HOME)."""
+    status = _or_exit(engine_client.start)
     word = "already running" if status.get("already_running") else "started"
     console.print(f"[green]{word}[/]: {_describe(status)}", highlight=False)
 
@@ -54,10 +60,6 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print the engine'
 @engine_app.command("stop")
 def stop() -> None:
     """Stop the engine (runs in progress are ended)."""
-    try:
-        found = engine_client.stop()
-    except engine_client.EngineError as exc:
-        console.print(f"[bold red]error[/] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+    found = _or_exit(engine_client.stop)
     console.print("no engine running" if found is None else f"[green]stopped[/] engine pid {found['pid']} after "
                   f"{found['runs_served']} runs", highlight=False)
