@@ -40,12 +40,5 @@ def main() -> None:
     os._exit(code)
 
 
-def crossmatch_app():
-    """The CLI of the `crossmatch` command alone (crossmatch.cli.crossmatch_app)."""
-    from radiolake.crossmatch.cli import crossmatch_app as app
-
-    return app()
-
-
 if __name__ == "__main__":
     main()

@@ -124,7 +124,7 @@ def test_the_crossmatch_only_cli_has_the_full_clis_crossmatch_command():
     from typer.main import get_command
 
     from radiolake.app.cli import app
-    from radiolake.app.cli_entry import crossmatch_app
+    from radiolake.crossmatch.cli import crossmatch_app
 
     def options(a) -> dict:
         return {p.name: (p.default, p.required) for p in get_command(a).commands["crossmatch"].params}
