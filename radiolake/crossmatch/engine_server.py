@@ -46,7 +46,7 @@ from radiolake.crossmatch import engine_client as client
 PRELOAD = (
     "numpy", "pyarrow", "pyarrow.parquet", "pyarrow.compute", "pyarrow.dataset", "pyarrow.fs", "pandas",
     "astropy.units", "astropy.coordinates", "astropy.time", "astropy.table", "erfa", "cdshealpix.nested",
-    "typer", "rich.console", "rich.progress", "rich.json", "pydantic", "yaml", "psutil",
+    "typer", "rich.console", "rich.progress", "pydantic", "yaml", "psutil",
     "radiolake.crossmatch.cli", "radiolake.crossmatch.runner", "radiolake.crossmatch.driver",
     "radiolake.crossmatch.executors", "radiolake.crossmatch.star_task", "radiolake.crossmatch.partitioning",
     "radiolake.crossmatch.engine", "radiolake.crossmatch.user_input", "radiolake.crossmatch.input_cache",
@@ -66,21 +66,17 @@ _PEERCRED = struct.Struct("3i")  # pid, uid, gid
 
 def preload() -> float:
     """Import PRELOAD (a module that fails to import is left to the run, which will say why) and do once
-    what each run's first call would (the CLI's click command and option types, rich's JSON highlighter);
-    seconds. Nothing here starts a thread: the runs are forked from this process."""
+    what each run's first call would (the CLI's click command and option types); seconds. Nothing here starts
+    a thread: the runs are forked from this process."""
     t0 = time.perf_counter()
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    import io
-
     import typer.main
-    from rich.console import Console
 
     from radiolake.crossmatch.cli import crossmatch_app
 
     typer.main.get_command(crossmatch_app())
-    Console(file=io.StringIO()).print_json(json.dumps({"a": [1.5, "x", None, True, {"b": 2}]}))
     return time.perf_counter() - t0
 
 
