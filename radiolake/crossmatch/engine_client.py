@@ -115,19 +115,23 @@ def request(op: str, env: dict[str, str] | None = None, timeout: float = 10.0) -
     return reply
 
 
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat's fields after the command name (which may hold spaces): [0] the state, [19] the start."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def process_start(pid: int | str = "self") -> float:
     """When a process started, in seconds on the boot clock (/proc's start time, exact to a clock tick;
     psutil's create_time adds a boot time rounded to the second)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return int(stat.rsplit(")", 1)[1].split()[19]) / os.sysconf("SC_CLK_TCK")
+    return int(_stat_fields(pid)[19]) / os.sysconf("SC_CLK_TCK")
 
 
 def seconds_since_start() -> float:
     """Seconds since this command started (COMMAND_STARTED, else this process's start); 0 where unknown."""
+    start = COMMAND_STARTED if COMMAND_STARTED is not None else _started()
     try:
-        start = COMMAND_STARTED if COMMAND_STARTED is not None else process_start()
-        return max(time.clock_gettime(time.CLOCK_BOOTTIME) - start, 0.0)
-    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0 if start is None else max(time.clock_gettime(time.CLOCK_BOOTTIME) - start, 0.0)
+    except (OSError, AttributeError):  # no boot clock
         return 0.0
 
 
@@ -221,7 +225,7 @@ def stop(env: dict[str, str] | None = None, wait_s: float = 30.0) -> dict | None
 def _alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie, exited but not yet reaped by the process that started it, does not)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return _stat_fields(pid)[0] != "Z"
     except FileNotFoundError:
         return False
     except OSError:
@@ -230,4 +234,3 @@ def _alive(pid: int) -> bool:
         except ProcessLookupError:
             return False
         return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
