@@ -18,14 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from radiolake.crossmatch.arrays import unique_ints
+from radiolake.crossmatch.association_inputs import AssociationInputs
 from radiolake.crossmatch.density import class_densities_at, p_chance
-from radiolake.crossmatch.likelihood import likelihood_ratio, posterior
+from radiolake.crossmatch.likelihood import likelihood_ratio
 from radiolake.crossmatch.match_config import MatchConfig
 from radiolake.crossmatch.offsets import offset_stats_from_rows, region_pixels
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS
 from radiolake.crossmatch.plan import MatchPlan
 from radiolake.crossmatch.populations import population_names
-from radiolake.crossmatch.priors import Priors, priors_from_rows, refine_priors
 from radiolake.results import PAIRS_SCHEMA
 from radiolake.surveys.positional_errors import error_scale
 
@@ -90,7 +90,8 @@ def assemble_tables(
     run_id: str,
 ) -> dict[str, Any]:
     """The result tables from the engine's raw pairs: {'pairs', 'best' (Arrow, PAIRS_SCHEMA), 'offset_stats'
-    (pandas, OFFSET_STATS_SCHEMA columns), 'priors'}.
+    (pandas, OFFSET_STATS_SCHEMA columns), 'priors', 'association' (what the priors were fitted from,
+    association_inputs.AssociationInputs)}.
 
     radio_ids: per radio row. radio: per radio row, ra, dec and the positional-error columns (ra_error,
     dec_error, ELLIPSE_COLUMNS where given); their error scale det(C)^(1/4) (NaN: unknown) picks the row's
@@ -105,7 +106,7 @@ def assemble_tables(
     # statistics region (its pixel at region_order): a run over some regions gives them what a run over all
     # gives them (issue 22, density.region_shares)
     regions = region_pixels(radio["ra"], radio["dec"], config.region_order)
-    priors, stats = _offset_skies(pairs, rows, star_class, radio, radio_error_scale, regions, plan, config, run_id)
+    offset_pairs, stats = _offset_skies(pairs, radio, regions, plan, config, run_id)
 
     # the real sky's pairs: rank, density, p_chance, the association over every candidate, then the k-nearest
     # cut (cutting first would drop candidates from each source's denominator: overconfident probabilities)
@@ -121,9 +122,12 @@ def assemble_tables(
     # search_fraction F), not the whole plane: LR = f / (F rho), passed as the density F rho.
     searched = np.asarray(found["search_fraction"], dtype=np.float64)[pick] if "search_fraction" in found else 1.0
     lr = likelihood_ratio(values["separation_sigma"], values["combined_error_arcsec"], density * searched)
-    # the priors per (radio error class, population class): from the offset skies' counts, refined by EM
-    priors = refine_priors(priors, rows, radio_error_scale[rows], star_class, lr)
-    prob = posterior(rows, lr, *priors.for_pairs(radio_error_scale[rows], star_class))
+    # the priors per (radio error class, population class): from the offset skies' counts, refined by EM, from
+    # what each source brought (kept with the run: a later run over a grown catalogue fits them over all)
+    inputs = AssociationInputs.of_run(radio_ids, regions, radio_error_scale, (rows, rank, star_class, lr),
+                                      offset_pairs, config.n_offsets)
+    priors = inputs.fit_priors(config.n_offsets)
+    prob = inputs.probabilities(priors)
     if config.k_nearest is not None:
         keep = rank <= config.k_nearest
         pick, rows, rank, star_class, density, lr, prob = (
@@ -144,21 +148,17 @@ def assemble_tables(
     }
     table = pa.Table.from_arrays([columns[f.name] for f in PAIRS_SCHEMA], schema=PAIRS_SCHEMA)
     return {"pairs": table, "best": table.filter(pc.equal(table.column("rank"), 1)), "offset_stats": stats,
-            "priors": priors}
+            "priors": priors, "association": inputs}
 
 
-# size: the real and offset skies' pairs by radio row, each row's error scale and region, the run's settings
-def _offset_skies(pairs: SkyPairs, rows: np.ndarray, star_class: np.ndarray, radio: Mapping[str, np.ndarray],
-                  radio_error_scale: np.ndarray, regions: np.ndarray, plan: MatchPlan, config: MatchConfig,
-                  run_id: str) -> tuple[Priors, Any]:
-    """The offset skies' share: the priors from their counts (integer rows only) and the false-match
-    statistics per region and radius."""
+def _offset_skies(pairs: SkyPairs, radio: Mapping[str, np.ndarray], regions: np.ndarray, plan: MatchPlan,
+                  config: MatchConfig, run_id: str) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], Any]:
+    """The offset skies' share: their pairs as (offset sky, radio row, population class), for the priors, and
+    the false-match statistics per region and radius."""
     n_radio = int(np.asarray(radio["ra"]).size)
     off_sky = np.asarray(pairs.offset["sky"], dtype=np.int64)
     off_offset, off_row = off_sky // max(n_radio, 1), off_sky % max(n_radio, 1)
     off_class = np.asarray(pairs.offset.get("star_class", np.zeros(off_row.size, np.int8)), dtype=np.int64)
-    priors = priors_from_rows(radio_error_scale, rows, off_offset, off_row, config.n_offsets,
-                              matched_classes=star_class, offset_classes=off_class)
     stats = offset_stats_from_rows(off_offset, off_row, np.asarray(pairs.offset["separation_arcsec"]), regions,
                                    config.n_offsets, plan.criteria.search_arcsec, config.region_order, run_id)
-    return priors, stats
+    return (off_offset, off_row, off_class), stats

@@ -146,32 +146,61 @@ def priors_from_rows(
     """Priors from a run's engine output, by radio row: every radio source's error scale (indexed by row),
     the rows of real sources with a match, and the (offset sky, row) of each offset-sky pair; with the
     population class of each pair's catalogue source (absent: all of the first class)."""
+    rows = np.asarray(matched_rows, dtype=np.int64)
+    pops = np.zeros(rows.size, np.int64) if matched_classes is None else np.asarray(matched_classes, np.int64)
+    o_rows = np.asarray(offset_rows, np.int64)
+    o_pops = np.zeros(o_rows.size, np.int64) if offset_classes is None else np.asarray(offset_classes, np.int64)
+    hits = offset_hits(np.asarray(offset_offsets, np.int64), o_rows, o_pops, np.asarray(radio_scales).size,
+                       n_offsets)
+    return priors_from_sources(radio_scales, rows, pops, hits, n_offsets)
+
+
+def offset_hits(offsets: np.ndarray, rows: np.ndarray, classes: np.ndarray, n_radio: int, n_offsets: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(radio row, population class, offset skies with a match of that class) of every source with any: one
+    chance match per (offset sky, radio source, class), however many stars that sky put near it."""
+    n, width = max(int(n_radio), 1), n_offsets + 1
+    key = unique_ints((np.asarray(classes, np.int64) * n + np.asarray(rows, np.int64)) * width
+                      + np.asarray(offsets, np.int64))  # sorted by (class, row), then offset sky
+    pair = key // width
+    first = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]]) if pair.size else np.zeros(0, np.int64)
+    counts = np.diff(np.r_[first, pair.size])
+    return pair[first] % n, pair[first] // n, counts.astype(np.int64)
+
+
+def priors_from_sources(
+    radio_scales: np.ndarray,
+    matched_rows: np.ndarray,
+    matched_classes: np.ndarray,
+    hits: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_offsets: int,
+) -> Priors:
+    """Priors from what each radio source brought: its error scale (indexed by row), the (row, population
+    class) of every real pair, and its offset-sky hits (`offset_hits`). Every sum is of integers, so the
+    priors of a set of sources do not depend on the order they come in (a catalogue grown region by region
+    gets the priors of one run over it, issue 22)."""
     scales = np.asarray(radio_scales, dtype=np.float64)
     edges = class_edges(scales)
     cls = error_classes(scales, edges)
     n_cls = len(edges) + 1
     n = max(scales.size, 1)
     n_radio = np.bincount(cls[cls >= 0], minlength=n_cls)
-    rows = np.asarray(matched_rows, dtype=np.int64)
-    pops = np.zeros(rows.size, np.int64) if matched_classes is None else np.asarray(matched_classes, np.int64)
     # a source counts once per class it has a match in, however many sources of that class it found
-    key = unique_ints(pops * n + rows)
+    key = unique_ints(np.asarray(matched_classes, np.int64) * n + np.asarray(matched_rows, np.int64))
     n_matched = _count(cls[key % n], key // n, n_cls)
-    o_rows = np.asarray(offset_rows, np.int64)
-    o_pops = np.zeros(o_rows.size, np.int64) if offset_classes is None else np.asarray(offset_classes, np.int64)
-    # one chance match per (offset sky, radio source, class)
-    key = unique_ints((o_pops * (n_offsets + 1) + np.asarray(offset_offsets, np.int64)) * n + o_rows)
-    false_total = _count(cls[key % n], key // n // (n_offsets + 1), n_cls)
+    hit_rows, hit_classes, hit_counts = (np.asarray(a, np.int64) for a in hits)
+    false_total = _count(cls[hit_rows], hit_classes, n_cls, hit_counts)
     expected = false_total / n_offsets if n_offsets else np.zeros_like(false_total)
     return priors_from_counts(edges, n_radio, n_matched, expected)
 
 
-def _count(err_cls: np.ndarray, pop: np.ndarray, n_cls: int) -> np.ndarray:
-    """(error class x population class) counts; rows of unknown error (-1) count nowhere."""
-    out = np.zeros((n_cls, N_CLASSES), dtype=np.float64)
+def _count(err_cls: np.ndarray, pop: np.ndarray, n_cls: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """(error class x population class) counts (of `weights`, integers; default 1 each); rows of unknown
+    error (-1) count nowhere. Sums of integers: exact in float64, in any order."""
     ok = err_cls >= 0
-    np.add.at(out, (err_cls[ok], pop[ok]), 1.0)
-    return out
+    w = None if weights is None else np.asarray(weights, np.float64)[ok]
+    flat = np.bincount(err_cls[ok] * N_CLASSES + pop[ok], weights=w, minlength=n_cls * N_CLASSES)
+    return flat.astype(np.float64).reshape(n_cls, N_CLASSES)
 
 
 #: EM iterations of the priors at most, and the change of every prior below which they have converged.
@@ -259,6 +288,16 @@ def detected_classes(priors: Priors) -> np.ndarray:
     return (e < 1.0) | (chance < DETECTION_MAX_CHANCE_PROBABILITY)
 
 
+#: The posteriors are summed per class as integers of this many fractional bits (split in two halves that a
+#: float64 sums exactly): a sum of integers does not depend on the order of its terms, so the EM of a set of
+#: sources gives the same priors in whatever order a run holds them (to 2^-40 of a posterior).
+_FIXED_BITS, _HALF_BITS = 40, 20
+
+
 def _count_weighted(err_cls: np.ndarray, pop: np.ndarray, weights: np.ndarray, n_cls: int) -> np.ndarray:
-    flat = np.bincount(err_cls * N_CLASSES + pop, weights=weights, minlength=n_cls * N_CLASSES)
-    return flat.reshape(n_cls, N_CLASSES)
+    """Sum of `weights` (in [0, 1]) per (error class, population class), independent of their order."""
+    fixed = np.rint(np.clip(weights, 0.0, 1.0) * 2.0**_FIXED_BITS).astype(np.int64)
+    key, size = err_cls * N_CLASSES + pop, n_cls * N_CLASSES
+    high = np.bincount(key, weights=(fixed >> _HALF_BITS).astype(np.float64), minlength=size)
+    low = np.bincount(key, weights=(fixed & ((1 << _HALF_BITS) - 1)).astype(np.float64), minlength=size)
+    return (high * 2.0**-_HALF_BITS + low * 2.0**-_FIXED_BITS).reshape(n_cls, N_CLASSES)
