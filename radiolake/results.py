@@ -7,6 +7,8 @@ A run writes one folder (in the xmatch bucket, `xmatch/<run_id>/`, or a local `-
     offset_stats/   false-association statistics from offset skies, OFFSET_STATS_SCHEMA
     radio_sources/  the matched radio rows (canonical + survey columns), plus `survey`
     stars/          the matched star rows (canonical + survey columns), plus `survey`
+    association/    what each radio source brought to the association prior (runs of a lake catalogue;
+                    crossmatch/association_inputs.py; not loaded into the warehouse)
     run.json        RUN_FIELDS: parameters and counts; written last, so its presence marks a whole run
 """
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from radiolake.crossmatch.engine import RadioSkies
 from radiolake.crossmatch.executors import Executor, PoolExecutor, task_groups
@@ -38,6 +38,9 @@ from radiolake.crossmatch.plan import CatalogueStats, MatchPlan, plan_match
 from radiolake.crossmatch.reduce import Reduced, match_fast_movers, reduce_results
 from radiolake.crossmatch.star_chunks import StarChunk, plan_chunks
 from radiolake.crossmatch.star_task import STAR_READ, ChunkResult, TaskContext, run_star_group
+
+if TYPE_CHECKING:
+    from radiolake.crossmatch.increment import Carry
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +140,13 @@ def map_chunks(executor: Executor, planned: Planned, config: MatchConfig, timer:
     return results
 
 
+# size: the executor, both inputs, where it writes, the settings, the labels and the earlier run it carries on
 def run_crossmatch(executor: Executor, radio_location: str, stars_location: str, out: str | None,
-                   config: MatchConfig, labels: RunLabels | None = None) -> RunResult:
+                   config: MatchConfig, labels: RunLabels | None = None, carry: Carry | None = None) -> RunResult:
     """Cross-match two catalogues (locations: crossmatch.io) on `executor`; with `out`, write the run folder
-    there (run.json last, after every table). Returns the run's summary (run.json's content) and tables."""
+    there (run.json last, after every table). Returns the run's summary (run.json's content) and tables.
+    `carry`: the earlier run whose detections outside the regions this run matches it carries on, re-scored
+    (crossmatch.carry; from crossmatch.increment)."""
     labels = labels or RunLabels()
     run_id = labels.run_id or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     names = (labels.radio_name or _name(radio_location), labels.star_name or _name(stars_location))
@@ -155,14 +161,24 @@ def run_crossmatch(executor: Executor, radio_location: str, stars_location: str,
     fast = match_fast_movers(results, planned.skies, planned.plan, config)
     planned.skies = None  # the replicas, no longer needed
     reduced = reduce_results(results, fast, planned.plan, planned.radio, config, run_id)
+    carried = None
+    if carry is not None:
+        from radiolake.crossmatch.carry import carry_forward  # only an increment's (it reads the lake)
+
+        carried = carry_forward(reduced.tables, carry, config.n_offsets, run_id)
+    if not ((labels.catalog_versions or {}).get("radio") or {}).get("version"):
+        reduced.tables.pop("association")  # only a lake catalogue's runs are carried on by later ones
     timer.lap("assemble")
     if out is not None:
         write_tables(out, reduced.tables, planned.radio, reduced.radio_rows, results, planned.stars.schema,
-                     names)
+                     names, carried.rows if carried is not None else None)
     timer.lap("write")
     timings = {**timer.times, "outside_tasks": timer.outside_tasks(sum(r.seconds for r in results))}
     summary = run_summary(planned, results, reduced, config, labels, run_id=run_id, names=names,
                           timings=timings)
+    if carried is not None:
+        summary["catalog_versions"]["radio"]["increment"].update(carried.record)
+        summary["footprint"] = carried.footprint  # where the marts take this run's detections
     if out is not None:
         write_text(json.dumps(summary, indent=2), f"{out}/run.json")  # last: marks the run as whole
     return RunResult(summary, reduced.tables, planned.plan)

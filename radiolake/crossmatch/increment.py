@@ -15,9 +15,10 @@ matched already. The run reads only the other partitions. Which ones, exactly:
   partition of V in a region touched above is read again. So each region's false-association statistics
   (offset_stats: radio sources and chance matches per region) are computed over all of its radio rows, as
   a run over the whole version computes them, and the older run's rows of that region are all superseded;
-- the run's footprint is those regions, and every region of a partition coarser than them (run.json
-  `catalog_versions.radio.increment.footprint`, which the warehouse stores as the run's footprint): the
-  marts replace the older runs' detections there and nowhere else (dbt macros/supersede.sql).
+- the regions it matched are those, and every region of a partition coarser than them (run.json
+  `catalog_versions.radio.increment.footprint`); with the earlier run's regions it carries on (below), they
+  are the run's footprint (run.json `footprint`, which the warehouse stores): the marts replace the older
+  runs' detections there and nowhere else (dbt macros/supersede.sql).
 
 A version that shares no file with P replaced the catalogue (a synthetic sky, a whole-sky ingest): a whole
 run, whose footprint is that version's coverage, as before increments. Nothing new (V's files are P's: the
@@ -28,11 +29,10 @@ of a region. The earlier runs are found from the radio catalogue's pins (each ru
 radiolake.ingest.pins) and their run.json beside this run's folder (runs of one results bucket are
 siblings: s3://xmatch/<run id>/).
 
-One value is measured over everything a run read: the association prior (crossmatch.priors, from its radio
-sources). An increment's association_probability uses that of what it read, not of the whole catalogue;
-everything else equals a whole run's to the bit: each population's share of the stars, toward which its
-density is shrunk, is measured over the radio source's region at `region_order` (density.region_shares), so
-star_density_deg2, p_chance and likelihood_ratio are too (docs/pipeline.md, "Catalogues that grow").
+One value is measured over the whole catalogue: the association prior (crossmatch.priors). So an increment
+carries the earlier run's detections outside its regions on, re-scored with the prior of the catalogue so far
+(`Carry`, crossmatch.carry); every other value is measured over the radio source's region at `region_order`
+(density.region_shares: star_density_deg2, p_chance, likelihood_ratio), equal to a whole run's to the bit.
 """
 
 from __future__ import annotations
@@ -58,12 +58,26 @@ HEALPIX_ORDER = 29
 
 
 @dataclass(frozen=True)
+class Carry:
+    """The catalogue so far that a run matching part of it carries on (crossmatch.carry): the folder and id of
+    the run the marts hold for the pair of catalogues, and the regions (pixels at `order`, sorted) this run
+    matches itself; the basis's detections everywhere else come along, re-scored with the prior of all."""
+
+    prefix: str
+    run_id: str
+    regions: np.ndarray
+    order: int
+
+
+@dataclass(frozen=True)
 class Increment:
     """What a run reads of its radio catalogue version. `partitions`: the metadata entries to match (None:
-    all of them, no increment); `record`: what run.json says about it (under catalog_versions.radio)."""
+    all of them, no increment); `record`: what run.json says about it (under catalog_versions.radio);
+    `carry`: the earlier run whose other regions it carries on (None: none)."""
 
     partitions: list[dict[str, Any]] | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    carry: Carry | None = None
 
 
 def fs_and_path(location: str) -> tuple[pafs.FileSystem, str]:
@@ -131,15 +145,21 @@ def earlier_runs(fs: pafs.FileSystem, base: str, out: str, run_id: str) -> list[
 
 
 def basis_run(runs: list[dict[str, Any]], radio: dict, stars: dict) -> dict[str, Any] | None:
-    """The run whose versions the marts hold for this radio x star catalogue pair: the newest whole run or
-    increment of the pair (a region's rerun matched only its region: it is no basis)."""
+    """The run whose versions the marts hold for this radio x star catalogue pair: the newest whole run,
+    increment, or rerun of a region that carried the rest on (one that did not matched only its region: it is
+    no basis)."""
     for run in runs:
         versions = run.get("catalog_versions") or {}
         radio_record, stars_record = versions.get("radio") or {}, versions.get("stars") or {}
+        increment = radio_record.get("increment") or {}
         if (radio_record.get("catalog") == radio["catalog"] and stars_record.get("catalog") == stars["catalog"]
-                and "rerun_of_region" not in (radio_record.get("increment") or {})):
+                and ("rerun_of_region" not in increment or "carried_from" in increment)):
             return run
     return None
+
+
+def _same_settings(run: dict[str, Any], settings: dict[str, Any]) -> bool:
+    return all(run.get(k) == v for k, v in settings.items())
 
 
 def changed_pixels(fs: pafs.FileSystem, base: str, now: str, before: str, order: int) -> tuple[np.ndarray, int, int]:
@@ -164,14 +184,16 @@ def with_ring(pixels: np.ndarray, order: int) -> np.ndarray:
     return np.unique(np.concatenate([pixels, nb[nb >= 0]]))
 
 
-def region_rerun(info: cat.CatalogInfo, region: str, order: int) -> Increment:
-    """only_new off with a region: every partition of the regions it touches."""
+def region_rerun(info: cat.CatalogInfo, region: str, order: int, basis: dict[str, Any] | None) -> Increment:
+    """only_new off with a region: every partition of the regions it touches; the rest carried on from
+    `basis` (the run the marts hold, when it read the very same versions with the same settings)."""
     pixels = region_pixels(region, order)
     chosen = partitions_in(info.partitions, pixels, order)
     pixels = np.union1d(pixels, region_pixels_of(chosen, order))  # a coarse partition: all its regions read
+    carry = None if basis is None else Carry(basis["prefix"], basis["run_id"], pixels, order)
     return Increment(chosen, {"increment": {"rerun_of_region": region, "partitions": len(chosen),
                                             "of_partitions": len(info.partitions),
-                                            "footprint": footprint_of(pixels, order)}})
+                                            "footprint": footprint_of(pixels, order)}}, carry)
 
 
 # size: the runner's inputs (pinned records, where they live and it writes, the match settings, its two options)
@@ -185,10 +207,15 @@ def plan_increment(radio: dict, stars: dict, bases: tuple[str, str], out: str, r
     fs, base = fs_and_path(bases[0])
     info = cat.open_catalog(fs, base, radio["version"])
     order = int(settings["region_order"])
+    whole = region in ("", "all", None)
+    earlier = None if not only_new and whole else basis_run(earlier_runs(fs, base, out, run_id), radio, stars)
+    if earlier is not None and not _same_settings(earlier, settings):
+        earlier = None  # matched with other settings: its detections do not stand
     if not only_new:
-        return Increment() if region in ("", "all", None) else region_rerun(info, region, order)
-    earlier = basis_run(earlier_runs(fs, base, out, run_id), radio, stars)
-    if earlier is None or any(earlier.get(k) != v for k, v in settings.items()):
+        same = earlier is not None and earlier["catalog_versions"]["radio"]["version"] == radio["version"] \
+            and earlier["catalog_versions"]["stars"]["version"] == stars["version"]
+        return Increment() if whole else region_rerun(info, region, order, earlier if same else None)
+    if earlier is None:
         return Increment()  # nothing matched yet, or with other settings: everything again
     star_fs, star_base = fs_and_path(bases[1])
     before = {"radio": earlier["catalog_versions"]["radio"]["version"],
@@ -209,11 +236,12 @@ def plan_increment(radio: dict, stars: dict, bases: tuple[str, str], out: str, r
     log.info("run %s: since run %s, %d radio and %d star partitions are new or gone; matching %d of %d radio "
              "partitions (whole regions at order %d)", run_id, earlier["run_id"], n_new + n_gone,
              n_new_stars + n_gone_stars, len(chosen), len(info.partitions), order)
+    pixels = np.union1d(pixels, region_pixels_of(chosen, order))
     return Increment(chosen, {"increment": {
         "after_run": earlier["run_id"], "after_version": before["radio"], "after_stars_version": before["stars"],
         "new_partitions": n_new, "gone_partitions": n_gone, "new_star_partitions": n_new_stars,
         "gone_star_partitions": n_gone_stars, "partitions": len(chosen), "of_partitions": len(info.partitions),
-        "footprint": footprint_of(np.union1d(pixels, region_pixels_of(chosen, order)), order)}})
+        "footprint": footprint_of(pixels, order)}}, Carry(earlier["prefix"], earlier["run_id"], pixels, order))
 
 
 def copy_partitions(radio_base: str, version: str, partitions: list[dict[str, Any]], workdir: Path) -> str:
@@ -231,20 +259,22 @@ def copy_partitions(radio_base: str, version: str, partitions: list[dict[str, An
 
 # size: the runner's pinned inputs, where it reads and writes, and the run's two options
 def radio_to_read(radio: Any, stars: Any, radio_at: str, out: str, run_id: str, config: Any, workdir: Path,
-                  *, only_new: bool = True, region: str = "all") -> tuple[str, dict[str, Any]]:
+                  *, only_new: bool = True, region: str = "all") -> tuple[str, dict[str, Any], Carry | None]:
     """For the runner: (where the driver reads the radio rows, the radio record of run.json's
-    catalog_versions). `radio`, `stars`: crossmatch.versions.PinnedInput; `config`: the run's MatchConfig."""
+    catalog_versions, the earlier run it carries on). `radio`, `stars`: crossmatch.versions.PinnedInput;
+    `config`: the run's MatchConfig."""
     record = radio.record()
     if not radio.version:
-        return radio_at, record
+        return radio_at, record, None
     settings = {k: getattr(config, k) for k in SETTINGS}
     base = radio.location.rsplit("/versions/", 1)[0]
     bases = (base, stars.location.rsplit("/versions/", 1)[0])
     increment = plan_increment(record, stars.record(), bases, out, run_id, settings, only_new=only_new,
                                region=region or "all")
     if increment.partitions is None:
-        return radio_at, record
+        return radio_at, record, None
     if not increment.partitions:
         raise ValueError(f"region {region!r} holds no partition of radio catalogue {radio.catalog} version "
                          f"{radio.version}: nothing to rerun")
-    return copy_partitions(base, radio.version, increment.partitions, workdir), {**record, **increment.record}
+    return (copy_partitions(base, radio.version, increment.partitions, workdir), {**record, **increment.record},
+            increment.carry)

@@ -52,11 +52,13 @@ def matched_star_rows(results: list[ChunkResult], schema: pa.Schema, pairs: pa.T
     return rows.take(pa.array(first_occurrences(rows.column("source_id"))))
 
 
+# size: the run's tables, where its rows come from, and the rows it carries on
 def write_tables(out: str, tables: dict, radio: RadioInput, radio_rows: np.ndarray, results: list[ChunkResult],
-                 schema: pa.Schema, names: tuple[str, str]) -> None:
-    """pairs, best, offset_stats, radio_sources, stars and quarantine/{radio,stars} (tables["quarantine"])
-    under `out`; `radio_rows`: the valid radio rows with a pair (sorted); `names`: the (radio, star)
-    catalogue names written in each row's `survey`."""
+                 schema: pa.Schema, names: tuple[str, str], carried: dict[str, pa.Table] | None = None) -> None:
+    """pairs, best, offset_stats, radio_sources, stars, quarantine/{radio,stars} (tables["quarantine"]) and
+    the association inputs (tables["association"], when kept) under `out`; `radio_rows`: the valid radio rows
+    with a pair (sorted); `names`: the (radio, star) catalogue names written in each row's `survey`;
+    `carried`: an earlier run's radio_sources and stars rows this run carries on (crossmatch.carry)."""
     writer = ThreadPoolExecutor(3)
     written: list[Future] = []
 
@@ -68,8 +70,19 @@ def write_tables(out: str, tables: dict, radio: RadioInput, radio_rows: np.ndarr
     write(tables["best"], f"{out}/best")
     write(pa.Table.from_pandas(tables["offset_stats"], schema=OFFSET_STATS_SCHEMA, preserve_index=False),
           f"{out}/offset_stats")
-    write(_with_survey(matched_radio_rows(radio, radio_rows), names[0]), f"{out}/radio_sources")
-    write(_with_survey(matched_star_rows(results, schema, pairs), names[1]), f"{out}/stars")
+    radio_sources = _with_survey(matched_radio_rows(radio, radio_rows), names[0])
+    stars = _with_survey(matched_star_rows(results, schema, pairs), names[1])
+    if carried is not None:
+        radio_sources = pa.concat_tables([radio_sources, carried["radio_sources"]], promote_options="permissive")
+        more = carried["stars"]
+        stars = pa.concat_tables([stars, more.filter(pc.invert(pc.is_in(more.column("source_id"),
+                                                                          value_set=stars.column("source_id"))))],
+                                 promote_options="permissive")
+    write(radio_sources, f"{out}/radio_sources")
+    write(stars, f"{out}/stars")
+    if tables.get("association") is not None:
+        for name, table in tables["association"].tables().items():
+            write(table, f"{out}/association/{name}")
     for what, bad in tables["quarantine"].items():
         if bad is not None and bad.num_rows:
             write(bad, f"{out}/quarantine/{what}")

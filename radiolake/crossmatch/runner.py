@@ -137,12 +137,12 @@ def crossmatch_run_params(params: CrossmatchParams, *, master: str | None = None
                              offset_arcmin=params.offset_arcmin, k_nearest=params.k_nearest,
                              join_order=params.join_order)
         # only the radio partitions this star version has not met (increment.py); the record says which
-        radio_at, radio_record = radio_to_read(radio_in, stars_in, radio_at, out, run_id, config, Path(workdir),
-                                               only_new=params.only_new, region=params.region)
+        radio_at, radio_record, carry = radio_to_read(radio_in, stars_in, radio_at, out, run_id, config,
+                                                      Path(workdir), only_new=params.only_new, region=params.region)
         labels = RunLabels(run_id, radio_in.catalog, stars_in.catalog,
                            {"radio": radio_record, "stars": stars_in.record()})
         executor = local_pool or SparkExecutor(session.result)
-        summary = run_crossmatch(executor, radio_at, stars_at, out, config, labels).summary
+        summary = run_crossmatch(executor, radio_at, stars_at, out, config, labels, carry).summary
     return {**summary, "prefix": out}
 
 

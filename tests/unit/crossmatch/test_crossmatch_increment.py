@@ -1,10 +1,10 @@
 """Cross-matches that grow (issue 22): a run over a grown radio catalogue matches only what is new.
 
 Real ingests of the Sydney Radio Star Catalogue (SRSC, region by region) and Hipparcos 2 into a lake on the
-local filesystem, the real job on local Spark: three regional runs, each after its region's ingest, give
-the pairs, best matches and offset-sky statistics of one run over the union (but the association
-probability, whose prior a run measures over all it read: RUN_MEASURED), and each run after the first matched
-only its region's new radio rows."""
+local filesystem, the real job on local Spark: three regional runs, each after its region's ingest, each
+matching only its region's new radio rows and carrying the earlier regions on (crossmatch.carry), end with
+the pairs, best matches, offset-sky statistics and radio rows of one run over the union, every value to the
+bit: the association prior too, fitted over the catalogue so far."""
 
 from __future__ import annotations
 
@@ -28,11 +28,6 @@ from tests.unit.conftest_spark import spark  # noqa: F401  (re-exported fixture)
 REGIONS = ("healpix:0:4", "healpix:0:5", "healpix:0:6")
 #: The stars: first the order-1 pixels of the three regions but two of the last (26, 27), later those two.
 STARS_FIRST, STARS_LATER = "healpix:1:" + ",".join(map(str, range(16, 26))), "healpix:1:26,27"
-#: The one column measured over everything a run read: the association prior comes from all its radio sources
-#: (crossmatch.priors), so a run over part of the sky measures it over that part; the same rows read again give
-#: the same values (checked below). The stellar density of a population class, p_chance and the likelihood
-#: ratio are measured over the radio source's statistics region (density.region_shares): equal to the bit.
-RUN_MEASURED = {"association_probability"}
 
 
 @pytest.fixture(autouse=True)
@@ -52,14 +47,11 @@ def _run(root: Path, run_id: str, **options) -> dict:
     return json.loads((root / "xmatch" / run_id / "run.json").read_text())
 
 
-def _rows(root: Path, runs: list[str], table: str, drop: set[str] = RUN_MEASURED) -> set[tuple]:
-    out = set()
-    for run_id in runs:
-        t = pq.read_table(root / "xmatch" / run_id / table)
-        keep = [c for c in t.column_names if c not in drop | {"run_id"}]
-        for row in t.select(keep).to_pylist():
-            out.add(tuple(row.values()))  # exact: the same rows of a region give the same bits
-    return out
+def _rows(root: Path, run_id: str, table: str) -> list[tuple]:
+    """The run's rows of `table` (but the run id), sorted: exact, the same rows give the same bits."""
+    t = pq.read_table(root / "xmatch" / run_id / table)
+    keep = [c for c in t.column_names if c != "run_id"]
+    return sorted((tuple(row.values()) for row in t.select(keep).to_pylist()), key=repr)
 
 
 def test_region_pixels_and_footprint_of_partitions():
@@ -98,43 +90,48 @@ def test_regional_runs_match_only_what_is_new_and_equal_one_run_over_the_union(s
         assert run["n_radio"] + run["n_radio_quarantined"] == n_region < radio.num_rows
         assert all(pixel << 58 <= lo < hi <= (pixel + 1) << 58 for lo, hi in inc["footprint"]["ranges"])
 
+    assert (second["catalog_versions"]["radio"]["increment"]["carried_from"],
+            third["catalog_versions"]["radio"]["increment"]["carried_from"]) == ("r1", "r2")
     union = _run(tmp_path, "union", only_new=False)
     assert "increment" not in union["catalog_versions"]["radio"]
     assert union["catalog_versions"]["radio"]["version"] == versions[-1]
-    assert union["n_radio"] == sum(r["n_radio"] for r in runs) and union["n_pairs"] > 100
-    regional = ["r1", "r2", "r3"]
-    for table in ("pairs", "best", "offset_stats", "radio_sources"):
-        got, want = _rows(tmp_path, regional, table), _rows(tmp_path, ["union"], table)
-        assert got == want, (f"{table}: {len(got - want)} rows only in the regional runs, "
-                             f"{len(want - got)} only in the union")
+    assert union["n_radio"] == sum(r["n_radio"] for r in runs) and union["n_pairs"] == third["n_pairs"] > 100
+    assert union["association_prior"] == third["association_prior"]
+    for table in ("pairs", "best", "offset_stats", "radio_sources", "stars"):
+        got, want = _rows(tmp_path, "r3", table), _rows(tmp_path, "union", table)
+        assert got == want, (f"{table}: {len(set(got) - set(want))} rows only in the regional runs, "
+                             f"{len(set(want) - set(got))} only in the union")
+    # the third run's footprint: the regions it matched and those it carried on (every region with sources)
+    shift = 2 * (29 - third["region_order"])
+    covered = {lo >> shift for lo, _ in third["footprint"]["ranges"]} | {hi - 1 >> shift for _, hi in
+                                                                          third["footprint"]["ranges"]}
+    assert {p >> 2 * (third["region_order"]) for p in covered} == {4, 5, 6}
 
     # asked again for the same versions (nothing new): a whole run, the union's rows
     again = _run(tmp_path, "again")
     assert "increment" not in again["catalog_versions"]["radio"]
-    assert _rows(tmp_path, ["again"], "pairs") == _rows(tmp_path, ["union"], "pairs")
-    # a rerun of one region (only_new off, a region): that region's partitions only
+    assert _rows(tmp_path, "again", "pairs") == _rows(tmp_path, "union", "pairs")
+    # a rerun of one region (only_new off, a region): that region's partitions only, the rest carried on
     rerun = _run(tmp_path, "rerun", only_new=False, region=REGIONS[1])
-    assert rerun["catalog_versions"]["radio"]["increment"]["rerun_of_region"] == REGIONS[1]
+    inc = rerun["catalog_versions"]["radio"]["increment"]
+    assert (inc["rerun_of_region"], inc["carried_from"]) == (REGIONS[1], "again")
     assert rerun["n_radio"] == second["n_radio"]
-    for table in ("pairs", "best", "offset_stats"):  # the same rows read: every value the same
-        assert _rows(tmp_path, ["rerun"], table, set()) == _rows(tmp_path, ["r2"], table, set())
+    for table in ("pairs", "best", "offset_stats", "radio_sources"):  # the same rows read: every value the same
+        assert _rows(tmp_path, "rerun", table) == _rows(tmp_path, "again", table)
 
     # The stars grow (two order-1 pixels of region 3): the radio regions next to the new star partitions are
-    # matched again, no other; their pairs are a whole run's over the new star version, the others' unchanged.
+    # matched again, no other; with the rest carried on, the run equals a whole run over the new star version.
     _ingest(tmp_path, "hip2_csv", hip2, STARS_LATER, "hip2")
     grown = _run(tmp_path, "stars2")
     inc = grown["catalog_versions"]["radio"]["increment"]
-    assert (inc["after_run"], inc["new_partitions"], inc["gone_partitions"]) == ("again", 0, 0)
+    assert (inc["after_run"], inc["carried_from"], inc["new_partitions"], inc["gone_partitions"]) == (
+        "rerun", "rerun", 0, 0)
     assert inc["new_star_partitions"] > 0 and 0 < inc["partitions"] < inc["of_partitions"]
+    assert grown["n_radio"] < union["n_radio"]  # matched only the regions next to the new stars
     _run(tmp_path, "stars2-whole", only_new=False)
-    radio = cat.read_catalog(fs, base, columns=["source_id", "healpix"], version=versions[-1])
-    lo_hi = np.array(inc["footprint"]["ranges"], np.int64)
-    healpix = radio.column("healpix").to_numpy()
-    inside = ((healpix[:, None] >= lo_hi[:, 0]) & (healpix[:, None] < lo_hi[:, 1])).any(axis=1)
-    ids = np.array(radio.column("source_id").to_pylist(), object)
-    for run_id, part in (("stars2", set(ids[inside])), ("again", set(ids[~inside]))):
-        want = {r for r in _rows(tmp_path, ["stars2-whole"], "pairs") if r[0] in part}
-        assert {r for r in _rows(tmp_path, [run_id], "pairs") if r[0] in part} == want and want, run_id
+    for table in ("pairs", "best", "offset_stats", "radio_sources", "stars"):
+        assert _rows(tmp_path, "stars2", table) == _rows(tmp_path, "stars2-whole", table), table
+    assert _rows(tmp_path, "stars2", "pairs") != _rows(tmp_path, "again", "pairs")  # the new stars matched
 
 
 def test_the_load_takes_an_increments_footprint_as_the_runs():
