@@ -3,6 +3,10 @@ per dbt model, its tests after it (Astronomer Cosmos), and a failing dbt test th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
 import psycopg
 import pytest
 
@@ -43,6 +47,22 @@ def rendered_fields(dag_run) -> str:
         rows = session.scalars(select(Rendered.rendered_fields).where(Rendered.dag_id == dag_run.dag_id,
                                                                       Rendered.run_id == dag_run.run_id))
         return " ".join(str(r) for r in rows)
+
+
+@contextmanager
+def prompt_retries(dag) -> Iterator[None]:
+    """The DAG's tasks retry 1 s after a failure instead of its `retry_delay` (30 s), restored afterwards.
+
+    `dag.test()` waits out a failed task's retry delay like the scheduler, idle: the tests check what a retry
+    does (the build's retry is skipped, a model test's retry fails again), not how long it waits."""
+    delays = {task.task_id: task.retry_delay for task in dag.tasks}
+    for task in dag.tasks:
+        task.retry_delay = timedelta(seconds=1)
+    try:
+        yield
+    finally:
+        for task in dag.tasks:
+            task.retry_delay = delays[task.task_id]
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +141,8 @@ def test_a_failing_dbt_test_fails_its_models_test_task_and_independent_models_st
         assert conn.execute(flip.format(">"), (bad,)).rowcount > 0
     try:
         other_run = run_in_process(warehouse_dag, {"run_id": good})
-        dag_run = run_in_process(warehouse_dag, {"run_id": bad}, mark_success_pattern="load")
+        with prompt_retries(warehouse_dag):
+            dag_run = run_in_process(warehouse_dag, {"run_id": bad}, mark_success_pattern="load")
     finally:  # the other tests see a clean warehouse again (staging models are views)
         with psycopg.connect(settings.warehouse_dsn, autocommit=True) as conn:
             conn.execute(flip.format("<"), (bad,))
