@@ -180,6 +180,8 @@ def run_crossmatch(executor: Executor, radio_location: str, stars_location: str,
         summary["catalog_versions"]["radio"]["increment"].update(carried.record)
         summary["footprint"] = carried.footprint  # where the marts take this run's detections
     if out is not None:
+        if carried is not None:
+            carry.check_still_newest(run_id)
         write_text(json.dumps(summary, indent=2), f"{out}/run.json")  # last: marks the run as whole
     return RunResult(summary, reduced.tables, planned.plan)
 

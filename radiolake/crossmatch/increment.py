@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,21 @@ class Carry:
     run_id: str
     regions: np.ndarray
     order: int
+    found_in: tuple[str, str, dict, dict] = ("", "", {}, {})  # radio base, this run's folder, radio, stars
+
+    def check_still_newest(self, run_id: str) -> None:
+        """Raise if another run of the two catalogues finished since this one chose what to carry on: its
+        detections would be superseded by the older ones carried here. Called before run.json is written,
+        so the run is not whole and a retry carries the newer run on."""
+        base, out, radio, stars = self.found_in
+        if not base:
+            return
+        fs, path = fs_and_path(base)
+        newest = basis_run(earlier_runs(fs, path, out, run_id), radio, stars)
+        if newest is not None and newest["run_id"] != self.run_id:
+            raise RuntimeError(f"run {newest['run_id']} of {radio['catalog']} x {stars['catalog']} finished while "
+                               f"run {run_id} ran, which carries run {self.run_id} on; run it again (a retry "
+                               "carries the newer run on)")
 
 
 @dataclass(frozen=True)
@@ -184,13 +199,13 @@ def with_ring(pixels: np.ndarray, order: int) -> np.ndarray:
     return np.unique(np.concatenate([pixels, nb[nb >= 0]]))
 
 
-def region_rerun(info: cat.CatalogInfo, region: str, order: int, basis: dict[str, Any] | None) -> Increment:
-    """only_new off with a region: every partition of the regions it touches; the rest carried on from
-    `basis` (the run the marts hold, when it read the very same versions with the same settings)."""
+def region_rerun(info: cat.CatalogInfo, region: str, order: int, carry: Carry | None) -> Increment:
+    """only_new off with a region: every partition of the regions it touches; the rest carried on as `carry`
+    says (the run the marts hold, when it read the very same versions with the same settings)."""
     pixels = region_pixels(region, order)
     chosen = partitions_in(info.partitions, pixels, order)
     pixels = np.union1d(pixels, region_pixels_of(chosen, order))  # a coarse partition: all its regions read
-    carry = None if basis is None else Carry(basis["prefix"], basis["run_id"], pixels, order)
+    carry = None if carry is None else replace(carry, regions=pixels)
     return Increment(chosen, {"increment": {"rerun_of_region": region, "partitions": len(chosen),
                                             "of_partitions": len(info.partitions),
                                             "footprint": footprint_of(pixels, order)}}, carry)
@@ -211,10 +226,12 @@ def plan_increment(radio: dict, stars: dict, bases: tuple[str, str], out: str, r
     earlier = None if not only_new and whole else basis_run(earlier_runs(fs, base, out, run_id), radio, stars)
     if earlier is not None and not _same_settings(earlier, settings):
         earlier = None  # matched with other settings: its detections do not stand
+    carry = None if earlier is None else Carry(earlier["prefix"], earlier["run_id"], np.zeros(0, np.int64), order,
+                                               (bases[0], out, radio, stars))
     if not only_new:
         same = earlier is not None and earlier["catalog_versions"]["radio"]["version"] == radio["version"] \
             and earlier["catalog_versions"]["stars"]["version"] == stars["version"]
-        return Increment() if whole else region_rerun(info, region, order, earlier if same else None)
+        return Increment() if whole else region_rerun(info, region, order, carry if same else None)
     if earlier is None:
         return Increment()  # nothing matched yet, or with other settings: everything again
     star_fs, star_base = fs_and_path(bases[1])
@@ -241,7 +258,7 @@ def plan_increment(radio: dict, stars: dict, bases: tuple[str, str], out: str, r
         "after_run": earlier["run_id"], "after_version": before["radio"], "after_stars_version": before["stars"],
         "new_partitions": n_new, "gone_partitions": n_gone, "new_star_partitions": n_new_stars,
         "gone_star_partitions": n_gone_stars, "partitions": len(chosen), "of_partitions": len(info.partitions),
-        "footprint": footprint_of(pixels, order)}}, Carry(earlier["prefix"], earlier["run_id"], pixels, order))
+        "footprint": footprint_of(pixels, order)}}, replace(carry, regions=pixels))
 
 
 def copy_partitions(radio_base: str, version: str, partitions: list[dict[str, Any]], workdir: Path) -> str:

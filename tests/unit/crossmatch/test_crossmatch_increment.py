@@ -17,7 +17,14 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 
-from radiolake.crossmatch.increment import footprint_of, partitions_in, region_pixels, region_pixels_of
+from radiolake.crossmatch.increment import (
+    SETTINGS,
+    footprint_of,
+    partitions_in,
+    plan_increment,
+    region_pixels,
+    region_pixels_of,
+)
 from radiolake.crossmatch.runner import crossmatch_run_params
 from radiolake.ingest import catalog as cat
 from radiolake.ingest.run import ingest_survey
@@ -54,6 +61,15 @@ def _rows(root: Path, run_id: str, table: str) -> list[tuple]:
     return sorted((tuple(row.values()) for row in t.select(keep).to_pylist()), key=repr)
 
 
+def _planned_carry(root: Path, earlier: dict, radio_version: str, run_id: str):
+    stars = earlier["catalog_versions"]["stars"]
+    increment = plan_increment({"catalog": "srsc", "version": radio_version}, stars,
+                               (str(root / "catalogs" / "srsc"), str(root / "catalogs" / "hip2")),
+                               str(root / "xmatch" / run_id), run_id, {k: earlier[k] for k in SETTINGS})
+    assert increment.carry is not None and increment.carry.run_id == earlier["run_id"]
+    return increment.carry
+
+
 def test_region_pixels_and_footprint_of_partitions():
     parts = [{"order": 1, "pixel": 20}, {"order": 5, "pixel": 7 * 4**5 + 3}]
     assert region_pixels_of(parts, 3).tolist() == [*range(20 * 16, 21 * 16), 7 * 4**3]
@@ -73,7 +89,12 @@ def test_regional_runs_match_only_what_is_new_and_equal_one_run_over_the_union(s
     runs, versions = [], []
     for k, region in enumerate(REGIONS, start=1):
         versions.append(_ingest(tmp_path, "srsc", shared_data / "SRSC_distances.csv", region, "srsc").version)
+        if k == 3:  # a run that chose to carry r2 on, while r3 ran and finished
+            late = _planned_carry(tmp_path, runs[-1], versions[-1], "late")
+            late.check_still_newest("late")  # r2 is still the newest: nothing to say
         runs.append(_run(tmp_path, f"r{k}"))
+    with pytest.raises(RuntimeError, match="run r3 of srsc x hip2 finished while run late ran"):
+        late.check_still_newest("late")
     first, second, third = runs
     assert "increment" not in first["catalog_versions"]["radio"]  # nothing matched before: every row
     for k, run in ((1, second), (2, third)):
