@@ -12,7 +12,7 @@ posterior are redone. Its footprint (run.json `footprint`: where the marts take 
 it matched plus those it carried, so after it the marts hold exactly what one run over the union would give.
 
 A basis without association inputs (a run from before they were kept) cannot be carried on: the run then
-scores with the prior of what it matched, and says so in the log and in run.json.
+scores with the prior of what it matched, says so in the log, and its run.json has no `carried_from`.
 """
 
 from __future__ import annotations
@@ -92,4 +92,4 @@ def carry_forward(tables: dict[str, Any], carry: Carry, n_offsets: int, run_id: 
 
 def _with_run(table: pa.Table, run_id: str) -> pa.Table:
     i = table.schema.get_field_index("run_id")
-    return table.set_column(i, table.schema.field(i), pa.array([run_id] * table.num_rows, pa.string()))
+    return table.set_column(i, table.schema.field(i), pa.repeat(pa.scalar(run_id, pa.string()), table.num_rows))

@@ -76,7 +76,7 @@ def write_tables(out: str, tables: dict, radio: RadioInput, radio_rows: np.ndarr
         radio_sources = pa.concat_tables([radio_sources, carried["radio_sources"]], promote_options="permissive")
         more = carried["stars"]
         stars = pa.concat_tables([stars, more.filter(pc.invert(pc.is_in(more.column("source_id"),
-                                                                          value_set=stars.column("source_id"))))],
+                                                                          value_set=stars.column("source_id").combine_chunks())))],
                                  promote_options="permissive")
     write(radio_sources, f"{out}/radio_sources")
     write(stars, f"{out}/stars")
