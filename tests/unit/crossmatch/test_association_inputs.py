@@ -77,3 +77,13 @@ def test_a_pair_without_inputs_is_an_error_and_a_folder_without_them_none(tmp_pa
     with pytest.raises(ValueError, match="candidates"):
         every.candidate_index(every.radio_id.slice(0, 1), np.array([50]))
     assert AssociationInputs.read(str(tmp_path)) is None
+
+
+def test_a_basis_without_inputs_is_not_carried_on(tmp_path, caplog):
+    from radiolake.crossmatch.carry import carry_forward
+    from radiolake.crossmatch.increment import Carry
+
+    tables = {"association": _sky(50), "pairs": pa.table({"radio_id": ["racs:00001"]})}
+    before = dict(tables)
+    assert carry_forward(tables, Carry(str(tmp_path), "old-run", np.array([0]), 3), 4, "new-run") is None
+    assert tables == before and "old-run kept no association inputs" in caplog.text
