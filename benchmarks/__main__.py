@@ -5,6 +5,8 @@ Sizes for the issues' figures: `python benchmarks/ingest.py --rows 10000000`,
 `python benchmarks/warehouse_load.py --pairs 1000000` (the load alone, repeated, wall and CPU),
 `python benchmarks/spark_cluster.py --rows 1000000` (local mode vs the stack's standalone cluster),
 `python benchmarks/bucket_browser.py` (a 10,000-object folder through the bucket browser),
+`python -m benchmarks.growing --stars 1000000 --radio 100000` (a catalogue grown by three regions: regional runs vs
+one whole run over the union),
 `python benchmarks/pipeline.py --rounds 3` (the pipeline DAG on the demo sky, dbt as Cosmos WATCHER vs LOCAL)
 `python -m benchmarks plan-check` (`radiolake plan` vs real runs at three sizes; --save-costs refits its costs)
 (the warehouse one needs the embedded stack: `radiolake stack up --no-airflow`; the bucket browser one the
@@ -29,6 +31,7 @@ RUNS = [
      "--repeat", "2"],
     ["-m", "benchmarks", "plan-check", "--sizes", "tiny", "small"],
     ["-m", "benchmarks.hats_versions", "--lsdb"],  # LSDB reads every grown version (in .venv-bench)
+    ["-m", "benchmarks.growing"],  # regional runs (match the new, carry the rest) vs one whole run, checked equal
     ["benchmarks/warehouse.py", "--pairs", "200000"],
     ["benchmarks/warehouse_load.py", "--pairs", "200000", "--repeat", "2"],
     ["benchmarks/spark_cluster.py", "--rows", "100000"],
