@@ -18,6 +18,8 @@ from tests._session import STACK_KEY, close_airflow_connections, stop_test_stack
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+#: Fixtures that start a stack of their own (tests/integration/conftest.py): their tests form the `own_stack` group.
+OWN_STACKS = {"own_stack", "own_warehouse"}
 _HOME: Path | None = None
 
 
@@ -54,12 +56,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under `pytest -n 2 --dist loadgroup` (`make test`): every test on the shared stack in one xdist group, so
     one worker starts that one stack and runs them in order while the other worker runs the rest (unit, static,
-    Spark-local, and the tests that start a stack of their own, `own_stack`, kept together in a group of theirs
-    so that at most two stacks ever run at once). Without xdist the marks change nothing."""
+    Spark-local, and the tests that start a stack of their own, `own_stack` or `own_warehouse`, kept together
+    in a group of theirs so that at most two stacks ever run at once). Without xdist the marks change nothing."""
     grouping = bool(getattr(config.option, "loadgroup", False))  # set in an xdist worker under --dist loadgroup
     for item in items:
         names = getattr(item, "fixturenames", ())
-        group = "stack" if "stack" in names else "own_stack" if "own_stack" in names else None
+        group = "stack" if "stack" in names else "own_stack" if OWN_STACKS & set(names) else None
         if group is None:
             continue
         item.add_marker(pytest.mark.xdist_group(group))

@@ -1,8 +1,11 @@
 """The `stack` fixture: the real embedded stack (PostgreSQL, S3 server, Airflow 3), up once per session.
-`own_stack`: a stack of one test's own, for tests that kill or restart services."""
+`own_stack`: a stack of one test's own, for tests that kill or restart services.
+`own_warehouse`: PostgreSQL and the S3 server without Airflow, of one module's own, for modules that only load
+runs and build dbt (they then run beside the shared stack's tests, not after them)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +54,29 @@ def own_stack() -> Iterator[StackHandle]:
         the_stack.up()
         yield handle(the_stack)
     finally:  # nothing of this stack outlives the test, even when a service refused to stop cleanly
+        stop_test_stack(the_stack, home)
+
+
+@pytest.fixture(scope="module")
+def own_warehouse() -> Iterator[StackHandle]:
+    """PostgreSQL and the S3 server of this module's own (no Airflow, no Spark cluster), stopped after it.
+
+    For modules that need the warehouse alone (loads, dbt builds): under `make test` they run in the
+    `own_stack` group (tests/conftest.py), on the worker beside the shared stack's, whose group is the suite's
+    longest. RADIOLAKE_HOME names this stack meanwhile, so code that reads its settings from the environment
+    (e.g. a load looking up its radio catalogue's coverage in the lake) finds this stack, as a user's would."""
+    home = Path(tempfile.mkdtemp(prefix="radiolake-test-wh-", dir="/tmp"))
+    the_stack = Stack(StateDir(home))
+    before = os.environ.get("RADIOLAKE_HOME")
+    try:
+        the_stack.up(with_airflow=False, spark_workers=0)
+        os.environ["RADIOLAKE_HOME"] = str(home)
+        yield handle(the_stack)
+    finally:
+        if before is None:
+            os.environ.pop("RADIOLAKE_HOME", None)
+        else:
+            os.environ["RADIOLAKE_HOME"] = before
         stop_test_stack(the_stack, home)
 
 

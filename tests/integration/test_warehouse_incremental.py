@@ -1,5 +1,8 @@
 """Incremental marts on the real warehouse: after loads, reloads, per-model builds (as Cosmos runs them) and
-new cuts, an incremental build leaves exactly the rows a `--full-refresh` computes from scratch."""
+new cuts, an incremental build leaves exactly the rows a `--full-refresh` computes from scratch.
+
+On a warehouse of the module's own (`own_warehouse`: PostgreSQL and the S3 server, no Airflow): these tests need
+nothing else, and under `make test` they then run beside the shared stack's tests instead of after them."""
 
 from __future__ import annotations
 
@@ -62,27 +65,27 @@ def work(tmp_path_factory):
     return tmp_path_factory.mktemp("dbt-incremental")
 
 
-def full_refresh(stack, work, vars=None) -> dict[str, pd.DataFrame]:
-    dbt_runner.build(settings=stack.settings, work_dir=work, full_refresh=True, vars=vars)
-    return snapshot(stack.settings.warehouse_dsn)
+def full_refresh(own_warehouse, work, vars=None) -> dict[str, pd.DataFrame]:
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work, full_refresh=True, vars=vars)
+    return snapshot(own_warehouse.settings.warehouse_dsn)
 
 
-def test_loads_reloads_and_superseding_runs(stack, work, tmp_path_factory):
-    dsn = stack.settings.warehouse_dsn
+def test_loads_reloads_and_superseding_runs(own_warehouse, work, tmp_path_factory):
+    dsn = own_warehouse.settings.warehouse_dsn
     run_a = write_run(tmp_path_factory, "it-inc-a", 41, SURVEY)
     load_run(run_a, dsn=dsn)
-    dbt_runner.build(settings=stack.settings, work_dir=work)  # the marts exist before the next loads
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)  # the marts exist before the next loads
     load_run(write_run(tmp_path_factory, "it-inc-b", 42, SURVEY), dsn=dsn)  # newer run: supersedes A
     load_run(write_run(tmp_path_factory, "it-inc-c", 43, OTHER), dsn=dsn)
-    result = dbt_runner.build(settings=stack.settings, work_dir=work)
+    result = dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     assert set(result.statuses().values()) <= {"success", "pass"}
     incremental = snapshot(dsn)
-    assert_same(incremental, full_refresh(stack, work))
+    assert_same(incremental, full_refresh(own_warehouse, work))
 
     # Rerun A with new content: its rows are replaced (no duplicates), and A, now the newest, supersedes B.
     a_v2 = write_run(tmp_path_factory, "it-inc-a", 44, SURVEY, n_pairs=700)
     load_run(a_v2, dsn=dsn)
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     incremental = snapshot(dsn)
     candidates = incremental["marts.radio_star_candidates"]
     n_best = make_sample_tables(700, seed=44, run_id="it-inc-a", survey=SURVEY)[1]["n_best"]
@@ -91,42 +94,42 @@ def test_loads_reloads_and_superseding_runs(stack, work, tmp_path_factory):
     assert latest["it-inc-a"] and not latest["it-inc-b"]
     detections = incremental["marts.radio_star_detections"]
     assert set(detections.loc[detections["survey"] == SURVEY, "run_id"]) == {"it-inc-a"}
-    assert_same(incremental, full_refresh(stack, work))
+    assert_same(incremental, full_refresh(own_warehouse, work))
 
     # The same rerun again changes nothing but when the run was loaded.
     load_run(a_v2, dsn=dsn)
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     again = snapshot(dsn)
     assert_same(*({t: df.drop(columns="run_loaded_at", errors="ignore") for t, df in snap.items()}
                   for snap in (again, incremental)))
 
 
-def test_model_by_model_builds_as_cosmos_runs_them(stack, work, tmp_path_factory):
-    dsn = stack.settings.warehouse_dsn
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+def test_model_by_model_builds_as_cosmos_runs_them(own_warehouse, work, tmp_path_factory):
+    dsn = own_warehouse.settings.warehouse_dsn
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     load_run(write_run(tmp_path_factory, "it-inc-b", 45, SURVEY, n_pairs=600), dsn=dsn)  # B newest again
     load_run(write_run(tmp_path_factory, "it-inc-d", 46, OTHER), dsn=dsn)
     for model in MODELS:  # a test reaching a later model (e.g. candidates -> sky_summary) runs after both
         result = dbt_runner.run_dbt(["build", "--select", model, "--indirect-selection", "cautious"],
-                                    settings=stack.settings, work_dir=work)
+                                    settings=own_warehouse.settings, work_dir=work)
         assert result.statuses()[f"model.radiolake.{model}"] == "success"
-    tests = dbt_runner.run_dbt(["test"], settings=stack.settings, work_dir=work)
+    tests = dbt_runner.run_dbt(["test"], settings=own_warehouse.settings, work_dir=work)
     assert set(tests.statuses().values()) == {"pass"}
-    assert_same(snapshot(dsn), full_refresh(stack, work))
+    assert_same(snapshot(dsn), full_refresh(own_warehouse, work))
 
 
-def test_new_cuts_recompute_every_row(stack, work):
+def test_new_cuts_recompute_every_row(own_warehouse, work):
     """Rows never mix two sets of cuts: a build with other cuts recomputes what depends on them."""
-    dsn = stack.settings.warehouse_dsn
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+    dsn = own_warehouse.settings.warehouse_dsn
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     # star_detection_min_probability: radio_stars' n_secure_detections must follow it too (issue 21)
     cuts = {"grade_b_min_probability": 0.5, "parallax_snr_min": 3.0, "star_detection_min_probability": 0.5}
     try:
-        dbt_runner.build(settings=stack.settings, work_dir=work, vars=cuts)
+        dbt_runner.build(settings=own_warehouse.settings, work_dir=work, vars=cuts)
         incremental = snapshot(dsn)
-        assert_same(incremental, full_refresh(stack, work, vars=cuts))
+        assert_same(incremental, full_refresh(own_warehouse, work, vars=cuts))
     finally:
-        dbt_runner.build(settings=stack.settings, work_dir=work)  # back to the project's cuts
+        dbt_runner.build(settings=own_warehouse.settings, work_dir=work)  # back to the project's cuts
     assert not snapshot(dsn)["marts.radio_stars"].equals(incremental["marts.radio_stars"])
 
 
@@ -140,21 +143,21 @@ def _partitions_of(dsn: str, run_id: str) -> list[str]:
             (partition_prefix(t.name, run_id) + "\\_%",)).fetchall()]
 
 
-def test_retention_drops_old_runs_cleanly(stack, work, tmp_path_factory):
+def test_retention_drops_old_runs_cleanly(own_warehouse, work, tmp_path_factory):
     from radiolake.warehouse.retention import RetentionPolicy
 
-    dsn = stack.settings.warehouse_dsn
+    dsn = own_warehouse.settings.warehouse_dsn
     survey = "it_ret_racs"
     runs = ["it-ret-pinned", "it-ret-1", "it-ret-2", "it-ret-3"]  # loaded (and created) oldest first
     for seed, run_id in enumerate(runs, start=50):
         load_run(write_run(tmp_path_factory, run_id, seed, survey, n_pairs=400), dsn=dsn)
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     before = snapshot(dsn)
     others = before["marts.radio_star_candidates"].query("survey != @survey")
     assert set(before["marts.survey_summary"]["run_id"]) >= set(runs)
 
     # Keep the newest run of each combination, and the pinned one; the newest is reloaded to apply it.
-    # Other modules' runs in this shared warehouse are pinned too, so only this test's runs can go.
+    # The runs of this module's other tests are pinned too, so only this test's runs can go.
     with psycopg.connect(dsn) as conn:
         others_runs = {r[0] for r in conn.execute("SELECT run_id FROM load.runs WHERE run_id NOT LIKE 'it-ret-%'")}
     policy = RetentionPolicy(keep_runs=1, pinned=frozenset({"it-ret-pinned", *others_runs}))
@@ -168,7 +171,7 @@ def test_retention_drops_old_runs_cleanly(stack, work, tmp_path_factory):
     assert _partitions_of(dsn, "it-ret-1") == _partitions_of(dsn, "it-ret-2") == []
     assert _partitions_of(dsn, "it-ret-3")  # the kept run's partitions are there
 
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     after = snapshot(dsn)
     for table, df in after.items():
         if "run_id" in df:
@@ -176,13 +179,13 @@ def test_retention_drops_old_runs_cleanly(stack, work, tmp_path_factory):
     pd.testing.assert_frame_equal(  # other runs' candidates untouched
         after["marts.radio_star_candidates"].query("survey != @survey").reset_index(drop=True),
         others.reset_index(drop=True))
-    assert_same(after, full_refresh(stack, work))
+    assert_same(after, full_refresh(own_warehouse, work))
 
 
-def test_retention_by_age_never_drops_the_newest(stack, tmp_path_factory):
+def test_retention_by_age_never_drops_the_newest(own_warehouse, tmp_path_factory):
     from radiolake.warehouse.retention import RetentionPolicy, runs_to_drop
 
-    dsn = stack.settings.warehouse_dsn
+    dsn = own_warehouse.settings.warehouse_dsn
     for run_id, created in (("it-age-old", "2020-01-01T00:00:00+00:00"),
                             ("it-age-older", "2019-01-01T00:00:00+00:00")):
         tables, run = make_sample_tables(200, seed=60, run_id=run_id, survey="it_age_racs")
@@ -199,9 +202,9 @@ def test_retention_by_age_never_drops_the_newest(stack, tmp_path_factory):
     assert not [r for r in doomed if r.startswith(("it-inc-", "it-ret-"))]  # created today
 
 
-def test_check_runs_scopes_the_tests_and_refuses_non_ids(stack, work):
+def test_check_runs_scopes_the_tests_and_refuses_non_ids(own_warehouse, work):
     """With check_runs, tests see those runs' rows only: a broken row elsewhere passes, in scope it fails."""
-    dsn = stack.settings.warehouse_dsn
+    dsn = own_warehouse.settings.warehouse_dsn
     with psycopg.connect(dsn) as conn:
         runs = {r[0] for r in conn.execute("SELECT run_id FROM load.runs WHERE run_id IN ('it-inc-a', 'it-inc-c')")}
         assert runs == {"it-inc-a", "it-inc-c"}
@@ -210,28 +213,28 @@ def test_check_runs_scopes_the_tests_and_refuses_non_ids(stack, work):
                      "star_dec_at_epoch, combined_error_arcsec, likelihood_ratio, association_probability "
                      "FROM load.best WHERE run_id = 'it-inc-c' LIMIT 1")
     try:
-        result = dbt_runner.build(settings=stack.settings, work_dir=work, select="stg_best",
+        result = dbt_runner.build(settings=own_warehouse.settings, work_dir=work, select="stg_best",
                                   vars={"check_runs": ["it-inc-a"]})
         assert set(result.statuses().values()) <= {"success", "pass"}
         with pytest.raises(dbt_runner.DbtError) as info:
-            dbt_runner.build(settings=stack.settings, work_dir=work, select="stg_best",
+            dbt_runner.build(settings=own_warehouse.settings, work_dir=work, select="stg_best",
                              vars={"check_runs": ["it-inc-c"]})
         assert "relationships_stg_best_radio_key" in " ".join(info.value.failures)
     finally:
         with psycopg.connect(dsn) as conn:
             conn.execute("DELETE FROM load.best WHERE radio_id = 'ghost-radio'")
     with pytest.raises(dbt_runner.DbtError, match="not a run id"):
-        dbt_runner.build(settings=stack.settings, work_dir=work, select="stg_best",
+        dbt_runner.build(settings=own_warehouse.settings, work_dir=work, select="stg_best",
                          vars={"check_runs": ["x' or '1'='1"]})
 
 
-def test_big_increments_rewrite_the_table_and_small_ones_insert(stack, work, tmp_path_factory):
+def test_big_increments_rewrite_the_table_and_small_ones_insert(own_warehouse, work, tmp_path_factory):
     """incremental_direct: a build adding fewer rows than a table holds inserts them (same storage); one adding
     at least as many truncates and refills the table (new storage, same table: views over it and its grants
     stay). Either way the rows are those of a full refresh."""
-    dsn = stack.settings.warehouse_dsn
+    dsn = own_warehouse.settings.warehouse_dsn
     load_run(write_run(tmp_path_factory, "it-inc-base", 69, "it_inc_base", n_pairs=300), dsn=dsn)
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     tables = ("intermediate.int_best_matches", "intermediate.int_star_detections", "marts.radio_stars")
 
     def state() -> dict[str, tuple[int, int, int]]:
@@ -241,7 +244,7 @@ def test_big_increments_rewrite_the_table_and_small_ones_insert(stack, work, tmp
 
     before = state()
     load_run(write_run(tmp_path_factory, "it-inc-small", 70, "it_inc_small", n_pairs=60), dsn=dsn)
-    dbt_runner.build(settings=stack.settings, work_dir=work)
+    dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
     after_small = state()
     assert after_small["intermediate.int_best_matches"][2] > before["intermediate.int_best_matches"][2]
     for table, (oid, filenode, rows) in before.items():
@@ -254,7 +257,7 @@ def test_big_increments_rewrite_the_table_and_small_ones_insert(stack, work, tmp
         conn.execute("CREATE OR REPLACE VIEW public.it_inc_analyst AS SELECT count(*) AS n "
                      "FROM marts.radio_stars")
     try:
-        result = dbt_runner.build(settings=stack.settings, work_dir=work)
+        result = dbt_runner.build(settings=own_warehouse.settings, work_dir=work)
         assert set(result.statuses().values()) <= {"success", "pass"}
         after_big = state()
         for table, (oid, filenode, rows) in after_small.items():
@@ -268,4 +271,4 @@ def test_big_increments_rewrite_the_table_and_small_ones_insert(stack, work, tmp
             conn.execute("DROP VIEW IF EXISTS public.it_inc_analyst")
     assert result.statuses()["test.radiolake.assert_mart_keys_have_unique_indexes"] == "pass"
     incremental = snapshot(dsn)
-    assert_same(incremental, full_refresh(stack, work))
+    assert_same(incremental, full_refresh(own_warehouse, work))
