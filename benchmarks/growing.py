@@ -132,10 +132,34 @@ def check_equal(lake: Lake, run_id: str, reference: str) -> list[str]:
         got, want = lake.rows(run_id, table), lake.rows(reference, table)
         if got != want:
             problems.append(f"{run_id} vs {reference}: {table}: {sum((got - want).values())} rows only in "
-                            f"{run_id}, {sum((want - got).values())} only in {reference}")
+                            f"{run_id}, {sum((want - got).values())} only in {reference}"
+                            + differing_columns(lake, run_id, reference, table))
         elif not got and table in ("pairs", "best", "radio_sources"):
             problems.append(f"{run_id} vs {reference}: {table} is empty in both (nothing checked)")
     return problems
+
+
+KEYS = {"pairs": ["radio_id", "star_id"], "best": ["radio_id", "star_id"], "radio_sources": ["source_id"],
+        "offset_stats": ["region_order", "region_pixel", "radius_arcsec"]}
+
+
+def differing_columns(lake: Lake, run_id: str, reference: str, table: str) -> str:
+    """Where two runs' rows differ, for the failure message: rows of one key only in either run, and per column
+    the rows whose values differ and by how much at most."""
+    got, want = (pq.read_table(lake.root / "xmatch" / r / table).to_pandas() for r in (run_id, reference))
+    both = got.merge(want, on=KEYS[table], how="outer", suffixes=("", "_ref"), indicator=True)
+    notes = [f"{(both['_merge'] != 'both').sum()} keys in one run only"]
+    both = both[both["_merge"] == "both"]
+    for column in (c for c in got.columns if c not in KEYS[table] and c != "run_id"):
+        a, b = both[column], both[f"{column}_ref"]
+        differ = ~((a == b) | (a.isna() & b.isna()))
+        if differ.any():
+            try:
+                most = f", at most {abs(a[differ].astype(float) - b[differ].astype(float)).max():.3g}"
+            except (TypeError, ValueError):
+                most = ""
+            notes.append(f"{column}: {int(differ.sum())} rows{most}")
+    return " (" + "; ".join(notes) + ")"
 
 
 # size: the sky's two sizes, the run settings (offset skies, workers, rows per partition) and the seed
@@ -199,10 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=20_000,
                         help="rows per catalogue partition at most (finer partitions: a new region's neighbours "
                              "are matched again only near its edge)")
+    parser.add_argument("--keep", metavar="DIR", help="build the lake in DIR/lake (a new folder) and keep it")
     parser.add_argument("--no-save", action="store_true", help="write no results JSON")
     args = parser.parse_args(argv)
     home = os.environ.get("RADIOLAKE_HOME")
-    with tempfile.TemporaryDirectory(prefix="radiolake-growing-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="radiolake-growing-", dir=args.keep) as tmp:
+        if args.keep:
+            tmp = str(Path(args.keep) / "lake")  # the lake outside the temp folder: kept for a look
+            Path(tmp).mkdir(parents=True)
         os.environ["RADIOLAKE_HOME"] = f"{tmp}/state"  # the runs' state (locks, records) in the temp folder too
         try:
             result = measure(Path(tmp), args.stars, args.radio, args.offsets, args.workers, args.max_rows)
