@@ -15,7 +15,7 @@ The answer is checked before any figure is printed: the third regional run's and
 offset_stats and radio_sources equal the whole run's, every column exactly (as multisets of rows, run_id left
 out); a difference fails the benchmark. Needs no stack. Results JSON under benchmarks/results/.
 
-    python -m benchmarks.growing [--stars 1000000] [--radio 100000] [--offsets 4] [--workers 2]
+    python -m benchmarks.growing [--stars 1000000] [--radio 100000] [--offsets 4] [--workers 2] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -214,6 +215,19 @@ def report(result: dict[str, Any]) -> list[str]:
     return lines + result["problems"]
 
 
+def one_round(args: argparse.Namespace, keep: Path | None) -> dict[str, Any]:
+    """One lake grown and its five runs, in a temp folder (or `keep`, left in place)."""
+    home = os.environ.get("RADIOLAKE_HOME")
+    with tempfile.TemporaryDirectory(prefix="radiolake-growing-") as tmp:
+        root = keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        os.environ["RADIOLAKE_HOME"] = f"{root}/state"  # the runs' state (locks, records) beside the lake
+        try:
+            return measure(root, args.stars, args.radio, args.offsets, args.workers, args.max_rows)
+        finally:
+            os.environ.pop("RADIOLAKE_HOME") if home is None else os.environ.update(RADIOLAKE_HOME=home)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stars", type=int, default=1_000_000, help="stars over the three regions")
@@ -223,20 +237,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=20_000,
                         help="rows per catalogue partition at most (finer partitions: a new region's neighbours "
                              "are matched again only near its edge)")
-    parser.add_argument("--keep", metavar="DIR", help="build the lake in DIR/lake (a new folder) and keep it")
+    parser.add_argument("--keep", metavar="DIR", help="build the lakes in DIR/lake1, lake2, ... and keep them")
     parser.add_argument("--no-save", action="store_true", help="write no results JSON")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds, each on a lake of its own (median ratios)")
     args = parser.parse_args(argv)
-    home = os.environ.get("RADIOLAKE_HOME")
-    with tempfile.TemporaryDirectory(prefix="radiolake-growing-", dir=args.keep) as tmp:
-        if args.keep:
-            tmp = str(Path(args.keep) / "lake")  # the lake outside the temp folder: kept for a look
-            Path(tmp).mkdir(parents=True)
-        os.environ["RADIOLAKE_HOME"] = f"{tmp}/state"  # the runs' state (locks, records) in the temp folder too
-        try:
-            result = measure(Path(tmp), args.stars, args.radio, args.offsets, args.workers, args.max_rows)
-        finally:
-            os.environ.pop("RADIOLAKE_HOME") if home is None else os.environ.update(RADIOLAKE_HOME=home)
-    print("\n".join(report(result)), flush=True)
+    rounds = []
+    for n in range(args.repeat):
+        keep = Path(args.keep) / f"lake{n + 1}" if args.keep else None
+        rounds.append(one_round(args, keep))
+        print(f"round {n + 1} of {args.repeat}:\n" + "\n".join(report(rounds[-1])), flush=True)
+    result = {**rounds[-1], "rounds": [r["ratios"] for r in rounds],
+              "ratios": {k: statistics.median(r["ratios"][k] for r in rounds) for k in rounds[-1]["ratios"]},
+              "problems": [p for r in rounds for p in r["problems"]], "equal": all(r["equal"] for r in rounds)}
+    if args.repeat > 1:
+        print(f"medians of {args.repeat} rounds: " + ", ".join(f"{k} {v:.2f}" for k, v in result["ratios"].items()))
     if not args.no_save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         path = RESULTS / f"growing-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
