@@ -43,6 +43,17 @@ def stack(pytestconfig: pytest.Config) -> StackHandle:
     return handle(the_stack)
 
 
+@pytest.fixture(scope="session")
+def smoke_run(stack: StackHandle) -> str:
+    """The id of one radiolake_smoke run through the shared stack's scheduler, finished successfully, for the
+    tests that read what such a run leaves (task states and logs, a task's XCom). One run for all of them:
+    each run starts three task processes and a Spark application."""
+    stack.airflow.wait_for_dag("radiolake_smoke", timeout=180)
+    run_id = stack.airflow.trigger("radiolake_smoke")
+    assert stack.airflow.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
+    return run_id
+
+
 @pytest.fixture
 def own_stack() -> Iterator[StackHandle]:
     """A whole stack for this test alone (its own state directory, ports and processes), stopped after it.

