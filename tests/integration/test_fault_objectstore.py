@@ -1,6 +1,7 @@
 """Fault: the S3 server dies (SIGKILL) while an ingest writes a catalogue version into the lake. After a
 restart, a retry of the same ingest succeeds: one committed version, every object in it whole, nothing
-left of the killed attempt. On a stack of its own (`own_stack`)."""
+left of the killed attempt. On PostgreSQL and an S3 server of its own (`own_warehouse`: no Airflow, which the
+ingest does not use)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ NAME = "it_fault_stars"
 INPUT = {"rows": 6000, "seed": 7, "region": "cone:200,-30,10"}
 
 
-def test_s3_server_killed_mid_write_then_retry_commits_one_whole_version(own_stack):
-    stack = own_stack
+def test_s3_server_killed_mid_write_then_retry_commits_one_whole_version(own_warehouse):
+    stack = own_warehouse
     settings = stack.settings
     ensure_buckets(settings)
     objectstore = stack.stack.objectstore
