@@ -48,47 +48,54 @@ def propagate_xyz(
 
 
 
-#: Up to this many distinct epochs ERFA's epv00 is evaluated at each; above, it is interpolated from a daily
-#: grid (epv00 costs tens of microseconds a date, and a chunk with offset skies has ~10^5 radio dates).
-EXACT_EPOCHS = 256
-
-
 def earth_barycentric_au(epoch_jyear: np.ndarray) -> np.ndarray:
     """(N, 3) barycentric position of the Earth (AU, ICRS axes) at Julian-year epochs (TT, taken as TDB: 2 ms
-    apart); computed once per distinct epoch, or for many epochs by cubic Hermite interpolation of epv00's
-    position and velocity on a daily grid (within 1e-9 AU of epv00: ~1e-6 mas of parallax shift at 1")."""
-    import erfa  # astropy's own dependency
+    apart; NaN: unknown): a cubic Hermite interpolation of ERFA's epv00 position and velocity between the
+    whole days from J2000 around each date (within 1e-9 AU of epv00: ~1e-6 mas of parallax shift at 1").
 
+    Why always the same grid, anchored at J2000: a date's position then depends on that date alone, not on
+    which other dates a task holds (evaluating epv00 itself for a task with few dates and interpolating for
+    one with many gave positions 1e-10 AU apart, so a region's pairs differed in their last bits between a
+    run over the region and a run over the sky, issue 22); epv00 costs tens of microseconds a date, and a
+    chunk with offset skies has ~10^5 radio dates."""
     epoch = np.asarray(epoch_jyear, dtype=np.float64)
     uniq, inv = np.unique(epoch, return_inverse=True)
-    if uniq.size == 0:
-        return np.zeros((0, 3))
-    if uniq.size > EXACT_EPOCHS and np.isfinite(uniq[[0, -1]]).all():
-        return _earth_interpolated(uniq)[inv.ravel()]
-    _, pvb = erfa.epv00(np.full(uniq.size, 2451545.0), (uniq - 2000.0) * 365.25)
-    return np.asarray(pvb["p"], dtype=np.float64)[inv.ravel()]
+    out = np.full((uniq.size, 3), np.nan)
+    known = np.isfinite(uniq)
+    if known.any():
+        out[known] = _earth_interpolated(uniq[known])
+    return out[inv.ravel()]
 
 
-@lru_cache(maxsize=8)
-def _earth_grid(year_lo: int, year_hi: int) -> tuple[np.ndarray, np.ndarray]:
-    """epv00's position and velocity (AU, AU/day) at each day from J(year_lo) to J(year_hi) (cached: a
-    worker's chunks share it)."""
-    import erfa
+#: Whole days per cached block of epv00's grid (a block costs ~20 ms once per process).
+_BLOCK_DAYS = 512
 
-    days = np.arange((year_lo - 2000) * 365.25, (year_hi - 2000) * 365.25 + 2.0)
+
+@lru_cache(maxsize=64)
+def _earth_block(block: int) -> tuple[np.ndarray, np.ndarray]:
+    """epv00's position and velocity (AU, AU/day) at the whole days J2000 + block * _BLOCK_DAYS + (0 ..
+    _BLOCK_DAYS), both ends included (cached: a worker's chunks share it)."""
+    import erfa  # astropy's own dependency
+
+    days = np.arange(block * _BLOCK_DAYS, (block + 1) * _BLOCK_DAYS + 1, dtype=np.float64)
     _, pvb = erfa.epv00(np.full(days.size, 2451545.0), days)
     return np.asarray(pvb["p"], dtype=np.float64), np.asarray(pvb["v"], dtype=np.float64)
 
 
 def _earth_interpolated(epoch_jyear: np.ndarray) -> np.ndarray:
-    year_lo = int(np.floor(epoch_jyear.min()))
-    p, v = _earth_grid(year_lo, int(np.ceil(epoch_jyear.max())))
-    d = (epoch_jyear - year_lo) * 365.25  # days from the grid's first point
-    k = np.minimum(d.astype(np.int64), p.shape[0] - 2)
+    d = (epoch_jyear - 2000.0) * 365.25  # days from J2000
+    k = np.floor(d).astype(np.int64)  # the whole day before each date: the grid's nodes are J2000 + k days
     t = (d - k)[:, None]
     t2, t3 = t * t, t * t * t
-    return ((2 * t3 - 3 * t2 + 1) * p[k] + (t3 - 2 * t2 + t) * v[k] + (-2 * t3 + 3 * t2) * p[k + 1]
-            + (t3 - t2) * v[k + 1])
+    h00, h10, h01, h11 = 2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + t, -2 * t3 + 3 * t2, t3 - t2
+    block = k // _BLOCK_DAYS
+    out = np.empty((k.size, 3))
+    for b in np.unique(block):
+        sel = block == b
+        p, v = _earth_block(int(b))
+        i = k[sel] - int(b) * _BLOCK_DAYS
+        out[sel] = h00[sel] * p[i] + h10[sel] * v[i] + h01[sel] * p[i + 1] + h11[sel] * v[i + 1]
+    return out
 
 
 def apply_parallax(q_xyz: np.ndarray, parallax_mas: np.ndarray, epoch_jyear: np.ndarray) -> np.ndarray:
