@@ -1,10 +1,10 @@
 """The priors of the association step, measured from the run itself: Q, the prior probability that a radio
 source has its counterpart in the catalogue, per class of radio positional error and population class.
 
-Used once per run by `assemble.assemble_tables` over the final pairs (after ranking, density and the offset
-skies), with the likelihood ratio and posterior of `radiolake.crossmatch.likelihood`. The prior comes from
-the run's own counts: per class of radio positional error, the real radio sources with a match against the
-chance matches the offset skies found for the same sources (`priors_from_rows`).
+Used by `association_inputs.AssociationInputs.fit_priors` over the final pairs (after ranking, density and
+the offset skies), with the likelihood ratio and posterior of `radiolake.crossmatch.likelihood`. The prior
+comes from the sources' own counts: per class of radio positional error, the real radio sources with a match
+against the chance matches the offset skies found for the same sources (`offset_hits`, `priors_from_sources`).
 """
 
 from __future__ import annotations
@@ -131,28 +131,6 @@ def priors_from_counts(
         tuple(tuple(int(x) for x in row) for row in m),
         tuple(tuple(float(x) for x in row) for row in e),
     )
-
-
-def priors_from_rows(
-    radio_scales: np.ndarray,
-    matched_rows: np.ndarray,
-    offset_offsets: np.ndarray,
-    offset_rows: np.ndarray,
-    n_offsets: int,
-    *,
-    matched_classes: np.ndarray | None = None,
-    offset_classes: np.ndarray | None = None,
-) -> Priors:
-    """Priors from a run's engine output, by radio row: every radio source's error scale (indexed by row),
-    the rows of real sources with a match, and the (offset sky, row) of each offset-sky pair; with the
-    population class of each pair's catalogue source (absent: all of the first class)."""
-    rows = np.asarray(matched_rows, dtype=np.int64)
-    pops = np.zeros(rows.size, np.int64) if matched_classes is None else np.asarray(matched_classes, np.int64)
-    o_rows = np.asarray(offset_rows, np.int64)
-    o_pops = np.zeros(o_rows.size, np.int64) if offset_classes is None else np.asarray(offset_classes, np.int64)
-    hits = offset_hits(np.asarray(offset_offsets, np.int64), o_rows, o_pops, np.asarray(radio_scales).size,
-                       n_offsets)
-    return priors_from_sources(radio_scales, rows, pops, hits, n_offsets)
 
 
 def offset_hits(offsets: np.ndarray, rows: np.ndarray, classes: np.ndarray, n_radio: int, n_offsets: int

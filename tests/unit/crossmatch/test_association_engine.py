@@ -15,7 +15,7 @@ from radiolake.crossmatch.engine import displacement_arcsec
 from radiolake.crossmatch.inputs import RADIO_READ
 from radiolake.crossmatch.pairs import ELLIPSE_COLUMNS, MatchCriteria, evaluate_pairs
 from radiolake.crossmatch.plan import SLOW_LIMIT_ARCSEC
-from radiolake.crossmatch.priors import priors_from_rows
+from radiolake.crossmatch.priors import offset_hits, priors_from_sources
 from radiolake.crossmatch.star_chunks import float_arrays
 from tests.unit.crossmatch.drivers import spark_run
 from tests.unit.crossmatch.test_crossmatch_pairs import make_sky
@@ -81,7 +81,8 @@ def test_priors_count_sources_per_error_class():
     scales = np.array([1.0, 2.0, np.nan, 4.0])
     offsets = np.array([1, 1, 2, 1])
     rows = np.array([0, 0, 0, 3])  # sky 1 found source 0 twice: one chance match
-    p = priors_from_rows(scales, np.array([0, 0, 2, 3]), offsets, rows, n_offsets=2)
+    classes = np.zeros(4, np.int64)  # every star of the first population class
+    p = priors_from_sources(scales, np.array([0, 0, 2, 3]), classes, offset_hits(offsets, rows, classes, 4, 2), 2)
     assert sum(p.n_radio) == 3  # the source of unknown error has no class
     assert sum(p.n_matched) == 2
     assert sum(p.expected_false) == pytest.approx(1.5)  # (2 for source 0 + 1 for source 3) / 2 skies
