@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from radiolake.crossmatch.arrays import unique_ints
+from radiolake.crossmatch.arrays import string_array, unique_ints
 from radiolake.crossmatch.association_inputs import AssociationInputs
 from radiolake.crossmatch.density import class_densities_at, p_chance
 from radiolake.crossmatch.likelihood import likelihood_ratio
@@ -63,11 +64,6 @@ def _floats(values: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(values, dtype=np.float64), type=pa.float64(), from_pandas=True)
 
 
-def _string_array(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
-    ids = pc.cast(ids, pa.string())
-    return ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-
-
 @dataclass
 class SkyPairs:
     """The engine's raw pairs of a run. found: per pair of the real sky, `sky` (= radio row), PAIR_VALUES,
@@ -78,6 +74,11 @@ class SkyPairs:
     found: Mapping[str, np.ndarray]
     star_id: pa.Array | pa.ChunkedArray
     offset: Mapping[str, np.ndarray]
+
+    @cached_property
+    def matched_rows(self) -> np.ndarray:
+        """The radio rows with a pair of the real sky, sorted, once each."""
+        return unique_ints(np.asarray(self.found["sky"], dtype=np.int64))
 
 
 def assemble_tables(
@@ -113,7 +114,7 @@ def assemble_tables(
     found = pairs.found
     pick, rank = rank_order(rows, np.asarray(found["separation_arcsec"], dtype=np.float64), pairs.star_id)
     rows, star_class = rows[pick], star_class[pick]
-    matched = unique_ints(np.asarray(found["sky"], dtype=np.int64))
+    matched = pairs.matched_rows
     by_pixel, row_of = class_densities_at(radio["ra"][matched], radio["dec"][matched], regions[matched],
                                           *star_density_counts, config.density_order)
     density = by_pixel[row_of[np.searchsorted(matched, rows)], star_class]
@@ -135,8 +136,8 @@ def assemble_tables(
         values = {k: v[keep] for k, v in values.items()}
     columns = {
         "run_id": pa.repeat(pa.scalar(run_id, pa.string()), pick.size),
-        "radio_id": _string_array(radio_ids.take(pa.array(rows))),
-        "star_id": _string_array(pairs.star_id.take(pa.array(pick))),
+        "radio_id": string_array(radio_ids.take(pa.array(rows))),
+        "star_id": string_array(pairs.star_id.take(pa.array(pick))),
         "rank": pa.array(rank, pa.int32()),
         "star_density_deg2": _floats(density),
         "p_chance": _floats(p_chance(values["separation_arcsec"], density)),

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from radiolake.crossmatch.arrays import string_array
 from radiolake.crossmatch.io import read_arrow
 from radiolake.crossmatch.likelihood import posterior
 from radiolake.crossmatch.priors import Priors, offset_hits, priors_from_sources, refine_priors
@@ -103,8 +104,7 @@ class AssociationInputs:
 
     def candidate_index(self, radio_id: pa.Array | pa.ChunkedArray, rank: np.ndarray) -> np.ndarray:
         """The candidate of each (radio id, rank) pair, e.g. of a pairs table's rows (every one must be here)."""
-        value_set = pa.concat_arrays(_chunks(self.radio_id)) if self.n_sources else pa.array([], pa.string())
-        source = pc.index_in(radio_id, value_set=value_set).to_numpy(zero_copy_only=False)
+        source = pc.index_in(radio_id, value_set=string_array(self.radio_id)).to_numpy(zero_copy_only=False)
         if np.isnan(np.asarray(source, np.float64)).any():
             raise ValueError("a pair's radio source is missing from the association inputs")
         width = int(max(self.rank.max(initial=0), np.max(rank, initial=0))) + 1

@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from radiolake.crossmatch.arrays import string_array
 from radiolake.crossmatch.association_inputs import AssociationInputs
 from radiolake.crossmatch.increment import Carry, footprint_of
 from radiolake.crossmatch.io import read_arrow
@@ -58,8 +59,7 @@ def carry_forward(tables: dict[str, Any], carry: Carry, n_offsets: int, run_id: 
     every = AssociationInputs.concat(own, kept)
     priors = every.fit_priors(n_offsets)
     probability = every.probabilities(priors)
-    ids = pa.concat_arrays(pc.cast(kept.radio_id, pa.string()).chunks) \
-        if isinstance(kept.radio_id, pa.ChunkedArray) else pc.cast(kept.radio_id, pa.string())
+    ids = string_array(kept.radio_id)
     earlier = read_arrow(f"{carry.prefix}/pairs")
     earlier = _with_run(earlier.filter(pc.is_in(earlier.column("radio_id"), value_set=ids)), run_id)
     n_own = tables["pairs"].num_rows
