@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from radiolake.crossmatch.arrays import unique_ints
 from radiolake.crossmatch.assemble import SkyPairs, assemble_tables
 from radiolake.crossmatch.engine import RadioSkies, concat_results, match_fast_stars, split_skies
 from radiolake.crossmatch.inputs import RadioInput
@@ -81,12 +80,11 @@ def reduce_results(results: list[ChunkResult], fast: ChunkResult | None, plan: M
     res = concat_results(parts)
     off = {k: np.concatenate([o[k] for o in offs]) if offs else np.zeros(0) for k in OFFSET_COLUMNS}
     n_candidates = int(res["sky"].size + off["sky"].size)
-    radio_rows = unique_ints(np.asarray(res["sky"], dtype=np.int64))
     del parts, offs
     ids = pa.chunked_array([c for a in star_ids for c in (a.chunks if isinstance(a, pa.ChunkedArray) else [a])],
                            type=pa.string())
     del star_ids
-    tables = assemble_tables(SkyPairs(res, ids, off), radio.ids, radio.columns, density_counts(results), plan,
-                             config, run_id)
+    sky = SkyPairs(res, ids, off)
+    tables = assemble_tables(sky, radio.ids, radio.columns, density_counts(results), plan, config, run_id)
     tables["quarantine"] = {"radio": radio.bad, "stars": unify([r.bad for r in results])}
-    return Reduced(tables, n_candidates, radio_rows)
+    return Reduced(tables, n_candidates, sky.matched_rows)
