@@ -67,15 +67,13 @@ class Carry:
     run_id: str
     regions: np.ndarray
     order: int
-    found_in: tuple[str, str, dict, dict] = ("", "", {}, {})  # radio base, this run's folder, radio, stars
+    found_in: tuple[str, str, dict, dict]  # radio catalogue's folder, this run's folder, radio and star records
 
     def check_still_newest(self, run_id: str) -> None:
         """Raise if another run of the two catalogues finished since this one chose what to carry on: its
         detections would be superseded by the older ones carried here. Called before run.json is written,
         so the run is not whole and a retry carries the newer run on."""
         base, out, radio, stars = self.found_in
-        if not base:
-            return
         fs, path = fs_and_path(base)
         newest = basis_run(earlier_runs(fs, path, out, run_id), radio, stars)
         if newest is not None and newest["run_id"] != self.run_id:

@@ -85,5 +85,6 @@ def test_a_basis_without_inputs_is_not_carried_on(tmp_path, caplog):
 
     tables = {"association": _sky(50), "pairs": pa.table({"radio_id": ["racs:00001"]})}
     before = dict(tables)
-    assert carry_forward(tables, Carry(str(tmp_path), "old-run", np.array([0]), 3), 4, "new-run") is None
+    carry = Carry(str(tmp_path), "old-run", np.array([0]), 3, (str(tmp_path), str(tmp_path / "new-run"), {}, {}))
+    assert carry_forward(tables, carry, 4, "new-run") is None
     assert tables == before and "old-run kept no association inputs" in caplog.text
