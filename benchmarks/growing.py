@@ -8,8 +8,8 @@ on, the CLI's local executor): it matches the region's new radio rows and carrie
 on, re-scored with the association prior over the catalogue so far. Then a whole run over the union
 (only_new off) and a rerun of the middle region (only_new off, region). Prints each run's wall time, the radio
 rows it matched and carried, and the ratios third regional run / whole run and region rerun / whole run; the
-carry step (crossmatch.carry.carry_forward, inside the driver's "assemble" step) and the increment planning
-(crossmatch.increment.radio_to_read, before the driver's timer starts) are timed by wrapping them here.
+carry step is the driver's own (run.json timings_s "carry"), the increment planning
+(crossmatch.increment.radio_to_read, before the driver's timer starts) is timed by wrapping it here.
 
 The answer is checked before any figure is printed: the third regional run's and the rerun's pairs, best,
 offset_stats and radio_sources equal the whole run's, every column exactly (as multisets of rows, run_id left
@@ -65,9 +65,9 @@ def write_sky(folder: Path, n_stars: int, n_radio: int, seed: int) -> tuple[Path
 
 @contextmanager
 def step_clock(seconds: dict[str, float]) -> Iterator[None]:
-    """Adds the time of the carry (carry_forward) and the increment's planning (radio_to_read) to `seconds`: the
-    driver's own timings put the carry inside "assemble" and the planning before its timer starts."""
-    from radiolake.crossmatch import carry, increment
+    """Adds the time of the increment's planning (radio_to_read) to `seconds`: it runs before the driver's timer
+    starts."""
+    from radiolake.crossmatch import increment
 
     def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -78,13 +78,12 @@ def step_clock(seconds: dict[str, float]) -> Iterator[None]:
                 seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
         return wrapper
 
-    originals = carry.carry_forward, increment.radio_to_read
-    carry.carry_forward = timed("carry", originals[0])
-    increment.radio_to_read = timed("plan_increment", originals[1])
+    original = increment.radio_to_read
+    increment.radio_to_read = timed("plan_increment", original)
     try:
         yield
     finally:
-        carry.carry_forward, increment.radio_to_read = originals
+        increment.radio_to_read = original
 
 
 class Lake:
@@ -179,7 +178,7 @@ def measure(root: Path, n_stars: int, n_radio: int, offsets: int, workers: int, 
     problems = check_equal(lake, "region3", "whole") + check_equal(lake, "rerun", "whole")
     whole = runs["whole"]["wall_s"]
     ratios = {"region3_vs_whole": runs["region3"]["wall_s"] / whole, "rerun_vs_whole": runs["rerun"]["wall_s"] / whole,
-              "carry_share_of_region3": runs["region3"]["steps_s"].get("carry", 0.0) / runs["region3"]["wall_s"]}
+              "carry_share_of_region3": runs["region3"]["timings_s"].get("carry", 0.0) / runs["region3"]["wall_s"]}
     return {"stars": n_stars, "radio": n_radio, "offsets": offsets, "workers": workers, "max_rows": max_rows,
             "regions": REGIONS,
             "runs": {name: figures(run) for name, run in runs.items()}, "ratios": ratios, "problems": problems,
@@ -204,13 +203,12 @@ def report(result: dict[str, Any]) -> list[str]:
     for name, run in result["runs"].items():
         steps = " ".join(f"{k}={v:.2f}" for k, v in run["timings_s"].items() if isinstance(v, int | float))
         lines.append(f"{name:<8} {run['wall_s']:>7.2f} {run['n_radio']:>8,} {run['carried_sources']:>8,} "
-                     f"{run['carried_pairs']:>13,} {run['n_pairs']:>8,} {run['steps_s'].get('carry', 0.0):>8.2f} "
+                     f"{run['carried_pairs']:>13,} {run['n_pairs']:>8,} {run['timings_s'].get('carry', 0.0):>8.2f} "
                      f"{run['steps_s'].get('plan_increment', 0.0):>7.2f}  {steps}")
     r = result["ratios"]
     lines += [f"third regional run / whole run: {r['region3_vs_whole']:.2f}",
               f"region rerun / whole run:       {r['rerun_vs_whole']:.2f}",
-              f"carry step / third regional run: {r['carry_share_of_region3']:.2f} (carry_forward; inside the "
-              "driver's 'assemble')",
+              f"carry step / third regional run: {r['carry_share_of_region3']:.2f} (the driver's 'carry' step)",
               "tables equal to the whole run's (region3, rerun): " + ("yes" if result["equal"] else "NO")]
     return lines + result["problems"]
 

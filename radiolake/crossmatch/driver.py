@@ -70,7 +70,7 @@ class StepTimer:
         parts = {"before_run": self.before_run, "plan": t.get("plan", 0.0) + t.get("radio_skies", 0.0),
                  "waiting_for_executor": t.get("await_spark", 0.0),
                  "scheduling": max(t.get("match", 0.0) - task_seconds / max(self.slots, 1), 0.0),
-                 "assemble": t.get("assemble", 0.0), "write": t.get("write", 0.0)}
+                 "assemble": t.get("assemble", 0.0) + t.get("carry", 0.0), "write": t.get("write", 0.0)}
         return {"total": round(sum(parts.values()), 3), **{k: round(v, 3) for k, v in parts.items()}}
 
 
@@ -161,14 +161,15 @@ def run_crossmatch(executor: Executor, radio_location: str, stars_location: str,
     fast = match_fast_movers(results, planned.skies, planned.plan, config)
     planned.skies = None  # the replicas, no longer needed
     reduced = reduce_results(results, fast, planned.plan, planned.radio, config, run_id)
+    if not ((labels.catalog_versions or {}).get("radio") or {}).get("version"):
+        reduced.tables.pop("association")  # only a lake catalogue's runs are carried on by later ones
+    timer.lap("assemble")
     carried = None
     if carry is not None:
         from radiolake.crossmatch.carry import carry_forward  # only an increment's (it reads the lake)
 
         carried = carry_forward(reduced.tables, carry, config.n_offsets, run_id)
-    if not ((labels.catalog_versions or {}).get("radio") or {}).get("version"):
-        reduced.tables.pop("association")  # only a lake catalogue's runs are carried on by later ones
-    timer.lap("assemble")
+        timer.lap("carry")
     if out is not None:
         write_tables(out, reduced.tables, planned.radio, reduced.radio_rows, results, planned.stars.schema,
                      names, carried.rows if carried is not None else None)
